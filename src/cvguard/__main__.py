@@ -1,0 +1,5 @@
+"""``python -m cvguard`` runs the command line."""
+
+from cvguard.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""Every error the API returns, as an RFC 9457 problem document, mapped here and nowhere else.
+
+malformed JSON body                      400  urn:cvguard:problem:malformed-json
+request fails validation                 422  urn:cvguard:problem:validation   (+ errors[loc, msg])
+InputError from the core                 422  urn:cvguard:problem:invalid-input
+TextTooLarge / PayloadTooLarge           413  urn:cvguard:problem:too-large
+other HTTP errors (404, 405, ...)        as raised
+DataError / ModelError / anything else   500  urn:cvguard:problem:internal (no internals leaked)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cvguard.api.schemas import Problem, ProblemError
+from cvguard.errors import CvguardError, InputError, TextTooLarge
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+_TYPE = "urn:cvguard:problem:"
+
+
+class PayloadTooLarge(InputError):
+    """A request body or batch over the configured limit."""
+
+
+def problem_response(
+    status: int, slug: str, detail: str, errors: Sequence[ProblemError] | None = None
+) -> JSONResponse:
+    problem = Problem(
+        type=_TYPE + slug,
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        errors=list(errors) if errors is not None else None,
+    )
+    return JSONResponse(problem.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON)
+
+
+def _loc(parts: Sequence[Any]) -> str:
+    """("body", "items", 2, "text") → "items[2].text"; the body itself is "body"."""
+    path = ""
+    for part in parts[1:] if parts and parts[0] == "body" else parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(400, "malformed-json", "the request body is not valid JSON")
+    listed = [
+        ProblemError(
+            loc=_loc(e.get("loc", ())), msg=str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        )
+        for e in errors
+    ]
+    detail = "; ".join(f"{p.loc}: {p.msg}" for p in listed)
+    return problem_response(422, "validation", detail, listed)
+
+
+async def _cvguard(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, TextTooLarge | PayloadTooLarge):
+        return problem_response(413, "too-large", str(exc))
+    if isinstance(exc, InputError):
+        errors = [ProblemError(loc=exc.field, msg=str(exc))] if exc.field else None
+        return problem_response(422, "invalid-input", str(exc), errors)
+    log.error("%s while handling %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+    return problem_response(500, "internal", "cvguard could not process this request")
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
+    response = problem_response(exc.status_code, slug, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(500, "internal", "cvguard could not process this request")
+
+
+def install(app: FastAPI) -> None:
+    """Route every error to a problem document."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(CvguardError, _cvguard)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,98 @@
+"""Request and response bodies of the HTTP API; these models are what ``/openapi.json`` documents."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cvguard.detection.verdict import Verdict
+
+
+class ScreenItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | int = Field(description="The caller's id for this text, echoed back in the result.")
+    text: str
+
+
+class ScreenRequest(BaseModel):
+    """Either one text (``{"text": ...}``) or a batch (``{"items": [{"id", "text"}, ...]}``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": "你这种人就该去死"},
+                {"items": [{"id": "c1", "text": "说得好"}, {"id": "c2", "text": "大家去他评论区骂他"}]},
+            ]
+        },
+    )
+
+    text: str | None = Field(default=None, description="A single text to screen.")
+    items: list[ScreenItem] | None = Field(default=None, description="A batch of texts to screen.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ScreenRequest:
+        if (self.text is None) == (self.items is None):
+            raise ValueError('send exactly one of "text" or "items"')
+        return self
+
+
+class SpanOut(BaseModel):
+    start: int = Field(description="Code-point offset into the original text.")
+    end: int
+    term: str
+    category: str
+    source: Literal["lexicon", "pii", "model", "context"]
+    severity: str
+    match: str
+    weight: float
+
+
+class VerdictOut(BaseModel):
+    violation: bool
+    score: float = Field(ge=0.0, le=1.0)
+    severity: str | None
+    categories: dict[str, float]
+    spans: list[SpanOut]
+    versions: dict[str, str]
+    notes: list[str]
+
+    @classmethod
+    def of(cls, verdict: Verdict) -> VerdictOut:
+        return cls.model_validate(verdict.to_dict())
+
+
+class BatchResultOut(VerdictOut):
+    id: str | int
+
+    @classmethod
+    def of_item(cls, item_id: str | int, verdict: Verdict) -> BatchResultOut:
+        data: dict[str, Any] = verdict.to_dict()
+        data["id"] = item_id
+        return cls.model_validate(data)
+
+
+class BatchOut(BaseModel):
+    results: list[BatchResultOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+class ProblemError(BaseModel):
+    loc: str = Field(description='Where in the request, e.g. "items[3].text".')
+    msg: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None

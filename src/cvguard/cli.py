@@ -1,0 +1,359 @@
+"""The ``cvguard`` command line.
+
+    cvguard screen "TEXT" [--json]            one verdict, readable or as JSON
+    cvguard screen --jsonl IN --out OUT       {"id", "text"} lines in, verdict lines out, streaming
+    cvguard serve [--host H] [--port P]       the HTTP API
+    cvguard train / cvguard eval --data FILE  the model (see ``cvguard.detection.training``)
+
+Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
+code 2; that mapping lives in :class:`_Commands` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from cvguard.config import get_settings
+from cvguard.detection.screen import Screener
+from cvguard.detection.verdict import Verdict
+from cvguard.errors import CvguardError, InputError
+
+EXIT_INPUT = 2
+CHUNK_LINES = 512
+# What a JSONL output line carries (the DESIGN contract); versions and notes stay out of bulk output.
+_JSONL_KEYS = ("violation", "score", "severity", "categories", "spans")
+
+
+class _Commands(TyperGroup):
+    """Turns cvguard's own errors into ``error: ...`` on stderr and exit code 2, in one place."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer.Context, but typed against its vendored click
+        try:
+            return super().invoke(ctx)
+        except CvguardError as exc:
+            Console(stderr=True, highlight=False).print(Text(f"error: {_printable(str(exc))}"))
+            raise typer.Exit(EXIT_INPUT) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Cyber-violence screening and governance.",
+)
+
+
+def _printable(value: str) -> str:
+    """``value`` safe to write to a UTF-8 terminal: lone surrogates and controls escaped."""
+    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in value
+    )
+
+
+def _json_line(obj: dict[str, Any]) -> bytes:
+    line = json.dumps(obj, ensure_ascii=False)
+    try:
+        return line.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        # A lone surrogate (legal in JSON escapes, not in UTF-8): fall back to \u escapes.
+        return json.dumps(obj).encode("ascii") + b"\n"
+
+
+# ---------------------------------------------------------------------------------- screen
+
+
+def _print_verdict(console: Console, text: str, verdict: Verdict) -> None:
+    if verdict.violation:
+        head = Text("violation: yes", style="bold red")
+        head.append(f"   severity: {verdict.severity}   score: {verdict.score:.2f}", style="red")
+    else:
+        head = Text("violation: no", style="bold green")
+        head.append(f"   score: {verdict.score:.2f}")
+    console.print(head)
+    ranked = sorted(verdict.categories.items(), key=lambda kv: kv[1], reverse=True)
+    if ranked:
+        console.print(Text("categories: " + ", ".join(f"{code} {score:.2f}" for code, score in ranked[:5])))
+    if verdict.spans:
+        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+        for column in ("text", "offsets", "category", "source", "match", "term"):
+            table.add_column(column)
+        for span in verdict.spans:
+            table.add_row(
+                Text(_printable(text[span.start : span.end]), style="bold"),
+                f"{span.start}-{span.end}",
+                span.category,
+                span.source,
+                span.match or "-",
+                Text(_printable(span.term)),
+            )
+        console.print(table)
+    for note in verdict.notes:
+        console.print(Text(f"note: {_printable(note)}", style="dim"))
+    versions = ", ".join(f"{k}={v}" for k, v in sorted(verdict.versions.items()))
+    console.print(Text(f"versions: {versions}", style="dim"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    number: int
+    id: str | int
+    text: str
+
+
+def _parse_line(number: int, raw: bytes, limit: int) -> _Line | None:
+    """One input line, or ``None`` for a blank one; raises InputError naming the line."""
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"line {number}: not valid UTF-8") from None
+    if not decoded.strip():
+        return None
+    try:
+        obj = json.loads(decoded)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(obj, dict):
+        raise InputError(f'line {number}: expected a JSON object with "id" and "text"')
+    if "id" not in obj:
+        raise InputError(f'line {number}: missing "id"', field="id")
+    line_id = obj["id"]
+    if isinstance(line_id, bool) or not isinstance(line_id, str | int):
+        raise InputError(f'line {number}: "id" must be a string or an integer', field="id")
+    if "text" not in obj:
+        raise InputError(f'line {number}: missing "text"', field="text")
+    text = obj["text"]
+    if not isinstance(text, str):
+        raise InputError(f'line {number}: "text" must be a string', field="text")
+    if len(text) > limit:
+        raise InputError(
+            f'line {number}: "text" has {len(text)} characters; the limit is {limit}', field="text"
+        )
+    return _Line(number, line_id, text)
+
+
+@dataclass(slots=True)
+class _Tally:
+    lines: int = 0
+    violations: int = 0
+
+
+def _screen_stream(
+    screener: Screener,
+    src: IO[bytes],
+    dst: IO[bytes],
+    *,
+    limit: int,
+    chunk: int,
+    tally: _Tally,
+    progress: Any,
+) -> None:
+    pending: list[_Line] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        verdicts = screener.screen_many([line.text for line in pending])
+        out = bytearray()
+        for line, verdict in zip(pending, verdicts, strict=True):
+            full = verdict.to_dict()
+            out += _json_line({"id": line.id, **{k: full[k] for k in _JSONL_KEYS}})
+            tally.violations += verdict.violation
+        dst.write(out)
+        dst.flush()
+        tally.lines += len(pending)
+        pending.clear()
+
+    for number, raw in enumerate(_lines(src, progress), start=1):
+        try:
+            parsed = _parse_line(number, raw, limit)
+        except InputError:
+            flush()  # every good line before the bad one is written before we stop
+            raise
+        if parsed is not None:
+            pending.append(parsed)
+            if len(pending) >= chunk:
+                flush()
+    flush()
+
+
+def _lines(src: IO[bytes], progress: Callable[[int], None] | None) -> Iterator[bytes]:
+    for raw in src:
+        if progress is not None:
+            progress(len(raw))
+        yield raw
+
+
+@app.command()
+def screen(
+    text: Annotated[str | None, typer.Argument(help="The text to screen.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    jsonl: Annotated[
+        str | None, typer.Option("--jsonl", help='Read {"id", "text"} lines from a file ("-": stdin).')
+    ] = None,
+    out: Annotated[str, typer.Option("--out", "-o", help='Where verdict lines go ("-": stdout).')] = "-",
+    chunk: Annotated[int, typer.Option(min=1, help="Lines screened together.")] = CHUNK_LINES,
+) -> None:
+    """Screen one text, or a JSONL file of texts (one verdict line per input line)."""
+    if (text is None) == (jsonl is None):
+        raise typer.BadParameter("give either TEXT or --jsonl FILE", param_hint="TEXT / --jsonl")
+    settings = get_settings()
+    screener = Screener.default()
+    if text is not None:
+        if len(text) > settings.max_text_chars:
+            raise InputError(f"the text has {len(text)} characters; the limit is {settings.max_text_chars}")
+        verdict = screener.screen(text)
+        if as_json:
+            sys.stdout.buffer.write(_json_line(verdict.to_dict()))
+            sys.stdout.flush()
+        else:
+            _print_verdict(Console(highlight=False), text, verdict)
+        return
+    assert jsonl is not None
+    limit = min(settings.max_text_chars, screener.max_chars)
+    _screen_jsonl(screener, jsonl, out, limit=limit, chunk=chunk)
+
+
+def _screen_jsonl(screener: Screener, jsonl: str, out: str, *, limit: int, chunk: int) -> None:
+    err = Console(stderr=True, highlight=False)
+    tally = _Tally()
+    started = time.perf_counter()
+    try:
+        with ExitStack() as stack:
+            try:
+                src: IO[bytes] = (
+                    sys.stdin.buffer if jsonl == "-" else stack.enter_context(Path(jsonl).open("rb"))
+                )
+                dst: IO[bytes] = (
+                    sys.stdout.buffer if out == "-" else stack.enter_context(Path(out).open("wb"))
+                )
+            except OSError as exc:
+                raise InputError(f"{exc.filename}: {exc.strerror}") from None
+            advance = _progress(stack, err, None if jsonl == "-" else Path(jsonl).stat().st_size)
+            _screen_stream(screener, src, dst, limit=limit, chunk=chunk, tally=tally, progress=advance)
+    finally:
+        # after the progress bar is gone, so the summary stays on screen
+        seconds = time.perf_counter() - started
+        err.print(
+            Text(f"{tally.lines} lines, {tally.violations} violations, {seconds:.2f} s"), soft_wrap=True
+        )
+
+
+def _progress(stack: ExitStack, err: Console, total_bytes: int | None) -> Callable[[int], None] | None:
+    """A progress bar over input bytes on an interactive stderr; nothing when piped or logged."""
+    if not err.is_terminal:
+        return None
+    progress = stack.enter_context(
+        Progress(
+            TextColumn("screening"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+    )
+    task = progress.add_task("screening", total=total_bytes)
+
+    def advance(n: int) -> None:
+        progress.advance(task, n)
+
+    return advance
+
+
+# ----------------------------------------------------------------------------------- serve
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the HTTP API (settings from CVGUARD_* environment variables)."""
+    import uvicorn
+
+    from cvguard.api import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+# ------------------------------------------------------------------------------ train/eval
+
+
+def _training() -> Any:
+    try:
+        return importlib.import_module("cvguard.detection.training")
+    except ModuleNotFoundError as exc:
+        if exc.name == "cvguard.detection.training":
+            raise CvguardError("model training is not part of this build") from None
+        raise CvguardError(f"training needs {exc.name!r}: install cvguard[train]") from None
+
+
+def _print_report(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in report.items():
+        if isinstance(value, float):
+            shown = f"{value:.4f}"
+        elif isinstance(value, dict | list):
+            shown = json.dumps(value, ensure_ascii=False, default=str)
+        else:
+            shown = str(value)
+        table.add_row(str(key), Text(shown))
+    Console(highlight=False).print(table)
+
+
+@app.command()
+def train(
+    out: Annotated[Path | None, typer.Option(help="Where to write the model artifact.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Train the screening model and report how it did."""
+    _print_report(_training().train_main(out, seed), as_json)
+
+
+@app.command("eval")
+def evaluate(
+    data: Annotated[Path, typer.Option(help="Labelled JSONL to evaluate on.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Evaluate screening on a labelled data set."""
+    _print_report(_training().eval_main(data), as_json)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        import cvguard
+
+        typer.echo(cvguard.__version__)
+        raise typer.Exit()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="cvguard")

@@ -1,0 +1,50 @@
+"""Settings: the one place configuration comes from (environment variables prefixed ``CVGUARD_``).
+
+Nothing reads the environment at import time. Edges build a :class:`Settings` with
+:func:`get_settings` (or construct one directly in tests) and pass it down explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of cvguard.
+
+    ``database_url`` defaults to a SQLite file under ``data_dir``; ``redis_url`` unset means the
+    in-process event bus and behaviour state.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CVGUARD_", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("./var")
+    database_url: str = ""  # empty: SQLite under data_dir
+    redis_url: str | None = None
+    max_text_chars: int = Field(default=100_000, ge=1)
+    max_batch: int = Field(default=1000, ge=1)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    log_level: LogLevel = "INFO"
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            # frozen model: set through object.__setattr__ once, while validating
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'cvguard.db'}")
+        return self
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+def get_settings() -> Settings:
+    """Settings from the current environment (read on every call; callers keep the object)."""
+    return Settings()

@@ -1,0 +1,63 @@
+"""Context cues that change what a matched word means.
+
+Words alone over-flag: a victim quoting the abuse to report it ("他骂我是傻逼"), a news report, an
+argument *against* a stereotype ("不要再说河南人偷井盖了，这是地域黑"), self-deprecation ("我真是个
+笨蛋"). And they under-flag: the same word aimed at "你" is an attack. These cues are cheap regular
+expressions over the normalised text; the scorer turns them into multipliers and notes, so every
+adjustment is visible in the verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Somebody else said it to me / about someone: 他骂我是…, 被骂…, 说我是…, 网友辱骂她为…
+_REPORTING = re.compile(
+    r"(他|她|他们|她们|有人|网友|对方|这人|那人|楼主|博主|up主|评论区)[^，。！？,.!?]{0,6}"
+    r"(骂|说|叫|喊|称|辱骂|攻击|诋毁|造谣)(我|他|她|人家|别人)?(是|为|成)?"
+    r"|被(人|他|她|网友|他们)?[^，。！？,.!?]{0,4}(骂|辱骂|网暴|人肉|开盒|造谣|诋毁|威胁)"
+    r"|(截图|举报|报警|投诉|维权|起诉|取证|曝光了?他的行为)"
+    r"|(据报道|据悉|记者|通报|警方|法院|判决|新闻)"
+)
+# Arguing against discrimination or abuse: 不要/别/反对 … 歧视/地域黑/网暴…
+_ANTI_BIAS = re.compile(
+    r"(不要|别|不该|不应该|不能|拒绝|反对|抵制|停止|少)[^，。！？,.!?]{0,12}"
+    r"(歧视|地域黑|地图炮|偏见|刻板印象|网暴|谩骂|骂人|人身攻击|一棒子打死|以偏概全|标签)"
+    r"|(歧视|地域黑|地图炮|网暴|偏见)(是|都是)?(不对|错误|可耻|要不得|不可取)"
+    r"|(哪里都有|到处都有|都有)(好人|坏人)"
+)
+_SELF = re.compile(r"^(我|本人|俺)(真是|就是|是|真)?(个|一个)?")
+_SECOND_PERSON = re.compile(r"你|您|尼玛|汝|u\b|you\b|ur\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    reporting: bool
+    anti_bias: bool
+    self_directed: bool
+    second_person: bool
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        out = []
+        if self.reporting:
+            out.append("context: reporting or quoting abuse")
+        if self.anti_bias:
+            out.append("context: argues against discrimination or abuse")
+        if self.self_directed:
+            out.append("context: self-directed")
+        if self.second_person:
+            out.append("context: second-person target")
+        return tuple(out)
+
+
+def read_context(text: str) -> Context:
+    """Cues over a normalised text (lower-cased, separators removed, simplified)."""
+    second = _SECOND_PERSON.search(text) is not None
+    return Context(
+        reporting=_REPORTING.search(text) is not None,
+        anti_bias=_ANTI_BIAS.search(text) is not None,
+        self_directed=not second and _SELF.search(text) is not None,
+        second_person=second,
+    )

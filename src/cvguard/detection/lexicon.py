@@ -1,0 +1,535 @@
+"""The cyber-violence lexicon and its matcher.
+
+The lexicon is versioned data in ``data/lexicon/``: one TSV file per category plus ``allow.tsv``
+(benign look-alikes). Every lexicon file starts with ``# version: YYYY.MM.N``; other ``#`` lines are
+comments; each entry is one tab-separated line::
+
+    term <TAB> category <TAB> severity <TAB> modes <TAB> weight [<TAB> note]
+
+``severity`` is a tier or ``-`` for the category's default; ``weight`` in (0, 1] says how strongly one
+hit alone indicates a violation; ``modes`` is ``text``, ``text,pinyin``, ``abbrev`` or ``word``:
+
+- ``text``: the term is matched in the normalised text and in its squeezed form (repeats collapsed),
+  so "狗东东东西" still hits 狗东西 while words that genuinely double a character stay matchable.
+- ``pinyin``: the term's toneless syllables are also matched, syllable-aligned, in the pinyin view
+  (homophones 沙比/煞笔 and typed "sha bi" hit 傻逼). These hits carry mode ``pinyin``: a
+  candidate the caller discounts, since homophone matching roughly doubles false positives.
+- ``abbrev`` / ``word``: a Latin abbreviation (nmsl) or an English word, matched only as a whole
+  Latin token: "sb" never fires inside "usb", nor "ass" inside "class".
+
+``allow.tsv`` lists benign phrases (``term [<TAB> note]``); a hit lying entirely inside an
+allow-listed phrase (傻瓜相机, 宝鸡巴士, 路口交通) is dropped.
+
+All patterns go into one Aho-Corasick automaton over the normalised text (terms and allow phrases
+together, one pass) and one over the pinyin syllables joined by spaces, both built once. Matching is
+*overlapping*: a short term inside a longer one both fire (贱人 inside 死贱人, 去死 inside 去死吧), because
+they may belong to different categories and the scorer, not the matcher, decides what counts; hits
+of the same term that overlap are then de-duplicated, preferring text over squeezed over pinyin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from itertools import accumulate
+from pathlib import Path
+from typing import Literal
+
+import ahocorasick_rs
+
+from cvguard.detection.normalize import Normalized, PinyinView, normalize, squeeze, to_pinyin
+from cvguard.errors import DataError
+from cvguard.taxonomy import SEVERITY_ORDER, load_taxonomy
+
+Mode = Literal["text", "squeezed", "pinyin", "abbrev", "word"]
+
+DEFAULT_DIR = Path(__file__).parent / "data" / "lexicon"
+ALLOW_FILE = "allow.tsv"
+
+_ENTRY_MODES = frozenset({"text", "pinyin", "abbrev", "word"})
+_VERSION_RE = re.compile(r"#\s*version:\s*(\S+)\s*$")
+_VERSION_FORMAT = re.compile(r"\d{4}\.\d{1,2}\.\d+")
+_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_ABBREV_RE = re.compile(r"[a-z0-9]+")
+_WORD_RE = re.compile(r"[a-z][a-z' -]*[a-z]")
+_RUN3_RE = re.compile(r"(.)\1\1")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One lexicon line, as written (``term`` is not normalised)."""
+
+    term: str
+    category: str
+    severity: str
+    modes: frozenset[str]
+    weight: float
+    note: str
+    where: str  # file:line
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A lexicon term found in a text; ``start``/``end`` are offsets into the *original* text."""
+
+    term: str
+    category: str
+    severity: str
+    weight: float
+    mode: Mode
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconData:
+    """The parsed, validated contents of a lexicon directory."""
+
+    version: str
+    digest: str  # sha256 prefix over every file's bytes: pins the exact data behind a verdict
+    entries: tuple[Entry, ...]
+    allow: tuple[str, ...]
+
+
+class LexiconError(DataError):
+    """Every problem found in a lexicon directory, each as ``file:line: message``."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(problems)
+        first = self.problems[0].split(": ", 1)[0] if self.problems else None
+        super().__init__(f"{len(self.problems)} problem(s) in the lexicon:\n  " + "\n  ".join(self.problems))
+        self.where = first
+
+
+# ---------------------------------------------------------------------------------------- parsing
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _check_term(term: str, modes: frozenset[str]) -> str | None:
+    """Why ``term`` cannot be used with ``modes``, or None."""
+    if modes & {"abbrev", "word"} and modes - {"abbrev"} and modes - {"word"}:
+        return "modes 'abbrev' and 'word' stand alone (they are whole-token Latin matches)"
+    if "abbrev" in modes and not _ABBREV_RE.fullmatch(term):
+        return f"abbrev term {term!r} must be lowercase ASCII letters or digits"
+    if "word" in modes and not _WORD_RE.fullmatch(term):
+        return f"word term {term!r} must be lowercase English letters, spaces, hyphens or apostrophes"
+    if "pinyin" in modes:
+        if "text" not in modes:
+            return "mode 'pinyin' needs 'text' too (write 'text,pinyin')"
+        if not _CJK_RE.fullmatch(term) or len(term) < 2:
+            return "pinyin matching needs a term of two or more Chinese characters"
+    return None
+
+
+def parse_lexicon_file(
+    text: str, *, source: str, categories: Mapping[str, str]
+) -> tuple[str | None, list[Entry], list[str]]:
+    """Parse one lexicon TSV; returns (version, entries, problems). ``categories`` maps code → default
+    severity."""
+    version: str | None = None
+    entries: list[Entry] = []
+    problems: list[str] = []
+    early = False
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        where = f"{source}:{lineno}"
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            found = _VERSION_RE.match(line)
+            if found:
+                if version is not None:
+                    problems.append(f"{where}: second version header")
+                elif not _VERSION_FORMAT.fullmatch(found.group(1)):
+                    problems.append(f"{where}: version {found.group(1)!r} is not YYYY.MM.N")
+                else:
+                    version = found.group(1)
+            continue
+        if version is None and not early:
+            early = True
+            problems.append(f"{where}: entries before the '# version: YYYY.MM.N' header")
+        cols = line.split("\t")
+        if len(cols) not in (5, 6):
+            problems.append(
+                f"{where}: expected 5 or 6 tab-separated columns "
+                "(term, category, severity, modes, weight[, note]), got {len(cols)}"
+            )
+            continue
+        term, category, severity, modes_col, weight_col = (c.strip() for c in cols[:5])
+        note = cols[5].strip() if len(cols) == 6 else ""
+        line_problems: list[str] = []
+        if not term:
+            line_problems.append("empty term")
+        if category not in categories:
+            line_problems.append(f"unknown category {category!r} (one of: {', '.join(categories)})")
+        if severity == "-":
+            severity = categories.get(category, "")
+        elif severity not in SEVERITY_ORDER:
+            line_problems.append(f"severity {severity!r} is not '-' or one of {', '.join(SEVERITY_ORDER)}")
+        modes = frozenset(m.strip() for m in modes_col.split(",") if m.strip())
+        unknown = modes - _ENTRY_MODES
+        if not modes or unknown:
+            line_problems.append(
+                f"modes {modes_col!r}: expected a comma list of {', '.join(sorted(_ENTRY_MODES))}"
+            )
+        elif term and (why := _check_term(term, modes)):
+            line_problems.append(why)
+        try:
+            weight = float(weight_col)
+        except ValueError:
+            weight = -1.0
+        if not 0.0 < weight <= 1.0:
+            line_problems.append(f"weight {weight_col!r} must be a number in (0, 1]")
+        if line_problems:
+            problems.extend(f"{where}: {p}" for p in line_problems)
+            continue
+        entries.append(Entry(term, category, severity, modes, weight, note, where))
+    if version is None and not any("version" in p for p in problems):
+        problems.append(f"{source}:1: missing '# version: YYYY.MM.N' header")
+    return version, entries, problems
+
+
+def parse_allow_file(text: str, *, source: str) -> tuple[list[str], list[str]]:
+    """Parse ``allow.tsv``: one benign phrase a line, an optional tab and note."""
+    phrases: list[str] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r\n")
+        if not line.strip() or line.startswith("#"):
+            continue
+        phrase = line.split("\t", 1)[0].strip()
+        if not phrase:
+            problems.append(f"{source}:{lineno}: empty allow-list phrase")
+        elif phrase in seen:
+            problems.append(f"{source}:{lineno}: {phrase!r} already listed at line {seen[phrase]}")
+        else:
+            seen[phrase] = lineno
+            phrases.append(phrase)
+    return phrases, problems
+
+
+def read_lexicon_dir(directory: Path) -> LexiconData:
+    """Read and validate every ``*.tsv`` in ``directory``; raise :class:`LexiconError` listing all
+    problems."""
+    taxonomy = load_taxonomy()
+    categories = {c.code: c.severity for c in taxonomy.categories}
+    files = sorted(directory.glob("*.tsv"))
+    problems: list[str] = []
+    entries: list[Entry] = []
+    allow: list[str] = []
+    versions: list[str] = []
+    digest = hashlib.sha256()
+    if not any(f.name != ALLOW_FILE for f in files):
+        problems.append(f"{directory}: no lexicon files (*.tsv)")
+    for path in files:
+        try:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            problems.append(f"{path.name}:1: cannot read: {err}")
+            continue
+        digest.update(path.name.encode() + b"\0" + raw + b"\0")
+        if path.name == ALLOW_FILE:
+            phrases, file_problems = parse_allow_file(text, source=path.name)
+            allow.extend(phrases)
+        else:
+            version, file_entries, file_problems = parse_lexicon_file(
+                text, source=path.name, categories=categories
+            )
+            entries.extend(file_entries)
+            if version:
+                versions.append(version)
+        problems.extend(file_problems)
+    seen: dict[tuple[str, str], str] = {}
+    for entry in entries:
+        key = (entry.term, entry.category)
+        if key in seen:
+            problems.append(f"{entry.where}: {entry.term!r} ({entry.category}) already listed at {seen[key]}")
+        else:
+            seen[key] = entry.where
+    if problems:
+        raise LexiconError(problems)
+    # The newest file version names the lexicon; the digest pins its exact contents.
+    return LexiconData(
+        version=max(versions, key=_version_key),
+        digest=digest.hexdigest()[:12],
+        entries=tuple(entries),
+        allow=tuple(allow),
+    )
+
+
+# ---------------------------------------------------------------------------------------- matching
+
+# What one automaton pattern stands for: (term, category, severity, weight, mode, whole_token).
+_Target = tuple[str, str, str, float, Mode, bool]
+
+
+def _is_latin_letter(ch: str) -> bool:
+    return ch.isascii() and ch.isalpha()
+
+
+def _whole_token(text: str, start: int, end: int) -> bool:
+    return (start == 0 or not _is_latin_letter(text[start - 1])) and (
+        end == len(text) or not _is_latin_letter(text[end])
+    )
+
+
+class Lexicon:
+    """An immutable, built lexicon: ``find`` is safe to call from many threads."""
+
+    def __init__(
+        self,
+        data: LexiconData,
+        *,
+        normalizer: Callable[[str], Normalized] = normalize,
+        pinyinizer: Callable[[Normalized], PinyinView] = to_pinyin,
+    ) -> None:
+        self.data = data
+        self.version = data.version
+        self.digest = data.digest
+        self._pinyinizer = pinyinizer
+        problems: list[str] = []
+        text_targets: dict[str, list[_Target]] = {}
+        pinyin_targets: dict[str, list[_Target]] = {}
+        by_category: dict[str, list[str]] = {}
+        for e in data.entries:
+            by_category.setdefault(e.category, []).append(e.term)
+            canonical = normalizer(e.term).text
+            if not canonical:
+                problems.append(f"{e.where}: {e.term!r} normalises to nothing")
+                continue
+            whole = bool(e.modes & {"abbrev", "word"})
+            mode: Mode = "abbrev" if "abbrev" in e.modes else "word" if "word" in e.modes else "text"
+            text_targets.setdefault(canonical, []).append(
+                (e.term, e.category, e.severity, e.weight, mode, whole)
+            )
+            if "pinyin" in e.modes:
+                syllables = pinyinizer(normalizer(e.term)).syllables
+                key = " " + " ".join(syllables) + " "
+                pinyin_targets.setdefault(key, []).append(
+                    (e.term, e.category, e.severity, e.weight, "pinyin", False)
+                )
+        allow = {normalizer(p).text for p in data.allow} - {""}
+        problems.extend(
+            f"{ALLOW_FILE}: {p!r} is also a lexicon term; an allow-listed term would never fire"
+            for p in sorted(allow & text_targets.keys())
+        )
+        if problems:
+            raise LexiconError(problems)
+        text_patterns = list(text_targets)
+        self._text_targets: list[tuple[_Target, ...] | None] = [tuple(text_targets[p]) for p in text_patterns]
+        # Allow-list phrases share the automaton: a ``None`` target marks one.
+        for phrase in sorted(allow):
+            text_patterns.append(phrase)
+            self._text_targets.append(None)
+        self._text_ac = ahocorasick_rs.AhoCorasick(text_patterns)
+        pinyin_patterns = list(pinyin_targets)
+        self._pinyin_targets = [tuple(pinyin_targets[p]) for p in pinyin_patterns]
+        self._pinyin_lengths = [p.count(" ") - 1 for p in pinyin_patterns]
+        self._pinyin_ac = ahocorasick_rs.AhoCorasick(pinyin_patterns) if pinyin_patterns else None
+        self.terms_by_category: Mapping[str, tuple[str, ...]] = {
+            code: tuple(terms) for code, terms in sorted(by_category.items())
+        }
+
+    @classmethod
+    def from_dir(cls, directory: Path) -> Lexicon:
+        return cls(read_lexicon_dir(directory))
+
+    @staticmethod
+    def default() -> Lexicon:
+        """The lexicon shipped with this version of cvguard, built once per process."""
+        return _default_lexicon()
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return self.data.entries
+
+    def find(self, norm: Normalized, pinyin: PinyinView | None = None) -> list[Hit]:
+        """Every lexicon hit in ``norm``, in original offsets, sorted by position.
+
+        ``pinyin`` is ``to_pinyin(norm)``; it is computed here when not given and the lexicon has
+        pinyin terms.
+        """
+        if not norm.text:
+            return []
+        # Hits stay plain tuples until the survivors are known: building a frozen dataclass costs
+        # about ten times as much as a tuple, and most raw hits are echoes that de-duplication drops.
+        raw: list[_Raw] = []
+        allowed: list[tuple[int, int]] = []
+        self._scan(norm, False, raw, allowed)
+        if _RUN3_RE.search(norm.text):  # squeeze only collapses runs of three or more
+            squeezed = squeeze(norm)
+            if squeezed.text != norm.text:
+                self._scan(squeezed, True, raw, allowed)
+        if self._pinyin_ac is not None:
+            if pinyin is None:
+                pinyin = self._pinyinizer(norm)
+            self._scan_pinyin(pinyin, raw)
+        if not raw:
+            return []
+        if allowed:
+            raw = [r for r in raw if not any(a <= r[1] and r[2] <= b for a, b in allowed)]
+        if len(raw) > 1:
+            raw = _dedupe(raw)
+        return [Hit(r[3], r[4], r[5], r[6], r[7], r[1], r[2]) for r in raw]
+
+    def _scan(
+        self, norm: Normalized, squeezed: bool, raw: list[_Raw], allowed: list[tuple[int, int]]
+    ) -> None:
+        text = norm.text
+        span = norm.span
+        for idx, s, e in self._text_ac.find_matches_as_indexes(text, overlapping=True):
+            targets = self._text_targets[idx]
+            if targets is None:
+                allowed.append(span(s, e))
+                continue
+            start, end = span(s, e)
+            for term, category, severity, weight, mode, whole in targets:
+                if whole and not _whole_token(text, s, e):
+                    continue
+                if squeezed:
+                    raw.append((1, start, end, term, category, severity, weight, "squeezed"))
+                else:
+                    raw.append((0, start, end, term, category, severity, weight, mode))
+
+    def _scan_pinyin(self, pinyin: PinyinView, raw: list[_Raw]) -> None:
+        syllables = pinyin.syllables
+        if len(syllables) < 2 or self._pinyin_ac is None:
+            return
+        matches = self._pinyin_ac.find_matches_as_indexes(" " + " ".join(syllables) + " ", overlapping=True)
+        if not matches:
+            return
+        # offsets[i]: where the space before syllable i sits in the joined string, which is where
+        # a match of a pattern starting at syllable i begins.
+        offsets = [0, *accumulate(len(s) + 1 for s in syllables)]
+        for idx, s, _ in matches:
+            first = bisect_left(offsets, s)
+            last = first + self._pinyin_lengths[idx] - 1
+            start = pinyin.starts[first]
+            end = max(pinyin.ends[first : last + 1])
+            for term, category, severity, weight, mode, _whole in self._pinyin_targets[idx]:
+                raw.append((2, start, end, term, category, severity, weight, mode))
+
+
+# A hit before it becomes a Hit: (rank, start, end, term, category, severity, weight, mode); rank
+# orders what was written (0) before what was reconstructed: squeezed (1), pinyin (2).
+_Raw = tuple[int, int, int, str, str, str, float, Mode]
+
+
+def _dedupe(raw: list[_Raw]) -> list[_Raw]:
+    """Drop a hit when a better-ranked hit of the same term overlaps it, and a pinyin hit inside a
+    written hit of the same category (沙比 found as itself needs no homophone echo)."""
+    raw.sort(key=lambda r: (r[0], r[1], -r[2]))
+    by_term: dict[str, list[tuple[int, int]]] = {}
+    written: dict[str, list[tuple[int, int]]] = {}
+    kept: list[_Raw] = []
+    for r in raw:
+        rank, start, end, term, category = r[0], r[1], r[2], r[3], r[4]
+        spans = by_term.setdefault(term, [])
+        if any(a < end and start < b for a, b in spans):
+            continue
+        if rank == 2 and any(a <= start and end <= b for a, b in written.get(category, ())):
+            continue
+        spans.append((start, end))
+        if rank < 2:
+            written.setdefault(category, []).append((start, end))
+        kept.append(r)
+    kept.sort(key=lambda r: (r[1], r[2], r[3]))
+    return kept
+
+
+@cache
+def _default_lexicon() -> Lexicon:
+    return Lexicon.from_dir(DEFAULT_DIR)
+
+
+# ---------------------------------------------------------------------------------------- reloading
+
+_Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def _fingerprint(directory: Path) -> _Fingerprint:
+    try:
+        stats = [(p.name, p.stat()) for p in sorted(directory.glob("*.tsv"))]
+    except OSError:
+        return ()
+    return tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats)
+
+
+class ReloadingLexicon:
+    """A lexicon that follows its directory: edits are picked up without a restart.
+
+    At most every ``interval`` seconds (by ``clock``) the files' names, mtimes and sizes are
+    compared; on a change a new :class:`Lexicon` is built and swapped in with one assignment, so a
+    concurrent ``find`` sees the old or the new lexicon, never a mix. A file that fails validation
+    keeps the old lexicon in service; the error is kept in ``last_error`` and passed to ``on_error``.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_error: Callable[[DataError], None] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.interval = interval
+        self._clock = clock
+        self._on_error = on_error
+        self._lock = threading.Lock()
+        self._fingerprint = _fingerprint(directory)
+        self._lexicon = Lexicon.from_dir(directory)  # a bad lexicon at start-up is fatal
+        self._checked_at = clock()
+        self.last_error: DataError | None = None
+
+    @property
+    def lexicon(self) -> Lexicon:
+        """The current lexicon, after checking for changes if ``interval`` has passed."""
+        self.reload_if_changed()
+        return self._lexicon
+
+    @property
+    def version(self) -> str:
+        return self._lexicon.version
+
+    def reload_if_changed(self, *, force: bool = False) -> bool:
+        """Rebuild if the files changed; True when a new lexicon was swapped in."""
+        now = self._clock()
+        if not force and now - self._checked_at < self.interval:
+            return False
+        if not self._lock.acquire(blocking=False):
+            return False  # another thread is already reloading
+        try:
+            self._checked_at = now
+            fingerprint = _fingerprint(self.directory)
+            if fingerprint == self._fingerprint and not force:
+                return False
+            # Remember the fingerprint even when the build fails, so a bad file is reported once
+            # rather than rebuilt every interval; the next edit triggers a new attempt.
+            self._fingerprint = fingerprint
+            try:
+                fresh = Lexicon.from_dir(self.directory)
+            except DataError as err:
+                self.last_error = err
+                if self._on_error is not None:
+                    self._on_error(err)
+                return False
+            self._lexicon = fresh
+            self.last_error = None
+            return True
+        finally:
+            self._lock.release()
+
+    def find(self, norm: Normalized, pinyin: PinyinView | None = None) -> list[Hit]:
+        return self.lexicon.find(norm, pinyin)

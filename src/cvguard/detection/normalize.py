@@ -1,0 +1,483 @@
+"""Normalisation that undoes filter dodging while keeping offsets into the original text.
+
+CONTRACT (implemented by the normaliser work; other modules rely on exactly this):
+
+    normalize(text: str) -> Normalized
+    to_pinyin(norm: Normalized) -> PinyinView
+    squeeze(norm: Normalized) -> Normalized   # runs of one repeated character collapsed, offsets kept
+
+``Normalized.text`` is the canonical form used for matching and features; for every character
+``text[i]`` the original span is ``(starts[i], ends[i])`` (code-point offsets into
+``Normalized.original``). ``Normalized.span(i, j)`` maps a half-open normalised range back to the
+smallest original range covering it.
+
+``PinyinView.syllables`` is one toneless syllable per token (a CJK character, or a pinyin syllable
+recognised inside a Latin run), with ``starts``/``ends`` into the original text.
+
+What ``normalize`` undoes, in order:
+
+1. per character (computed once per code point, then a ``str.translate``): lone surrogates read as
+   U+FFFD; NFKC (full width, circled and styled letters and digits); case folding; Latin accents
+   and combining marks dropped; look-alikes (``data/normalize/lookalikes.tsv``: Cyrillic/Greek
+   homoglyphs, emoji such as 🐶 → 狗); traditional → simplified (OpenCC's character table); any
+   decimal digit → ASCII. Format and control characters (zero-width, bidi marks, soft hyphen,
+   variation selectors, NUL) vanish; whitespace, punctuation, symbols and unmapped emoji become
+   separators.
+2. in context: leetspeak inside Latin words ("b!tch" → "bitch"); a run of separators vanishes next
+   to a CJK character ("傻 * 逼" → "傻逼"), at either end of the text, and between single letters
+   ("n m s l" → "nmsl"); anywhere else it becomes one space ("you   are" → "you are").
+3. split characters (``data/normalize/splits.tsv``): "女马" → "妈", longest listed sequence first.
+
+Repeats are not squeezed here (嘻嘻哈哈 and "fuckk" double for real); ``squeeze`` is the second
+view that callers match as well. A normalised character made from several original ones (a merged
+split character, a squeezed run, a collapsed separator run) spans all of them; several normalised
+characters made from one original one (NFKC "㎏" → "kg") share its span.
+
+Lexicon terms must be passed through ``normalize`` too, so that both sides agree (著 → 着 and the
+like are applied to every text alike).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from itertools import compress, pairwise
+
+_DATA = resources.files("cvguard.detection") / "data" / "normalize"
+
+_REMOVED = "\x00"  # per-character map: the character vanishes
+_SEP = " "  # per-character map: the character is a separator
+_EXPANDED = "\x01"  # per-character map: the normal form is longer than one character (see _EXPANSIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    original: str
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def span(self, i: int, j: int) -> tuple[int, int]:
+        """Original ``(start, end)`` covering normalised characters ``[i, j)``."""
+        if j <= i:
+            raise ValueError("empty range")
+        return self.starts[i], max(self.ends[i:j])
+
+
+@dataclass(frozen=True, slots=True)
+class PinyinView:
+    syllables: tuple[str, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+
+# --- data tables ------------------------------------------------------------------------------
+
+
+def _rows(name: str) -> list[list[str]]:
+    text = (_DATA / name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def _load_lookalikes() -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
+    always: dict[str, str] = {}
+    in_word: dict[str, str] = {}
+    edge: set[str] = set()
+    for src, dst, when in _rows("lookalikes.tsv"):
+        if when == "always":
+            always[src] = dst
+        elif when in ("in_word", "word_edge"):
+            in_word[src] = dst
+            if when == "word_edge":
+                edge.add(src)
+        else:
+            raise ValueError(f"lookalikes.tsv: unknown 'when' {when!r} for {src!r}")
+    return always, in_word, frozenset(edge)
+
+
+def _load_t2s() -> dict[str, str]:
+    # OpenCC's own character table (first candidate wins); phrase-level conversion is not needed
+    # for matching, and a per-character dict keeps this a str.translate.
+    text = (resources.files("opencc") / "dictionary" / "TSCharacters.txt").read_text(encoding="utf-8")
+    table: dict[str, str] = {}
+    for line in text.splitlines():
+        trad, _, simp = line.partition("\t")
+        if len(trad) == 1 and simp:
+            table[trad] = simp.split(" ")[0]
+    return table
+
+
+def _load_splits() -> dict[str, str]:
+    return {components: merged for components, merged in _rows("splits.tsv")}
+
+
+_ALWAYS, _LEET, _LEET_EDGE = _load_lookalikes()
+_T2S = _load_t2s()
+_SPLITS = _load_splits()
+_SPLIT_RE = re.compile("|".join(re.escape(k) for k in sorted(_SPLITS, key=len, reverse=True)))
+
+
+# --- per-character map ------------------------------------------------------------------------
+
+_EXPANSIONS: dict[int, str] = {}
+_REMOVED_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Cc", "Cs"})
+_KEPT_LEET = frozenset(_LEET) - frozenset("0123456789")  # punctuation that may turn into a letter
+
+
+def _fold_one(ch: str) -> str:
+    """One character of an NFKC + case-folded form → normal character, _SEP or _REMOVED."""
+    ch = _ALWAYS.get(ch, ch)
+    if ch in _KEPT_LEET:
+        return ch
+    cat = unicodedata.category(ch)
+    if ch.isspace():
+        return _SEP
+    if cat in _REMOVED_CATEGORIES:
+        return _REMOVED
+    if cat[0] == "L":
+        if "\u00c0" <= ch <= "\u024f":  # Latin with a diacritic: é → e
+            base = unicodedata.normalize("NFD", ch)[0]
+            if base.isascii():
+                return base
+        return _T2S.get(ch, ch)
+    if cat == "Nd":
+        return str(unicodedata.decimal(ch))
+    if cat == "Mc":
+        return ch
+    return _SEP  # punctuation, symbols, spaces, unmapped emoji, private use, unassigned
+
+
+def _fold(cp: int) -> str:
+    ch = "\ufffd" if 0xD800 <= cp <= 0xDFFF else chr(cp)
+    if ch in _ALWAYS:  # before NFKC: some look-alikes have compatibility decompositions
+        return _fold_one(ch)
+    expanded = unicodedata.normalize("NFKC", ch).casefold()
+    if len(expanded) == 1:
+        return _fold_one(expanded)
+    out: list[str] = []
+    for part in expanded:
+        folded = _fold_one(part)
+        if folded == _REMOVED or (folded == _SEP and out and out[-1] == _SEP):
+            continue
+        out.append(folded)
+    if not out:
+        return _REMOVED
+    if len(out) == 1:
+        return out[0]
+    _EXPANSIONS[cp] = "".join(out)
+    return _EXPANDED
+
+
+class _CharMap(dict[int, str]):
+    """Code point → folded character, filled on first sight (``str.translate`` looks it up)."""
+
+    def __missing__(self, cp: int) -> str:
+        folded = _fold(cp)
+        if len(self) < _CHARMAP_LIMIT:  # a text of every code point must not grow it without end
+            self[cp] = folded
+        return folded
+
+
+_CHARMAP_LIMIT = 200_000
+
+
+_CHARMAP = _CharMap()
+for _cp in range(128):  # ASCII up front, so that plain text never reaches __missing__
+    _CHARMAP[_cp] = _fold(_cp)
+
+_SPECIAL = _REMOVED + _SEP + "".join(_LEET)  # characters the context rules look at
+_NOT_WORD = frozenset(_SPECIAL) - frozenset("0123456789")  # ... of which not digits
+_CJK_CLASS = "\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+
+
+def _charset(chars: str | frozenset[str]) -> str:
+    return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
+
+
+_S, _W = _charset(_SPECIAL), _charset(_NOT_WORD - _LEET_EDGE)
+# The common cases are settled inside the regex engine: a run of separators touching a CJK
+# character or the end of the text is dropped (group "drop"; "$" excepted, it may be the "s" of
+# "a$$"), and a lone space between two words, not both single letters, is kept by not matching.
+# Everything else found here goes through the Python rules in _resolve.
+_RUN_RE = re.compile(
+    rf"{_S}(?:"  # leading with a character set lets the engine skip plain text at C speed
+    rf"(?P<drop>(?<=[{_CJK_CLASS}]{_W}){_W}*|(?<!{_W}{_W})(?<={_W}){_W}*(?=[{_CJK_CLASS}]|\Z))"
+    rf"|{_S}*(?!(?<=[a-z0-9]{{2}} )(?=[a-z0-9])|(?<=[a-z0-9] )(?=[a-z0-9]{{2}})))"
+)
+
+
+def _is_cjk(ch: str) -> bool:  # the ranges of _CJK_CLASS
+    return "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\U00020000" <= ch <= "\U0003ffff"
+
+
+def _is_latin(ch: str) -> bool:
+    return "a" <= ch <= "z"
+
+
+# --- normalize --------------------------------------------------------------------------------
+
+_COUNT = tuple(range(4097))  # sliced for the offsets of short texts that need no change
+
+
+def _identity_offsets(n: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if n < len(_COUNT):
+        return _COUNT[:n], _COUNT[1 : n + 1]
+    starts = tuple(range(n))
+    return starts, (*starts[1:], n)
+
+
+def normalize(text: str) -> Normalized:
+    m = text.translate(_CHARMAP)
+    pos: list[int] | None = None
+    if _EXPANDED in m:
+        m, pos = _expand(m, text)
+    if pos is None and not _RUN_RE.search(m):
+        starts, ends = _identity_offsets(len(m))
+        norm = Normalized(text, m, starts, ends)
+    else:
+        norm = _resolve(text, m, pos)
+    if _SPLIT_RE.search(norm.text):
+        norm = _merge_splits(norm)
+    return norm
+
+
+def _expand(m: str, text: str) -> tuple[str, list[int]]:
+    chars: list[str] = []
+    pos: list[int] = []
+    for i, ch in enumerate(m):
+        if ch == _EXPANDED:
+            parts = _EXPANSIONS[ord(text[i])]
+            chars.extend(parts)
+            pos.extend([i] * len(parts))
+        else:
+            chars.append(ch)
+            pos.append(i)
+    return "".join(chars), pos
+
+
+def _resolve(text: str, m: str, pos: list[int] | None) -> Normalized:
+    """Apply the context rules (leetspeak, separator runs) to the per-character map ``m``.
+
+    Works on ``out``, one slot per character of ``m`` ("" once dropped), so that the offsets come
+    from C-level ``compress`` rather than a Python loop over every character."""
+    n = len(m)
+    out = list(m)
+    wide: dict[int, int] = {}  # slot of a kept separator → last slot of the run it stands for
+    for run in _RUN_RE.finditer(m):
+        a, b = run.span()
+        out[a:b] = [""] * (b - a)
+        if run.lastgroup:
+            continue
+        items = [i for i in range(a, b) if m[i] != _REMOVED]
+        if not items:
+            continue
+        j = a - 1
+        while j >= 0 and not out[j]:  # back over a run the regex just dropped
+            j -= 1
+        left = out[j] if j >= 0 else ""
+        right = m[b] if b < n else ""
+        chars = [m[i] for i in items]
+        if _leet_applies(chars, left, right):
+            for i, ch in zip(items, chars, strict=True):
+                out[i] = _LEET[ch]
+            continue
+        prev = left
+        prev_single = _is_latin(left) and (j < 1 or not out[j - 1].isalnum())
+        right_single = _is_latin(right) and (b + 1 >= n or not m[b + 1].isalnum())
+        k = 0
+        while k < len(items):
+            ch = chars[k]
+            if ch not in _NOT_WORD:  # a digit
+                out[items[k]] = ch
+                prev, prev_single = ch, False
+                k += 1
+                continue
+            g = k
+            while k < len(items) and chars[k] in _NOT_WORD:
+                k += 1
+            nxt = chars[k] if k < len(items) else right
+            nxt_single = right_single if k == len(items) else False
+            if not prev or not nxt or _is_cjk(prev) or _is_cjk(nxt) or (prev_single and nxt_single):
+                continue
+            out[items[g]] = _SEP
+            if items[k - 1] != items[g]:
+                wide[items[g]] = items[k - 1]
+            prev, prev_single = _SEP, False
+    kept = "".join(out)
+    if pos is None and not wide:
+        return Normalized(text, kept, tuple(compress(range(n), out)), tuple(compress(range(1, n + 1), out)))
+    slots = list(compress(range(n), out))
+    lasts = [wide.get(i, i) for i in slots] if wide else slots
+    if pos is not None:
+        slots = [pos[i] for i in slots]
+        lasts = [pos[i] for i in lasts]
+    return Normalized(text, kept, tuple(slots), tuple([i + 1 for i in lasts]))
+
+
+def _leet_applies(chars: list[str], left: str, right: str) -> bool:
+    if not all(ch in _LEET for ch in chars) or len(chars) > 3:
+        return False
+    if _is_latin(left) and _is_latin(right):
+        return True
+    # "$" may also close or open a word ("a$$", "$hit"), but not touch a number ("$100").
+    if all(ch in _LEET_EDGE for ch in chars):
+        return (_is_latin(left) and not right.isdigit()) or (_is_latin(right) and not left.isdigit())
+    return False
+
+
+def _merge_splits(norm: Normalized) -> Normalized:
+    text, starts, ends = norm.text, norm.starts, norm.ends
+    pieces: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    cursor = 0
+    for match in _SPLIT_RE.finditer(text):
+        a, b = match.span()
+        merged = _SPLITS[match.group()]
+        if merged == match.group():
+            continue  # a protected ordinary sequence
+        pieces.append(text[cursor:a])
+        new_starts.extend(starts[cursor:a])
+        new_ends.extend(ends[cursor:a])
+        for ch in merged:  # one character, or a few that then share the whole span
+            pieces.append(ch)
+            new_starts.append(starts[a])
+            new_ends.append(max(ends[a:b]))
+        cursor = b
+    if cursor == 0:
+        return norm
+    pieces.append(text[cursor:])
+    new_starts.extend(starts[cursor:])
+    new_ends.extend(ends[cursor:])
+    return Normalized(norm.original, "".join(pieces), tuple(new_starts), tuple(new_ends))
+
+
+# --- squeeze ----------------------------------------------------------------------------------
+
+_REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+
+
+def squeeze(norm: Normalized) -> Normalized:
+    """Collapse every run of three or more of one letter (CJK or Latin) to one; the kept character
+    spans the whole run. Doubles stay: they are often the real word ("fuckk", 嘻嘻哈哈)."""
+    text, starts, ends = norm.text, norm.starts, norm.ends
+    if not _REPEAT_RE.search(text):
+        return norm
+    pieces: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    cursor = 0
+    for match in _REPEAT_RE.finditer(text):
+        a, b = match.span()
+        pieces.append(text[cursor : a + 1])
+        new_starts.extend(starts[cursor : a + 1])
+        new_ends.extend(ends[cursor:a])
+        new_ends.append(max(ends[a:b]))
+        cursor = b
+    pieces.append(text[cursor:])
+    new_starts.extend(starts[cursor:])
+    new_ends.extend(ends[cursor:])
+    return Normalized(norm.original, "".join(pieces), tuple(new_starts), tuple(new_ends))
+
+
+# --- pinyin -----------------------------------------------------------------------------------
+
+# Interjection-only readings: as Latin letters they are noise ("nm" is not 嗯呣).
+_NOT_SYLLABLES = frozenset({"m", "n", "ng", "hm", "hng"})
+_TONE_MARKS = frozenset("\u0300\u0301\u0304\u030c")
+
+
+@cache
+def _pinyin_tables() -> tuple[dict[str, str], frozenset[str]]:
+    """Han character → toneless first reading (pypinyin's most common one), and the valid
+    syllables. Built once, on first use: ``pypinyin.pinyin_dict`` takes ~0.2 s to import."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    readings: dict[str, str] = {}
+    plain: dict[str, str] = {}
+    for cp, all_readings in pinyin_dict.items():
+        first = all_readings.split(",", 1)[0]
+        syllable = plain.get(first)
+        if syllable is None:
+            decomposed = unicodedata.normalize("NFD", first)
+            stripped = "".join(c for c in decomposed if c not in _TONE_MARKS)
+            syllable = unicodedata.normalize("NFC", stripped).replace("ü", "v").replace("ê", "e")
+            plain[first] = syllable
+        readings[chr(cp)] = syllable
+    syllables = frozenset(s for s in plain.values() if s.isascii() and s.isalpha()) - _NOT_SYLLABLES
+    return readings, syllables
+
+
+_LONGEST_SYLLABLE = 6  # zhuang, chuang, shuang
+_TOKEN_RE = re.compile(r"[a-z]+|[0-9]+|[^\W\d_a-z]+")  # Latin word, number, run of other letters
+
+
+def _latin_tokens(word: str) -> tuple[tuple[str, int, int], ...]:
+    """``word`` as pinyin syllables with their offsets in it, longest syllable first, or the whole
+    word as one token when it does not split completely into syllables ("nmsl", "fuck")."""
+    if len(word) > 64:  # no pinyin is that long; keep the cache for real words
+        return ((word, 0, len(word)),)
+    return _latin_tokens_cached(word)
+
+
+@lru_cache(maxsize=16384)
+def _latin_tokens_cached(word: str) -> tuple[tuple[str, int, int], ...]:
+    syllables = _pinyin_tables()[1]
+    n = len(word)
+    nxt = [0] * (n + 1)  # nxt[i]: end of the syllable chosen at i; 0 when word[i:] cannot split
+    nxt[n] = n
+    for i in range(n - 1, -1, -1):
+        for j in range(min(n, i + _LONGEST_SYLLABLE), i, -1):
+            if nxt[j] and word[i:j] in syllables:
+                nxt[i] = j
+                break
+    if not nxt[0]:
+        return ((word, 0, n),)
+    tokens: list[tuple[str, int, int]] = []
+    i = 0
+    while i < n:
+        tokens.append((word[i : nxt[i]], i, nxt[i]))
+        i = nxt[i]
+    return tuple(tokens)
+
+
+def to_pinyin(norm: Normalized) -> PinyinView:
+    readings = _pinyin_tables()[0]
+    text, src_starts, src_ends = norm.text, norm.starts, norm.ends
+    try:  # all Han, the common case: one syllable per character
+        return PinyinView(tuple(map(readings.__getitem__, text)), src_starts, src_ends)
+    except KeyError:
+        pass
+    syllables: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for match in _TOKEN_RE.finditer(text):
+        a, b = match.span()
+        token = match.group()
+        if "a" <= token[0] <= "z":
+            for syllable, x, y in _latin_tokens(token):
+                syllables.append(syllable)
+                starts.append(src_starts[a + x])
+                ends.append(src_ends[a + y - 1])  # ends never decrease
+        elif token[0] <= "9":
+            syllables.append(token)
+            starts.append(src_starts[a])
+            ends.append(src_ends[b - 1])
+        else:  # Han (a character without a reading stands for itself), kana, Cyrillic...
+            syllables.extend(map(readings.get, token, token))
+            starts.extend(src_starts[a:b])
+            ends.extend(src_ends[a:b])
+    return PinyinView(tuple(syllables), tuple(starts), tuple(ends))
+
+
+def fold_initials(view: PinyinView) -> str:
+    """First letter of every pinyin syllable, other tokens whole: 傻逼 → "sb", 你妈死了 → "nmsl"
+    (the abbreviations people type instead of the words)."""
+    syllables = _pinyin_tables()[1]
+    return "".join(s[0] if s in syllables else s for s in view.syllables)
+
+
+__all__ = ["Normalized", "PinyinView", "fold_initials", "normalize", "squeeze", "to_pinyin"]

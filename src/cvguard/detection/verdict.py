@@ -1,0 +1,59 @@
+"""The verdict: what screening says about one text, with the evidence behind it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Source = Literal["lexicon", "pii", "model", "context"]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A piece of the *original* text that contributed to the verdict.
+
+    ``start``/``end`` are code-point offsets into the text exactly as the caller sent it, so
+    ``text[start:end]`` is what a reviewer should see highlighted.
+    """
+
+    start: int
+    end: int
+    term: str  # the canonical lexicon term, PII kind, or model cue that matched
+    category: str
+    source: Source
+    severity: str = "harmful"
+    match: str = ""  # how it matched: exact, normalized, pinyin, abbrev, pattern...
+    weight: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Per-category scores in [0, 1], the overall decision and its evidence."""
+
+    violation: bool
+    score: float  # the highest category score
+    severity: str | None  # "illegal" / "harmful" / "inappropriate", or None when no violation
+    categories: dict[str, float]
+    spans: tuple[Span, ...]
+    versions: dict[str, str]
+    notes: tuple[str, ...] = field(default=())  # context decisions, e.g. "reporting: quoted abuse"
+
+    @property
+    def top_category(self) -> str | None:
+        if not self.categories:
+            return None
+        return max(self.categories.items(), key=lambda kv: kv[1])[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "violation": self.violation,
+            "score": round(self.score, 4),
+            "severity": self.severity,
+            "categories": {k: round(v, 4) for k, v in self.categories.items()},
+            "spans": [s.to_dict() for s in self.spans],
+            "versions": dict(self.versions),
+            "notes": list(self.notes),
+        }

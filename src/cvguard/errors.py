@@ -1,0 +1,40 @@
+"""The one exception hierarchy of cvguard.
+
+    CvguardError
+    ├── InputError        bad input from a caller: a 4xx over HTTP, exit code 2 on the CLI
+    │   └── TextTooLarge  text over the configured size limit
+    ├── DataError         a shipped or user-supplied data file (lexicon, taxonomy, model) is invalid
+    └── ModelError        the model artifact is missing or does not match this code
+
+Edges map these in one place each (``api.problems`` and ``cli``); the core only raises them.
+"""
+
+from __future__ import annotations
+
+
+class CvguardError(Exception):
+    """Base of every error cvguard raises on purpose."""
+
+
+class InputError(CvguardError):
+    """The caller sent something cvguard cannot take; the message says what and why."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TextTooLarge(InputError):
+    """A text longer than the screening limit."""
+
+
+class DataError(CvguardError):
+    """A data file (lexicon, taxonomy, allow-list) is malformed; ``where`` is ``file:line``."""
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+
+
+class ModelError(CvguardError):
+    """The trained model artifact cannot be loaded or used."""
