@@ -12,6 +12,7 @@ code 2; that mapping lives in :class:`_Commands` and nowhere else.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import sys
 import time
@@ -87,9 +88,10 @@ def _print_verdict(console: Console, text: str, verdict: Verdict) -> None:
         head = Text("violation: no", style="bold green")
         head.append(f"   score: {verdict.score:.2f}")
     console.print(head)
-    ranked = sorted(verdict.categories.items(), key=lambda kv: kv[1], reverse=True)
+    ranked = sorted(((c, v) for c, v in verdict.categories.items() if v >= 0.005), key=lambda kv: -kv[1])
     if ranked:
-        console.print(Text("categories: " + ", ".join(f"{code} {score:.2f}" for code, score in ranked[:5])))
+        top = ", ".join(f"{code} {score:.2f}" for code, score in ranked[:5])
+        console.print(Text(f"categories: {top}"), soft_wrap=True)
     if verdict.spans:
         table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
         for column in ("text", "offsets", "category", "source", "match", "term"):
@@ -306,6 +308,16 @@ def _training() -> Any:
         raise CvguardError(f"training needs {exc.name!r}: install cvguard[train]") from None
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
 def _print_report(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")
@@ -314,13 +326,7 @@ def _print_report(report: dict[str, Any], as_json: bool) -> None:
     table.add_column(style="bold")
     table.add_column()
     for key, value in report.items():
-        if isinstance(value, float):
-            shown = f"{value:.4f}"
-        elif isinstance(value, dict | list):
-            shown = json.dumps(value, ensure_ascii=False, default=str)
-        else:
-            shown = str(value)
-        table.add_row(str(key), Text(shown))
+        table.add_row(str(key), Text(_shown(value)))
     Console(highlight=False).print(table)
 
 
@@ -331,7 +337,11 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Train the screening model and report how it did."""
-    _print_report(_training().train_main(out, seed), as_json)
+    train_main = _training().train_main
+    # progress goes to stderr so that stdout carries only the report (clean for --json)
+    err = Console(stderr=True, highlight=False)
+    extra = {"log": lambda m: err.print(Text(m))} if "log" in inspect.signature(train_main).parameters else {}
+    _print_report(train_main(out, seed, **extra), as_json)
 
 
 @app.command("eval")

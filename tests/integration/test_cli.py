@@ -156,3 +156,12 @@ def test_python_dash_m_runs_the_cli() -> None:
     proc = run_module("--version")
     assert proc.returncode == 0
     assert proc.stdout.strip() == "0.1.0"
+
+
+def test_all_commands_are_registered() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("screen", "serve", "train", "eval"):
+        assert command in result.stdout
+    # eval needs its data file: a usage error, not a crash
+    assert runner.invoke(app, ["eval"]).exit_code == 2

@@ -104,7 +104,9 @@ def test_one_megabyte_text_is_refused_with_a_clear_error(screener: Screener) -> 
     text = "骂" * 1_000_000
     with pytest.raises(TextTooLarge) as info:
         screener.screen(text)
-    assert str(screener.max_chars) in str(info.value)
+    message = str(info.value)
+    assert "limit" in message
+    assert str(screener.max_chars) in message.replace(",", "")  # the limit is named, however formatted
 
 
 def test_text_at_the_limit_is_screened(screener: Screener) -> None:

@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 from cvguard.detection.normalize import (
     Normalized,
     PinyinView,
+    clause_breaks,
     fold_initials,
     normalize,
+    parse_lookalikes,
+    parse_splits,
     squeeze,
     to_pinyin,
 )
@@ -22,6 +25,7 @@ def _check_offsets(norm: Normalized) -> None:
     assert len(norm.text) == len(norm.starts) == len(norm.ends)
     assert all(0 <= s < e <= len(norm.original) for s, e in zip(norm.starts, norm.ends, strict=True))
     assert list(norm.starts) == sorted(norm.starts)
+    assert list(norm.ends) == sorted(norm.ends)  # to_pinyin relies on it
 
 
 @pytest.mark.parametrize(
@@ -33,6 +37,9 @@ def _check_offsets(norm: Normalized) -> None:
         ("ⓢⓑ", "sb"),  # circled letters
         ("①②", "12"),  # circled digits
         ("𝐟𝐮𝐜𝐤", "fuck"),  # mathematical bold letters
+        ("🅵🆄🅲🅺", "fuck"),  # negative squared letters, which NFKC leaves alone
+        ("Ṣḥịṭ", "shit"),  # dots below (Latin Extended Additional)
+        ("二〇二四", "二〇二四"),  # 〇 is part of a number, not noise
         ("FUCK", "fuck"),  # shouting
         ("fück", "fuck"),  # accents
         ("f\u0336u\u0336c\u0336k\u0336", "fuck"),  # strike-through / zalgo combining marks
@@ -122,6 +129,20 @@ def test_span_covers_original_noise() -> None:
     assert norm.span(i, i + 2) == (2, 7)
     with pytest.raises(ValueError, match="empty"):
         norm.span(1, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "breaks"),
+    [
+        ("兄弟们冲了，去她评论区骂", [5]),  # the comma is gone from the text but not forgotten
+        ("你好。\n我是谁？", [2]),  # several marks in one gap give one break
+        ("b!tch", []),  # leetspeak "!" is a letter
+        ("结尾。", []),  # nothing after the last mark
+        ("傻 逼", []),  # a space is noise, not a clause break
+    ],
+)
+def test_clause_breaks(text: str, breaks: list[int]) -> None:
+    assert list(clause_breaks(normalize(text))) == breaks
 
 
 @pytest.mark.parametrize(
@@ -234,6 +255,38 @@ def test_traditional_table_agrees_with_opencc() -> None:
     converter = opencc.OpenCC("t2s")
     for ch in "廢媽後發們說這個還會對讓將開門問見長東車馬鳥龍":
         assert normalize(ch).text == converter.convert(ch), ch
+
+
+def test_table_rows_are_checked_with_file_and_line() -> None:
+    # Every bad row is reported, each with the place to fix it.
+    _, _, _, errors = parse_lookalikes("# comment\nаа\ta\talways\nх\tx\tsometimes\n!\t!!\tin_word\nq\n")
+    assert errors == [
+        "lookalikes.tsv:2: 'аа' must be one character",
+        "lookalikes.tsv:3: 'when' is 'sometimes'; use one of always, in_word, word_edge",
+        "lookalikes.tsv:4: leetspeak '!' must stand for one Latin letter, not '!!'",
+        "lookalikes.tsv:5: expected 3 non-empty tab-separated fields, got 'q'",
+    ]
+    _, errors = parse_splits("女\t女\n女马\t妈\n女马\t妈\n")
+    assert errors == [
+        "splits.tsv:1: '女' is not a split character (needs two or more)",
+        "splits.tsv:3: '女马' is listed twice",
+    ]
+
+
+def test_shipped_tables_are_consistent() -> None:
+    # What a look-alike or a split stands for is itself already normal, so normalising twice
+    # changes nothing and lexicon terms written with the target characters still match.
+    from importlib import resources
+
+    folder = resources.files("cvguard.detection") / "data" / "normalize"
+    always, leet, _, errors = parse_lookalikes((folder / "lookalikes.tsv").read_text(encoding="utf-8"))
+    assert errors == []
+    for target in [*always.values(), *leet.values()]:
+        assert normalize(target).text == target
+    splits, errors = parse_splits((folder / "splits.tsv").read_text(encoding="utf-8"))
+    assert errors == []
+    for merged in splits.values():
+        assert normalize(merged).text == merged
 
 
 # --- properties -------------------------------------------------------------------------------

@@ -33,11 +33,9 @@ import hashlib
 import re
 import threading
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate
 from pathlib import Path
 from typing import Literal
 
@@ -406,17 +404,18 @@ class Lexicon:
         syllables = pinyin.syllables
         if len(syllables) < 2 or self._pinyin_ac is None:
             return
-        matches = self._pinyin_ac.find_matches_as_indexes(" " + " ".join(syllables) + " ", overlapping=True)
+        joined = " " + " ".join(syllables) + " "
+        matches = self._pinyin_ac.find_matches_as_indexes(joined, overlapping=True)
         if not matches:
             return
-        # offsets[i]: where the space before syllable i sits in the joined string, which is where
-        # a match of a pattern starting at syllable i begins.
-        offsets = [0, *accumulate(len(s) + 1 for s in syllables)]
+        starts, ends = pinyin.starts, pinyin.ends
         for idx, s, _ in matches:
-            first = bisect_left(offsets, s)
-            last = first + self._pinyin_lengths[idx] - 1
-            start = pinyin.starts[first]
-            end = max(pinyin.ends[first : last + 1])
+            # Patterns start at the space before their first syllable, and syllables hold no
+            # spaces, so the spaces before ``s`` count the syllables before the match.
+            first = joined.count(" ", 0, s)
+            last = first + self._pinyin_lengths[idx]
+            start = starts[first]
+            end = max(ends[first:last])
             for term, category, severity, weight, mode, _whole in self._pinyin_targets[idx]:
                 raw.append((2, start, end, term, category, severity, weight, mode))
 
@@ -429,23 +428,23 @@ _Raw = tuple[int, int, int, str, str, str, float, Mode]
 def _dedupe(raw: list[_Raw]) -> list[_Raw]:
     """Drop a hit when a better-ranked hit of the same term overlaps it, and a pinyin hit inside a
     written hit of the same category (沙比 found as itself needs no homophone echo)."""
-    raw.sort(key=lambda r: (r[0], r[1], -r[2]))
-    by_term: dict[str, list[tuple[int, int]]] = {}
-    written: dict[str, list[tuple[int, int]]] = {}
+    raw.sort()  # by rank, then position
     kept: list[_Raw] = []
     for r in raw:
         rank, start, end, term, category = r[0], r[1], r[2], r[3], r[4]
-        spans = by_term.setdefault(term, [])
-        if any(a < end and start < b for a, b in spans):
-            continue
-        if rank == 2 and any(a <= start and end <= b for a, b in written.get(category, ())):
-            continue
-        spans.append((start, end))
-        if rank < 2:
-            written.setdefault(category, []).append((start, end))
-        kept.append(r)
-    kept.sort(key=lambda r: (r[1], r[2], r[3]))
+        for k in kept:
+            if k[3] == term and k[1] < end and start < k[2]:
+                break
+            if rank == 2 and k[0] < 2 and k[4] == category and k[1] <= start and end <= k[2]:
+                break
+        else:
+            kept.append(r)
+    kept.sort(key=_by_position)
     return kept
+
+
+def _by_position(r: _Raw) -> tuple[int, int, str]:
+    return r[1], r[2], r[3]
 
 
 @cache

@@ -41,10 +41,25 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from itertools import compress, pairwise
+from itertools import compress
+
+__all__ = [
+    "Normalized",
+    "PinyinView",
+    "TableError",
+    "clause_breaks",
+    "fold_initials",
+    "normalize",
+    "parse_lookalikes",
+    "parse_splits",
+    "squeeze",
+    "to_pinyin",
+]
 
 _DATA = resources.files("cvguard.detection") / "data" / "normalize"
 
@@ -77,25 +92,77 @@ class PinyinView:
 # --- data tables ------------------------------------------------------------------------------
 
 
-def _rows(name: str) -> list[list[str]]:
-    text = (_DATA / name).read_text(encoding="utf-8")
-    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+class TableError(ValueError):
+    """A normalisation table is malformed; the message lists every bad row as ``file:line``."""
 
 
-def _load_lookalikes() -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
+def _rows(name: str, text: str, width: int, errors: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """Data rows with their line numbers; a malformed row is reported (in file order, as the caller
+    reports its own findings) and skipped."""
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != width or not all(fields):
+            errors.append(f"{name}:{lineno}: expected {width} non-empty tab-separated fields, got {line!r}")
+            continue
+        yield lineno, fields
+
+
+_WHEN = ("always", "in_word", "word_edge")
+
+
+def parse_lookalikes(
+    text: str, name: str = "lookalikes.tsv"
+) -> tuple[dict[str, str], dict[str, str], frozenset[str], list[str]]:
+    """``lookalikes.tsv`` → (always, in-word, word-edge keys, errors)."""
+    errors: list[str] = []
     always: dict[str, str] = {}
     in_word: dict[str, str] = {}
     edge: set[str] = set()
-    for src, dst, when in _rows("lookalikes.tsv"):
-        if when == "always":
+    for lineno, (src, dst, when) in _rows(name, text, 3, errors):
+        where = f"{name}:{lineno}"
+        if len(src) != 1:
+            errors.append(f"{where}: {src!r} must be one character")
+        elif src in always or src in in_word:
+            errors.append(f"{where}: {src!r} is listed twice")
+        elif when not in _WHEN:
+            errors.append(f"{where}: 'when' is {when!r}; use one of {', '.join(_WHEN)}")
+        elif when == "always":
+            if src != src.casefold():
+                errors.append(f"{where}: {src!r} is matched after case folding; list {src.casefold()!r}")
             always[src] = dst
-        elif when in ("in_word", "word_edge"):
+        elif len(dst) != 1 or not dst.isascii() or not dst.isalpha():
+            errors.append(f"{where}: leetspeak {src!r} must stand for one Latin letter, not {dst!r}")
+        else:
             in_word[src] = dst
             if when == "word_edge":
                 edge.add(src)
+    return always, in_word, frozenset(edge), errors
+
+
+def parse_splits(text: str, name: str = "splits.tsv") -> tuple[dict[str, str], list[str]]:
+    """``splits.tsv`` → (components → merged, errors)."""
+    errors: list[str] = []
+    table: dict[str, str] = {}
+    for lineno, (components, merged) in _rows(name, text, 2, errors):
+        where = f"{name}:{lineno}"
+        if len(components) < 2:
+            errors.append(f"{where}: {components!r} is not a split character (needs two or more)")
+        elif components in table:
+            errors.append(f"{where}: {components!r} is listed twice")
         else:
-            raise ValueError(f"lookalikes.tsv: unknown 'when' {when!r} for {src!r}")
-    return always, in_word, frozenset(edge)
+            table[components] = merged
+    return table, errors
+
+
+def _load() -> tuple[dict[str, str], dict[str, str], frozenset[str], dict[str, str]]:
+    always, leet, edge, errors = parse_lookalikes((_DATA / "lookalikes.tsv").read_text(encoding="utf-8"))
+    splits, split_errors = parse_splits((_DATA / "splits.tsv").read_text(encoding="utf-8"))
+    errors += split_errors
+    if errors:
+        raise TableError("\n".join(errors))
+    return always, leet, edge, splits
 
 
 def _load_t2s() -> dict[str, str]:
@@ -110,13 +177,8 @@ def _load_t2s() -> dict[str, str]:
     return table
 
 
-def _load_splits() -> dict[str, str]:
-    return {components: merged for components, merged in _rows("splits.tsv")}
-
-
-_ALWAYS, _LEET, _LEET_EDGE = _load_lookalikes()
+_ALWAYS, _LEET, _LEET_EDGE, _SPLITS = _load()
 _T2S = _load_t2s()
-_SPLITS = _load_splits()
 _SPLIT_RE = re.compile("|".join(re.escape(k) for k in sorted(_SPLITS, key=len, reverse=True)))
 
 
@@ -138,19 +200,26 @@ def _fold_one(ch: str) -> str:
     if cat in _REMOVED_CATEGORIES:
         return _REMOVED
     if cat[0] == "L":
-        if "\u00c0" <= ch <= "\u024f":  # Latin with a diacritic: é → e
+        if ch > "\x7f":
             base = unicodedata.normalize("NFD", ch)[0]
-            if base.isascii():
+            if base.isascii() and base.isalpha():  # a Latin letter with a diacritic: é → e
                 return base
         return _T2S.get(ch, ch)
     if cat == "Nd":
         return str(unicodedata.decimal(ch))
-    if cat == "Mc":
+    if cat in ("Mc", "Nl"):  # spacing vowel signs; 〇 in 二〇二四
         return ch
     return _SEP  # punctuation, symbols, spaces, unmapped emoji, private use, unassigned
 
 
+# Enclosed letters that NFKC leaves alone: negative circled 🅐 and negative squared 🅰 (A to Z).
+_LETTER_BLOCKS = (0x1F150, 0x1F170)
+
+
 def _fold(cp: int) -> str:
+    for base in _LETTER_BLOCKS:
+        if base <= cp < base + 26:
+            return chr(ord("a") + cp - base)
     ch = "\ufffd" if 0xD800 <= cp <= 0xDFFF else chr(cp)
     if ch in _ALWAYS:  # before NFKC: some look-alikes have compatibility decompositions
         return _fold_one(ch)
@@ -271,6 +340,21 @@ def _resolve(text: str, m: str, pos: list[int] | None) -> Normalized:
         out[a:b] = [""] * (b - a)
         if run.lastgroup:
             continue
+        if b - a == 1 and m[a] == _SEP and a and b < n and m[a - 1] not in _SPECIAL:
+            # One separator between two words (CJK would have made it a "drop"): a space,
+            # unless both words are single letters ("n m s l").
+            left, right = m[a - 1], m[b]
+            if not (
+                _is_latin(left)
+                and _is_latin(right)
+                and (a < 2 or not out[a - 2].isalnum())
+                and (b + 1 >= n or not m[b + 1].isalnum())
+            ):
+                out[a] = _SEP
+            continue
+        if m[a:b].isdigit() and not (a and _is_latin(m[a - 1]) and b < n and _is_latin(m[b])):
+            out[a:b] = m[a:b]  # "0" and "1" in a number ("2021") are only digits
+            continue
         items = [i for i in range(a, b) if m[i] != _REMOVED]
         if not items:
             continue
@@ -355,23 +439,43 @@ def _merge_splits(norm: Normalized) -> Normalized:
     return Normalized(norm.original, "".join(pieces), tuple(new_starts), tuple(new_ends))
 
 
+# Sentence and clause punctuation (ASCII, full width, CJK) and line breaks.
+_CLAUSE_BREAK_RE = re.compile(r"[,.;:!?\n\r\u3001\u3002\uff0c\uff0e\uff1b\uff1a\uff01\uff1f\u2026]")
+
+
+def clause_breaks(norm: Normalized) -> tuple[int, ...]:
+    """Normalised indices ``i`` where the original had clause punctuation or a line break between
+    ``text[i - 1]`` and ``text[i]``. ``normalize`` drops that punctuation between CJK characters
+    (it is a favourite noise character: 傻。逼), so rules that must not reach across clauses ask
+    here; a leetspeak "!" inside a word is a letter, not a break."""
+    text, starts, ends = norm.text, norm.starts, norm.ends
+    breaks: list[int] = []
+    for match in _CLAUSE_BREAK_RE.finditer(norm.original):
+        at = match.start()
+        i = bisect_right(starts, at)  # first normalised character starting after the mark
+        if 0 < i < len(text) and ends[i - 1] <= at and (not breaks or breaks[-1] != i):
+            breaks.append(i)
+    return tuple(breaks)
+
+
 # --- squeeze ----------------------------------------------------------------------------------
 
-_REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+_REPEAT_RE = re.compile(r"(.)\1\1+", re.DOTALL)  # a lean pattern: it runs on every text
 
 
 def squeeze(norm: Normalized) -> Normalized:
     """Collapse every run of three or more of one letter (CJK or Latin) to one; the kept character
-    spans the whole run. Doubles stay: they are often the real word ("fuckk", 嘻嘻哈哈)."""
+    spans the whole run. Doubles stay: they are often the real word ("fuckk", 嘻嘻哈哈); digits
+    stay: they are numbers."""
     text, starts, ends = norm.text, norm.starts, norm.ends
-    if not _REPEAT_RE.search(text):
+    runs = [m.span() for m in _REPEAT_RE.finditer(text) if m.group(1).isalpha()]
+    if not runs:
         return norm
     pieces: list[str] = []
     new_starts: list[int] = []
     new_ends: list[int] = []
     cursor = 0
-    for match in _REPEAT_RE.finditer(text):
-        a, b = match.span()
+    for a, b in runs:
         pieces.append(text[cursor : a + 1])
         new_starts.extend(starts[cursor : a + 1])
         new_ends.extend(ends[cursor:a])
@@ -478,6 +582,3 @@ def fold_initials(view: PinyinView) -> str:
     (the abbreviations people type instead of the words)."""
     syllables = _pinyin_tables()[1]
     return "".join(s[0] if s in syllables else s for s in view.syllables)
-
-
-__all__ = ["Normalized", "PinyinView", "fold_initials", "normalize", "squeeze", "to_pinyin"]

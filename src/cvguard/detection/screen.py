@@ -93,6 +93,32 @@ def prepare(text: str, lexicon: Lexicon | ReloadingLexicon, masker: GroupMasker 
     return Prepared(norm, pinyin, hits, pii, context, features, language_of(norm.text))
 
 
+def _lexicon_evidence(hits: Sequence[Hit], prob: float) -> dict[str, float]:
+    """Per category, 1 − Π(1 − e) over *clusters* of overlapping hits, e the cluster's strongest.
+
+    Nested terms of one category (冲了 inside 兄弟们冲了) are one piece of evidence, not several.
+    """
+    by_cat: dict[str, list[tuple[int, int, float]]] = {}
+    for h in hits:
+        factor = _MODE_FACTOR.get(h.mode, 0.0)
+        if h.mode == "pinyin":  # a candidate: the model has to agree
+            factor = 0.35 + 0.6 * prob
+        by_cat.setdefault(h.category, []).append((h.start, h.end, min(1.0, h.weight * factor)))
+    out: dict[str, float] = {}
+    for category, items in by_cat.items():
+        items.sort()
+        miss = 1.0
+        end, best = -1, 0.0
+        for start, stop, ev in items:
+            if start >= end:  # a new cluster begins
+                miss *= 1.0 - best
+                best = 0.0
+            best = max(best, ev)
+            end = max(end, stop)
+        out[category] = 1.0 - miss * (1.0 - best)
+    return out
+
+
 class Screener:
     """Screens texts; safe to share across threads (it holds no per-call state)."""
 
@@ -153,12 +179,10 @@ class Screener:
         codes = self.taxonomy.codes
         miss = dict.fromkeys(codes, 1.0)  # Π(1 − evidence) per category
         spans: list[Span] = []
+        for category, evidence in _lexicon_evidence(p.hits, prob).items():
+            if category in miss:
+                miss[category] *= 1.0 - evidence
         for h in p.hits:
-            factor = _MODE_FACTOR.get(h.mode, 0.0)
-            if h.mode == "pinyin":  # a candidate: the model has to agree
-                factor = 0.35 + 0.6 * prob
-            if h.category in miss:
-                miss[h.category] *= 1.0 - min(1.0, h.weight * factor)
             spans.append(Span(h.start, h.end, h.term, h.category, "lexicon", h.severity, h.mode, h.weight))
 
         doxx_words = any(h.category == "privacy" for h in p.hits)

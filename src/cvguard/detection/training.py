@@ -1,0 +1,294 @@
+"""Training and evaluation of the text models, reproducible from ``../shared/data``.
+
+``cvguard train`` rebuilds the committed artifacts bit for bit from the same data and seed:
+COLD (de-duplicated, dev texts removed from train) for Chinese, the Davidson tweets for English.
+Training data is augmented with evasion perturbations (``perturb``) so the model learns to lean on
+the views that survive dodging. ``cvguard eval --data FILE`` scores a labelled file.
+
+This module needs scikit-learn (the ``train`` extra); production inference does not.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cvguard.detection.features import TextFeatures
+from cvguard.detection.lexicon import Lexicon
+from cvguard.detection.model import DEFAULT_PATH, LinearTextModel, ViewSpace
+from cvguard.detection.perturb import FAMILIES, Perturber
+from cvguard.detection.screen import prepare
+from cvguard.errors import InputError
+
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+MODEL_VERSION = "2026.11.1"
+TOPICS = ("race", "region", "gender")
+VIEW_SCALES = {"c": 1.0, "m": 1.0, "p": 0.5, "x": 1.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    label: int
+    topic: str
+
+
+def data_dir() -> Path:
+    import os
+
+    env = os.environ.get("CVGUARD_SHARED_DATA")
+    return Path(env) if env else SHARED.resolve()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def load_cold(root: Path | None = None) -> tuple[list[Example], list[Example]]:
+    """COLD train and dev; train de-duplicated and stripped of any text that is also in dev."""
+    root = root or data_dir()
+
+    def read(name: str) -> list[Example]:
+        with (root / "cold" / name).open(encoding="utf-8-sig", newline="") as fh:
+            return [Example(r["TEXT"], int(r["label"]), r["topic"]) for r in csv.DictReader(fh)]
+
+    train, dev = read("train.csv"), read("dev.csv")
+    dev_texts = {e.text for e in dev}
+    seen: set[str] = set()
+    clean = []
+    for e in train:
+        if e.text in dev_texts or e.text in seen:
+            continue
+        seen.add(e.text)
+        clean.append(e)
+    return clean, dev
+
+
+def load_davidson(root: Path | None = None) -> list[Example]:
+    root = root or data_dir()
+    with (root / "davidson" / "labeled_data.csv").open(encoding="utf-8", newline="") as fh:
+        return [Example(r["tweet"], int(r["class"] != "2"), "en") for r in csv.DictReader(fh)]
+
+
+def featurize_all(texts: Sequence[str], lexicon: Lexicon) -> list[TextFeatures]:
+    return [prepare(t, lexicon).features for t in texts]
+
+
+def augment(
+    examples: Sequence[Example], perturber: Perturber, *, share: float, seed: int
+) -> list[Example]:
+    """The examples plus perturbed copies of a share of them (same labels)."""
+    rng = random.Random(seed)
+    out = list(examples)
+    for e in examples:
+        if rng.random() < share:
+            out.append(Example(perturber.apply(e.text, rng.choice(FAMILIES), rng), e.label, e.topic))
+    return out
+
+
+def fit_model(
+    feats: Sequence[TextFeatures],
+    labels: Sequence[int],
+    *,
+    c: float = 0.3,
+    seed: int = 0,
+    scales: dict[str, float] | None = None,
+    calibrate: bool = True,
+    meta: dict[str, Any] | None = None,
+) -> LinearTextModel:
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.svm import LinearSVC
+
+    y = np.asarray(labels)
+    spaces = {v: ViewSpace.fit([getattr(f, v) for f in feats], min_df=2) for v in ("c", "m", "p", "x")}
+    # A view's scale sets how much the regulariser lets it speak; it folds into the saved weights.
+    scales = {**VIEW_SCALES, **(scales or {})}
+    blocks = [spaces[v].transform([getattr(f, v) for f in feats]) * scales[v] for v in spaces]
+    from scipy import sparse
+
+    x = sparse.hstack(blocks, format="csr")
+    clf = LinearSVC(C=c, random_state=seed, max_iter=5000)
+    clf.fit(x, y)
+    platt = (-1.7, 0.0)
+    if calibrate:
+        folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+        d = cross_val_predict(LinearSVC(C=c, random_state=seed, max_iter=5000), x, y, cv=folds,
+                              method="decision_function")
+        platt = _fit_platt(np.asarray(d), y)
+    w = clf.coef_.ravel()
+    weights = {}
+    off = 0
+    for v, space in spaces.items():
+        weights[v] = w[off : off + len(space.vocab)].astype(np.float64) * scales[v]
+        off += len(space.vocab)
+    return LinearTextModel(spaces=spaces, weights=weights, bias=float(clf.intercept_[0]), platt=platt,
+                           meta=dict(meta or {}))
+
+
+def _fit_platt(d: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: P(y=1|d) = 1 / (1 + exp(a·d + b)), fitted by logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1e4, max_iter=1000).fit(d.reshape(-1, 1), y)
+    return float(-lr.coef_[0, 0]), float(-lr.intercept_[0])
+
+
+def metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict[str, float]:
+    yt = np.asarray(y_true)
+    yp = np.asarray(y_pred)
+    out: dict[str, float] = {"n": float(len(yt)), "accuracy": float((yt == yp).mean()) if len(yt) else 0.0}
+    f1s = []
+    for cls in (1, 0):
+        tp = float(((yp == cls) & (yt == cls)).sum())
+        fp = float(((yp == cls) & (yt != cls)).sum())
+        fn = float(((yp != cls) & (yt == cls)).sum())
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f1s.append(2 * p * r / (p + r) if p + r else 0.0)
+        if cls == 1:
+            out["precision"], out["recall"] = p, r
+    out["macro_f1"] = float(np.mean(f1s))
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+def train_zh(
+    train: Sequence[Example], lexicon: Lexicon, *, seed: int, calibrate: bool = True,
+    meta: dict[str, Any] | None = None, augment_share: float = 0.5,
+) -> LinearTextModel:
+    perturber = Perturber(e.text for e in train)
+    data = augment(train, perturber, share=augment_share, seed=seed)
+    feats = featurize_all([e.text for e in data], lexicon)
+    return fit_model(feats, [e.label for e in data], seed=seed, calibrate=calibrate, meta=meta)
+
+
+def baseline_scores(train: Sequence[Example], test: Sequence[Example]) -> dict[str, float]:
+    """The plain reference: character 1–3-gram TF-IDF + linear SVM on the raw text."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
+    x = vec.fit_transform([e.text for e in train])
+    clf = LinearSVC(C=0.5, random_state=0).fit(x, [e.label for e in train])
+    return metrics([e.label for e in test], clf.predict(vec.transform([e.text for e in test])).tolist())
+
+
+def leave_one_topic_out(
+    train: Sequence[Example], dev: Sequence[Example], lexicon: Lexicon, *, seed: int,
+    with_baseline: bool = True, log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train without one COLD topic, test on that topic's dev rows; for each topic."""
+    out: dict[str, Any] = {}
+    for topic in TOPICS:
+        tr = [e for e in train if e.topic != topic]
+        te = [e for e in dev if e.topic == topic]
+        model = train_zh(tr, lexicon, seed=seed, calibrate=False)
+        pred = (model.decision(featurize_all([e.text for e in te], lexicon)) > 0).astype(int).tolist()
+        out[topic] = {"model": metrics([e.label for e in te], pred)}
+        if with_baseline:
+            out[topic]["baseline"] = baseline_scores(tr, te)
+        log(f"loto {topic}: {out[topic]}")
+    for key in ("model", "baseline") if with_baseline else ("model",):
+        out[f"mean_macro_f1_{key}"] = round(float(np.mean([out[t][key]["macro_f1"] for t in TOPICS])), 4)
+    return out
+
+
+def train_main(out: Path | None = None, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train the committed artifacts; returns the figures recorded in their metadata."""
+    root = data_dir()
+    if not (root / "cold" / "train.csv").exists():
+        raise InputError(f"training data not found under {root} (set CVGUARD_SHARED_DATA)")
+    started = time.perf_counter()
+    lexicon = Lexicon.default()
+    out = out or DEFAULT_PATH.parent
+    train, dev = load_cold(root)
+    data_meta = {
+        "cold/train.csv": _sha(root / "cold" / "train.csv"),
+        "cold/dev.csv": _sha(root / "cold" / "dev.csv"),
+    }
+    meta = {
+        "version": MODEL_VERSION, "lang": "zh", "seed": seed, "lexicon": lexicon.version,
+        "training_data": data_meta, "train_rows": len(train),
+        "credits": "COLD (Deng et al., EMNLP 2022), Apache-2.0",
+    }
+    log(f"zh: training on {len(train)} COLD rows (+ perturbed copies)")
+    zh = train_zh(train, lexicon, seed=seed, meta=meta)
+    dev_pred = (zh.predict_proba(featurize_all([e.text for e in dev], lexicon)) >= 0.5).astype(int).tolist()
+    zh.meta["dev"] = metrics([e.label for e in dev], dev_pred)
+    log(f"zh dev: {zh.meta['dev']}")
+    zh.save(out / "cvguard-text-zh.npz")
+
+    en_rows = load_davidson(root)
+    rng = random.Random(seed)
+    rng.shuffle(en_rows)
+    cut = len(en_rows) // 5
+    en_dev, en_train = en_rows[:cut], en_rows[cut:]
+    en_meta = {
+        "version": MODEL_VERSION, "lang": "en", "seed": seed, "lexicon": lexicon.version,
+        "training_data": {"davidson/labeled_data.csv": _sha(root / "davidson" / "labeled_data.csv")},
+        "train_rows": len(en_train), "credits": "Davidson et al., ICWSM 2017, MIT",
+    }
+    en = fit_model(featurize_all([e.text for e in en_train], lexicon), [e.label for e in en_train],
+                   seed=seed, meta=en_meta)
+    en_pred = (en.predict_proba(featurize_all([e.text for e in en_dev], lexicon)) >= 0.5).astype(int).tolist()
+    en.meta["dev"] = metrics([e.label for e in en_dev], en_pred)
+    log(f"en held-out 20%: {en.meta['dev']}")
+    en.save(out / "cvguard-text-en.npz")
+    return {"zh_dev": zh.meta["dev"], "en_heldout": en.meta["dev"], "seconds": round(time.perf_counter() - started, 1),
+            "artifacts": [str(out / "cvguard-text-zh.npz"), str(out / "cvguard-text-en.npz")]}
+
+
+def read_labelled(path: Path) -> list[Example]:
+    """A labelled file: COLD-style CSV (TEXT/text, label) or JSON lines with text and label."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    rows: list[Example] = []
+    if path.suffix == ".jsonl":
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                rows.append(Example(str(obj["text"]), int(obj["label"]), str(obj.get("topic", ""))))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InputError(f"{path}:{n}: needs \"text\" and an integer \"label\" ({exc})") from exc
+        return rows
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        text_col = next((c for c in ("TEXT", "text", "comment_text", "tweet") if c in cols), None)
+        if text_col is None or "label" not in cols:
+            raise InputError(f"{path}: needs a text column (TEXT/text) and a label column; has {cols}")
+        for n, r in enumerate(reader, 2):
+            try:
+                rows.append(Example(r[text_col], int(r["label"]), r.get("topic", "")))
+            except ValueError as exc:
+                raise InputError(f"{path}:{n}: label must be 0 or 1") from exc
+    return rows
+
+
+def eval_main(data: Path) -> dict[str, Any]:
+    """Accuracy, macro-F1, precision and recall of the model and of the full screener on FILE."""
+    from cvguard.detection.screen import Screener
+
+    rows = read_labelled(data)
+    screener = Screener.default()
+    labels = [e.label for e in rows]
+    verdicts = []
+    for i in range(0, len(rows), 512):
+        verdicts += screener.screen_many([e.text for e in rows[i : i + 512]])
+    out: dict[str, Any] = {"file": str(data), "rows": len(rows)}
+    out["screener"] = metrics(labels, [int(v.violation) for v in verdicts])
+    model = screener.models.get("zh")
+    if model is not None:
+        feats = featurize_all([e.text for e in rows], screener.lexicon)  # type: ignore[arg-type]
+        out["model"] = metrics(labels, (model.predict_proba(feats) >= 0.5).astype(int).tolist())
+    return out

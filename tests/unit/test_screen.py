@@ -1,0 +1,95 @@
+"""The screener end to end on the packaged lexicon and model: decisions and their explanations."""
+
+from __future__ import annotations
+
+import pytest
+
+from cvguard.detection.screen import Screener
+
+
+@pytest.fixture(scope="module")
+def screener() -> Screener:
+    return Screener.default()
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("你就是个傻逼", "insult"),  # plain second-person insult
+        ("你是傻 * 逼", "insult"),  # separators between the characters
+        ("你是個廢物", "insult"),  # traditional characters
+        ("nmsl", "insult"),  # pinyin-initial abbreviation
+        ("你怎么还不去死，我知道你住哪", "threat"),  # wishing death plus intimidation
+        ("兄弟们冲了，去她评论区骂", "pile_on_incitement"),  # calling a crowd onto a person
+        ("已经人肉到了，他手机号是13812345678", "privacy"),  # doxxing words plus a phone number
+        ("美女约吗，多少钱一晚", "sexual_harassment"),  # sexual solicitation aimed at a person
+        ("河南人都是骗子", "discrimination"),  # regional stereotype
+    ],
+)
+def test_violations_are_flagged_in_the_right_category(screener: Screener, text: str, category: str) -> None:
+    verdict = screener.screen(text)
+    assert verdict.violation, verdict
+    assert verdict.categories[category] >= screener.threshold, verdict.categories
+
+
+@pytest.mark.parametrize(
+    ("text", "note"),
+    [
+        ("他在评论区骂我是傻逼，我已经截图举报了", "reporting"),  # a victim quoting abuse to report it
+        ("不要再说河南人偷井盖这种地域黑的话了，这是歧视", "against"),  # anti-bias speech
+        ("我真是个笨蛋，又把钥匙锁在家里了", "self-directed"),  # self-deprecation
+    ],
+)
+def test_counter_examples_are_not_violations_and_say_why(screener: Screener, text: str, note: str) -> None:
+    verdict = screener.screen(text)
+    assert not verdict.violation, verdict
+    assert any(note in n for n in verdict.notes), verdict.notes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这家店的服务态度太差了，退款拖了一个月。",  # criticism of a service
+        "我买了一台傻瓜相机，拍照很方便",  # benign look-alike on the allow-list
+        "今天天气不错，我们去公园散步吧",  # ordinary chatter
+        "客服电话是13812345678，欢迎咨询",  # a phone number alone is not doxxing
+    ],
+)
+def test_benign_texts_pass(screener: Screener, text: str) -> None:
+    assert not screener.screen(text).violation
+
+
+def test_spans_point_at_the_original_characters(screener: Screener) -> None:
+    text = "你是傻 * 逼"
+    spans = [s for s in screener.screen(text).spans if s.source == "lexicon"]
+    assert any(text[s.start : s.end] == "傻 * 逼" for s in spans), spans
+
+
+def test_privacy_span_is_masked_and_highest_tier(screener: Screener) -> None:
+    verdict = screener.screen("开盒了，她身份证号110105199003071234，家住幸福路12号")
+    pii = [s for s in verdict.spans if s.source == "pii"]
+    assert pii and all("1990030712" not in s.term for s in pii)  # the raw number never leaves
+    assert verdict.severity == "illegal"
+
+
+def test_model_driven_verdict_names_its_cues(screener: Screener) -> None:
+    # No lexicon term here: the model decides, and shows which characters pushed it.
+    verdict = screener.screen("黑人的智商普遍低，基因决定的，改不了")
+    if verdict.violation:
+        assert any(s.source == "model" for s in verdict.spans)
+        assert any(n.startswith("model:") for n in verdict.notes)
+
+
+def test_verdict_records_every_detector_version(screener: Screener) -> None:
+    versions = screener.screen("hello").versions
+    assert {"taxonomy", "lexicon", "model.zh", "model.en"} <= set(versions)
+
+
+def test_screen_many_matches_screen(screener: Screener) -> None:
+    texts = ["你就是个傻逼", "今天天气不错", "You are a stupid bitch", ""]
+    assert screener.screen_many(texts) == [screener.screen(t) for t in texts]
+
+
+def test_english_abuse_uses_the_english_model(screener: Screener) -> None:
+    verdict = screener.screen("shut up you stupid bitch, nobody wants you here")
+    assert verdict.violation
