@@ -54,8 +54,12 @@ def main() -> None:
     rec0, fpr0 = rates(labels, screen(clean))
     brec0, bfpr0 = rates(labels, baseline(clean))
     result: dict[str, object] = {
-        "clean": {"recall": round(rec0, 4), "fpr": round(fpr0, 4),
-                  "baseline_recall": round(brec0, 4), "baseline_fpr": round(bfpr0, 4)},
+        "clean": {
+            "recall": round(rec0, 4),
+            "fpr": round(fpr0, 4),
+            "baseline_recall": round(brec0, 4),
+            "baseline_fpr": round(bfpr0, 4),
+        },
     }
     for fam in FAMILIES:
         rng = random.Random(f"{args.seed}:{fam}")
@@ -63,8 +67,10 @@ def main() -> None:
         rec, fpr = rates(labels, screen(texts))
         brec, bfpr = rates(labels, baseline(texts))
         result[fam] = {
-            "recall": round(rec, 4), "recall_drop_points": round(100 * (rec0 - rec), 2),
-            "fpr": round(fpr, 4), "fpr_rise_points": round(100 * (fpr - fpr0), 2),
+            "recall": round(rec, 4),
+            "recall_drop_points": round(100 * (rec0 - rec), 2),
+            "fpr": round(fpr, 4),
+            "fpr_rise_points": round(100 * (fpr - fpr0), 2),
             "baseline_recall_drop_points": round(100 * (brec0 - brec), 2),
             "baseline_fpr_rise_points": round(100 * (bfpr - bfpr0), 2),
         }

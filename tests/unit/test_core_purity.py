@@ -9,7 +9,17 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "src" / "cvguard"
 PURE = ["detection", "taxonomy.py"]
-FORBIDDEN = {"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "redis", "httpx", "requests", "typer"}
+FORBIDDEN = {
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "redis",
+    "httpx",
+    "requests",
+    "typer",
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -25,7 +35,11 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize(
     "path",
-    [p for part in PURE for p in ([CORE / part] if part.endswith(".py") else sorted((CORE / part).rglob("*.py")))],
+    [
+        p
+        for part in PURE
+        for p in ([CORE / part] if part.endswith(".py") else sorted((CORE / part).rglob("*.py")))
+    ],
     ids=lambda p: str(p.relative_to(CORE)),
 )
 def test_core_module_imports_no_io_library(path: Path) -> None:

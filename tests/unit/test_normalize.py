@@ -301,6 +301,9 @@ def test_offsets_hold_for_any_text(text: str) -> None:
     view = to_pinyin(norm)
     assert len(view.syllables) == len(view.starts) == len(view.ends)
     assert all(0 <= s < e <= len(text) for s, e in zip(view.starts, view.ends, strict=True))
+    breaks = clause_breaks(norm)
+    assert list(breaks) == sorted(set(breaks))
+    assert all(0 < i < len(norm.text) for i in breaks)
 
 
 @settings(max_examples=200, deadline=None)

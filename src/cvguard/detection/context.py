@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Somebody else said it to me / about someone: 他骂我是…, 被骂…, 说我是…, 网友辱骂她为…
+from cvguard.detection.normalize import Normalized, clause_breaks
+
+# Somebody else said it to me / about someone: 他骂我是…, 被骂…, 网友辱骂她为…, 我已经截图举报了
 _REPORTING = re.compile(
-    r"(他|她|他们|她们|有人|网友|对方|这人|那人|楼主|博主|up主|评论区)[^，。！？,.!?]{0,6}"
-    r"(骂|说|叫|喊|称|辱骂|攻击|诋毁|造谣)(我|他|她|人家|别人)?(是|为|成)?"
-    r"|被(人|他|她|网友|他们)?[^，。！？,.!?]{0,4}(骂|辱骂|网暴|人肉|开盒|造谣|诋毁|威胁)"
-    r"|(截图|举报|报警|投诉|维权|起诉|取证|曝光了?他的行为)"
+    r"(他|她|他们|她们|有人|网友|对方|这人|那人|楼主|博主|up主)[^，]{0,6}"
+    r"(骂|说|叫|喊|称|辱骂|攻击|诋毁|造谣说?)(我|他|她|人家|别人)(是|为|成|做)?"
+    r"|被(人|他|她|网友|他们|一群人)?[^，]{0,4}(骂|辱骂|网暴|人肉|开盒|造谣|诋毁|威胁)"
+    r"|(已经?|我)(截图|截屏|录屏)?(举报|报警|投诉|起诉|取证)"
     r"|(据报道|据悉|记者|通报|警方|法院|判决|新闻)"
 )
 # Arguing against discrimination or abuse: 不要/别/反对 … 歧视/地域黑/网暴…
@@ -27,6 +29,9 @@ _ANTI_BIAS = re.compile(
     r"|(歧视|地域黑|地图炮|网暴|偏见)(是|都是)?(不对|错误|可耻|要不得|不可取)"
     r"|(哪里都有|到处都有|都有)(好人|坏人)"
 )
+# A regex scan costs microseconds per text; most texts contain none of the characters a cue needs.
+_REPORTING_CHARS = frozenset("骂说叫喊称攻诋造被截录举报投诉起取据记通警法判新")
+_ANTI_BIAS_CHARS = frozenset("歧黑炮偏刻网谩骂攻棒偏标好坏")
 _SELF = re.compile(r"^(我|本人|俺)(真是|就是|是|真)?(个|一个)?")
 _SECOND_PERSON = re.compile(r"你|您|尼玛|汝|u\b|you\b|ur\b")
 
@@ -52,12 +57,22 @@ class Context:
         return tuple(out)
 
 
+def with_clauses(norm: Normalized) -> str:
+    """The normalised text with a "，" put back at every clause break the original had."""
+    breaks = clause_breaks(norm)
+    if not breaks:
+        return norm.text
+    text = norm.text
+    parts = [text[a:b] for a, b in zip((0, *breaks), (*breaks, len(text)), strict=True)]
+    return "，".join(parts)
+
+
 def read_context(text: str) -> Context:
-    """Cues over a normalised text (lower-cased, separators removed, simplified)."""
+    """Cues over a normalised text with its clause breaks (``with_clauses``)."""
     second = _SECOND_PERSON.search(text) is not None
     return Context(
-        reporting=_REPORTING.search(text) is not None,
-        anti_bias=_ANTI_BIAS.search(text) is not None,
+        reporting=not _REPORTING_CHARS.isdisjoint(text) and _REPORTING.search(text) is not None,
+        anti_bias=not _ANTI_BIAS_CHARS.isdisjoint(text) and _ANTI_BIAS.search(text) is not None,
         self_directed=not second and _SELF.search(text) is not None,
         second_person=second,
     )

@@ -15,11 +15,13 @@ The same function builds the tokens at training time and in production, so they 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import pairwise
+
+import ahocorasick_rs
 
 MASK = "\ue000"
 VIEWS = ("c", "m", "p", "x")
@@ -43,10 +45,22 @@ class GroupMasker:
                 else:
                     terms.add(name)
         self.terms = frozenset(terms)
-        self._pattern = re.compile("|".join(map(re.escape, sorted(terms, key=len, reverse=True))))
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            sorted(terms), matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+        )
 
     def mask(self, text: str) -> str:
-        return self._pattern.sub(MASK, text)
+        found = self._automaton.find_matches_as_indexes(text)
+        if not found:
+            return text
+        parts: list[str] = []
+        at = 0
+        for _, start, end in found:
+            parts.append(text[at:start])
+            parts.append(MASK)
+            at = end
+        parts.append(text[at:])
+        return "".join(parts)
 
     @staticmethod
     @cache
@@ -79,10 +93,13 @@ def featurize(
     """Token views of one normalised text; ``syllables`` is its pinyin view."""
     masker = masker or GroupMasker.default()
     masked = masker.mask(text)
-    m = char_ngrams(masked) if masked != text else []
+    c = char_ngrams(text)
     x = list(cues)
-    if m:
+    if masked != text:
+        m = char_ngrams(masked)
         x.append("group")
+    else:
+        m = c
     syl = list(syllables)
-    p = syl + [a + " " + b for a, b in zip(syl, syl[1:], strict=False)]
-    return TextFeatures(c=char_ngrams(text), m=m or char_ngrams(text), p=p, x=x)
+    p = syl + [a + " " + b for a, b in pairwise(syl)]
+    return TextFeatures(c=c, m=m, p=p, x=x)

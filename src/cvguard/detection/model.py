@@ -58,7 +58,10 @@ class ViewSpace:
             cols.extend(ids)
             rows.extend([r] * len(ids))
         m = sparse.csr_matrix(
-            (np.ones(len(cols), dtype=np.float32), (np.asarray(rows, dtype=np.int32), np.asarray(cols, dtype=np.int32))),
+            (
+                np.ones(len(cols), dtype=np.float32),
+                (np.asarray(rows, dtype=np.int32), np.asarray(cols, dtype=np.int32)),
+            ),
             shape=(len(docs), len(self.vocab)),
             dtype=np.float32,
         )
@@ -132,7 +135,9 @@ class LinearTextModel:
             arrays[f"{v}.idf"] = space.idf.astype(np.float32)
             arrays[f"{v}.w"] = self.weights[v].astype(np.float32)
         meta = dict(self.meta, format=FORMAT, bias=self.bias, platt=list(self.platt), views=list(self.spaces))
-        arrays["meta"] = np.frombuffer(json.dumps(meta, ensure_ascii=False, sort_keys=True).encode(), dtype=np.uint8)
+        arrays["meta"] = np.frombuffer(
+            json.dumps(meta, ensure_ascii=False, sort_keys=True).encode(), dtype=np.uint8
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache
 
-from opencc import OpenCC  # type: ignore[import-untyped]
+from opencc import OpenCC
 
 from cvguard.detection.normalize import normalize, to_pinyin
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from cvguard.detection.context import Context, read_context
+from cvguard.detection.context import Context, read_context, with_clauses
 from cvguard.detection.features import GroupMasker, TextFeatures, featurize
 from cvguard.detection.lexicon import Hit, Lexicon, ReloadingLexicon
 from cvguard.detection.model import LinearTextModel, default_models
@@ -58,8 +58,11 @@ def cue_tokens(hits: Sequence[Hit], pii: Sequence[PiiHit], context: Context) -> 
     """The model's cue view: which lexicon categories hit and how, PII kinds, context cues."""
     out = [f"lex:{h.category}:{'p' if h.mode == 'pinyin' else 't'}" for h in hits]
     out += [f"pii:{p.kind}" for p in pii]
-    out += [f"ctx:{name}" for name in ("reporting", "anti_bias", "self_directed", "second_person")
-            if getattr(context, name)]
+    out += [
+        f"ctx:{name}"
+        for name in ("reporting", "anti_bias", "self_directed", "second_person")
+        if getattr(context, name)
+    ]
     return out
 
 
@@ -88,7 +91,7 @@ def prepare(text: str, lexicon: Lexicon | ReloadingLexicon, masker: GroupMasker 
     pinyin = to_pinyin(norm)
     hits = tuple(lexicon.find(norm, pinyin))
     pii = tuple(find_pii(norm))
-    context = read_context(norm.text)
+    context = read_context(with_clauses(norm))
     features = featurize(norm.text, pinyin.syllables, cue_tokens(hits, pii, context), masker)
     return Prepared(norm, pinyin, hits, pii, context, features, language_of(norm.text))
 

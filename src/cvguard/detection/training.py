@@ -32,7 +32,8 @@ from cvguard.errors import InputError
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 MODEL_VERSION = "2026.11.1"
 TOPICS = ("race", "region", "gender")
-VIEW_SCALES = {"c": 1.0, "m": 1.0, "p": 0.5, "x": 1.0}
+VIEW_SCALES = {"c": 1.0, "m": 1.0, "p": 0.3, "x": 0.0}
+NB = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +84,7 @@ def featurize_all(texts: Sequence[str], lexicon: Lexicon) -> list[TextFeatures]:
     return [prepare(t, lexicon).features for t in texts]
 
 
-def augment(
-    examples: Sequence[Example], perturber: Perturber, *, share: float, seed: int
-) -> list[Example]:
+def augment(examples: Sequence[Example], perturber: Perturber, *, share: float, seed: int) -> list[Example]:
     """The examples plus perturbed copies of a share of them (same labels)."""
     rng = random.Random(seed)
     out = list(examples)
@@ -102,6 +101,7 @@ def fit_model(
     c: float = 0.3,
     seed: int = 0,
     scales: dict[str, float] | None = None,
+    nb: bool = NB,
     calibrate: bool = True,
     meta: dict[str, Any] | None = None,
 ) -> LinearTextModel:
@@ -116,22 +116,34 @@ def fit_model(
     from scipy import sparse
 
     x = sparse.hstack(blocks, format="csr")
+    # Naive-Bayes log-count ratios (NBSVM, Wang & Manning 2012) scale each feature by how
+    # one-sided its class counts are; they fold into the saved weights like the view scales.
+    ratio = _nb_ratio(x, y) if nb else np.ones(x.shape[1])
+    x = sparse.csr_matrix(x.multiply(ratio.reshape(1, -1)))
     clf = LinearSVC(C=c, random_state=seed, max_iter=5000)
     clf.fit(x, y)
     platt = (-1.7, 0.0)
     if calibrate:
         folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
-        d = cross_val_predict(LinearSVC(C=c, random_state=seed, max_iter=5000), x, y, cv=folds,
-                              method="decision_function")
+        d = cross_val_predict(
+            LinearSVC(C=c, random_state=seed, max_iter=5000), x, y, cv=folds, method="decision_function"
+        )
         platt = _fit_platt(np.asarray(d), y)
-    w = clf.coef_.ravel()
+    w = clf.coef_.ravel() * ratio
     weights = {}
     off = 0
     for v, space in spaces.items():
         weights[v] = w[off : off + len(space.vocab)].astype(np.float64) * scales[v]
         off += len(space.vocab)
-    return LinearTextModel(spaces=spaces, weights=weights, bias=float(clf.intercept_[0]), platt=platt,
-                           meta=dict(meta or {}))
+    return LinearTextModel(
+        spaces=spaces, weights=weights, bias=float(clf.intercept_[0]), platt=platt, meta=dict(meta or {})
+    )
+
+
+def _nb_ratio(x: Any, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    pos = np.asarray(x[y == 1].sum(axis=0)).ravel() + alpha
+    neg = np.asarray(x[y == 0].sum(axis=0)).ravel() + alpha
+    return np.asarray(np.abs(np.log((pos / pos.sum()) / (neg / neg.sum()))), dtype=np.float64)
 
 
 def _fit_platt(d: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -161,8 +173,13 @@ def metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict[str, float]:
 
 
 def train_zh(
-    train: Sequence[Example], lexicon: Lexicon, *, seed: int, calibrate: bool = True,
-    meta: dict[str, Any] | None = None, augment_share: float = 0.5,
+    train: Sequence[Example],
+    lexicon: Lexicon,
+    *,
+    seed: int,
+    calibrate: bool = True,
+    meta: dict[str, Any] | None = None,
+    augment_share: float = 0.5,
 ) -> LinearTextModel:
     perturber = Perturber(e.text for e in train)
     data = augment(train, perturber, share=augment_share, seed=seed)
@@ -182,8 +199,13 @@ def baseline_scores(train: Sequence[Example], test: Sequence[Example]) -> dict[s
 
 
 def leave_one_topic_out(
-    train: Sequence[Example], dev: Sequence[Example], lexicon: Lexicon, *, seed: int,
-    with_baseline: bool = True, log: Callable[[str], None] = print,
+    train: Sequence[Example],
+    dev: Sequence[Example],
+    lexicon: Lexicon,
+    *,
+    seed: int,
+    with_baseline: bool = True,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train without one COLD topic, test on that topic's dev rows; for each topic."""
     out: dict[str, Any] = {}
@@ -215,8 +237,12 @@ def train_main(out: Path | None = None, seed: int = 0, log: Callable[[str], None
         "cold/dev.csv": _sha(root / "cold" / "dev.csv"),
     }
     meta = {
-        "version": MODEL_VERSION, "lang": "zh", "seed": seed, "lexicon": lexicon.version,
-        "training_data": data_meta, "train_rows": len(train),
+        "version": MODEL_VERSION,
+        "lang": "zh",
+        "seed": seed,
+        "lexicon": lexicon.version,
+        "training_data": data_meta,
+        "train_rows": len(train),
         "credits": "COLD (Deng et al., EMNLP 2022), Apache-2.0",
     }
     log(f"zh: training on {len(train)} COLD rows (+ perturbed copies)")
@@ -232,18 +258,30 @@ def train_main(out: Path | None = None, seed: int = 0, log: Callable[[str], None
     cut = len(en_rows) // 5
     en_dev, en_train = en_rows[:cut], en_rows[cut:]
     en_meta = {
-        "version": MODEL_VERSION, "lang": "en", "seed": seed, "lexicon": lexicon.version,
+        "version": MODEL_VERSION,
+        "lang": "en",
+        "seed": seed,
+        "lexicon": lexicon.version,
         "training_data": {"davidson/labeled_data.csv": _sha(root / "davidson" / "labeled_data.csv")},
-        "train_rows": len(en_train), "credits": "Davidson et al., ICWSM 2017, MIT",
+        "train_rows": len(en_train),
+        "credits": "Davidson et al., ICWSM 2017, MIT",
     }
-    en = fit_model(featurize_all([e.text for e in en_train], lexicon), [e.label for e in en_train],
-                   seed=seed, meta=en_meta)
+    en = fit_model(
+        featurize_all([e.text for e in en_train], lexicon),
+        [e.label for e in en_train],
+        seed=seed,
+        meta=en_meta,
+    )
     en_pred = (en.predict_proba(featurize_all([e.text for e in en_dev], lexicon)) >= 0.5).astype(int).tolist()
     en.meta["dev"] = metrics([e.label for e in en_dev], en_pred)
     log(f"en held-out 20%: {en.meta['dev']}")
     en.save(out / "cvguard-text-en.npz")
-    return {"zh_dev": zh.meta["dev"], "en_heldout": en.meta["dev"], "seconds": round(time.perf_counter() - started, 1),
-            "artifacts": [str(out / "cvguard-text-zh.npz"), str(out / "cvguard-text-en.npz")]}
+    return {
+        "zh_dev": zh.meta["dev"],
+        "en_heldout": en.meta["dev"],
+        "seconds": round(time.perf_counter() - started, 1),
+        "artifacts": [str(out / "cvguard-text-zh.npz"), str(out / "cvguard-text-en.npz")],
+    }
 
 
 def read_labelled(path: Path) -> list[Example]:
@@ -259,7 +297,7 @@ def read_labelled(path: Path) -> list[Example]:
                 obj = json.loads(line)
                 rows.append(Example(str(obj["text"]), int(obj["label"]), str(obj.get("topic", ""))))
             except (ValueError, KeyError, TypeError) as exc:
-                raise InputError(f"{path}:{n}: needs \"text\" and an integer \"label\" ({exc})") from exc
+                raise InputError(f'{path}:{n}: needs "text" and an integer "label" ({exc})') from exc
         return rows
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
