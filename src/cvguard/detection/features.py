@@ -1,30 +1,37 @@
 """Features that survive evasion, shared by training and inference.
 
-A text becomes a bag of string tokens in four views, each TF-IDF weighted and L2-normalised on its
-own (``model.LinearTextModel``):
+A text is seen through three views, each hashed into its own ``BUCKETS``-wide space, TF-IDF
+weighted and L2-normalised on its own (``model.LinearTextModel``):
 
 - ``c``: character 1–3-grams of the *normalised* text (separators, width, case, traditional
   characters and look-alikes already undone);
 - ``m``: the same over the text with identity-group mentions masked to one placeholder, so what is
   learned about one group carries to groups the training data never saw;
-- ``p``: pinyin syllable 1–2-grams, identical for 傻逼, 沙比, 煞笔 and typed "sha bi";
-- ``x``: cue tokens: lexicon categories hit (with how they matched), group mention, context cues.
+- ``p``: pinyin syllable 1–2-grams, identical for 傻逼, 沙比, 煞笔 and typed "sha bi".
 
-The same function builds the tokens at training time and in production, so they cannot drift.
+Hashing is done in numpy over a whole batch at once (code points → rolling FNV-style hash per
+n-gram), so a batch of comments costs a few vectorised passes rather than a dictionary lookup per
+n-gram in Python. The same functions run at training time and in production, so they cannot drift.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from itertools import pairwise
 
 import ahocorasick_rs
+import numpy as np
 
 MASK = "\ue000"
-VIEWS = ("c", "m", "p", "x")
+VIEWS = ("c", "m", "p")
+BUCKET_BITS = 21
+BUCKETS = 1 << BUCKET_BITS
+NGRAMS = {"c": 3, "m": 3, "p": 2}
+_SEEDS = {"c": 0x9E3779B97F4A7C15, "m": 0xC2B2AE3D27D4EB4F, "p": 0x165667B19E3779F9}
+_PRIME = np.uint64(0x100000001B3)
 
 
 class GroupMasker:
@@ -69,37 +76,81 @@ class GroupMasker:
         return GroupMasker(text.splitlines())
 
 
-def char_ngrams(text: str, lo: int = 1, hi: int = 3) -> list[str]:
-    n = len(text)
-    return [text[i : i + k] for k in range(lo, hi + 1) for i in range(n - k + 1)]
-
-
 @dataclass(frozen=True, slots=True)
 class TextFeatures:
-    """The four token views of one text."""
+    """The inputs of the three views of one text."""
 
-    c: list[str]
-    m: list[str]
-    p: list[str]
-    x: list[str]
+    c: str  # normalised text
+    m: str  # normalised text with group mentions masked
+    p: tuple[str, ...]  # pinyin syllables (or whole Latin / digit tokens)
+
+    @property
+    def mentions_group(self) -> bool:
+        return self.m is not self.c
 
 
-def featurize(
-    text: str,
-    syllables: Sequence[str],
-    cues: Sequence[str] = (),
-    masker: GroupMasker | None = None,
-) -> TextFeatures:
-    """Token views of one normalised text; ``syllables`` is its pinyin view."""
-    masker = masker or GroupMasker.default()
-    masked = masker.mask(text)
-    c = char_ngrams(text)
-    x = list(cues)
-    if masked != text:
-        m = char_ngrams(masked)
-        x.append("group")
+def featurize(text: str, syllables: Sequence[str], masker: GroupMasker | None = None) -> TextFeatures:
+    masked = (masker or GroupMasker.default()).mask(text)
+    return TextFeatures(c=text, m=text if masked == text else masked, p=tuple(syllables))
+
+
+@cache
+def _token_id(token: str) -> int:
+    return zlib.crc32(token.encode("utf-8"))
+
+
+def _sequence(view: str, feats: Sequence[TextFeatures]) -> tuple[np.ndarray, np.ndarray]:
+    """One uint64 per unit (code point or syllable) for the whole batch, and its document index."""
+    if view == "p":
+        flat = [t for f in feats for t in f.p]
+        units = np.fromiter(map(_token_id, flat), dtype=np.uint64, count=len(flat))
+        lengths = [len(f.p) for f in feats]
     else:
-        m = c
-    syl = list(syllables)
-    p = syl + [a + " " + b for a, b in pairwise(syl)]
-    return TextFeatures(c=c, m=m, p=p, x=x)
+        texts = [getattr(f, view) for f in feats]
+        joined = "".join(texts).encode("utf-32-le", "surrogatepass")
+        units = np.frombuffer(joined, dtype=np.uint32).astype(np.uint64)
+        lengths = [len(t) for t in texts]
+    doc = np.repeat(np.arange(len(feats), dtype=np.int64), lengths)
+    return units, doc
+
+
+def hashed(view: str, feats: Sequence[TextFeatures]) -> tuple[np.ndarray, np.ndarray]:
+    """``(doc, bucket)`` for every 1..n-gram of the view in every document (duplicates kept)."""
+    doc, bucket, _, _ = hashed_at(view, feats)
+    return doc, bucket
+
+
+def hashed_at(
+    view: str, feats: Sequence[TextFeatures]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """As ``hashed``, plus each n-gram's start (index into the batch's unit sequence) and length.
+
+    uint64 arithmetic wraps silently on arrays, which is the hash we want.
+    """
+    units, doc = _sequence(view, feats)
+    docs: list[np.ndarray] = []
+    buckets: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
+    sizes: list[np.ndarray] = []
+    h = np.full(len(units), _SEEDS[view], dtype=np.uint64)
+    shift = np.uint64(64 - BUCKET_BITS)
+    for k in range(1, NGRAMS[view] + 1):
+        # h[i] now covers units[i .. i + k - 1]; valid where that window stays in one document.
+        if k == 1:
+            h = (h ^ units) * _PRIME
+            valid = np.ones(len(units), dtype=bool)
+        else:
+            h = (h[:-1] ^ units[k - 1 :]) * _PRIME
+            valid = doc[: len(h)] == doc[k - 1 :]
+        h_k = (h * np.uint64(k)) * _PRIME
+        at = np.flatnonzero(valid)
+        docs.append(doc[at])
+        buckets.append((h_k[at] >> shift).astype(np.int64))
+        starts.append(at)
+        sizes.append(np.full(len(at), k, dtype=np.int64))
+    return np.concatenate(docs), np.concatenate(buckets), np.concatenate(starts), np.concatenate(sizes)
+
+
+def ngram_strings(text: str, n: int = 3) -> list[str]:
+    """The character 1..n-grams of one text, in the order ``hashed`` emits them."""
+    return [text[i : i + k] for k in range(1, n + 1) for i in range(len(text) - k + 1)]

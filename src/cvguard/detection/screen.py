@@ -19,6 +19,7 @@ special: personal data together with doxxing words is a privacy violation of the
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,26 +55,16 @@ class Prepared:
     lang: str
 
 
-def cue_tokens(hits: Sequence[Hit], pii: Sequence[PiiHit], context: Context) -> list[str]:
-    """The model's cue view: which lexicon categories hit and how, PII kinds, context cues."""
-    out = [f"lex:{h.category}:{'p' if h.mode == 'pinyin' else 't'}" for h in hits]
-    out += [f"pii:{p.kind}" for p in pii]
-    out += [
-        f"ctx:{name}"
-        for name in ("reporting", "anti_bias", "self_directed", "second_person")
-        if getattr(context, name)
-    ]
-    return out
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN = re.compile(r"[a-z]")
 
 
 def language_of(text: str) -> str:
     """``zh`` unless the text is mostly Latin letters with few CJK characters."""
-    cjk = latin = 0
-    for ch in text:
-        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
-            cjk += 1
-        elif "a" <= ch <= "z":
-            latin += 1
+    cjk = len(_CJK.findall(text))
+    if cjk * 4 >= len(text):
+        return "zh"
+    latin = len(_LATIN.findall(text))
     return "en" if latin > 3 * cjk and latin >= 3 else "zh"
 
 
@@ -92,7 +83,7 @@ def prepare(text: str, lexicon: Lexicon | ReloadingLexicon, masker: GroupMasker 
     hits = tuple(lexicon.find(norm, pinyin))
     pii = tuple(find_pii(norm))
     context = read_context(with_clauses(norm))
-    features = featurize(norm.text, pinyin.syllables, cue_tokens(hits, pii, context), masker)
+    features = featurize(norm.text, pinyin.syllables, masker)
     return Prepared(norm, pinyin, hits, pii, context, features, language_of(norm.text))
 
 
@@ -122,6 +113,25 @@ def _lexicon_evidence(hits: Sequence[Hit], prob: float) -> dict[str, float]:
     return out
 
 
+def _apply_context(p: Prepared, scores: dict[str, float]) -> None:
+    ctx = p.context
+    damp: dict[str, float] = {}
+    if ctx.reporting:
+        for c in scores:
+            damp[c] = damp.get(c, 1.0) * (1.0 if c == "privacy" and p.pii else 0.45)
+    if ctx.anti_bias:
+        for c in ("discrimination", "hate_incitement", "insult", "ridicule"):
+            damp[c] = damp.get(c, 1.0) * 0.5
+    if ctx.self_directed:
+        for c in ("insult", "ridicule"):
+            damp[c] = damp.get(c, 1.0) * 0.4
+    if ctx.second_person and not ctx.reporting:
+        for c in ("insult", "threat", "ridicule", "sexual_harassment"):
+            damp[c] = damp.get(c, 1.0) * 1.15
+    for c, f in damp.items():
+        scores[c] = min(1.0, scores[c] * f)
+
+
 class Screener:
     """Screens texts; safe to share across threads (it holds no per-call state)."""
 
@@ -140,6 +150,7 @@ class Screener:
         self.max_chars = max_chars
         self.threshold = threshold
         self.masker = GroupMasker.default()
+        self._severity = {c.code: c.severity for c in self.taxonomy.categories}
 
     @staticmethod
     @cache
@@ -168,109 +179,82 @@ class Screener:
     def screen_many(self, texts: Sequence[str]) -> list[Verdict]:
         prepared = [prepare(self.check(t), self.lexicon, self.masker) for t in texts]
         probs = [0.0] * len(prepared)
+        cues: list[list[tuple[str, float]]] = [[] for _ in prepared]
         for lang, model in self.models.items():
             idx = [i for i, p in enumerate(prepared) if p.lang == lang]
-            if idx:
-                for i, pr in zip(idx, model.predict_proba([prepared[i].features for i in idx]), strict=True):
-                    probs[i] = float(pr)
+            if not idx:
+                continue
+            scored = model.predict_proba([prepared[i].features for i in idx]).tolist()
+            for i, pr in zip(idx, scored, strict=True):
+                probs[i] = pr
+            # Explanations only for the texts the model itself would flag.
+            flagged = [i for i in idx if probs[i] >= self.threshold]
+            explained = model.top_ngrams([prepared[i].features for i in flagged])
+            for i, top in zip(flagged, explained, strict=True):
+                cues[i] = top
         versions = self.versions
-        return [self._decide(p, prob, versions) for p, prob in zip(prepared, probs, strict=True)]
+        return [
+            self._decide(p, prob, top, versions) for p, prob, top in zip(prepared, probs, cues, strict=True)
+        ]
 
     # --- scoring ----------------------------------------------------------------------------
 
-    def _decide(self, p: Prepared, prob: float, versions: dict[str, str]) -> Verdict:
-        codes = self.taxonomy.codes
-        miss = dict.fromkeys(codes, 1.0)  # Π(1 − evidence) per category
-        spans: list[Span] = []
-        for category, evidence in _lexicon_evidence(p.hits, prob).items():
-            if category in miss:
-                miss[category] *= 1.0 - evidence
-        for h in p.hits:
-            spans.append(Span(h.start, h.end, h.term, h.category, "lexicon", h.severity, h.mode, h.weight))
+    def _decide(
+        self, p: Prepared, prob: float, cues: list[tuple[str, float]], versions: dict[str, str]
+    ) -> Verdict:
+        evidence = _lexicon_evidence(p.hits, prob) if p.hits else {}
+        spans = [
+            Span(h.start, h.end, h.term, h.category, "lexicon", h.severity, h.mode, h.weight) for h in p.hits
+        ]
+        if p.pii:
+            doxx_words = "privacy" in evidence
+            miss = 1.0 - evidence.get("privacy", 0.0)
+            for q in p.pii:
+                ev = 0.97 if doxx_words else 0.7 if q.kind in _STRONG_PII else 0.3
+                miss *= 1.0 - ev * q.confidence
+                spans.append(
+                    Span(q.start, q.end, q.masked, "privacy", "pii", "illegal", q.kind, q.confidence)
+                )
+            evidence["privacy"] = 1.0 - miss
 
-        doxx_words = any(h.category == "privacy" for h in p.hits)
-        for q in p.pii:
-            if doxx_words:
-                ev = 0.97
-            elif q.kind in _STRONG_PII:
-                ev = 0.7
-            else:
-                ev = 0.3
-            miss["privacy"] *= 1.0 - ev * q.confidence
-            spans.append(Span(q.start, q.end, q.masked, "privacy", "pii", "illegal", q.kind, q.confidence))
-
-        shares = self._model_shares(p)
-        scores: dict[str, float] = {}
-        for c in codes:
-            model_ev = prob * shares.get(c, 0.0)
-            scores[c] = 1.0 - miss[c] * (1.0 - model_ev)
+        # The model says "offensive or not"; its probability goes to the category the text most
+        # clearly is (the strongest lexicon evidence), else discrimination when an identity group
+        # is mentioned, else insult.
+        if evidence:
+            primary = max(evidence, key=evidence.__getitem__)
+        else:
+            primary = "discrimination" if p.features.mentions_group else "insult"
+        scores = dict.fromkeys(self.taxonomy.codes, 0.0)
+        scores.update(evidence)
+        scores[primary] = 1.0 - (1.0 - scores[primary]) * (1.0 - prob)
 
         notes = list(p.context.notes)
-        self._apply_context(p, scores)
+        if notes:
+            _apply_context(p, scores)
         if prob >= self.threshold and self.models:
             notes.append(f"model: P(offensive)={prob:.2f}")
-            model = self.models.get(p.lang)
-            if model is not None:
-                spans.extend(self._model_spans(p, model, max(shares, key=lambda c: shares[c])))
+            spans.extend(self._model_spans(p, cues, primary))
 
-        top = max(scores.values()) if scores else 0.0
-        violating = [c for c in codes if scores[c] >= self.threshold]
-        severity = None
-        if violating:
-            severity = max((self.taxonomy[c].severity for c in violating), key=severity_rank)
+        violating = [c for c, v in scores.items() if v >= self.threshold]
+        severity = max((self._severity[c] for c in violating), key=severity_rank) if violating else None
+        if len(spans) > 1:
+            spans.sort(key=lambda sp: (sp.start, sp.end))
         return Verdict(
             violation=bool(violating),
-            score=top,
+            score=max(scores.values()),
             severity=severity,
             categories=scores,
-            spans=tuple(sorted(spans, key=lambda s: (s.start, s.end))),
+            spans=tuple(spans),
             versions=versions,
             notes=tuple(notes),
         )
 
     @staticmethod
-    def _model_shares(p: Prepared) -> dict[str, float]:
-        """Which category the model's P(offensive) is attributed to.
-
-        The model is trained on "offensive or not"; the category comes from what the text aims
-        at: the lexicon's categories when it hit, else a group mention means discrimination and
-        a plain personal attack means insult.
-        """
-        weights: dict[str, float] = {}
-        for h in p.hits:
-            weights[h.category] = weights.get(h.category, 0.0) + h.weight
-        if not weights:
-            if "group" in p.features.x:
-                return {"discrimination": 0.85, "insult": 0.15}
-            return {"insult": 0.85, "ridicule": 0.15}
-        total = sum(weights.values())
-        return {c: w / total for c, w in weights.items()}
-
-    @staticmethod
-    def _apply_context(p: Prepared, scores: dict[str, float]) -> None:
-        ctx = p.context
-        damp: dict[str, float] = {}
-        if ctx.reporting:
-            for c in scores:
-                damp[c] = damp.get(c, 1.0) * (1.0 if c == "privacy" and p.pii else 0.45)
-        if ctx.anti_bias:
-            for c in ("discrimination", "hate_incitement", "insult", "ridicule"):
-                damp[c] = damp.get(c, 1.0) * 0.5
-        if ctx.self_directed:
-            for c in ("insult", "ridicule"):
-                damp[c] = damp.get(c, 1.0) * 0.4
-        if ctx.second_person and not ctx.reporting:
-            for c in ("insult", "threat", "ridicule", "sexual_harassment"):
-                damp[c] = damp.get(c, 1.0) * 1.15
-        for c, f in damp.items():
-            scores[c] = min(1.0, scores[c] * f)
-
-    @staticmethod
-    def _model_spans(p: Prepared, model: LinearTextModel, category: str) -> list[Span]:
+    def _model_spans(p: Prepared, cues: list[tuple[str, float]], category: str) -> list[Span]:
         """The character n-grams that pushed the model's score up most, as original spans."""
         out: list[Span] = []
         text = p.norm.text
-        for token, weight in model.top_tokens(p.features, "c", k=3):
+        for token, weight in cues:
             i = text.find(token)
             if i < 0 or not token.strip() or unicodedata.category(token[0])[0] in "PZ":
                 continue

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from cvguard.detection.features import TextFeatures
+from cvguard.detection.features import BUCKETS, VIEWS, TextFeatures, hashed
 from cvguard.detection.lexicon import Lexicon
-from cvguard.detection.model import DEFAULT_PATH, LinearTextModel, ViewSpace
+from cvguard.detection.model import DEFAULT_DIR, HashedView, LinearTextModel, artifact_path
 from cvguard.detection.perturb import FAMILIES, Perturber
 from cvguard.detection.screen import prepare
 from cvguard.errors import InputError
@@ -32,7 +32,7 @@ from cvguard.errors import InputError
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 MODEL_VERSION = "2026.11.1"
 TOPICS = ("race", "region", "gender")
-VIEW_SCALES = {"c": 1.0, "m": 1.0, "p": 0.3, "x": 0.0}
+VIEW_SCALES = {"c": 1.0, "m": 1.0, "p": 0.6}
 NB = True
 
 
@@ -94,6 +94,31 @@ def augment(examples: Sequence[Example], perturber: Perturber, *, share: float, 
     return out
 
 
+def design(
+    feats: Sequence[TextFeatures], scales: dict[str, float], min_df: int = 2
+) -> tuple[Any, dict[str, HashedView], dict[str, np.ndarray]]:
+    """The training matrix (kept buckets only, views side by side) and, per view, its IDF and
+    the kept bucket ids in column order."""
+    from scipy import sparse
+
+    n = len(feats)
+    blocks = []
+    views: dict[str, HashedView] = {}
+    columns: dict[str, np.ndarray] = {}
+    for v in VIEWS:
+        if not scales.get(v):
+            continue
+        doc, bucket = hashed(v, feats)
+        view = HashedView.fit(doc, bucket, n, min_df=min_df)
+        kept = np.flatnonzero(view.idf)
+        col = np.full(BUCKETS, -1, dtype=np.int64)
+        col[kept] = np.arange(len(kept))
+        d, b, val = view.weighted(doc, bucket, n)
+        blocks.append(sparse.csr_matrix((val * scales[v], (d, col[b])), shape=(n, len(kept))))
+        views[v], columns[v] = view, kept
+    return sparse.hstack(blocks, format="csr"), views, columns
+
+
 def fit_model(
     feats: Sequence[TextFeatures],
     labels: Sequence[int],
@@ -105,17 +130,14 @@ def fit_model(
     calibrate: bool = True,
     meta: dict[str, Any] | None = None,
 ) -> LinearTextModel:
+    from scipy import sparse
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.svm import LinearSVC
 
     y = np.asarray(labels)
-    spaces = {v: ViewSpace.fit([getattr(f, v) for f in feats], min_df=2) for v in ("c", "m", "p", "x")}
     # A view's scale sets how much the regulariser lets it speak; it folds into the saved weights.
     scales = {**VIEW_SCALES, **(scales or {})}
-    blocks = [spaces[v].transform([getattr(f, v) for f in feats]) * scales[v] for v in spaces]
-    from scipy import sparse
-
-    x = sparse.hstack(blocks, format="csr")
+    x, views, columns = design(feats, scales)
     # Naive-Bayes log-count ratios (NBSVM, Wang & Manning 2012) scale each feature by how
     # one-sided its class counts are; they fold into the saved weights like the view scales.
     ratio = _nb_ratio(x, y) if nb else np.ones(x.shape[1])
@@ -132,11 +154,13 @@ def fit_model(
     w = clf.coef_.ravel() * ratio
     weights = {}
     off = 0
-    for v, space in spaces.items():
-        weights[v] = w[off : off + len(space.vocab)].astype(np.float64) * scales[v]
-        off += len(space.vocab)
+    for v, kept in columns.items():
+        dense = np.zeros(BUCKETS)
+        dense[kept] = w[off : off + len(kept)] * scales[v]
+        weights[v] = dense
+        off += len(kept)
     return LinearTextModel(
-        spaces=spaces, weights=weights, bias=float(clf.intercept_[0]), platt=platt, meta=dict(meta or {})
+        views=views, weights=weights, bias=float(clf.intercept_[0]), platt=platt, meta=dict(meta or {})
     )
 
 
@@ -230,7 +254,7 @@ def train_main(out: Path | None = None, seed: int = 0, log: Callable[[str], None
         raise InputError(f"training data not found under {root} (set CVGUARD_SHARED_DATA)")
     started = time.perf_counter()
     lexicon = Lexicon.default()
-    out = out or DEFAULT_PATH.parent
+    out = out or DEFAULT_DIR
     train, dev = load_cold(root)
     data_meta = {
         "cold/train.csv": _sha(root / "cold" / "train.csv"),
@@ -250,7 +274,7 @@ def train_main(out: Path | None = None, seed: int = 0, log: Callable[[str], None
     dev_pred = (zh.predict_proba(featurize_all([e.text for e in dev], lexicon)) >= 0.5).astype(int).tolist()
     zh.meta["dev"] = metrics([e.label for e in dev], dev_pred)
     log(f"zh dev: {zh.meta['dev']}")
-    zh.save(out / "cvguard-text-zh.npz")
+    zh.save(artifact_path("zh", out))
 
     en_rows = load_davidson(root)
     rng = random.Random(seed)
@@ -275,12 +299,12 @@ def train_main(out: Path | None = None, seed: int = 0, log: Callable[[str], None
     en_pred = (en.predict_proba(featurize_all([e.text for e in en_dev], lexicon)) >= 0.5).astype(int).tolist()
     en.meta["dev"] = metrics([e.label for e in en_dev], en_pred)
     log(f"en held-out 20%: {en.meta['dev']}")
-    en.save(out / "cvguard-text-en.npz")
+    en.save(artifact_path("en", out))
     return {
         "zh_dev": zh.meta["dev"],
         "en_heldout": en.meta["dev"],
         "seconds": round(time.perf_counter() - started, 1),
-        "artifacts": [str(out / "cvguard-text-zh.npz"), str(out / "cvguard-text-en.npz")],
+        "artifacts": [str(artifact_path("zh", out)), str(artifact_path("en", out))],
     }
 
 
