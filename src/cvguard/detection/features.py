@@ -115,9 +115,25 @@ def _sequence(view: str, feats: Sequence[TextFeatures]) -> tuple[np.ndarray, np.
 
 
 def hashed(view: str, feats: Sequence[TextFeatures]) -> tuple[np.ndarray, np.ndarray]:
-    """``(doc, bucket)`` for every 1..n-gram of the view in every document (duplicates kept)."""
-    doc, bucket, _, _ = hashed_at(view, feats)
-    return doc, bucket
+    """``(doc, bucket)`` for every 1..n-gram of the view in every document (duplicates kept).
+
+    uint64 arithmetic wraps silently on arrays, which is the hash we want.
+    """
+    units, doc = _sequence(view, feats)
+    docs = [doc]
+    h = (np.full(len(units), _SEEDS[view], dtype=np.uint64) ^ units) * _PRIME
+    buckets = [_bucket(h, 1)]
+    for k in range(2, NGRAMS[view] + 1):
+        # h[i] now covers units[i .. i + k - 1]; valid where that window stays in one document.
+        h = (h[:-1] ^ units[k - 1 :]) * _PRIME
+        valid = doc[: len(h)] == doc[k - 1 :]
+        docs.append(doc[: len(h)][valid])
+        buckets.append(_bucket(h[valid], k))
+    return np.concatenate(docs), np.concatenate(buckets)
+
+
+def _bucket(h: np.ndarray, k: int) -> np.ndarray:
+    return ((h * np.uint64(k)) * _PRIME >> np.uint64(64 - BUCKET_BITS)).astype(np.int64)
 
 
 def hashed_at(
@@ -133,7 +149,6 @@ def hashed_at(
     starts: list[np.ndarray] = []
     sizes: list[np.ndarray] = []
     h = np.full(len(units), _SEEDS[view], dtype=np.uint64)
-    shift = np.uint64(64 - BUCKET_BITS)
     for k in range(1, NGRAMS[view] + 1):
         # h[i] now covers units[i .. i + k - 1]; valid where that window stays in one document.
         if k == 1:
@@ -142,10 +157,9 @@ def hashed_at(
         else:
             h = (h[:-1] ^ units[k - 1 :]) * _PRIME
             valid = doc[: len(h)] == doc[k - 1 :]
-        h_k = (h * np.uint64(k)) * _PRIME
         at = np.flatnonzero(valid)
         docs.append(doc[at])
-        buckets.append((h_k[at] >> shift).astype(np.int64))
+        buckets.append(_bucket(h[at], k))
         starts.append(at)
         sizes.append(np.full(len(at), k, dtype=np.int64))
     return np.concatenate(docs), np.concatenate(buckets), np.concatenate(starts), np.concatenate(sizes)

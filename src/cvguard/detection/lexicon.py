@@ -33,9 +33,11 @@ import hashlib
 import re
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Literal
 
@@ -427,20 +429,48 @@ _Raw = tuple[int, int, int, str, str, str, float, Mode]
 
 def _dedupe(raw: list[_Raw]) -> list[_Raw]:
     """Drop a hit when a better-ranked hit of the same term overlaps it, and a pinyin hit inside a
-    written hit of the same category (沙比 found as itself needs no homophone echo)."""
+    written hit of the same category (沙比 found as itself needs no homophone echo).
+
+    Near-linear: the kept hits of one term are disjoint, so one bisect finds the only candidate
+    overlap; written hits are all kept before any pinyin hit is seen (hits come sorted by rank),
+    so containment is a bisect into their starts plus a running maximum of their ends.
+    """
     raw.sort()  # by rank, then position
     kept: list[_Raw] = []
+    by_term: dict[str, tuple[list[int], list[int]]] = {}
+    written: dict[str, tuple[list[int], list[int]]] | None = None
     for r in raw:
         rank, start, end, term, category = r[0], r[1], r[2], r[3], r[4]
-        for k in kept:
-            if k[3] == term and k[1] < end and start < k[2]:
-                break
-            if rank == 2 and k[0] < 2 and k[4] == category and k[1] <= start and end <= k[2]:
-                break
-        else:
-            kept.append(r)
+        starts, ends = by_term.setdefault(term, ([], []))
+        i = bisect_left(starts, end)
+        if i and ends[i - 1] > start:
+            continue
+        if rank == 2:
+            if written is None:
+                written = _written_cover(kept)
+            cover = written.get(category)
+            if cover is not None:
+                j = bisect_right(cover[0], start)
+                if j and cover[1][j - 1] >= end:
+                    continue
+        starts.insert(i, start)
+        ends.insert(i, end)
+        kept.append(r)
     kept.sort(key=_by_position)
     return kept
+
+
+def _written_cover(kept: list[_Raw]) -> dict[str, tuple[list[int], list[int]]]:
+    """Per category: starts of written hits (sorted) and the running maximum of their ends."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for r in kept:
+        if r[0] < 2:
+            spans.setdefault(r[4], []).append((r[1], r[2]))
+    out: dict[str, tuple[list[int], list[int]]] = {}
+    for category, items in spans.items():
+        items.sort()
+        out[category] = ([a for a, _ in items], list(accumulate((b for _, b in items), max)))
+    return out
 
 
 def _by_position(r: _Raw) -> tuple[int, int, str]:

@@ -22,6 +22,7 @@ from cvguard.errors import ModelError
 
 DEFAULT_DIR = Path(__file__).parent / "data" / "model"
 FORMAT = "cvguard-hashed-text/1"
+TF = "sublinear"  # or "occurrence"
 
 
 def tf_counts(doc: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -48,8 +49,12 @@ class HashedView:
         self, doc: np.ndarray, bucket: np.ndarray, n: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(doc, bucket, value)``: sublinear TF-IDF, L2-normalised per document, in-vocabulary only."""
-        d, b, counts = tf_counts(doc, bucket)
-        val = (1.0 + np.log(counts)) * self.idf[b]
+        if TF == "occurrence":
+            # Every occurrence counts once and the norm runs over occurrences: no sort needed.
+            d, b, val = doc, bucket, self.idf[bucket]
+        else:
+            d, b, counts = tf_counts(doc, bucket)
+            val = (1.0 + np.log(counts)) * self.idf[b]
         keep = val > 0
         d, b, val = d[keep], b[keep], val[keep]
         norm = np.sqrt(np.bincount(d, val * val, minlength=n))

@@ -257,6 +257,47 @@ _CHARMAP = _CharMap()
 for _cp in range(128):  # ASCII up front, so that plain text never reaches __missing__
     _CHARMAP[_cp] = _fold(_cp)
 
+
+def _class(cps: list[int]) -> str:
+    """A regex character class body for sorted code points, written as ranges."""
+    parts: list[str] = []
+    i = 0
+    while i < len(cps):
+        j = i
+        while j + 1 < len(cps) and cps[j + 1] == cps[j] + 1:
+            j += 1
+        parts.append(re.escape(chr(cps[i])) + ("-" + re.escape(chr(cps[j])) if j > i else ""))
+        i = j + 1
+    return "".join(parts)
+
+
+def _plain_classes() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(a character that only ``str.translate`` can map, a character that maps to a separator).
+
+    Most comments are CJK ideographs that map to themselves plus punctuation that maps to a
+    separator; for them two C-level regex calls replace a ``str.translate`` that looks up every
+    character in a Python dict."""
+    same: list[int] = []
+    sep: list[int] = []
+    for cp in (*range(128), *range(0x2000, 0x2070), *range(0x3000, 0x3040), *range(0xFF00, 0xFFF0)):
+        folded = _CHARMAP[cp]
+        if folded == chr(cp):
+            same.append(cp)
+        elif folded == _SEP:
+            sep.append(cp)
+    # A unified ideograph (category Lo) has no compatibility decomposition and no case, so
+    # _fold maps it to itself unless it is a look-alike or a traditional character.
+    same.extend(
+        cp
+        for cp in range(0x4E00, 0xA000)
+        if (ch := chr(cp)) not in _T2S and ch not in _ALWAYS and unicodedata.category(ch) == "Lo"
+    )
+    same.sort()
+    return re.compile(f"[^{_class(same)}{_class(sep)}]"), re.compile(f"[{_class(sep)}]")
+
+
+_NEEDS_TRANSLATE, _SEPARATOR = _plain_classes()
+
 _SPECIAL = _REMOVED + _SEP + "".join(_LEET)  # characters the context rules look at
 _NOT_WORD = frozenset(_SPECIAL) - frozenset("0123456789")  # ... of which not digits
 _CJK_CLASS = "\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
@@ -291,26 +332,44 @@ def _is_latin(ch: str) -> bool:
 _COUNT = tuple(range(4097))  # sliced for the offsets of short texts that need no change
 
 
-def _identity_offsets(n: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    if n < len(_COUNT):
-        return _COUNT[:n], _COUNT[1 : n + 1]
-    starts = tuple(range(n))
-    return starts, (*starts[1:], n)
-
-
 def normalize(text: str) -> Normalized:
-    m = text.translate(_CHARMAP)
     pos: list[int] | None = None
-    if _EXPANDED in m:
-        m, pos = _expand(m, text)
-    if pos is None and not _RUN_RE.search(m):
-        starts, ends = _identity_offsets(len(m))
-        norm = Normalized(text, m, starts, ends)
+    if _NEEDS_TRANSLATE.search(text) is None:
+        m = _SEPARATOR.sub(_SEP, text)  # the same as the translate for these characters
     else:
+        m = text.translate(_CHARMAP)
+        if _EXPANDED in m:
+            m, pos = _expand(m, text)
+    norm = _drop_runs(text, m) if pos is None else None
+    if norm is None:
         norm = _resolve(text, m, pos)
     if _SPLIT_RE.search(norm.text):
         norm = _merge_splits(norm)
     return norm
+
+
+def _drop_runs(text: str, m: str) -> Normalized | None:
+    """The common case of ``_resolve``: every separator run found is one that vanishes (or there
+    is none), so the result is the kept slices, and the offsets are slices of ``_COUNT``. None
+    when a run needs the rules in ``_resolve``, or the text is too long for ``_COUNT``."""
+    n = len(m)
+    if n >= len(_COUNT):
+        return None
+    parts = _RUN_RE.split(m)  # kept, drop group, kept, drop group, ..., kept
+    if len(parts) == 1:
+        return Normalized(text, m, _COUNT[:n], _COUNT[1 : n + 1])
+    kept, drops = parts[::2], parts[1::2]
+    if None in drops:  # a run that is not a "drop"
+        return None
+    starts: tuple[int, ...] = ()
+    ends: tuple[int, ...] = ()
+    a = 0
+    for piece, drop in zip(kept, drops, strict=False):  # the last kept piece is added below
+        b = a + len(piece)
+        starts += _COUNT[a:b]
+        ends += _COUNT[a + 1 : b + 1]
+        a = b + 1 + len(drop)  # the run is its first character and the drop group
+    return Normalized(text, "".join(kept), starts + _COUNT[a:n], ends + _COUNT[a + 1 : n + 1])
 
 
 def _expand(m: str, text: str) -> tuple[str, list[int]]:

@@ -238,15 +238,20 @@ def _mask_address(value: str) -> str:
     return value.translate(_HIDE_NUMBERS)
 
 
-_SCANNERS: tuple[Callable[[str], Iterator[PiiHit]], ...] = (
-    _id_cards,
-    _bank_cards,
-    _phones,
-    _emails,
-    _qqs,
-    _wechats,
-    _plates,
-    _addresses,
+# Each scanner with a character class that every one of its matches contains: one C-level search
+# skips the scanner's generator and its more expensive regex. Phone, ID and card numbers and QQ
+# numbers all hold three ASCII digits in a row; road, compound and building words each contain
+# one of the address characters.
+_DIGITS3 = re.compile(r"[0-9]{3}")
+_SCANNERS: tuple[tuple[re.Pattern[str], Callable[[str], Iterator[PiiHit]]], ...] = (
+    (_DIGITS3, _id_cards),
+    (_DIGITS3, _bank_cards),
+    (_DIGITS3, _phones),
+    (re.compile("@"), _emails),
+    (_DIGITS3, _qqs),
+    (re.compile(r"[信xXwW]"), _wechats),
+    (re.compile("[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]"), _plates),
+    (re.compile("[路街道巷胡弄区园寓厦村苑号栋幢]"), _addresses),
 )
 
 
@@ -271,7 +276,7 @@ def _resolve(found: list[PiiHit]) -> list[PiiHit]:
 def _collect(text: str) -> list[PiiHit]:
     if _TRIGGER.search(text) is None:
         return []
-    return [hit for scanner in _SCANNERS for hit in scanner(text)]
+    return [hit for gate, scanner in _SCANNERS if gate.search(text) for hit in scanner(text)]
 
 
 def scan_text(text: str) -> list[PiiHit]:

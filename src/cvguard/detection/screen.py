@@ -40,6 +40,10 @@ DEFAULT_MAX_CHARS = 100_000
 _MODE_FACTOR = {"text": 1.0, "abbrev": 1.0, "word": 1.0, "squeezed": 0.9}
 # PII that alone points at a person's home or identity, versus contact details people share freely.
 _STRONG_PII = frozenset({"id_card", "address", "bank_card"})
+_REPORTABLE = (
+    "insult", "defamation", "hate_incitement", "threat", "privacy", "ridicule", "discrimination",
+    "sexual_harassment", "pile_on_incitement",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,23 +117,35 @@ def _lexicon_evidence(hits: Sequence[Hit], prob: float) -> dict[str, float]:
     return out
 
 
-def _apply_context(p: Prepared, scores: dict[str, float]) -> None:
+def _context_factors(p: Prepared) -> tuple[dict[str, float], float]:
+    """Multipliers for lexicon evidence per category, and one for the model's probability.
+
+    The lexicon is blind to context, so every cue corrects it. The model is corrected by the cues
+    for speech that quotes abuse without endorsing it: a victim reporting abuse aimed at them, and
+    anti-bias speech. The latter is the hardest safe case for detectors (COLD's authors), and
+    COLD's own train/dev labels mark most of it offensive, so the model learned the words, not
+    the stance: this rule costs dev accuracy on purpose (docs/MODEL.md has the figures).
+    """
     ctx = p.context
-    damp: dict[str, float] = {}
+    lex: dict[str, float] = {}
+    model = 1.0
     if ctx.reporting:
-        for c in scores:
-            damp[c] = damp.get(c, 1.0) * (1.0 if c == "privacy" and p.pii else 0.45)
+        # Quoted abuse is evidence about someone else's message: it keeps a quarter of its weight
+        # (a report that also exposes personal data still counts as exposure).
+        model *= 0.25
+        for c in _REPORTABLE:
+            lex[c] = lex.get(c, 1.0) * (1.0 if c == "privacy" and p.pii else 0.25)
     if ctx.anti_bias:
+        model *= 0.4
         for c in ("discrimination", "hate_incitement", "insult", "ridicule"):
-            damp[c] = damp.get(c, 1.0) * 0.5
+            lex[c] = lex.get(c, 1.0) * 0.4
     if ctx.self_directed:
         for c in ("insult", "ridicule"):
-            damp[c] = damp.get(c, 1.0) * 0.4
+            lex[c] = lex.get(c, 1.0) * 0.4
     if ctx.second_person and not ctx.reporting:
         for c in ("insult", "threat", "ridicule", "sexual_harassment"):
-            damp[c] = damp.get(c, 1.0) * 1.15
-    for c, f in damp.items():
-        scores[c] = min(1.0, scores[c] * f)
+            lex[c] = lex.get(c, 1.0) * 1.15
+    return lex, model
 
 
 class Screener:
@@ -224,13 +240,20 @@ class Screener:
             primary = max(evidence, key=evidence.__getitem__)
         else:
             primary = "discrimination" if p.features.mentions_group else "insult"
-        scores = dict.fromkeys(self.taxonomy.codes, 0.0)
-        scores.update(evidence)
-        scores[primary] = 1.0 - (1.0 - scores[primary]) * (1.0 - prob)
-
         notes = list(p.context.notes)
         if notes:
-            _apply_context(p, scores)
+            lex_factor, model_factor = _context_factors(p)
+            for c, f in lex_factor.items():
+                if c in evidence:
+                    evidence[c] = min(1.0, evidence[c] * f)
+            prob *= model_factor
+        scores = dict.fromkeys(self.taxonomy.codes, 0.0)
+        scores.update(evidence)
+        if p.context.reporting or p.context.anti_bias:
+            # Quoted words: lexicon and model see the same quote, so they are one piece of evidence.
+            scores[primary] = max(scores[primary], prob)
+        else:
+            scores[primary] = 1.0 - (1.0 - scores[primary]) * (1.0 - prob)
         if prob >= self.threshold and self.models:
             notes.append(f"model: P(offensive)={prob:.2f}")
             spans.extend(self._model_spans(p, cues, primary))

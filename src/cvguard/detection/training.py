@@ -32,7 +32,7 @@ from cvguard.errors import InputError
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 MODEL_VERSION = "2026.11.1"
 TOPICS = ("race", "region", "gender")
-VIEW_SCALES = {"c": 1.0, "m": 1.0, "p": 0.6}
+VIEW_SCALES = {"c": 1.0, "m": 1.0, "p": 0.8}
 NB = True
 
 
@@ -41,6 +41,7 @@ class Example:
     text: str
     label: int
     topic: str
+    origin: int = -1  # index of the example a perturbed copy was made from
 
 
 def data_dir() -> Path:
@@ -87,10 +88,10 @@ def featurize_all(texts: Sequence[str], lexicon: Lexicon) -> list[TextFeatures]:
 def augment(examples: Sequence[Example], perturber: Perturber, *, share: float, seed: int) -> list[Example]:
     """The examples plus perturbed copies of a share of them (same labels)."""
     rng = random.Random(seed)
-    out = list(examples)
-    for e in examples:
+    out = [Example(e.text, e.label, e.topic, i) for i, e in enumerate(examples)]
+    for i, e in enumerate(examples):
         if rng.random() < share:
-            out.append(Example(perturber.apply(e.text, rng.choice(FAMILIES), rng), e.label, e.topic))
+            out.append(Example(perturber.apply(e.text, rng.choice(FAMILIES), rng), e.label, e.topic, i))
     return out
 
 
@@ -123,33 +124,43 @@ def fit_model(
     feats: Sequence[TextFeatures],
     labels: Sequence[int],
     *,
-    c: float = 0.3,
+    c: float = 0.2,
     seed: int = 0,
     scales: dict[str, float] | None = None,
     nb: bool = NB,
+    min_df: int = 2,
+    loss: str = "squared_hinge",
+    class_weight: str | None = None,
     calibrate: bool = True,
+    groups: Sequence[int] | None = None,
     meta: dict[str, Any] | None = None,
 ) -> LinearTextModel:
+    """``groups`` ties perturbed copies to their original so calibration folds never split them
+    (a copy in the training fold would make held-out scores overconfident)."""
     from scipy import sparse
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_predict
     from sklearn.svm import LinearSVC
 
     y = np.asarray(labels)
     # A view's scale sets how much the regulariser lets it speak; it folds into the saved weights.
     scales = {**VIEW_SCALES, **(scales or {})}
-    x, views, columns = design(feats, scales)
+    x, views, columns = design(feats, scales, min_df)
     # Naive-Bayes log-count ratios (NBSVM, Wang & Manning 2012) scale each feature by how
     # one-sided its class counts are; they fold into the saved weights like the view scales.
     ratio = _nb_ratio(x, y) if nb else np.ones(x.shape[1])
     x = sparse.csr_matrix(x.multiply(ratio.reshape(1, -1)))
-    clf = LinearSVC(C=c, random_state=seed, max_iter=5000)
+    clf = LinearSVC(C=c, loss=loss, class_weight=class_weight, random_state=seed, max_iter=5000)
     clf.fit(x, y)
     platt = (-1.7, 0.0)
     if calibrate:
-        folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
-        d = cross_val_predict(
-            LinearSVC(C=c, random_state=seed, max_iter=5000), x, y, cv=folds, method="decision_function"
-        )
+        svm = LinearSVC(C=c, loss=loss, class_weight=class_weight, random_state=seed, max_iter=5000)
+        if groups is not None:
+            d = cross_val_predict(
+                svm, x, y, cv=GroupKFold(n_splits=3), groups=np.asarray(groups), method="decision_function"
+            )
+        else:
+            folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+            d = cross_val_predict(svm, x, y, cv=folds, method="decision_function")
         platt = _fit_platt(np.asarray(d), y)
     w = clf.coef_.ravel() * ratio
     weights = {}
@@ -159,8 +170,13 @@ def fit_model(
         dense[kept] = w[off : off + len(kept)] * scales[v]
         weights[v] = dense
         off += len(kept)
+    settings = {"C": c, "scales": scales, "nb": nb, "min_df": min_df, "loss": loss, "rows": len(y)}
     return LinearTextModel(
-        views=views, weights=weights, bias=float(clf.intercept_[0]), platt=platt, meta=dict(meta or {})
+        views=views,
+        weights=weights,
+        bias=float(clf.intercept_[0]),
+        platt=platt,
+        meta={**(meta or {}), "training": settings},
     )
 
 
@@ -203,12 +219,20 @@ def train_zh(
     seed: int,
     calibrate: bool = True,
     meta: dict[str, Any] | None = None,
-    augment_share: float = 0.5,
+    augment_share: float = 1.0,
 ) -> LinearTextModel:
     perturber = Perturber(e.text for e in train)
     data = augment(train, perturber, share=augment_share, seed=seed)
+    meta = {**(meta or {}), "augment_share": augment_share}
     feats = featurize_all([e.text for e in data], lexicon)
-    return fit_model(feats, [e.label for e in data], seed=seed, calibrate=calibrate, meta=meta)
+    return fit_model(
+        feats,
+        [e.label for e in data],
+        seed=seed,
+        calibrate=calibrate,
+        groups=[e.origin for e in data],
+        meta=meta,
+    )
 
 
 def baseline_scores(train: Sequence[Example], test: Sequence[Example]) -> dict[str, float]:
