@@ -4,6 +4,7 @@
     cvguard screen --jsonl IN --out OUT       {"id", "text"} lines in, verdict lines out, streaming
     cvguard serve [--host H] [--port P]       the HTTP API
     cvguard train / cvguard eval --data FILE  the model (see ``cvguard.detection.training``)
+    cvguard simulate --seed N --out FILE      a simulated event stream with ground truth
 
 Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
 code 2; that mapping lives in :class:`_Commands` and nowhere else.
@@ -294,6 +295,47 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+# -------------------------------------------------------------------------------- simulate
+
+
+@app.command()
+def simulate(
+    out: Annotated[str, typer.Option("--out", "-o", help='Where the JSONL stream goes ("-": stdout).')],
+    seed: Annotated[int, typer.Option(help="Random seed; one seed gives one file, byte for byte.")] = 0,
+    hours: Annotated[float, typer.Option(min=0.01, help="Simulated hours.")] = 24.0,
+    users: Annotated[int, typer.Option(min=100, help="Background accounts.")] = 5000,
+    targets: Annotated[int, typer.Option(min=1, help="Creators that draw comments (Zipf).")] = 1000,
+    topics: Annotated[int, typer.Option(min=1, help="Topics (Zipf).")] = 40,
+    scenario: Annotated[
+        str, typer.Option(help="all, none, or a comma list of pileon,brigade,incitement,celebrity,debate.")
+    ] = "all",
+    incidents: Annotated[
+        int | None, typer.Option(min=0, help="How many of each scenario (default: scaled to --hours).")
+    ] = None,
+    out_of_order: Annotated[float, typer.Option(help="Share of events delivered late (up to 30 s).")] = 0.01,
+) -> None:
+    """Write a simulated event stream with its ground truth on line 1 (see cvguard.simulate)."""
+    from cvguard.simulate import SCENARIO_NAMES, SimConfig, write_file
+
+    names = {"all": SCENARIO_NAMES, "none": ()}.get(scenario)
+    if names is None:
+        names = tuple(n.strip() for n in scenario.split(",") if n.strip())
+    config = SimConfig(
+        seed=seed, hours=hours, users=users, targets=targets, topics=topics, scenarios=names,
+        incidents=incidents, out_of_order=out_of_order,
+    )
+    started = time.perf_counter()
+    summary = write_file(config, out)
+    seconds = time.perf_counter() - started
+    Console(stderr=True, highlight=False).print(
+        Text(
+            f"{summary.events} events, {summary.incidents} incidents, {summary.non_incidents} non-incidents,"
+            f" {summary.bytes / 1e6:.1f} MB, {seconds:.2f} s"
+        ),
+        soft_wrap=True,
+    )
 
 
 # ------------------------------------------------------------------------------ train/eval

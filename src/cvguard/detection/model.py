@@ -91,8 +91,9 @@ class LinearTextModel:
         d = self.decision(feats)
         return np.asarray(1.0 / (1.0 + np.exp(np.clip(a * d + b, -50, 50))), dtype=np.float64)
 
-    def top_ngrams(self, feats: Sequence[TextFeatures], k: int = 3) -> list[list[tuple[str, float]]]:
-        """Per text, the character n-grams that pushed its score up most (for explanations)."""
+    def top_ngrams(self, feats: Sequence[TextFeatures], k: int = 3) -> list[list[tuple[str, float, int]]]:
+        """Per text, the character n-grams that pushed its score up most (for explanations):
+        ``(n-gram, contribution, start in the normalised text)``."""
         if not feats:
             return []
         doc, bucket, start, size = hashed_at("c", feats)
@@ -104,15 +105,18 @@ class LinearTextModel:
         first = np.searchsorted(doc[order], doc[order], side="left")
         order = order[np.arange(len(order)) - first < 2 * k + 2]
         offsets = np.concatenate([[0], np.cumsum([len(f.c) for f in feats])])
-        out: list[list[tuple[str, float]]] = [[] for _ in feats]
-        for i in order.tolist():
-            r = int(doc[i])
-            if len(out[r]) >= k:
+        docs = doc[order].tolist()
+        begins = (start[order] - offsets[doc[order]]).tolist()
+        lengths = size[order].tolist()
+        scores = contrib[order].tolist()
+        out: list[list[tuple[str, float, int]]] = [[] for _ in feats]
+        for r, s0, n, score in zip(docs, begins, lengths, scores, strict=True):
+            picked = out[r]
+            if len(picked) >= k:
                 continue
-            s0 = int(start[i] - offsets[r])
-            gram = feats[r].c[s0 : s0 + int(size[i])]
-            if gram.strip() and all(g != gram for g, _ in out[r]):
-                out[r].append((gram, float(contrib[i])))
+            gram = feats[r].c[s0 : s0 + n]
+            if gram.strip() and all(g != gram for g, _, _ in picked):
+                picked.append((gram, score, s0))
         return out
 
     # --- persistence -------------------------------------------------------------------------

@@ -195,7 +195,7 @@ class Screener:
     def screen_many(self, texts: Sequence[str]) -> list[Verdict]:
         prepared = [prepare(self.check(t), self.lexicon, self.masker) for t in texts]
         probs = [0.0] * len(prepared)
-        cues: list[list[tuple[str, float]]] = [[] for _ in prepared]
+        cues: list[list[tuple[str, float, int]]] = [[] for _ in prepared]
         for lang, model in self.models.items():
             idx = [i for i, p in enumerate(prepared) if p.lang == lang]
             if not idx:
@@ -216,7 +216,7 @@ class Screener:
     # --- scoring ----------------------------------------------------------------------------
 
     def _decide(
-        self, p: Prepared, prob: float, cues: list[tuple[str, float]], versions: dict[str, str]
+        self, p: Prepared, prob: float, cues: list[tuple[str, float, int]], versions: dict[str, str]
     ) -> Verdict:
         evidence = _lexicon_evidence(p.hits, prob) if p.hits else {}
         spans = [
@@ -273,13 +273,11 @@ class Screener:
         )
 
     @staticmethod
-    def _model_spans(p: Prepared, cues: list[tuple[str, float]], category: str) -> list[Span]:
+    def _model_spans(p: Prepared, cues: list[tuple[str, float, int]], category: str) -> list[Span]:
         """The character n-grams that pushed the model's score up most, as original spans."""
         out: list[Span] = []
-        text = p.norm.text
-        for token, weight in cues:
-            i = text.find(token)
-            if i < 0 or not token.strip() or unicodedata.category(token[0])[0] in "PZ":
+        for token, weight, i in cues:
+            if unicodedata.category(token[0])[0] in "PZ":
                 continue
             start, end = p.norm.span(i, i + len(token))
             out.append(Span(start, end, token, category, "model", "harmful", "ngram", round(weight, 4)))
