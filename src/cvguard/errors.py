@@ -4,7 +4,8 @@
     ├── InputError        bad input from a caller: a 4xx over HTTP, exit code 2 on the CLI
     │   └── TextTooLarge  text over the configured size limit
     ├── DataError         a shipped or user-supplied data file (lexicon, taxonomy, model) is invalid
-    └── ModelError        the model artifact is missing or does not match this code
+    ├── ModelError        the model artifact is missing or does not match this code
+    └── StoreError        the database refused or failed an operation (unreachable, locked, bad data)
 
 Edges map these in one place each (``api.problems`` and ``cli``); the core only raises them.
 """
@@ -38,3 +39,7 @@ class DataError(CvguardError):
 
 class ModelError(CvguardError):
     """The trained model artifact cannot be loaded or used."""
+
+
+class StoreError(CvguardError):
+    """The store (SQLite / PostgreSQL) could not do what was asked; the cause is chained."""

@@ -4,6 +4,7 @@ malformed JSON body                      400  urn:cvguard:problem:malformed-json
 request fails validation                 422  urn:cvguard:problem:validation   (+ errors[loc, msg])
 InputError from the core                 422  urn:cvguard:problem:invalid-input
 TextTooLarge / PayloadTooLarge           413  urn:cvguard:problem:too-large
+StoreError (database unavailable, ...)   503  urn:cvguard:problem:store-unavailable
 other HTTP errors (404, 405, ...)        as raised
 DataError / ModelError / anything else   500  urn:cvguard:problem:internal (no internals leaked)
 """
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cvguard.api.schemas import Problem, ProblemError
-from cvguard.errors import CvguardError, InputError, TextTooLarge
+from cvguard.errors import CvguardError, InputError, StoreError, TextTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ async def _cvguard(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InputError):
         errors = [ProblemError(loc=exc.field, msg=str(exc))] if exc.field else None
         return problem_response(422, "invalid-input", str(exc), errors)
+    if isinstance(exc, StoreError):
+        log.error("store error while handling %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(503, "store-unavailable", "the event store is unavailable; retry later")
     log.error("%s while handling %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
     return problem_response(500, "internal", "cvguard could not process this request")
 

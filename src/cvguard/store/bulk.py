@@ -1,0 +1,99 @@
+"""Multi-row INSERTs for the ingest path, with values prepared once per row, not per column type.
+
+SQLAlchemy's Core ``insert`` runs a bind processor for every value of every row (JSON encoding,
+datetime formatting, type coercion); at thousands of events a second that bookkeeping costs more
+than SQLite's own work. The hot path therefore prepares each row as a plain tuple (timestamps
+and JSON already in their database form) and sends one ``INSERT ... VALUES (...), (...)``
+statement per chunk through the driver. Everything else in the store uses SQLAlchemy normally;
+the values written here are exactly what :class:`~cvguard.store.models.UTCDateTime` and ``JSON``
+would have written, so SQLAlchemy reads them back as usual (a test checks both paths agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Dialect, Table
+
+from cvguard.store.engine import json_dumps
+
+_MAX_ROWS = 500  # per statement; keeps statements small enough to plan and log
+_CACHED_STATEMENTS = 64
+_MAX_PARAMS = {"sqlite": 32_766, "postgresql": 65_535}  # SQLite >= 3.32 / PostgreSQL protocol limit
+
+
+class BulkWriter:
+    """Row-value encoders and a chunked multi-row INSERT for one dialect (SQLite or PostgreSQL)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+        self._sqlite = dialect.name == "sqlite"
+        self._statements: dict[tuple[str, int, bool], str] = {}
+
+    def time(self, value: datetime) -> Any:
+        """A timezone-aware datetime as ``UTCDateTime`` stores it."""
+        value = value.astimezone(UTC)
+        if self._sqlite:
+            # SQLAlchemy's SQLite DATETIME text format; range queries compare these strings
+            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return value
+
+    @staticmethod
+    def json(value: object) -> str:
+        return json_dumps(value)
+
+    def insert(
+        self,
+        conn: Connection,
+        table: Table,
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        skip_existing: bool = False,
+    ) -> list[Any]:
+        """Insert ``rows`` (tuples in ``table.c`` order).
+
+        With ``skip_existing``, rows whose primary key is already stored are skipped
+        (``ON CONFLICT DO NOTHING``) and the first primary-key column of the rows actually
+        inserted is returned; otherwise nothing is returned.
+        """
+        if not rows:
+            return []
+        width = len(table.c)
+        per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMS[self._dialect.name] // width))
+        inserted: list[Any] = []
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            sql = self._statement(table, len(chunk), skip_existing)
+            params = tuple(value for row in chunk for value in row)
+            result = conn.exec_driver_sql(sql, params)
+            if skip_existing:
+                inserted.extend(r[0] for r in result)
+        return inserted
+
+    def _statement(self, table: Table, n: int, skip_existing: bool) -> str:
+        key = (table.name, n, skip_existing)
+        sql = self._statements.get(key)
+        if sql is None:
+            quote = self._dialect.identifier_preparer.quote
+            mark = "?" if self._sqlite else "%s"
+            holders = [
+                f"CAST({mark} AS JSONB)" if not self._sqlite and isinstance(c.type, JSON) else mark
+                for c in table.c
+            ]
+            row = "(" + ", ".join(holders) + ")"
+            sql = (
+                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in table.c)}) "
+                f"VALUES {', '.join([row] * n)}"
+            )
+            if skip_existing:
+                pk = list(table.primary_key.columns)
+                sql += (
+                    f" ON CONFLICT ({', '.join(quote(c.name) for c in pk)}) DO NOTHING"
+                    f" RETURNING {quote(pk[0].name)}"
+                )
+            if len(self._statements) >= _CACHED_STATEMENTS:
+                self._statements.clear()  # odd batch sizes: keep the cache bounded
+            self._statements[key] = sql
+        return sql

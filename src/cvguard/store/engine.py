@@ -1,0 +1,133 @@
+"""Engines and migrations: the one place that knows SQLite from PostgreSQL.
+
+``create_store_engine(url)`` accepts ``sqlite:///path`` (WAL, busy timeout, foreign keys),
+``sqlite://`` (in memory, one shared connection: the store's in-memory twin for tests) and
+``postgresql://`` / ``postgres://`` / ``postgresql+psycopg://`` (always the psycopg 3 driver).
+``migrate(url_or_engine)`` brings the schema to the newest Alembic revision; the app and every
+worker call it at start, and concurrent callers serialise on a lock (an advisory lock on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) so the second one finds the work done.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from cvguard.errors import StoreError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another writer before failing
+_MIGRATION_LOCK = 0x63766775  # "cvgu": pg_advisory lock key held while migrating
+
+
+def store_url(url: str) -> URL:
+    """Parse a database URL, rewriting any PostgreSQL URL to the psycopg 3 driver."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"not a database URL: {url!r}") from exc
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed
+    raise StoreError(f"unsupported database {backend!r}: use sqlite:///PATH or postgresql://...")
+
+
+def _json_default(value: object) -> Any:
+    # evidence may carry timestamps; they come back as ISO 8601 strings
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def json_dumps(value: object) -> str:
+    """JSON as the store writes it (compact, UTF-8 kept, timestamps as ISO 8601)."""
+    if not value and isinstance(value, list | tuple | dict):
+        return "{}" if isinstance(value, dict) else "[]"
+    return _ENCODER.encode(value)
+
+
+def create_store_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url``, configured for cvguard (call ``dispose()`` when done)."""
+    parsed = store_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, echo=echo, json_serializer=json_dumps, pool_pre_ping=True)
+    memory = parsed.database in (None, "", ":memory:")
+    if memory:
+        engine = create_engine(
+            parsed,
+            echo=echo,
+            json_serializer=json_dumps,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+        )
+    else:
+        assert parsed.database is not None
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, echo=echo, json_serializer=json_dumps)
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            if not memory:
+                # readers never block the writer and vice versa; NORMAL is crash-safe under WAL
+                # (a power cut may lose the last commits, a killed process loses nothing)
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    return engine
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """The Alembic configuration of the store (for ``command.revision`` and friends)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # new revisions are named by date: 2026_11_24_0002_add_something.py
+    config.set_main_option(
+        "file_template",
+        "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s",
+    )
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", store_url(url).render_as_string(hide_password=False))
+    return config
+
+
+def migrate(target: str | Engine) -> None:
+    """Upgrade the database at ``target`` (a URL or an engine) to the newest schema; idempotent."""
+    engine = create_store_engine(target) if isinstance(target, str) else target
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                # take the write lock first: a second process migrating waits here, then no-ops
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"migrating {engine.url.render_as_string()} failed: {exc}") from exc
+    finally:
+        if isinstance(target, str):
+            engine.dispose()

@@ -1,0 +1,169 @@
+"""The database schema: events, their verdicts, alerts and the events behind each alert.
+
+Core ``Table`` objects, not ORM classes: the store writes in bulk (one multi-row statement per batch)
+and hands back plain dataclasses, so nothing here is ever attached to a session. The Alembic
+revisions under ``migrations/versions`` create exactly this schema; a test compares the two.
+
+Portability (SQLite and PostgreSQL):
+- every timestamp goes through :class:`UTCDateTime`: stored as UTC (naive text on SQLite,
+  ``timestamptz`` on PostgreSQL) and always read back timezone-aware UTC;
+- JSON columns are SQLAlchemy ``JSON`` (``jsonb`` on PostgreSQL);
+- the list fields of an event (targets, topics) are kept as JSON on the row for reading back, and
+  also exploded into ``event_targets`` / ``event_topics`` so that "everything aimed at target X
+  between t0 and t1" is an index range scan.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+ID = 128  # longest id the Event schema accepts
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        # SQLite compares timestamps as text: store them all in one zone, without an offset
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", String(ID), primary_key=True),
+    Column("surface", String(32), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("author_id", String(ID), nullable=False),
+    Column("author_created_at", UTCDateTime(), nullable=True),
+    Column("author_verified", Boolean(), nullable=False),
+    Column("author_minor", Boolean(), nullable=False),
+    Column("mcn_id", String(ID), nullable=True),
+    Column("target_ids", JSONDoc, nullable=False),
+    Column("thread_id", String(ID), nullable=True),
+    Column("topic_ids", JSONDoc, nullable=False),
+    Column("reply_to", String(ID), nullable=True),
+    Column("target_follows_author", Boolean(), nullable=True),
+    Column("author_follows_target", Boolean(), nullable=True),
+    # NULL once retention has purged it (or when ingested with keep_text=False); the hash stays
+    Column("text", Text(), nullable=True),
+    Column("text_sha256", String(64), nullable=False),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index(None, "occurred_at"),
+    Index(None, "author_id", "occurred_at"),
+    Index(None, "thread_id", "occurred_at"),
+    Index(None, "mcn_id"),
+)
+
+event_targets = Table(
+    "event_targets",
+    metadata,
+    Column("event_id", String(ID), ForeignKey("events.event_id", ondelete="CASCADE"), nullable=False),
+    Column("target_id", String(ID), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),  # copied from the event for range scans
+    PrimaryKeyConstraint("event_id", "target_id"),
+    Index(None, "target_id", "occurred_at"),
+    sqlite_with_rowid=False,  # a link table: the primary key is the row, one b-tree fewer
+)
+
+event_topics = Table(
+    "event_topics",
+    metadata,
+    Column("event_id", String(ID), ForeignKey("events.event_id", ondelete="CASCADE"), nullable=False),
+    Column("topic_id", String(ID), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("event_id", "topic_id"),
+    Index(None, "topic_id", "occurred_at"),
+    sqlite_with_rowid=False,
+)
+
+verdicts = Table(
+    "verdicts",
+    metadata,
+    Column(
+        "event_id",
+        String(ID),
+        ForeignKey("events.event_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("violation", Boolean(), nullable=False),
+    Column("score", Float(), nullable=False),
+    Column("severity", String(32), nullable=True),
+    Column("top_category", String(64), nullable=True),  # for grouping in SQL (topic summaries)
+    Column("categories", JSONDoc, nullable=False),
+    Column("spans", JSONDoc, nullable=False),
+    Column("versions", JSONDoc, nullable=False),
+    Column("notes", JSONDoc, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", String(ID), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("subject_type", String(16), nullable=False),  # user / thread / topic
+    Column("subject_id", String(ID), nullable=False),
+    Column("level", String(16), nullable=False),  # watch / warning / critical
+    Column("status", String(16), nullable=False),  # open, or what a moderator set
+    Column("raised_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("evidence", JSONDoc, nullable=False),
+    Index(None, "subject_id", "subject_type"),
+    Index(None, "kind", "updated_at"),
+    Index(None, "updated_at"),
+)
+
+# No foreign key to events: an alert may be written by one worker before another worker's
+# batch holding one of its events commits; the pipeline, not the schema, orders those writes.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("alert_id", String(ID), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    PrimaryKeyConstraint("alert_id", "event_id"),
+    Index(None, "event_id"),
+    sqlite_with_rowid=False,
+)
