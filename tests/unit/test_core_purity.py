@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "src" / "cvguard"
-PURE = ["detection", "taxonomy.py"]
+PURE = ["detection", "behavior", "taxonomy.py", "events.py"]
 FORBIDDEN = {
     "fastapi",
     "starlette",

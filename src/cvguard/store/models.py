@@ -144,7 +144,7 @@ alerts = Table(
     metadata,
     Column("alert_id", String(ID), primary_key=True),
     Column("kind", String(64), nullable=False),
-    Column("subject_type", String(16), nullable=False),  # user / thread / topic
+    Column("subject_type", String(16), nullable=False),  # user / thread / topic / cluster
     Column("subject_id", String(ID), nullable=False),
     Column("level", String(16), nullable=False),  # watch / warning / critical
     Column("status", String(16), nullable=False),  # open, or what a moderator set

@@ -29,7 +29,8 @@ from cvguard.store.bulk import BulkWriter
 from cvguard.store.engine import create_store_engine, migrate
 
 LEVELS = ("watch", "warning", "critical")  # ascending
-SUBJECT_TYPES = ("user", "thread", "topic")
+# "cluster": a brigade whose messages no single target, thread or topic holds the majority of.
+SUBJECT_TYPES = ("user", "thread", "topic", "cluster")
 _SPAN_FIELDS = ("start", "end", "term", "category", "source", "severity", "match", "weight")
 
 

@@ -1,0 +1,277 @@
+"""Incitement: messages that call a crowd onto a person, and who followed the call.
+
+A message incites when screening puts it in ``pile_on_incitement`` or ``privacy`` (doxxing), when
+it matches a call-to-attack pattern (冲他, 挂人, 开盒, 人肉, 大家去他评论区…), or when it points
+at a person (an @handle or a link) while being abusive. Its author is an *initiator* for each of
+the event's targets (or for its thread when it names no target). Anyone whose abusive message
+against the same subject is not older than the first incitement is a *copycat*. Roles are
+computed from order-independent facts (earliest incitement, latest abuse per author), so a late
+event changes nothing but what it adds.
+
+    watch     a pattern-only call (not abusive in itself)
+    warning   an abusive call, or any call followed by >= 3 copycats
+    critical  an abusive call followed by >= 10 copycats, or doxxing followed by >= 3
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from cvguard.behavior.alerts import Assessment, Level, SubjectType
+from cvguard.behavior.base import Watermark, is_abusive
+from cvguard.behavior.windows import iso, top_k_insert
+from cvguard.detection.verdict import Verdict
+from cvguard.events import Event
+
+Role = Literal["initiator", "copycat"]
+
+_PRONOUN = r"(?:他|她|它|ta|TA|这人|此人)"
+CALL = re.compile(
+    r"开盒|人肉|挂人|挂出来|扒皮|网暴"
+    + _PRONOUN
+    + r"|(?:兄弟|姐妹|家人|朋友)们?.{0,3}冲|冲"
+    + _PRONOUN
+    + r"|冲(?:爆|烂|死)"
+    + r"|大家(?:一起)?(?:去|来).{0,10}(?:评论区|主页|微博|私信|直播间|超话)"
+    + r"|去"
+    + _PRONOUN
+    + r"的?(?:评论区|主页|微博|私信|直播间)"
+    + r"|(?:一起|集体)(?:举报|骂)"
+    + _PRONOUN,
+    re.IGNORECASE,
+)
+DOX = re.compile(r"开盒|人肉|扒皮")
+POINTER = re.compile(r"@[\w\-]{2,}|https?://\S+", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class IncitementConfig:
+    abusive_threshold: float = 0.5
+    category_threshold: float = 0.5  # pile_on_incitement / privacy scores that count as a call
+    lateness_s: float = 600.0
+    retention_s: float = 3 * 86400.0  # how long an initiator's call makes later abusers copycats
+    warning_copycats: int = 3
+    critical_copycats: int = 10
+    critical_dox_copycats: int = 3
+    sample_ids: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """How one message incites: ``strong`` when abusive or so classified, ``dox`` when exposing."""
+
+    strong: bool
+    dox: bool
+    why: tuple[str, ...]
+
+
+def classify_call(event: Event, verdict: Verdict, cfg: IncitementConfig) -> Call | None:
+    cats = verdict.categories
+    abusive = is_abusive(verdict, cfg.abusive_threshold)
+    why: list[str] = []
+    if cats.get("pile_on_incitement", 0.0) >= cfg.category_threshold:
+        why.append("category:pile_on_incitement")
+    privacy = cats.get("privacy", 0.0) >= cfg.category_threshold
+    if privacy:
+        why.append("category:privacy")
+    pattern = CALL.search(event.text)
+    if pattern:
+        why.append(f"pattern:{pattern.group(0)}")
+    if abusive and POINTER.search(event.text):
+        why.append("pointer+abuse")
+    if not why:
+        return None
+    strong = abusive or len(why) > 1 or not pattern
+    dox = privacy or bool(DOX.search(event.text))
+    return Call(strong, dox, tuple(why))
+
+
+class _Subject:
+    __slots__ = ("abusers", "copycats", "initiators", "newest", "recent")
+
+    def __init__(self) -> None:
+        # author -> [earliest call time, event id, strong, dox]
+        self.initiators: dict[str, list[Any]] = {}
+        self.abusers: dict[str, float] = {}  # author -> latest abusive time
+        self.recent: list[tuple[float, str]] = []  # latest abusive (time, event id)
+        self.newest = -math.inf
+        self.copycats = 0  # derived: recomputed, never saved
+
+    def first_call(self) -> float | None:
+        return min((v[0] for v in self.initiators.values()), default=None)
+
+    def recount(self) -> None:
+        first = self.first_call()
+        self.copycats = (
+            0
+            if first is None
+            else sum(1 for a, t in self.abusers.items() if t >= first and a not in self.initiators)
+        )
+
+    def is_copycat(self, author: str, latest: float | None, first: float | None) -> bool:
+        return first is not None and latest is not None and latest >= first and author not in self.initiators
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "initiators": {k: list(self.initiators[k]) for k in sorted(self.initiators)},
+            "abusers": [[k, self.abusers[k]] for k in sorted(self.abusers)],
+            "recent": [list(r) for r in self.recent],
+            "newest": None if self.newest == -math.inf else self.newest,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _Subject:
+        out = cls()
+        out.initiators = {
+            k: [float(v[0]), str(v[1]), bool(v[2]), bool(v[3])] for k, v in data["initiators"].items()
+        }
+        out.abusers = {str(k): float(t) for k, t in data["abusers"]}
+        out.recent = [(float(t), str(i)) for t, i in data["recent"]]
+        out.newest = -math.inf if data["newest"] is None else float(data["newest"])
+        out.recount()
+        return out
+
+
+def _key(subject_type: str, subject_id: str) -> str:
+    return f"{subject_type}:{subject_id}"
+
+
+class IncitementDetector:
+    kind = "incitement"
+
+    def __init__(self, config: IncitementConfig | None = None) -> None:
+        self.config = config or IncitementConfig()
+        self.watermark = Watermark(self.config.lateness_s)
+        self._subjects: dict[str, _Subject] = {}
+
+    def update(self, event: Event, verdict: Verdict, t: float) -> tuple[str, ...]:
+        cfg = self.config
+        abusive = is_abusive(verdict, cfg.abusive_threshold)
+        call = classify_call(event, verdict, cfg)
+        if call is None and not abusive:
+            return ()
+        if event.target_ids:
+            keys = [_key("user", i) for i in dict.fromkeys(event.target_ids) if i != event.author.id]
+        elif event.thread_id:
+            keys = [_key("thread", event.thread_id)]
+        else:
+            return ()
+        if not keys or not self.watermark.accept(t):
+            return ()
+        author = event.author.id
+        touched: list[str] = []
+        for key in keys:
+            # Abuse is kept even before any call: a late-arriving call turns it into copycat abuse.
+            rec = self._subjects.get(key)
+            if rec is None:
+                rec = self._subjects[key] = _Subject()
+            self._advance(rec, t)
+            horizon = self._horizon(rec)
+            if call is not None and t >= horizon:
+                self._add_call(rec, author, t, event.event_id, call)
+            if abusive and t >= horizon:
+                first = rec.first_call()
+                prev = rec.abusers.get(author)
+                if prev is None or t > prev:
+                    was = rec.is_copycat(author, prev, first)
+                    rec.abusers[author] = t
+                    rec.copycats += int(rec.is_copycat(author, t, first)) - int(was)
+                top_k_insert(rec.recent, (t, event.event_id), cfg.sample_ids)
+            if rec.initiators:
+                touched.append(key)
+        return tuple(touched)
+
+    def _add_call(self, rec: _Subject, author: str, t: float, event_id: str, call: Call) -> None:
+        old = rec.initiators.get(author)
+        if old is None:
+            rec.initiators[author] = [t, event_id, call.strong, call.dox]
+        else:
+            if (t, event_id) < (old[0], old[1]):
+                old[0], old[1] = t, event_id
+            old[2] = old[2] or call.strong
+            old[3] = old[3] or call.dox
+        rec.recount()
+
+    def _horizon(self, rec: _Subject) -> float:
+        # Anchored to the day of the newest event, so what is kept depends on no arrival order.
+        return (rec.newest // 86400) * 86400 - self.config.retention_s
+
+    def _advance(self, rec: _Subject, t: float) -> None:
+        if t <= rec.newest:
+            return
+        crossed = rec.newest == -math.inf or int(t // 86400) != int(rec.newest // 86400)
+        rec.newest = t
+        if crossed:  # evict once a day: abusers and calls older than the retention
+            horizon = self._horizon(rec)
+            rec.abusers = {a: v for a, v in rec.abusers.items() if v >= horizon}
+            rec.initiators = {a: v for a, v in rec.initiators.items() if v[0] >= horizon}
+            rec.recount()
+
+    def role_of(self, author_id: str, target_id: str, subject_type: SubjectType = "user") -> Role | None:
+        rec = self._subjects.get(_key(subject_type, target_id))
+        if rec is None:
+            return None
+        if author_id in rec.initiators:
+            return "initiator"
+        if rec.is_copycat(author_id, rec.abusers.get(author_id), rec.first_call()):
+            return "copycat"
+        return None
+
+    def assess(self, subject: str, t: float, *, explain: bool = True) -> Assessment:
+        subject_type, _, subject_id = subject.partition(":")
+        st: SubjectType = "thread" if subject_type == "thread" else "user"
+        rec = self._subjects.get(subject)
+        if rec is None or not rec.initiators:
+            return Assessment("incitement", st, subject_id, None, 0.0, 0, {})
+        cfg = self.config
+        calls = list(rec.initiators.values())
+        strong = any(c[2] for c in calls)
+        dox = any(c[3] for c in calls)
+        n = rec.copycats
+        level: Level = "watch"
+        if strong or n >= cfg.warning_copycats:
+            level = "warning"
+        if (strong and n >= cfg.critical_copycats) or (dox and n >= cfg.critical_dox_copycats):
+            level = "critical"
+        first = rec.first_call()
+        score = {"watch": 0.3, "warning": 0.6, "critical": 0.9}[level] + 0.1 * min(1.0, n / 50)
+        initiators = sorted(rec.initiators.items(), key=lambda kv: (kv[1][0], kv[0]))[: cfg.sample_ids]
+        copy_ids = [i for tt, i in reversed(rec.recent) if first is not None and tt >= first]
+        evidence: dict[str, Any] = {
+            "initiators": [
+                {"author_id": a, "at": iso(v[0]), "event_id": v[1], "abusive_call": v[2], "doxxing": v[3]}
+                for a, v in initiators
+            ],
+            "first_call_at": None if first is None else iso(first),
+            "copycats": n,
+            "doxxing": dox,
+            "sample_event_ids": [v[1] for _, v in initiators] + copy_ids,
+        }
+        ids = tuple(dict.fromkeys(evidence["sample_event_ids"]))[: cfg.sample_ids]
+        evidence["sample_event_ids"] = list(ids)
+        return Assessment("incitement", st, subject_id, level, round(score, 6), len(calls) + n, evidence, ids)
+
+    def score(self, subject: str, t: float) -> float:
+        return self.assess(subject, t).score
+
+    def subjects(self) -> list[str]:
+        return sorted(self._subjects)
+
+    def prune(self, t: float) -> None:
+        horizon = t - self.config.retention_s
+        for key in [k for k, r in self._subjects.items() if r.newest < horizon]:
+            del self._subjects[key]
+
+    def save(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "watermark": self.watermark.to_json(),
+            "subjects": {k: self._subjects[k].to_dict() for k in sorted(self._subjects)},
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.watermark.load(data["watermark"])
+        self._subjects = {k: _Subject.from_dict(v) for k, v in data["subjects"].items()}

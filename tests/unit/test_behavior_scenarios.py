@@ -1,0 +1,288 @@
+"""Behaviour scenarios end to end through the engine, with verdicts built by hand (no model)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cvguard.behavior import Alert, BehaviourEngine, PileOnDetector, classify_call
+from cvguard.behavior.incitement import IncitementConfig
+from cvguard.detection.verdict import Verdict
+from cvguard.events import Author, Event, Relationship
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+CLEAN = Verdict(False, 0.05, None, {}, (), {})
+HEATED = Verdict(False, 0.42, None, {"ridicule": 0.42}, (), {})  # sharp but under the threshold
+ABUSE = Verdict(True, 0.9, "harmful", {"insult": 0.9}, (), {})
+CALL = Verdict(True, 0.8, "harmful", {"pile_on_incitement": 0.8}, (), {})
+
+_ids = iter(range(10**9))
+
+
+def event(t: float, author: str, text: str = "说得有道理，我支持你的看法", **kw: Any) -> Event:
+    new = kw.pop("new", False)
+    follows = kw.pop("follows", None)
+    return Event(
+        event_id=f"e{next(_ids)}",
+        surface="comment",
+        occurred_at=T0 + timedelta(seconds=t),
+        author=Author(id=author, created_at=T0 - timedelta(days=2 if new else 500)),
+        text=text,
+        relationship=Relationship(target_follows_author=follows),
+        **kw,
+    )
+
+
+def levels(alerts: list[Alert], kind: str) -> list[str]:
+    return [a.level for a in alerts if a.kind == kind]
+
+
+def test_ordinary_person_pile_on_warns_within_twenty_abusive_messages_and_a_minute() -> None:
+    # A private person with no history: 20 insults in a minute from 15 strangers, two friends
+    # replying kindly in between. Issue 3: a warning within 60 s or 20 messages.
+    engine = BehaviourEngine()
+    first_warning: tuple[int, float] | None = None
+    engine.process(event(0, "friend1", target_ids=("xiaoli",), follows=True), CLEAN)
+    for i in range(20):
+        t = 1 + i * 3.0
+        alerts = engine.process(
+            event(t, f"stranger{i % 15}", "你就是个贱人，去死吧", target_ids=("xiaoli",)), ABUSE
+        )
+        if i == 10:
+            engine.process(event(t + 1, "friend2", target_ids=("xiaoli",), follows=True), CLEAN)
+        if first_warning is None and "warning" in levels(alerts, "pile_on"):
+            first_warning = (i + 1, t)
+    assert first_warning is not None
+    n, t = first_warning
+    assert n <= 20 and t <= 60, first_warning
+    state = engine.target_state("xiaoli", T0 + timedelta(seconds=60))
+    assert state["level"] in ("warning", "critical") and state["risk"] >= 0.6
+    assert state["pile_on"]["windows"]["1m"]["distinct_senders"] >= 5
+    assert state["pile_on"]["rule"].split(":")[0] == state["pile_on"]["level"]  # the rule that fired
+
+
+def test_a_busy_celebritys_normal_hours_raise_no_pile_on_warning() -> None:
+    # 2,000 mostly neutral mentions an hour with a steady 2% abusive share, for six hours and
+    # from a cold start (no history at all): the share test keeps this from looking like a surge.
+    rng = random.Random(5)
+    detector = PileOnDetector()
+    worst: str | None = None
+    t = 0.0
+    n = 0
+    while t < 6 * 3600:
+        t += rng.expovariate(2000 / 3600)
+        abusive = rng.random() < 0.02
+        e = event(t, f"fan{rng.randrange(50_000)}", target_ids=("star",))
+        for target in detector.update(e, ABUSE if abusive else CLEAN, t + T0.timestamp()):
+            level = detector.assess(target, t + T0.timestamp(), explain=False).level
+            if level in ("warning", "critical"):
+                worst = level
+        n += 1
+    assert n > 10_000
+    assert worst is None
+
+
+def test_a_heated_but_civil_debate_raises_nothing() -> None:
+    # 1,500 sharp replies in an hour among 40 people and at one public figure, none abusive.
+    rng = random.Random(9)
+    engine = BehaviourEngine()
+    alerts: list[Alert] = []
+    words = "观点数据证据逻辑政策成本效果研究样本结论前提假设反驳论证统计标准"
+    for i in range(1500):
+        target = "official" if i % 3 == 0 else f"debater{rng.randrange(40)}"
+        e = event(
+            i * 2.4,
+            f"debater{rng.randrange(40)}",
+            "你的" + "".join(rng.choice(words) for _ in range(12)) + "站不住脚",
+            target_ids=(target,),
+            topic_ids=("policy-debate",),
+            thread_id="th-debate",
+        )
+        alerts += engine.process(e, HEATED)
+    assert alerts == []
+    assert engine.topic_state("policy-debate", T0 + timedelta(hours=1))["level"] is None
+
+
+def test_a_celebrity_pile_on_is_still_seen_against_a_high_baseline() -> None:
+    # Two quiet hours teach the baseline (2% abusive of 2,000/h); then a third of mentions turn abusive.
+    rng = random.Random(2)
+    engine = BehaviourEngine()
+    t = 0.0
+    raised: list[str] = []
+    while t < 3 * 3600:
+        t += rng.expovariate(2000 / 3600)
+        share = 0.02 if t < 2 * 3600 else 0.35
+        abusive = rng.random() < share
+        alerts = engine.process(
+            event(t, f"fan{rng.randrange(50_000)}", target_ids=("star",)), ABUSE if abusive else CLEAN
+        )
+        raised += [a.level for a in alerts if a.kind == "pile_on" and t < 2 * 3600]
+        if t >= 2 * 3600 and "warning" in levels(alerts, "pile_on"):
+            assert t - 2 * 3600 < 120  # within two minutes of the turn
+            break
+    else:
+        pytest.fail("no warning")
+    assert "warning" not in raised and "critical" not in raised
+
+
+def test_incitement_marks_the_initiator_then_copycats() -> None:
+    engine = BehaviourEngine()
+    engine.process(event(0, "early", "你就是个废物", target_ids=("victim",)), ABUSE)  # before any call
+    alerts = engine.process(event(10, "boss", "兄弟们冲，去她评论区骂", target_ids=("victim",)), CALL)
+    assert levels(alerts, "incitement") == ["warning"]  # an abusive call, at once
+    assert engine.role_of("boss", "victim") == "initiator"
+    emitted: list[str] = []
+    for i in range(12):
+        emitted += levels(
+            engine.process(event(20 + i, f"joiner{i}", "贱人滚出去", target_ids=("victim",)), ABUSE),
+            "incitement",
+        )
+    assert emitted == ["critical"]  # >= 10 copycats after an abusive call; nothing in between
+    assert engine.role_of("joiner3", "victim") == "copycat"
+    assert engine.role_of("early", "victim") is None  # abused before the call: not a copycat
+    assert engine.role_of("bystander", "victim") is None
+    inc = engine.target_state("victim", T0 + timedelta(seconds=40))["incitement"]
+    assert inc["copycats"] == 12 and inc["initiators"][0]["author_id"] == "boss"
+
+
+def test_a_late_call_still_turns_later_abuse_into_copycats() -> None:
+    engine = BehaviourEngine()
+    engine.process(event(100, "joiner", "贱人", target_ids=("victim",)), ABUSE)
+    engine.process(event(50, "boss", "大家去他评论区看看", target_ids=("victim",)), CLEAN)  # arrives late
+    assert engine.role_of("boss", "victim") == "initiator"
+    assert engine.role_of("joiner", "victim") == "copycat"
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict", "strong"),
+    [
+        ("兄弟们冲，去她评论区骂", CALL, True),  # classified incitement
+        ("大家去他评论区看看", CLEAN, False),  # pattern only: a weak call
+        ("@小王 这种垃圾也配活着", ABUSE, True),  # a handle plus abuse points the crowd
+        ("已经开盒了，住在朝阳区", CLEAN, False),  # doxxing words (weak alone, but doxxing)
+    ],
+)
+def test_calls_to_attack_are_recognised(text: str, verdict: Verdict, strong: bool) -> None:
+    call = classify_call(event(0, "a", text), verdict, IncitementConfig())
+    assert call is not None and call.strong is strong
+
+
+@pytest.mark.parametrize("text", ["今晚冲浪去", "加油冲冲冲", "这个评论区真热闹"])
+def test_ordinary_words_are_not_calls(text: str) -> None:
+    assert classify_call(event(0, "a", text), CLEAN, IncitementConfig()) is None
+
+
+def test_brigade_of_near_identical_messages_from_new_accounts_is_flagged() -> None:
+    # 30 copies (punctuation and a tag varied) from 30 fresh accounts within 2 minutes.
+    engine = BehaviourEngine()
+    alerts: list[Alert] = []
+    for i in range(30):
+        text = f"这个人就是骗子，大家千万别信他的话{'！' * (i % 3)} #{'真相' if i % 2 else '曝光'}"
+        alerts += engine.process(event(i * 4.0, f"bot{i}", text, thread_id="th9", new=True), CLEAN)
+    got = [a for a in alerts if a.kind == "brigade"]
+    assert [a.level for a in got] == ["watch", "warning"]
+    ev = got[-1].evidence
+    assert got[-1].subject_type == "thread" and got[-1].subject_id == "th9"
+    assert ev["distinct_accounts"] >= 20 and ev["new_account_share"] == 1.0 and ev["time_span_s"] <= 120
+
+
+def test_thirty_different_messages_from_new_accounts_are_not_a_brigade() -> None:
+    rng = random.Random(4)
+    chars = "今天天气不错我们一起去吃饭吧这个电影真好看大家周末愉快学习工作加油"
+    engine = BehaviourEngine()
+    alerts: list[Alert] = []
+    for i in range(30):
+        text = "".join(rng.choice(chars) for _ in range(16))
+        alerts += engine.process(event(i * 4.0, f"bot{i}", text, thread_id="th9", new=True), CLEAN)
+    assert [a for a in alerts if a.kind == "brigade"] == []
+
+
+def test_escalation_emits_three_alerts_not_thirty() -> None:
+    # 60 insults in 2 minutes from 40 strangers: watch -> warning -> critical, one alert each,
+    # all with the same alert_id (an upsert, not a new alert).
+    engine = BehaviourEngine()
+    alerts: list[Alert] = []
+    for i in range(60):
+        alerts += engine.process(event(i * 2.0, f"s{i % 40}", "滚吧贱人", target_ids=("v",)), ABUSE)
+    pile = [a for a in alerts if a.kind == "pile_on"]
+    assert [a.level for a in pile] == ["watch", "warning", "critical"]
+    assert len({a.alert_id for a in pile}) == 1 and pile[0].alert_id == "pile_on:user:v:1"
+    assert pile[-1].raised_at == pile[0].raised_at < pile[-1].updated_at
+    ev = pile[-1].evidence
+    assert ev["windows"]["1m"]["distinct_senders"] >= 20 and len(ev["sample_event_ids"]) <= 20
+    assert ev["timeline"] and ev["p_value"] <= 1e-14 and ev["rule"].startswith("critical")
+
+
+def test_a_quiet_period_ends_the_episode() -> None:
+    engine = BehaviourEngine()
+    ids = []
+    for start in (0.0, 86400.0):  # a second wave the next day
+        for i in range(10):
+            ids += [
+                a.alert_id for a in engine.process(event(start + i, f"s{i}", "滚", target_ids=("v",)), ABUSE)
+            ]
+    assert Counter(i.rsplit(":", 1)[1] for i in ids if i.startswith("pile_on")).keys() == {"1", "2"}
+
+
+def test_topic_turning_violent_is_flagged_against_its_own_baseline() -> None:
+    rng = random.Random(1)
+    engine = BehaviourEngine()
+    topic_levels: list[str] = []
+    for i in range(3000):  # an hour at 2% abusive, then an hour at 40%
+        t = i * 2.4
+        abusive = rng.random() < (0.02 if t < 3600 else 0.4)
+        e = event(t, f"u{rng.randrange(3000)}", topic_ids=("hot-1",), thread_id=f"th{rng.randrange(50)}")
+        alerts = engine.process(e, ABUSE if abusive else CLEAN)
+        topic_levels += [a.level for a in alerts if a.kind == "topic" and t < 3600]
+        if t >= 3600 and "warning" in levels(alerts, "topic"):
+            break
+    else:
+        pytest.fail("no topic warning")
+    assert topic_levels == []
+    state = engine.topic_state("hot-1", T0 + timedelta(seconds=t))
+    assert state["level"] == "warning" and state["windows"]["10m"]["abusive_share"] >= 0.2
+
+
+def test_engine_save_restore_mid_stream_changes_nothing_downstream() -> None:
+    rng = random.Random(8)
+    items = []
+    for i in range(400):
+        abusive = rng.random() < 0.3
+        target = rng.choice(["a", "b", "c"])
+        items.append(
+            (
+                event(
+                    i * 5.0,
+                    f"u{rng.randrange(30)}",
+                    "你真是个垃圾" if abusive else "你好",
+                    target_ids=(target,),
+                    topic_ids=("t",),
+                ),
+                ABUSE if abusive else CLEAN,
+            )
+        )
+    whole = BehaviourEngine()
+    expected = [a.to_dict() for a in whole.process_many(items)]
+    first = BehaviourEngine()
+    got = [a.to_dict() for a in first.process_many(items[:200])]
+    second = BehaviourEngine()
+    second.restore(json.loads(json.dumps(first.save())))
+    got += [a.to_dict() for a in second.process_many(items[200:])]
+    assert got == expected
+    assert json.dumps(second.save()) == json.dumps(whole.save())
+
+
+def test_process_and_process_many_agree() -> None:
+    items = [
+        (event(i * 3.0, f"b{i}", "同一段文字同一段文字复制粘贴", thread_id="x", new=True), CLEAN)
+        for i in range(25)
+    ]
+    one, many = BehaviourEngine(), BehaviourEngine()
+    a = [x.to_dict() for e, v in items for x in one.process(e, v)]
+    b = [x.to_dict() for x in many.process_many(items, batch=7)]
+    assert a == b and a
