@@ -36,6 +36,9 @@ from cvguard.errors import InputError, TextTooLarge
 from cvguard.taxonomy import Taxonomy, load_taxonomy, severity_rank
 
 THRESHOLD = 0.5
+# The model alone makes a violation from P(offensive) = 0.6: on COLD dev that costs 0.05 points of
+# accuracy against 0.5, and it keeps coin-flip scores on civil disagreement below the line.
+MODEL_DECISION = 0.6
 DEFAULT_MAX_CHARS = 100_000
 _MODE_FACTOR = {"text": 1.0, "abbrev": 1.0, "word": 1.0, "squeezed": 0.9}
 # PII that alone points at a person's home or identity, versus contact details people share freely.
@@ -115,6 +118,13 @@ def _lexicon_evidence(hits: Sequence[Hit], prob: float) -> dict[str, float]:
             end = max(end, stop)
         out[category] = 1.0 - miss * (1.0 - best)
     return out
+
+
+def model_evidence(prob: float) -> float:
+    """Monotone map of P(offensive) to evidence that puts MODEL_DECISION on the violation line."""
+    if prob < MODEL_DECISION:
+        return prob * THRESHOLD / MODEL_DECISION
+    return THRESHOLD + (prob - MODEL_DECISION) * (1.0 - THRESHOLD) / (1.0 - MODEL_DECISION)
 
 
 def _context_factors(p: Prepared) -> tuple[dict[str, float], float]:
@@ -249,11 +259,12 @@ class Screener:
             prob *= model_factor
         scores = dict.fromkeys(self.taxonomy.codes, 0.0)
         scores.update(evidence)
+        model_ev = model_evidence(prob)
         if p.context.reporting or p.context.anti_bias:
             # Quoted words: lexicon and model see the same quote, so they are one piece of evidence.
-            scores[primary] = max(scores[primary], prob)
+            scores[primary] = max(scores[primary], model_ev)
         else:
-            scores[primary] = 1.0 - (1.0 - scores[primary]) * (1.0 - prob)
+            scores[primary] = 1.0 - (1.0 - scores[primary]) * (1.0 - model_ev)
         if prob >= self.threshold and self.models:
             notes.append(f"model: P(offensive)={prob:.2f}")
             spans.extend(self._model_spans(p, cues, primary))
