@@ -10,6 +10,7 @@ same splits in the same run.
 from __future__ import annotations
 
 import json
+import sys
 
 import common  # noqa: F401  (puts src on the path)
 
@@ -31,7 +32,9 @@ def main() -> None:
     pred = (model.decision(featurize_all([e.text for e in dev], lexicon)) > 0).astype(int).tolist()
     result = {
         "dev": {"model": metrics([e.label for e in dev], pred), "baseline": baseline_scores(train, dev)},
-        "leave_one_topic_out": leave_one_topic_out(train, dev, lexicon, seed=0),
+        "leave_one_topic_out": leave_one_topic_out(
+            train, dev, lexicon, seed=0, log=lambda m: print(m, file=sys.stderr)
+        ),
     }
     print(json.dumps(result, indent=2))
 
