@@ -5,6 +5,7 @@
     cvguard serve [--host H] [--port P]       the HTTP API
     cvguard train / cvguard eval --data FILE  the model (see ``cvguard.detection.training``)
     cvguard simulate --seed N --out FILE      a simulated event stream with ground truth
+    cvguard replay EVENTS --out ALERTS        events through the whole pipeline, alerts out
 
 Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
 code 2; that mapping lives in :class:`_Commands` and nowhere else.
@@ -258,13 +259,15 @@ def _screen_jsonl(screener: Screener, jsonl: str, out: str, *, limit: int, chunk
         )
 
 
-def _progress(stack: ExitStack, err: Console, total_bytes: int | None) -> Callable[[int], None] | None:
+def _progress(
+    stack: ExitStack, err: Console, total_bytes: int | None, label: str = "screening"
+) -> Callable[[int], None] | None:
     """A progress bar over input bytes on an interactive stderr; nothing when piped or logged."""
     if not err.is_terminal:
         return None
     progress = stack.enter_context(
         Progress(
-            TextColumn("screening"),
+            TextColumn(label),
             BarColumn(),
             DownloadColumn(),
             TimeElapsedColumn(),
@@ -272,7 +275,7 @@ def _progress(stack: ExitStack, err: Console, total_bytes: int | None) -> Callab
             transient=True,
         )
     )
-    task = progress.add_task("screening", total=total_bytes)
+    task = progress.add_task(label, total=total_bytes)
 
     def advance(n: int) -> None:
         progress.advance(task, n)
@@ -294,7 +297,9 @@ def serve(
     from cvguard.api import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    app = create_app(settings)
+    app.state.pipeline()  # open the store and migrate before listening: a bad database fails here
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
 
 
 # -------------------------------------------------------------------------------- simulate
@@ -336,6 +341,76 @@ def simulate(
         ),
         soft_wrap=True,
     )
+
+
+# ---------------------------------------------------------------------------------- replay
+
+
+@app.command()
+def replay(
+    events: Annotated[str, typer.Argument(help='Events, one JSON object a line ("-": stdin).')],
+    out: Annotated[str, typer.Option("--out", "-o", help='Where alert lines go ("-": stdout).')],
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: CVGUARD_DATABASE_URL or SQLite).")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Events per pipeline batch (one transaction).")] = 2000,
+) -> None:
+    """Push events through the whole pipeline in event time; write every alert raised or escalated.
+
+    Events already stored (same event_id) are skipped, so replaying a file twice changes nothing.
+    A malformed line stops the run with its line number (exit 2); the lines before it are kept.
+    """
+    from cvguard.pipeline import Pipeline, ReplaySummary, alert_line
+    from cvguard.pipeline import replay as run_replay
+
+    settings = get_settings()
+    if db is not None:
+        settings = settings.model_copy(update={"database_url": db})
+    err = Console(stderr=True, highlight=False)
+    summary = ReplaySummary()
+    try:
+        with ExitStack() as stack:
+            try:
+                src: IO[bytes] = (
+                    sys.stdin.buffer if events == "-" else stack.enter_context(Path(events).open("rb"))
+                )
+                dst: IO[bytes] = (
+                    sys.stdout.buffer if out == "-" else stack.enter_context(Path(out).open("wb"))
+                )
+            except OSError as exc:
+                raise InputError(f"{exc.filename}: {exc.strerror}") from None
+            pipeline = stack.enter_context(Pipeline.open(settings, batch_size=batch))
+
+            def write(alerts: Any) -> None:
+                dst.write(b"".join(_alert_json(alert_line(a)) for a in alerts))
+                dst.flush()
+
+            size = None if events == "-" else Path(events).stat().st_size
+            advance = _progress(stack, err, size, "replaying")
+            run_replay(pipeline, src, on_alerts=write, progress=advance, summary=summary)
+    finally:
+        _print_replay_summary(err, summary.to_dict())
+
+
+def _alert_json(obj: dict[str, Any]) -> bytes:
+    line = json.dumps(obj, ensure_ascii=False, default=str)
+    try:
+        return line.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(obj, default=str).encode("ascii") + b"\n"
+
+
+def _print_replay_summary(err: Console, s: dict[str, Any]) -> None:
+    err.print(
+        Text(
+            f"{s['events']} events ({s['new']} new, {s['duplicates']} duplicates), {s['alerts']} alerts,"
+            f" {s['seconds']:.2f} s, {s['events_per_s']:.0f} events/s"
+        ),
+        soft_wrap=True,
+    )
+    for kind, levels in s["alerts_by_kind"].items():
+        shown = ", ".join(f"{level} {n}" for level, n in levels.items())
+        err.print(Text(f"  {kind}: {shown}"), soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------ train/eval

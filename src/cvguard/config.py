@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str = ""  # empty: SQLite under data_dir
     redis_url: str | None = None
+    keep_text: bool = True  # store the raw text of events (False: only its SHA-256)
     max_text_chars: int = Field(default=100_000, ge=1)
     max_batch: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)

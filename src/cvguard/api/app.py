@@ -1,32 +1,83 @@
-"""The application factory: settings and the screener come in explicitly, nothing is global."""
+"""The application factory: settings, the screener and the pipeline come in explicitly, nothing is global."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 import cvguard
 from cvguard.api import problems
 from cvguard.api.limits import BodyLimit
-from cvguard.api.routes import health, screen
+from cvguard.api.routes import alerts, events, health, screen, targets
 from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
+from cvguard.pipeline import Pipeline
 
 
-def create_app(settings: Settings | None = None, screener: Screener | None = None) -> FastAPI:
-    """Build the API. ``screener`` defaults to the packaged one, loaded on first use."""
+class PipelineHolder:
+    """Opens the pipeline (store migrated) on first use, once; closes it when the app stops.
+
+    Lazy so that an app used only for screening never touches a database; ``cvguard serve`` calls
+    it before listening, so a server with an unreachable database fails at start.
+    """
+
+    def __init__(
+        self, settings: Settings, screener: Callable[[], Screener], pipeline: Pipeline | None
+    ) -> None:
+        self._settings = settings
+        self._screener = screener
+        self._pipeline = pipeline
+        self._owned = pipeline is None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Pipeline:
+        if self._pipeline is None:
+            with self._lock:
+                if self._pipeline is None:
+                    self._pipeline = Pipeline.open(self._settings, screener=self._screener())
+        return self._pipeline
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pipeline is not None and self._owned:
+                self._pipeline.close()
+                self._pipeline = None
+
+
+def create_app(
+    settings: Settings | None = None, screener: Screener | None = None, pipeline: Pipeline | None = None
+) -> FastAPI:
+    """Build the API. ``screener`` defaults to the packaged one, loaded on first use; ``pipeline``
+    to one on ``settings.database_url``, opened on first use (a pipeline passed in is not closed)."""
     settings = settings if settings is not None else get_settings()
+    provide: Callable[[], Screener] = (lambda: screener) if screener is not None else Screener.default
+    holder = PipelineHolder(settings, provide, pipeline)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            holder.close()
+
     app = FastAPI(
         title="cvguard",
         version=cvguard.__version__,
         description="Cyber-violence screening, early warning, protection and graded enforcement.",
+        lifespan=lifespan,
     )
-    provide: Callable[[], Screener] = (lambda: screener) if screener is not None else Screener.default
     app.state.settings = settings
     app.state.screener = provide
+    app.state.pipeline = holder
     problems.install(app)
     app.include_router(health.router)
     app.include_router(screen.router)
+    app.include_router(events.router)
+    app.include_router(alerts.router)
+    app.include_router(targets.router)
+    events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

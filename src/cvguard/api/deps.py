@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
+from cvguard.pipeline import Pipeline
 
 
 def _settings(request: Request) -> Settings:
@@ -20,5 +21,11 @@ def _screener(request: Request) -> Screener:
     return screener
 
 
+def _pipeline(request: Request) -> Pipeline:
+    pipeline: Pipeline = request.app.state.pipeline()
+    return pipeline
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ScreenerDep = Annotated[Screener, Depends(_screener)]
+PipelineDep = Annotated[Pipeline, Depends(_pipeline)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from cvguard.detection.normalize import Normalized, clause_breaks
 
@@ -45,7 +46,7 @@ _ANTI_BIAS = _any_of(
     *(rf"{where}(?:好人|坏人)" for where in ("哪里都有", "到处都有", "都有")),
 )
 _SELF = re.compile(r"^(我|本人|俺)(真的?|简直|果然|就|也)?是(个|一个)?")
-_SECOND_PERSON = re.compile(r"你|您|尼玛|汝|u\b|you\b|ur\b")
+_SECOND_PERSON = re.compile(r"你|您|尼玛|汝|(?<![a-z0-9])(?:u|you|ur|your)(?![a-z0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +58,21 @@ class Context:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        out = []
-        if self.reporting:
-            out.append("context: reporting or quoting abuse")
-        if self.anti_bias:
-            out.append("context: argues against discrimination or abuse")
-        if self.self_directed:
-            out.append("context: self-directed")
-        if self.second_person:
-            out.append("context: second-person target")
-        return tuple(out)
+        return _notes(self.reporting, self.anti_bias, self.self_directed, self.second_person)
+
+
+@cache
+def _notes(reporting: bool, anti_bias: bool, self_directed: bool, second_person: bool) -> tuple[str, ...]:
+    out = []
+    if reporting:
+        out.append("context: reporting or quoting abuse")
+    if anti_bias:
+        out.append("context: argues against discrimination or abuse")
+    if self_directed:
+        out.append("context: self-directed")
+    if second_person:
+        out.append("context: second-person target")
+    return tuple(out)
 
 
 def with_clauses(norm: Normalized) -> str:

@@ -76,7 +76,7 @@ class GroupMasker:
         return GroupMasker(text.splitlines())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per text on the hot path
 class TextFeatures:
     """The inputs of the three views of one text."""
 
@@ -94,16 +94,25 @@ def featurize(text: str, syllables: Sequence[str], masker: GroupMasker | None = 
     return TextFeatures(c=text, m=text if masked == text else masked, p=tuple(syllables))
 
 
-@cache
-def _token_id(token: str) -> int:
-    return zlib.crc32(token.encode("utf-8"))
+_TOKEN_IDS: dict[str, int] = {}
+
+
+def _token_ids(tokens: list[str]) -> list[int]:
+    """CRC-32 of each token, remembered: the syllable vocabulary is small and repeats."""
+    try:
+        return list(map(_TOKEN_IDS.__getitem__, tokens))
+    except KeyError:
+        for t in tokens:
+            if t not in _TOKEN_IDS and len(_TOKEN_IDS) < 200_000:
+                _TOKEN_IDS[t] = zlib.crc32(t.encode("utf-8"))
+        return [_TOKEN_IDS.get(t) or zlib.crc32(t.encode("utf-8")) for t in tokens]
 
 
 def _sequence(view: str, feats: Sequence[TextFeatures]) -> tuple[np.ndarray, np.ndarray]:
     """One uint64 per unit (code point or syllable) for the whole batch, and its document index."""
     if view == "p":
         flat = [t for f in feats for t in f.p]
-        units = np.fromiter(map(_token_id, flat), dtype=np.uint64, count=len(flat))
+        units = np.array(_token_ids(flat), dtype=np.uint64)
         lengths = [len(f.p) for f in feats]
     else:
         texts = [getattr(f, view) for f in feats]

@@ -576,6 +576,7 @@ def _pinyin_tables() -> tuple[dict[str, str], frozenset[str]]:
 
 _LONGEST_SYLLABLE = 6  # zhuang, chuang, shuang
 _TOKEN_RE = re.compile(r"[a-z]+|[0-9]+|[^\W\d_a-z]+")  # Latin word, number, run of other letters
+_LATIN_OR_DIGIT = re.compile(r"[a-z0-9_]")
 
 
 def _latin_tokens(word: str) -> tuple[tuple[str, int, int], ...]:
@@ -614,6 +615,15 @@ def to_pinyin(norm: Normalized) -> PinyinView:
         return PinyinView(tuple(map(readings.__getitem__, text)), src_starts, src_ends)
     except KeyError:
         pass
+    if not _LATIN_OR_DIGIT.search(text):
+        # Han with punctuation, emoji or other scripts: every letter is its own token, the rest
+        # produces none (the same result as the tokeniser below, without its per-run overhead).
+        keep = [i for i, ch in enumerate(text) if ch in readings or (ch.isalnum() and not ch.isdigit())]
+        return PinyinView(
+            tuple([readings.get(text[i], text[i]) for i in keep]),
+            tuple([src_starts[i] for i in keep]),
+            tuple([src_ends[i] for i in keep]),
+        )
     syllables: list[str] = []
     starts: list[int] = []
     ends: list[int] = []

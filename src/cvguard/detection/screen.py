@@ -49,7 +49,7 @@ _REPORTABLE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per text on the hot path, never shared
 class Prepared:
     """Everything screening derives from one text before scoring."""
 
@@ -89,7 +89,11 @@ def prepare(text: str, lexicon: Lexicon | ReloadingLexicon, masker: GroupMasker 
     pinyin = to_pinyin(norm)
     hits = tuple(lexicon.find(norm, pinyin))
     pii = tuple(find_pii(norm))
-    context = read_context(with_clauses(norm))
+    context = read_context(norm.text)
+    if context.reporting or context.anti_bias:
+        # Clause breaks can only stop a cue from reaching across a sentence, never create one,
+        # so they are restored only when a cue fired without them.
+        context = read_context(with_clauses(norm))
     features = featurize(norm.text, pinyin.syllables, masker)
     return Prepared(norm, pinyin, hits, pii, context, features, language_of(norm.text))
 
@@ -177,6 +181,7 @@ class Screener:
         self.threshold = threshold
         self.masker = GroupMasker.default()
         self._severity = {c.code: c.severity for c in self.taxonomy.categories}
+        self._codes = self.taxonomy.codes
 
     @staticmethod
     @cache
@@ -257,7 +262,7 @@ class Screener:
                 if c in evidence:
                     evidence[c] = min(1.0, evidence[c] * f)
             prob *= model_factor
-        scores = dict.fromkeys(self.taxonomy.codes, 0.0)
+        scores = dict.fromkeys(self._codes, 0.0)
         scores.update(evidence)
         model_ev = model_evidence(prob)
         if p.context.reporting or p.context.anti_bias:

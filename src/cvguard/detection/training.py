@@ -24,7 +24,7 @@ import numpy as np
 
 from cvguard.detection.features import BUCKETS, VIEWS, TextFeatures, hashed
 from cvguard.detection.lexicon import Lexicon
-from cvguard.detection.model import DEFAULT_DIR, HashedView, LinearTextModel, artifact_path
+from cvguard.detection.model import DEFAULT_DIR, TF, HashedView, LinearTextModel, artifact_path
 from cvguard.detection.perturb import FAMILIES, Perturber
 from cvguard.detection.screen import prepare
 from cvguard.errors import InputError
@@ -143,7 +143,7 @@ def design(
         kept = np.flatnonzero(view.idf)
         col = np.full(BUCKETS, -1, dtype=np.int64)
         col[kept] = np.arange(len(kept))
-        d, b, val = view.weighted(doc, bucket, n)
+        d, b, val = view.weighted(doc, bucket, n, tf=TF)
         blocks.append(sparse.csr_matrix((val * scales[v], (d, col[b])), shape=(n, len(kept))))
         views[v], columns[v] = view, kept
     return sparse.hstack(blocks, format="csr"), views, columns
@@ -205,7 +205,7 @@ def fit_model(
         weights=weights,
         bias=float(clf.intercept_[0]),
         platt=platt,
-        meta={**(meta or {}), "training": settings},
+        meta={**(meta or {}), "training": settings, "tf": TF},
     )
 
 

@@ -1,0 +1,115 @@
+"""``GET /v1/targets/{id}`` and ``GET /v1/topics/{id}``: risk, level and history of one subject.
+
+"Now" is the pipeline's event clock (the newest event time it has seen), so the answer after a
+replay of last month's stream is last month's state. Behaviour state gives the live windows;
+the store gives the abusive events in the window and the alerts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+
+from cvguard.api.deps import PipelineDep
+from cvguard.api.routes.alerts import event_store, stored_alert_out
+from cvguard.api.routes.events import AlertOut
+
+router = APIRouter(prefix="/v1", tags=["targets and topics"])
+
+SubjectId = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+class AbusiveEvent(BaseModel):
+    event_id: str
+    occurred_at: datetime
+    author_id: str
+    surface: str
+    thread_id: str | None
+    score: float
+    severity: str | None
+    category: str | None
+
+
+class TargetOut(BaseModel):
+    target_id: str
+    as_of: datetime = Field(description="The event time this state is at (the newest event seen).")
+    risk: float = Field(ge=0.0, le=1.0, description="How likely this user is being piled on now.")
+    level: str | None = Field(description="The highest open alert level: watch, warning, critical.")
+    pile_on: dict[str, Any] = Field(description="Windowed counts, senders, strangers, new accounts, surge.")
+    incitement: dict[str, Any]
+    timeline: list[list[Any]] = Field(description="Abusive messages per time bucket (behaviour windows).")
+    abusive_events: list[AbusiveEvent] = Field(description="Stored abusive events aimed at the user.")
+    alerts: list[AlertOut] = Field(description="Stored alerts about this user, newest first.")
+
+
+class TopicOut(BaseModel):
+    topic_id: str
+    as_of: datetime
+    risk: float = Field(ge=0.0, le=1.0)
+    level: str | None
+    behaviour: dict[str, Any] = Field(description="The topic detector's evidence now.")
+    events: int = Field(description="Stored events in the topic.")
+    abusive_events: int
+    abusive_share: float
+    authors: int
+    abusive_authors: int
+    first_at: datetime | None
+    last_at: datetime | None
+    categories: dict[str, int] = Field(description="Abusive events by top category.")
+    alerts: list[AlertOut]
+
+
+@router.get("/targets/{target_id}", response_model=TargetOut, summary="A user's pile-on risk and timeline")
+def get_target(
+    target_id: SubjectId,
+    pipeline: PipelineDep,
+    hours: Annotated[float, Query(gt=0, le=24 * 30, description="How far back abusive events go.")] = 24,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many abusive events.")] = 200,
+) -> TargetOut:
+    """Risk and level from the live behaviour windows, with the abusive events and alerts stored."""
+    at, state = pipeline.target_state(target_id)
+    store = event_store(pipeline)
+    entries = store.target_timeline(
+        target_id, since=at - timedelta(hours=hours), until=at + timedelta(microseconds=1), limit=limit
+    )
+    stored = store.list_alerts(subject_id=target_id, subject_type="user", limit=100)
+    return TargetOut(
+        target_id=target_id,
+        as_of=at,
+        risk=state["risk"],
+        level=state["level"],
+        pile_on=state["pile_on"],
+        incitement=state["incitement"],
+        timeline=state["timeline"],
+        abusive_events=[AbusiveEvent.model_validate(e, from_attributes=True) for e in entries],
+        alerts=[stored_alert_out(a) for a in stored],
+    )
+
+
+@router.get("/topics/{topic_id}", response_model=TopicOut, summary="A topic's tendency towards violence")
+def get_topic(topic_id: SubjectId, pipeline: PipelineDep) -> TopicOut:
+    """The topic detector's live view with the stored volume, abusive share and alerts."""
+    at, state = pipeline.topic_state(topic_id)
+    store = event_store(pipeline)
+    summary = store.topic_summary(topic_id)
+    stored = store.list_alerts(subject_id=topic_id, subject_type="topic", limit=100)
+    behaviour = {k: v for k, v in state.items() if k not in ("topic_id", "risk", "level", "alerts")}
+    return TopicOut(
+        topic_id=topic_id,
+        as_of=at,
+        risk=state["risk"],
+        level=state["level"],
+        behaviour=behaviour,
+        events=summary.events,
+        abusive_events=summary.abusive_events,
+        abusive_share=round(summary.abusive_share, 4),
+        authors=summary.authors,
+        abusive_authors=summary.abusive_authors,
+        first_at=summary.first_at,
+        last_at=summary.last_at,
+        categories=summary.categories,
+        alerts=[stored_alert_out(a) for a in stored],
+    )
