@@ -93,3 +93,11 @@ def test_screen_many_matches_screen(screener: Screener) -> None:
 def test_english_abuse_uses_the_english_model(screener: Screener) -> None:
     verdict = screener.screen("shut up you stupid bitch, nobody wants you here")
     assert verdict.violation
+
+
+def test_a_wall_of_abuse_keeps_the_verdict_small(screener: Screener) -> None:
+    # 20,000 repeats of one insult: every hit is real, but a reviewer needs a bounded verdict.
+    verdict = screener.screen("傻逼" * 20_000)
+    assert verdict.violation
+    assert len(verdict.spans) == 256
+    assert any(n.startswith("spans: showing 256 of") for n in verdict.notes)

@@ -40,6 +40,7 @@ THRESHOLD = 0.5
 # accuracy against 0.5, and it keeps coin-flip scores on civil disagreement below the line.
 MODEL_DECISION = 0.6
 DEFAULT_MAX_CHARS = 100_000
+MAX_SPANS = 256
 _MODE_FACTOR = {"text": 1.0, "abbrev": 1.0, "word": 1.0, "squeezed": 0.9}
 # PII that alone points at a person's home or identity, versus contact details people share freely.
 _STRONG_PII = frozenset({"id_card", "address", "bank_card"})
@@ -276,6 +277,12 @@ class Screener:
 
         violating = [c for c, v in scores.items() if v >= self.threshold]
         severity = max((self._severity[c] for c in violating), key=severity_rank) if violating else None
+        if len(spans) > MAX_SPANS:
+            # A 100,000-character wall of one insult has tens of thousands of hits: keep the
+            # verdict small, PII and model cues first, then the earliest lexicon hits.
+            notes.append(f"spans: showing {MAX_SPANS} of {len(spans)}")
+            spans.sort(key=lambda sp: (sp.source == "lexicon", sp.start))
+            del spans[MAX_SPANS:]
         if len(spans) > 1:
             spans.sort(key=lambda sp: (sp.start, sp.end))
         return Verdict(
