@@ -303,5 +303,8 @@ class Screener:
             if unicodedata.category(token[0])[0] in "PZ":
                 continue
             start, end = p.norm.span(i, i + len(token))
-            out.append(Span(start, end, token, category, "model", "harmful", "ngram", round(weight, 4)))
+            # Name the cue by the lexicon hit it sits in, if any: 傻逼 is an insult even when the
+            # text's strongest category is a threat.
+            cat = next((h.category for h in p.hits if h.start <= start and end <= h.end), category)
+            out.append(Span(start, end, token, cat, "model", "harmful", "ngram", round(weight, 4)))
         return out
