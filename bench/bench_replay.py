@@ -1,6 +1,6 @@
 """Embedded replay throughput on one core: parse → screen → behaviour → SQLite → alerts.
 
-    python bench/bench_replay.py [--hours 24] [--users 5000] [--seed 0] [--batch 500]
+    python bench/bench_replay.py [--hours 24] [--users 5000] [--seed 0] [--batch 5000]
 
 Simulates a stream to a file (not timed), then replays it through the same code ``cvguard replay``
 runs — reader thread, bounded bus, pipeline, a fresh SQLite file in WAL mode — pinned to one CPU,
@@ -24,9 +24,13 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--users", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=None, help="events a transaction (default: the pipeline's)")
     args = ap.parse_args()
     pinned = pin_one_core()
+
+    from cvguard.pipeline import DEFAULT_BATCH
+
+    args.batch = args.batch or DEFAULT_BATCH
 
     from cvguard.config import Settings
     from cvguard.detection.screen import Screener

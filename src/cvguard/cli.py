@@ -6,6 +6,7 @@
     cvguard train / cvguard eval --data FILE  the model (see ``cvguard.detection.training``)
     cvguard simulate --seed N --out FILE      a simulated event stream with ground truth
     cvguard replay EVENTS --out ALERTS        events through the whole pipeline, alerts out
+    cvguard worker --redis URL --db URL       a consumer of the Redis event stream (scale-out)
 
 Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
 code 2; that mapping lives in :class:`_Commands` and nowhere else.
@@ -414,6 +415,72 @@ def _print_replay_summary(err: Console, s: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------------------ train/eval
+
+
+# ---------------------------------------------------------------------------------- worker
+
+
+@app.command()
+def worker(
+    redis_url: Annotated[
+        str | None, typer.Option("--redis", help="Redis URL (default: CVGUARD_REDIS_URL).")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: CVGUARD_DATABASE_URL or SQLite).")
+    ] = None,
+    group: Annotated[str, typer.Option(help="Consumer group shared by the workers.")] = "cvguard-workers",
+    name: Annotated[str | None, typer.Option(help="This consumer's name (default: host-pid).")] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Entries read (and written) at once.")] = 500,
+    stream: Annotated[str, typer.Option(help="The event stream.")] = "cvguard:events",
+    claim_idle_ms: Annotated[
+        int, typer.Option(min=1, help="Claim another consumer's entries pending this long.")
+    ] = 30_000,
+    block_ms: Annotated[int, typer.Option(min=1, help="How long one read waits for entries.")] = 1000,
+) -> None:
+    """Consume the Redis event stream until SIGTERM (the batch in hand is finished and acknowledged).
+
+    Run any number of workers with one --group: each event is stored once, counted once in the
+    shared behaviour windows, and a dead worker's pending events are claimed by another.
+    """
+    import os
+    import signal
+    import socket
+
+    import redis
+
+    from cvguard.pipeline.redis_bus import RedisStreamBus
+    from cvguard.pipeline.shared_state import SharedBehaviour
+    from cvguard.pipeline.worker import FAULT_ENV, Worker
+    from cvguard.store import EventStore
+
+    settings = get_settings()
+    url = redis_url or settings.redis_url
+    if not url:
+        raise InputError("no Redis URL: pass --redis or set CVGUARD_REDIS_URL")
+    client = redis.Redis.from_url(url)
+    store = EventStore.open(db or settings.database_url)
+    try:
+        w = Worker(
+            bus=RedisStreamBus(client, stream=stream),
+            behaviour=SharedBehaviour(client),
+            store=store,
+            screener=Screener.default(),
+            group=group,
+            name=name or f"{socket.gethostname()}-{os.getpid()}",
+            batch=batch,
+            block_ms=block_ms,
+            claim_idle_ms=claim_idle_ms,
+            keep_text=settings.keep_text,
+            fault=os.environ.get(FAULT_ENV),
+        )
+        signal.signal(signal.SIGTERM, w.stop)
+        signal.signal(signal.SIGINT, w.stop)
+        Console(stderr=True, highlight=False).print(f"worker {w.name}: consuming {stream} as {group}")
+        stats = w.run()
+        typer.echo(json.dumps(stats.to_dict()))
+    finally:
+        store.close()
+        client.close()
 
 
 def _training() -> Any:

@@ -42,6 +42,11 @@ def levels(alerts: list[Alert], kind: str) -> list[str]:
     return [a.level for a in alerts if a.kind == kind]
 
 
+def said(engine: BehaviourEngine, e: Event, verdict: Verdict, kind: str) -> list[str]:
+    """Feed one event; the levels of the ``kind`` alerts it raised."""
+    return levels(engine.process(e, verdict), kind)
+
+
 def test_ordinary_person_pile_on_warns_within_twenty_abusive_messages_and_a_minute() -> None:
     # A private person with no history: 20 insults in a minute from 15 strangers, two friends
     # replying kindly in between. Issue 3: a warning within 60 s or 20 messages.
@@ -130,11 +135,19 @@ def test_a_celebrity_pile_on_is_still_seen_against_a_high_baseline() -> None:
     assert "warning" not in raised and "critical" not in raised
 
 
+def watched(engine: BehaviourEngine, hours: float = 1.5, until: float = 0.0) -> None:
+    """Ordinary chatter about other people for ``hours`` before ``until``: the detectors' watch starts."""
+    start = until - hours * 3600
+    for i in range(int(hours * 60)):
+        engine.process(event(start + i * 60, f"chat{i % 7}", target_ids=(f"other{i % 5}",)), CLEAN)
+
+
 def test_incitement_marks_the_initiator_then_copycats() -> None:
     engine = BehaviourEngine()
+    watched(engine)
     engine.process(event(0, "early", "你就是个废物", target_ids=("victim",)), ABUSE)  # before any call
     alerts = engine.process(event(10, "boss", "兄弟们冲，去她评论区骂", target_ids=("victim",)), CALL)
-    assert levels(alerts, "incitement") == ["warning"]  # an abusive call, at once
+    assert levels(alerts, "incitement") == ["watch"]  # an abusive call nobody has followed yet
     assert engine.role_of("boss", "victim") == "initiator"
     emitted: list[str] = []
     for i in range(12):
@@ -142,12 +155,64 @@ def test_incitement_marks_the_initiator_then_copycats() -> None:
             engine.process(event(20 + i, f"joiner{i}", "贱人滚出去", target_ids=("victim",)), ABUSE),
             "incitement",
         )
-    assert emitted == ["critical"]  # >= 10 copycats after an abusive call; nothing in between
+    # warning with the 3rd follower (one earlier abuser in 1.5 h makes 3 in a minute a surge),
+    # critical with the 10th after an abusive call; nothing in between
+    assert emitted == ["warning", "critical"]
     assert engine.role_of("joiner3", "victim") == "copycat"
     assert engine.role_of("early", "victim") is None  # abused before the call: not a copycat
     assert engine.role_of("bystander", "victim") is None
     inc = engine.target_state("victim", T0 + timedelta(seconds=40))["incitement"]
     assert inc["copycats"] == 12 and inc["initiators"][0]["author_id"] == "boss"
+    assert inc["followers_first_hour"] == 12 and inc["followers_p_value"] <= 1e-6
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("兄弟们冲，去她评论区骂", CALL),  # an abusive call to attack
+        ("已经开盒了，住在朝阳区 @小王 这种垃圾", ABUSE),  # doxxing plus abuse: the worst lone call
+    ],
+)
+def test_a_lone_call_that_nobody_follows_stays_at_watch(text: str, verdict: Verdict) -> None:
+    # The typical false warning before: one doxxing or abusive reply, no copycats, ever.
+    engine = BehaviourEngine()
+    watched(engine)
+    got = said(engine, event(0, "boss", text, target_ids=("victim",)), verdict, "incitement")
+    for i in range(30):  # an ordinary hour after it: friendly replies only
+        got += said(engine, event(60 + i * 120, f"f{i}", target_ids=("victim",)), CLEAN, "incitement")
+    assert got == ["watch"]
+
+
+def test_a_doxxing_call_warns_once_two_followers_join() -> None:
+    # A day of watching with no abuse of her: two abusers in the minute after the exposure are a
+    # surge (p ~ 3e-7); against the prior alone (no watching) they would not be.
+    engine = BehaviourEngine()
+    watched(engine, hours=24)
+    dox = Verdict(True, 0.9, "illegal", {"privacy": 0.9}, (), {})
+    got = said(engine, event(0, "boss", "人肉到了，住在朝阳区", target_ids=("victim",)), dox, "incitement")
+    for i in range(2):
+        got += said(engine, event(30 + i, f"j{i}", "贱人", target_ids=("victim",)), ABUSE, "incitement")
+    assert got == ["watch", "warning"]  # exposing a person and abuse spreading (2 followers, not 3)
+
+
+def test_a_call_against_someone_abused_every_hour_needs_more_than_the_usual_abuse() -> None:
+    # A public figure with ~20 abusers an hour: a call followed by abuse at the usual pace is not
+    # followed; the same call followed by 60 abusers in ten minutes is.
+    rng = random.Random(3)
+    engine = BehaviourEngine()
+    t, n = -3 * 3600.0, 0
+    got: list[str] = []
+    while t < 3600:
+        t += rng.expovariate(20 / 3600)
+        n += 1
+        got += said(engine, event(t, f"a{n}", "垃圾", target_ids=("star",)), ABUSE, "incitement")
+        if got == [] and t > 0:
+            call = event(t, "boss", "兄弟们冲，去她评论区骂", target_ids=("star",))
+            got += said(engine, call, CALL, "incitement")
+    assert got == ["watch"]
+    for i in range(60):
+        got += said(engine, event(t + 1 + i * 10, f"mob{i}", "滚", target_ids=("star",)), ABUSE, "incitement")
+    assert "critical" not in got[:1] and got[-1] == "critical"
 
 
 def test_a_late_call_still_turns_later_abuse_into_copycats() -> None:
@@ -286,3 +351,64 @@ def test_process_and_process_many_agree() -> None:
     a = [x.to_dict() for e, v in items for x in one.process(e, v)]
     b = [x.to_dict() for x in many.process_many(items, batch=7)]
     assert a == b and a
+
+
+BORDERLINE = Verdict(True, 0.52, "harmful", {"insult": 0.52}, (), {})  # abusive, but only just
+
+
+def hot_person(engine: BehaviourEngine, *, watch_hours: float = 6.0, heat: int = 30) -> None:
+    """Two friendly mentions of xiaoli hours ago, then ``heat`` strangers discussing her in 20 min."""
+    if watch_hours:  # (a cold start: nothing at all before the crowd)
+        watched(engine, hours=watch_hours, until=-1200)
+        for i in range(2):
+            engine.process(event(-5 * 3600 + i * 600, f"fr{i}", target_ids=("xiaoli",), follows=True), CLEAN)
+    for i in range(heat):
+        e = event(-1200 + i * 1200 / heat, f"crowd{i}", "这件事处理得不太好", target_ids=("xiaoli",))
+        engine.process(e, CLEAN)
+
+
+def test_a_stranger_crowd_then_a_clear_insult_warns_at_the_first_insult() -> None:
+    # The first minute of a pile-on holds one to three insults; what comes before them is the
+    # crowd. 30 strangers in 20 minutes on someone mentioned twice in six hours is a surge of
+    # hundreds of times her usual rate, and the first clear insult from a stranger is the onset.
+    engine = BehaviourEngine()
+    hot_person(engine)
+    insult = event(10, "troll", "你就是个贱人，去死吧", target_ids=("xiaoli",), new=True)
+    alerts = engine.process(insult, ABUSE)
+    assert levels(alerts, "pile_on") == ["warning"]
+    ev = next(a for a in alerts if a.kind == "pile_on").evidence
+    assert ev["rule"].startswith("warning: onset") and ev["trigger_window"] in ("10m", "1h")
+    assert ev["attention"]["ratio"] >= 10 and ev["attention"]["p_value"] <= 1e-8
+
+
+@pytest.mark.parametrize(
+    ("setup", "verdict", "follows"),
+    [
+        ({}, BORDERLINE, None),  # borderline screening (sharp civil debate reads like this): no onset
+        ({}, ABUSE, True),  # an insult from someone she follows is not a stranger's
+        ({"heat": 0}, ABUSE, None),  # no crowd: one insult is moderation, not a pile-on
+        ({"watch_hours": 0}, ABUSE, None),  # a cold start: her usual rate is not known yet
+    ],
+    ids=["borderline", "friend", "no-crowd", "cold-start"],
+)
+def test_no_onset_warning_without_all_of_its_evidence(
+    setup: dict[str, float], verdict: Verdict, follows: bool | None
+) -> None:
+    engine = BehaviourEngine()
+    hot_person(engine, **setup)  # type: ignore[arg-type]
+    insult = event(10, "troll", "你就是个贱人", target_ids=("xiaoli",), follows=follows)
+    assert said(engine, insult, verdict, "pile_on") == []
+
+
+def test_a_celebrity_live_stream_with_routine_insults_is_no_onset() -> None:
+    # Three ordinary hours at 1,000 mentions an hour, then a live stream doubles them, with the
+    # same 2% of insults throughout: a surge on sheer volume (p ~ 0), but 2x, not 10x, her usual.
+    rng = random.Random(6)
+    engine = BehaviourEngine()
+    t, got = 0.0, []
+    while t < 4 * 3600:
+        t += rng.expovariate((1000 if t < 3 * 3600 else 2000) / 3600)
+        abusive = rng.random() < 0.02
+        e = event(t, f"fan{rng.randrange(20_000)}", target_ids=("star",))
+        got += levels(engine.process(e, ABUSE if abusive else CLEAN), "pile_on")
+    assert "warning" not in got and "critical" not in got

@@ -8,9 +8,18 @@ against the same subject is not older than the first incitement is a *copycat*. 
 computed from order-independent facts (earliest incitement, latest abuse per author), so a late
 event changes nothing but what it adds.
 
-    watch     a pattern-only call (not abusive in itself)
-    warning   an abusive call, or any call followed by >= 3 copycats
-    critical  an abusive call followed by >= 10 copycats, or doxxing followed by >= 3
+A call is only words until people act on it, and a public figure is abused every hour whether or
+not someone called for it. So the level rests on *followers*: copycats whose abuse falls within an
+hour of the first call, when they are more than the subject's own rate of abusers before the call
+predicts (a Gamma-Poisson tail, prior one abuser per five hours, p <= 1e-6, and at five times the
+usual rate or more; hours the detector watched without hearing of the subject count as hours
+without abusers). The hour and the ratio keep out a slow drift: a call at night, when the usual
+rate was measured low, followed by an ordinary busy day. A call made within the detector's first
+hour of watching has no usual rate to compare with and stays at watch.
+
+    watch     any call, while nobody has followed it
+    warning   a call with >= 3 followers, or a doxxing call (it exposes a person) with >= 2
+    critical  an abusive call with >= 10 followers, or a doxxing call with >= 5
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from typing import Any, Literal
 
 from cvguard.behavior.alerts import Assessment, Level, SubjectType
 from cvguard.behavior.base import Watermark, is_abusive
+from cvguard.behavior.stats import rate_tail
 from cvguard.behavior.windows import iso, top_k_insert
 from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
@@ -54,8 +64,16 @@ class IncitementConfig:
     lateness_s: float = 600.0
     retention_s: float = 3 * 86400.0  # how long an initiator's call makes later abusers copycats
     warning_copycats: int = 3
+    warning_dox_copycats: int = 2
     critical_copycats: int = 10
-    critical_dox_copycats: int = 3
+    critical_dox_copycats: int = 5
+    max_follow_p: float = 1e-6  # copycats beyond the subject's usual abusers at this p-value ...
+    min_follow_ratio: float = 5.0  # ... and at this many times the usual rate of abusers
+    prior_abusers: float = 1.0  # Gamma prior on the rate of distinct abusers: this many ...
+    prior_hours: float = 5.0  # ... over this many hours
+    follow_s: float = 3600.0  # followers: copycats whose latest abuse is this soon after the call
+    min_follow_s: float = 60.0  # the shortest time after a call over which followers are counted
+    min_history_s: float = 3600.0  # watching before the call needed to know the usual rate
     sample_ids: int = 20
 
 
@@ -90,29 +108,46 @@ def classify_call(event: Event, verdict: Verdict, cfg: IncitementConfig) -> Call
 
 
 class _Subject:
-    __slots__ = ("abusers", "copycats", "initiators", "newest", "recent")
+    __slots__ = ("abusers", "before", "copycats", "follow_s", "followers", "initiators", "newest", "recent")
 
-    def __init__(self) -> None:
+    def __init__(self, follow_s: float) -> None:
+        self.follow_s = follow_s
         # author -> [earliest call time, event id, strong, dox]
         self.initiators: dict[str, list[Any]] = {}
         self.abusers: dict[str, float] = {}  # author -> latest abusive time
         self.recent: list[tuple[float, str]] = []  # latest abusive (time, event id)
         self.newest = -math.inf
         self.copycats = 0  # derived: recomputed, never saved
+        self.before = 0  # derived: abusers (not initiators) whose latest abuse is older than the call
+        self.followers = 0  # derived: copycats whose latest abuse is within ``follow_s`` of the call
 
     def first_call(self) -> float | None:
         return min((v[0] for v in self.initiators.values()), default=None)
 
     def recount(self) -> None:
         first = self.first_call()
-        self.copycats = (
-            0
-            if first is None
-            else sum(1 for a, t in self.abusers.items() if t >= first and a not in self.initiators)
-        )
+        self.copycats = self.before = self.followers = 0
+        if first is None:
+            return
+        for a, t in self.abusers.items():
+            if a not in self.initiators:
+                if t >= first:
+                    self.copycats += 1
+                    self.followers += t <= first + self.follow_s
+                else:
+                    self.before += 1
+
+    def tally(self, author: str, latest: float | None, first: float | None) -> tuple[int, int, int]:
+        """(copycat, before the call, follower) as 0/1 for an author whose latest abuse is ``latest``."""
+        if first is None or latest is None or author in self.initiators:
+            return 0, 0, 0
+        if latest < first:
+            return 0, 1, 0
+        return 1, 0, int(latest <= first + self.follow_s)
 
     def is_copycat(self, author: str, latest: float | None, first: float | None) -> bool:
         return first is not None and latest is not None and latest >= first and author not in self.initiators
+
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,8 +158,8 @@ class _Subject:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> _Subject:
-        out = cls()
+    def from_dict(cls, data: dict[str, Any], follow_s: float) -> _Subject:
+        out = cls(follow_s)
         out.initiators = {
             k: [float(v[0]), str(v[1]), bool(v[2]), bool(v[3])] for k, v in data["initiators"].items()
         }
@@ -146,9 +181,12 @@ class IncitementDetector:
         self.config = config or IncitementConfig()
         self.watermark = Watermark(self.config.lateness_s)
         self._subjects: dict[str, _Subject] = {}
+        self.since = math.inf  # earliest event time accepted: since when the detector has watched
 
     def update(self, event: Event, verdict: Verdict, t: float) -> tuple[str, ...]:
         cfg = self.config
+        if t < self.since and t >= self.watermark.newest - cfg.lateness_s:
+            self.since = t  # every event in time counts as watching, not only calls and abuse
         abusive = is_abusive(verdict, cfg.abusive_threshold)
         call = classify_call(event, verdict, cfg)
         if call is None and not abusive:
@@ -167,7 +205,7 @@ class IncitementDetector:
             # Abuse is kept even before any call: a late-arriving call turns it into copycat abuse.
             rec = self._subjects.get(key)
             if rec is None:
-                rec = self._subjects[key] = _Subject()
+                rec = self._subjects[key] = _Subject(cfg.follow_s)
             self._advance(rec, t)
             horizon = self._horizon(rec)
             if call is not None and t >= horizon:
@@ -176,9 +214,12 @@ class IncitementDetector:
                 first = rec.first_call()
                 prev = rec.abusers.get(author)
                 if prev is None or t > prev:
-                    was = rec.is_copycat(author, prev, first)
+                    was = rec.tally(author, prev, first)
                     rec.abusers[author] = t
-                    rec.copycats += int(rec.is_copycat(author, t, first)) - int(was)
+                    now = rec.tally(author, t, first)
+                    rec.copycats += now[0] - was[0]
+                    rec.before += now[1] - was[1]
+                    rec.followers += now[2] - was[2]
                 top_k_insert(rec.recent, (t, event.event_id), cfg.sample_ids)
             if rec.initiators:
                 touched.append(key)
@@ -231,28 +272,48 @@ class IncitementDetector:
         strong = any(c[2] for c in calls)
         dox = any(c[3] for c in calls)
         n = rec.copycats
-        level: Level = "watch"
-        if strong or n >= cfg.warning_copycats:
-            level = "warning"
-        if (strong and n >= cfg.critical_copycats) or (dox and n >= cfg.critical_dox_copycats):
-            level = "critical"
         first = rec.first_call()
+        assert first is not None
+        p_follow, usual = self._follow_p(rec, first, t)
+        followed = rec.followers if p_follow <= cfg.max_follow_p else 0  # beyond the usual abuse
+        level: Level = "watch"
+        if followed >= cfg.warning_copycats or (dox and followed >= cfg.warning_dox_copycats):
+            level = "warning"
+        if (strong and followed >= cfg.critical_copycats) or (dox and followed >= cfg.critical_dox_copycats):
+            level = "critical"
         score = {"watch": 0.3, "warning": 0.6, "critical": 0.9}[level] + 0.1 * min(1.0, n / 50)
         initiators = sorted(rec.initiators.items(), key=lambda kv: (kv[1][0], kv[0]))[: cfg.sample_ids]
-        copy_ids = [i for tt, i in reversed(rec.recent) if first is not None and tt >= first]
+        copy_ids = [i for tt, i in reversed(rec.recent) if tt >= first]
         evidence: dict[str, Any] = {
             "initiators": [
                 {"author_id": a, "at": iso(v[0]), "event_id": v[1], "abusive_call": v[2], "doxxing": v[3]}
                 for a, v in initiators
             ],
-            "first_call_at": None if first is None else iso(first),
+            "first_call_at": iso(first),
             "copycats": n,
+            "followers_first_hour": rec.followers,
+            "followers_p_value": p_follow,
+            "usual_abusers_per_hour": round(usual, 4),
             "doxxing": dox,
             "sample_event_ids": [v[1] for _, v in initiators] + copy_ids,
         }
         ids = tuple(dict.fromkeys(evidence["sample_event_ids"]))[: cfg.sample_ids]
         evidence["sample_event_ids"] = list(ids)
         return Assessment("incitement", st, subject_id, level, round(score, 6), len(calls) + n, evidence, ids)
+
+    def _follow_p(self, rec: _Subject, first: float, t: float) -> tuple[float, float]:
+        """P-value of the followers of the call under the subject's usual abusers, and that rate/h."""
+        cfg = self.config
+        start = max(self.since, self._horizon(rec))
+        alpha = cfg.prior_abusers + rec.before
+        beta = cfg.prior_hours + max(0.0, first - start) / 3600.0
+        usual = alpha / beta
+        if first - self.since < cfg.min_history_s:
+            return 1.0, usual  # a cold start: the usual rate is not known yet
+        elapsed = min(cfg.follow_s, max(cfg.min_follow_s, t - first))
+        if rec.followers * 3600.0 / elapsed < cfg.min_follow_ratio * usual:
+            return 1.0, usual
+        return rate_tail(rec.followers, elapsed, alpha, beta), usual
 
     def score(self, subject: str, t: float) -> float:
         return self.assess(subject, t).score
@@ -267,11 +328,13 @@ class IncitementDetector:
 
     def save(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": 2,
             "watermark": self.watermark.to_json(),
+            "since": None if self.since == math.inf else self.since,
             "subjects": {k: self._subjects[k].to_dict() for k in sorted(self._subjects)},
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         self.watermark.load(data["watermark"])
-        self._subjects = {k: _Subject.from_dict(v) for k, v in data["subjects"].items()}
+        self.since = math.inf if data["since"] is None else float(data["since"])
+        self._subjects = {k: _Subject.from_dict(v, self.config.follow_s) for k, v in data["subjects"].items()}

@@ -15,10 +15,29 @@ p-value is the larger of the two. A level is reached when one window meets its r
 An ordinary person with no history reaches *warning* with the 8th abusive message from 5 strangers
 (a share test p of about 1e-9 even with a few friendly replies mixed in); a celebrity with 2,000
 mentions an hour at a steady 2% abusive share stays far from p <= 1e-8 in every window.
+
+A pile-on on an ordinary person is usually preceded by a *surge of attention*: a hot event brings
+strangers to the person's posts before the insults start, and the first minute of the attack holds
+only one to three abusive messages. So there is a second way to *warning*, the **onset** rule:
+
+    attention  in the 10 min or 1 h window, messages from strangers >= 5, at least 10 times the
+               target's usual message rate, and p <= 1e-8 against that rate (Gamma-Poisson, prior
+               one message per two hours)
+    hostility  a clearly abusive message (score >= 0.6) from a stranger in the last 10 minutes, and
+               abuse at that rate unusual for the target (abusive-rate p <= 0.01 in the 1 min or
+               10 min window)
+    history    the target's usual rate rests on at least 1 hour of watching
+
+A target never mentioned while the detector has been watching had no messages in those hours, and
+its baseline says so (``quiet_before``): otherwise everyone would be a newcomer with no baseline on
+their first hot day. The ratio keeps a celebrity's evening live stream (twice the usual traffic,
+a p-value near zero on sheer volume) out; the abusive-rate test keeps out a target whose abuse is
+routine; the score floor keeps borderline screening (sharp but civil debate) out.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +54,12 @@ from cvguard.behavior.windows import (
 from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
 
-TOTAL, ABUSIVE, STRANGER, NEW = range(4)
+# Per bucket: messages, abusive ones, abusive from strangers, abusive from new accounts, messages
+# from strangers (attention), clearly abusive from strangers (hostility, for the onset rule).
+TOTAL, ABUSIVE, STRANGER, NEW, HEARD, CLEAR = range(6)
+WIDTH = 6
 DAY = len(WINDOWS) - 1
+HOUR_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +92,29 @@ class LevelRule:
 
 
 @dataclass(frozen=True, slots=True)
+class OnsetRule:
+    """Warning at the first clear insult once a stranger crowd has surged on the target (see above)."""
+
+    attention_windows: tuple[int, ...] = (1, 2)  # 10m, 1h
+    min_attention: int = 5  # messages from strangers in the window
+    max_attention_p: float = 1e-8
+    min_ratio: float = 10.0  # window rate over the usual rate
+    prior_messages: float = 1.0  # Gamma prior on the message rate: this many messages ...
+    prior_hours: float = 2.0  # ... over this many hours
+    min_history_hours: float = 1.0  # a cold stream folds its first hour before judging attention
+    clear_score: float = 0.6  # screening score of a "clearly abusive" message
+    hostility_windows: tuple[int, ...] = (0, 1)  # 1m, 10m
+    max_hostility_p: float = 0.01
+
+    def describe(self) -> str:
+        return (
+            f"onset: strangers' messages>={self.min_attention}, >={self.min_ratio:g}x usual,"
+            f" p<={self.max_attention_p:g}; a clear insult from a stranger, abusive-rate"
+            f" p<={self.max_hostility_p:g}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PileOnConfig:
     abusive_threshold: float = 0.5
     lateness_s: float = 600.0
@@ -83,6 +129,7 @@ class PileOnConfig:
     warning: LevelRule = LevelRule(1e-8, 8, 5, 0.5, 15)
     critical: LevelRule = LevelRule(1e-14, 30, 20)
     test_windows: tuple[int, ...] = (0, 1, 2)  # 1m, 10m, 1h; the day is reported, not tested
+    onset: OnsetRule = OnsetRule()
     sample_ids: int = 20
     idle_days: float = 14.0  # a target silent this long is forgotten, baseline included
     rules: tuple[tuple[Level, LevelRule], ...] = field(init=False)
@@ -96,13 +143,14 @@ class PileOnConfig:
 class _Target:
     """Everything known about one target; serialises to a dict (a Redis hash later)."""
 
-    __slots__ = ("baseline", "counts", "recent", "senders")
+    __slots__ = ("baseline", "counts", "first", "recent", "senders")
 
     def __init__(self, half_life_hours: float) -> None:
-        self.counts = SlidingCounts(4)
+        self.counts = SlidingCounts(WIDTH)
         self.senders = LatestSeen()
         self.baseline = HourlyBaseline(half_life_hours)
         self.recent: list[tuple[float, str]] = []  # latest abusive (time, event id)
+        self.first = math.inf  # earliest event time seen about this target
 
     def hourly(self, hour: int) -> tuple[int, int]:
         row = self.counts.bucket(DAY, hour)
@@ -112,6 +160,8 @@ class _Target:
         if t > self.counts.newest and self.baseline.due(t - cfg.lateness_s):
             self.baseline.fold_until(t - cfg.lateness_s, self.hourly, self.counts.nonempty_indices(DAY))
         self.baseline.observe(t)
+        if t < self.first:
+            self.first = t
         self.counts.add(t, row)
         if row[ABUSIVE]:
             self.senders.add(author, t)
@@ -123,15 +173,17 @@ class _Target:
             "senders": self.senders.to_dict(),
             "baseline": self.baseline.to_dict(),
             "recent": [list(r) for r in self.recent],
+            "first": None if self.first == math.inf else self.first,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], half_life_hours: float) -> _Target:
         out = cls(half_life_hours)
-        out.counts = SlidingCounts.from_dict(data["counts"], 4)
+        out.counts = SlidingCounts.from_dict(data["counts"], WIDTH)
         out.senders = LatestSeen.from_dict(data["senders"])
         out.baseline = HourlyBaseline.from_dict(data["baseline"], half_life_hours)
         out.recent = [(float(t), str(i)) for t, i in data["recent"]]
+        out.first = math.inf if data["first"] is None else float(data["first"])
         return out
 
 
@@ -145,15 +197,21 @@ class PileOnDetector:
         self.config = config or PileOnConfig()
         self.watermark = Watermark(self.config.lateness_s)
         self._targets: dict[str, _Target] = {}
+        self.since = math.inf  # earliest event time accepted: since when the detector has watched
 
     def update(self, event: Event, verdict: Verdict, t: float) -> tuple[str, ...]:
+        cfg = self.config
+        if t < self.since and t >= self.watermark.newest - cfg.lateness_s:
+            self.since = t  # every event in time counts as watching, with a target or not
         if not event.target_ids or not self.watermark.accept(t):
             return ()
-        cfg = self.config
         abusive = is_abusive(verdict, cfg.abusive_threshold)
-        row = [1, 0, 0, 0]
+        stranger = int(is_stranger(event))
+        row = [1, 0, 0, 0, stranger, 0]
         if abusive:
-            row = [1, 1, int(is_stranger(event)), int(is_new_account(event, cfg.new_account_days))]
+            clear = stranger and verdict.score >= cfg.onset.clear_score
+            new = int(is_new_account(event, cfg.new_account_days))
+            row = [1, 1, stranger, new, stranger, int(clear)]
         author = event.author.id
         touched: list[str] = []
         for target in dict.fromkeys(event.target_ids):
@@ -173,57 +231,82 @@ class PileOnDetector:
             return Assessment("pile_on", "user", subject, None, 0.0, 0, {})
         cfg = self.config
         b = rec.baseline
+        hours = b.h + self._quiet_before(rec, t)
         alpha = cfg.prior_rate_events + b.a
-        beta = cfg.prior_rate_hours + b.h
+        beta = cfg.prior_rate_hours + hours
         share0 = max(
             cfg.share_floor,
             (cfg.prior_share_abusive + b.a) / (cfg.prior_share_abusive + cfg.prior_share_clean + b.n),
         )
         windows: dict[str, dict[str, Any]] = {}
+        totals: dict[int, list[int]] = {}
+        p_rates: dict[int, float] = {}
         level: Level | None = None
         trigger: tuple[int, float, str] | None = None  # (rank, strength, window)
         best = 0.0
         headline = 0
+        needed = set(cfg.test_windows) | set(cfg.onset.attention_windows) | set(cfg.onset.hostility_windows)
         for wi, w in enumerate(WINDOWS):
             tested = wi in cfg.test_windows
-            if not (tested or explain):
+            if not (explain or wi in needed):
                 continue
-            total, abusive, strangers, new = rec.counts.totals(wi, t)
-            senders = rec.senders.distinct(wi, t)
+            row = totals[wi] = rec.counts.totals(wi, t)
+            total, abusive, strangers, new = row[TOTAL], row[ABUSIVE], row[STRANGER], row[NEW]
             info: dict[str, Any] = {}
             if explain:
                 info = windows[w.name] = {
                     "abusive": abusive,
                     "total": total,
-                    "distinct_senders": senders,
+                    "from_strangers": row[HEARD],
+                    "distinct_senders": rec.senders.distinct(wi, t),
                     "stranger_share": round(strangers / abusive, 4) if abusive else 0.0,
                     "new_account_share": round(new / abusive, 4) if abusive else 0.0,
                 }
-            if not tested or not abusive:
+            if not abusive or not (tested or wi in cfg.onset.hostility_windows):
                 continue
-            p_rate = rate_tail(abusive, w.seconds, alpha, beta)
+            p_rate = p_rates[wi] = rate_tail(abusive, w.seconds, alpha, beta)
+            if not tested:
+                continue
             p_share = share_tail(abusive, total, share0)
             p = max(p_rate, p_share)
             if explain:
                 info.update(p_rate=p_rate, p_share=p_share, p_value=p)
             s = strength(p)
             best = max(best, s)
+            senders = info["distinct_senders"] if explain else rec.senders.distinct(wi, t)
             for name, rule in cfg.rules:
                 if rule.met(p, abusive, senders, strangers / abusive):
                     key = (RANK[name], s, w.name)
                     if trigger is None or key[:2] > trigger[:2]:
                         trigger, level, headline = key, name, abusive
                     break
+        onset = None
+        if RANK[level] < RANK["warning"]:
+            onset = self._onset(rec, hours, totals, p_rates)
+            if onset is not None:
+                level, headline = "warning", totals[1][ABUSIVE]
+                best = max(best, strength(onset["p_value"]))
         score = round(_BASE[level] + (0.1 if level else 0.3) * min(1.0, best / 20.0), 6)
         if not explain:
             return Assessment("pile_on", "user", subject, level, score, headline, {})
+        rate = (cfg.onset.prior_messages + b.n) / (cfg.onset.prior_hours + hours)
         evidence: dict[str, Any] = {
             "windows": windows,
-            "baseline": {"abusive_per_hour": round(alpha / beta, 4), "abusive_share": round(share0, 4)},
+            "baseline": {
+                "abusive_per_hour": round(alpha / beta, 4),
+                "abusive_share": round(share0, 4),
+                "messages_per_hour": round(rate, 4),
+                "hours": round(hours, 2),
+            },
             "timeline": rec.counts.series(1, t, ABUSIVE),
             "sample_event_ids": [i for _, i in reversed(rec.recent)],
         }
-        if trigger is not None and level is not None:
+        if onset is not None:
+            evidence.update(
+                trigger_window=onset["window"], p_value=onset["p_value"], attention=onset,
+                rule=f"warning: {cfg.onset.describe()}",
+            )
+        elif trigger is not None and level is not None:
             rule = dict(cfg.rules)[level]
             evidence.update(
                 trigger_window=trigger[2],
@@ -232,6 +315,53 @@ class PileOnDetector:
             )
         ids = tuple(evidence["sample_event_ids"])
         return Assessment("pile_on", "user", subject, level, score, headline, evidence, ids)
+
+    def _quiet_before(self, rec: _Target, t: float) -> float:
+        """Hours the detector watched before the target was first mentioned, decayed like the baseline.
+
+        Those hours held no message about the target; the baseline counts closed hours only from
+        the target's first mention, so without them a person's first hot day would look like a
+        cold start.
+        """
+        quiet = (rec.first - self.since) / HOUR_S
+        if not quiet > 0.0:
+            return 0.0
+        decay: float = rec.baseline.decay
+        since_first = max(0.0, (t - rec.first) / HOUR_S)
+        return math.pow(decay, since_first) * (1.0 - math.pow(decay, quiet)) / (1.0 - decay)
+
+    def _onset(
+        self, rec: _Target, hours: float, totals: dict[int, list[int]], p_rates: dict[int, float]
+    ) -> dict[str, Any] | None:
+        """The onset rule's evidence when it holds (see the module docstring), else None."""
+        rule = self.config.onset
+        if hours < rule.min_history_hours or not totals[1][CLEAR]:
+            return None
+        if min((p_rates.get(wi, 1.0) for wi in rule.hostility_windows), default=1.0) > rule.max_hostility_p:
+            return None
+        alpha = rule.prior_messages + rec.baseline.n
+        beta = rule.prior_hours + hours
+        usual = alpha / beta  # messages per hour
+        found: dict[str, Any] | None = None
+        for wi in rule.attention_windows:
+            w = WINDOWS[wi]
+            heard = totals[wi][HEARD]
+            if heard < rule.min_attention:
+                continue
+            ratio = heard * HOUR_S / w.seconds / usual
+            if ratio < rule.min_ratio:
+                continue
+            p = rate_tail(heard, w.seconds, alpha, beta)
+            if p <= rule.max_attention_p and (found is None or p < found["p_value"]):
+                found = {
+                    "window": w.name,
+                    "messages_from_strangers": heard,
+                    "usual_per_hour": round(usual, 4),
+                    "ratio": round(ratio, 1),
+                    "p_value": p,
+                    "clear_insults_10m": totals[1][CLEAR],
+                }
+        return found
 
     def score(self, subject: str, t: float) -> float:
         return self.assess(subject, t).score
@@ -252,15 +382,17 @@ class PileOnDetector:
 
     def save(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": 2,
             "watermark": self.watermark.to_json(),
+            "since": None if self.since == math.inf else self.since,
             "targets": {k: self._targets[k].to_dict() for k in sorted(self._targets)},
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         hl = self.config.half_life_hours
         self.watermark.load(data["watermark"])
+        self.since = math.inf if data["since"] is None else float(data["since"])
         self._targets = {k: _Target.from_dict(v, hl) for k, v in data["targets"].items()}
 
 
-__all__ = ["LevelRule", "PileOnConfig", "PileOnDetector"]
+__all__ = ["LevelRule", "OnsetRule", "PileOnConfig", "PileOnDetector"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Dialect, Table
@@ -66,7 +67,7 @@ class BulkWriter:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             sql = self._statement(table, len(chunk), skip_existing)
-            params = tuple(value for row in chunk for value in row)
+            params = tuple(chain.from_iterable(chunk))
             result = conn.exec_driver_sql(sql, params)
             if skip_existing:
                 inserted.extend(r[0] for r in result)

@@ -1,0 +1,133 @@
+"""Scale-out throughput: 1 worker vs 2 workers (separate processes) on Redis Streams + PostgreSQL.
+
+    python bench/bench_scale.py [--hours 6] [--users 3000] [--batch 500] [--workers 1,2]
+        [--redis redis://127.0.0.1:6379/14] [--db postgresql://postgres@127.0.0.1:5432/test]
+
+Simulates a stream (not timed). For each worker count: a fresh PostgreSQL schema (migrated before
+the clock starts) and an emptied Redis database; the workers are started and waited for until
+ready; then the clock starts, the whole stream is published, and the clock stops when every event
+is stored and every entry acknowledged. Prints events/s for each count and the ratio to 1 worker,
+with where the workers' time went (behaviour replayed from the other workers' log entries, lock
+waits). The Redis database given is flushed: do not point it at one holding anything you need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+from urllib.parse import quote
+
+from common import ROOT
+
+
+def run_once(args: argparse.Namespace, events: list[Any], workers: int) -> dict[str, Any]:
+    import psycopg
+    import redis
+
+    from cvguard.pipeline.redis_bus import RedisStreamBus
+    from cvguard.store import EventStore
+
+    schema = f"cvguard_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(args.db, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in args.db else "?"
+    db_url = f"{args.db}{sep}options={quote(f'-csearch_path={schema}')}"
+    client = redis.Redis.from_url(args.redis)
+    client.flushdb()
+    store = EventStore.open(db_url)
+    procs: list[subprocess.Popen[str]] = []
+    logs = [tempfile.TemporaryFile("w+") for _ in range(workers)]  # noqa: SIM115 (closed below)
+    try:
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        for i in range(workers):
+            cmd = [sys.executable, "-m", "cvguard", "worker", "--redis", args.redis, "--db", db_url,
+                   "--name", f"bench-{i}", "--batch", str(args.batch), "--block-ms", "100"]
+            procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=logs[i], text=True))
+        for i, log in enumerate(logs):  # ready: each prints "consuming" once its models are loaded
+            deadline = time.monotonic() + 120
+            while True:
+                log.seek(0)
+                if "consuming" in log.read():
+                    break
+                if procs[i].poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise SystemExit(f"worker {i} did not start: {log.read()}")
+                time.sleep(0.1)
+        bus = RedisStreamBus(client)
+        n = len({e.event_id for e in events})
+        t0 = time.perf_counter()
+        for i in range(0, len(events), 1000):
+            bus.publish(events[i : i + 1000])
+        while not (store.count_events() == n and bus.backlog() == 0):
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit("a worker exited during the run")
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t0
+        stats = []
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            out, _ = p.communicate(timeout=60)
+            stats.append(json.loads(out.strip().splitlines()[-1]))
+        return {
+            "workers": workers,
+            "events": n,
+            "seconds": round(seconds, 2),
+            "events_per_s": round(n / seconds, 1),
+            "per_worker": [
+                {k: s[k] for k in ("entries", "new", "duplicates", "claimed", "alerts", "replayed")}
+                for s in stats
+            ],
+        }
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        for log in logs:
+            log.close()
+        store.close()
+        client.flushdb()
+        client.close()
+        with psycopg.connect(args.db, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hours", type=float, default=6.0)
+    ap.add_argument("--users", type=int, default=3000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    ap.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = ap.parse_args()
+
+    from cvguard.events import parse_event
+    from cvguard.simulate import SimConfig, generate
+
+    lines = list(generate(SimConfig(seed=args.seed, hours=args.hours, users=args.users)))
+    events = [parse_event(x) for x in lines[1:]]
+    runs = [run_once(args, events, int(k)) for k in args.workers.split(",")]
+    base = runs[0]["events_per_s"]
+    for r in runs:
+        r["ratio_to_first"] = round(r["events_per_s"] / base, 2)
+    result = {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+              "hours": args.hours, "users": args.users, "batch": args.batch, "runs": runs}
+    print(json.dumps(result, indent=2))
+    for r in runs:
+        print(f"{r['workers']} worker(s): {r['events_per_s']:.0f} events/s  (x{r['ratio_to_first']:.2f})",
+              file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
