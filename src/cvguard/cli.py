@@ -39,6 +39,9 @@ from cvguard.errors import CvguardError, InputError
 
 EXIT_INPUT = 2
 CHUNK_LINES = 512
+# Events per replay batch, one transaction each; pipeline.engine.DEFAULT_BATCH (not imported here
+# so that the CLI starts without loading the pipeline).
+REPLAY_BATCH = 5000
 # What a JSONL output line carries (the DESIGN contract); versions and notes stay out of bulk output.
 _JSONL_KEYS = ("violation", "score", "severity", "categories", "spans")
 
@@ -235,21 +238,24 @@ def screen(
     _screen_jsonl(screener, jsonl, out, limit=limit, chunk=chunk)
 
 
+def _open_pair(stack: ExitStack, source: str, out: str) -> tuple[IO[bytes], IO[bytes]]:
+    """The input and output streams of a JSONL command; ``-`` means stdin / stdout."""
+    # The files are closed by ``stack``, which the caller holds open for the whole command.
+    try:
+        src = sys.stdin.buffer if source == "-" else stack.enter_context(Path(source).open("rb"))  # noqa: SIM115
+        dst = sys.stdout.buffer if out == "-" else stack.enter_context(Path(out).open("wb"))  # noqa: SIM115
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: {exc.strerror}") from None
+    return src, dst
+
+
 def _screen_jsonl(screener: Screener, jsonl: str, out: str, *, limit: int, chunk: int) -> None:
     err = Console(stderr=True, highlight=False)
     tally = _Tally()
     started = time.perf_counter()
     try:
         with ExitStack() as stack:
-            try:
-                src: IO[bytes] = (
-                    sys.stdin.buffer if jsonl == "-" else stack.enter_context(Path(jsonl).open("rb"))
-                )
-                dst: IO[bytes] = (
-                    sys.stdout.buffer if out == "-" else stack.enter_context(Path(out).open("wb"))
-                )
-            except OSError as exc:
-                raise InputError(f"{exc.filename}: {exc.strerror}") from None
+            src, dst = _open_pair(stack, jsonl, out)
             advance = _progress(stack, err, None if jsonl == "-" else Path(jsonl).stat().st_size)
             _screen_stream(screener, src, dst, limit=limit, chunk=chunk, tally=tally, progress=advance)
     finally:
@@ -354,7 +360,9 @@ def replay(
     db: Annotated[
         str | None, typer.Option("--db", help="Database URL (default: CVGUARD_DATABASE_URL or SQLite).")
     ] = None,
-    batch: Annotated[int, typer.Option(min=1, help="Events per pipeline batch (one transaction).")] = 2000,
+    batch: Annotated[
+        int, typer.Option(min=1, help="Events per pipeline batch (one transaction).")
+    ] = REPLAY_BATCH,
 ) -> None:
     """Push events through the whole pipeline in event time; write every alert raised or escalated.
 
@@ -371,15 +379,7 @@ def replay(
     summary = ReplaySummary()
     try:
         with ExitStack() as stack:
-            try:
-                src: IO[bytes] = (
-                    sys.stdin.buffer if events == "-" else stack.enter_context(Path(events).open("rb"))
-                )
-                dst: IO[bytes] = (
-                    sys.stdout.buffer if out == "-" else stack.enter_context(Path(out).open("wb"))
-                )
-            except OSError as exc:
-                raise InputError(f"{exc.filename}: {exc.strerror}") from None
+            src, dst = _open_pair(stack, events, out)
             pipeline = stack.enter_context(Pipeline.open(settings, batch_size=batch))
 
             def write(alerts: Any) -> None:

@@ -87,3 +87,11 @@ def test_cancel_wakes_a_blocked_producer() -> None:
     bus.cancel()
     producer.join(timeout=5)
     assert outcome == ["closed"]
+
+
+def test_replay_batch_default_matches_the_pipeline_default() -> None:
+    # The CLI keeps its own copy so `cvguard --help` does not import the pipeline.
+    from cvguard.cli import REPLAY_BATCH
+    from cvguard.pipeline.engine import DEFAULT_BATCH
+
+    assert REPLAY_BATCH == DEFAULT_BATCH
