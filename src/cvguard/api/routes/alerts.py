@@ -12,7 +12,7 @@ from cvguard.api.deps import PipelineDep
 from cvguard.api.routes.events import AlertOut
 from cvguard.api.schemas import Problem
 from cvguard.errors import InputError
-from cvguard.store import EventStore, StoredAlert
+from cvguard.store import EventStore
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
@@ -22,21 +22,6 @@ Level = Literal["watch", "warning", "critical"]
 
 class AlertList(BaseModel):
     alerts: list[AlertOut]
-
-
-def stored_alert_out(a: StoredAlert) -> AlertOut:
-    return AlertOut(
-        alert_id=a.alert_id,
-        kind=a.kind,
-        subject_type=a.subject_type,
-        subject_id=a.subject_id,
-        level=a.level,
-        raised_at=a.raised_at,
-        updated_at=a.updated_at,
-        evidence=a.evidence,
-        event_ids=list(a.event_ids),
-        status=a.status,
-    )
 
 
 def event_store(pipeline: PipelineDep) -> EventStore:
@@ -71,4 +56,4 @@ def list_alerts(
     found = event_store(pipeline).list_alerts(
         subject_id=subject_id, kind=kind, level_at_least=level, since=since, limit=limit
     )
-    return AlertList(alerts=[stored_alert_out(a) for a in found])
+    return AlertList(alerts=[AlertOut.of(a) for a in found])

@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 from cvguard.api.deps import PipelineDep, SettingsDep
 from cvguard.api.problems import PayloadTooLarge
 from cvguard.api.schemas import Problem
-from cvguard.behavior import Alert
 from cvguard.errors import InputError, TextTooLarge
 from cvguard.events import Event, parse_events
+from cvguard.store import AlertLike
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -51,7 +51,8 @@ class AlertOut(BaseModel):
     status: str | None = Field(default=None, description="open, or what a moderator set (stored alerts).")
 
     @classmethod
-    def of(cls, alert: Alert) -> AlertOut:
+    def of(cls, alert: AlertLike) -> AlertOut:
+        """From a fresh behaviour alert or a stored one (which also carries its status)."""
         return cls(
             alert_id=alert.alert_id,
             kind=alert.kind,
@@ -60,8 +61,9 @@ class AlertOut(BaseModel):
             level=alert.level,
             raised_at=alert.raised_at,
             updated_at=alert.updated_at,
-            evidence=alert.evidence,
+            evidence=dict(alert.evidence),
             event_ids=list(alert.event_ids),
+            status=getattr(alert, "status", None),
         )
 
 

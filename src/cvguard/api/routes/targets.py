@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from cvguard.api.deps import PipelineDep
-from cvguard.api.routes.alerts import event_store, stored_alert_out
+from cvguard.api.routes.alerts import event_store
 from cvguard.api.routes.events import AlertOut
 
 router = APIRouter(prefix="/v1", tags=["targets and topics"])
@@ -85,7 +85,7 @@ def get_target(
         incitement=state["incitement"],
         timeline=state["timeline"],
         abusive_events=[AbusiveEvent.model_validate(e, from_attributes=True) for e in entries],
-        alerts=[stored_alert_out(a) for a in stored],
+        alerts=[AlertOut.of(a) for a in stored],
     )
 
 
@@ -111,5 +111,5 @@ def get_topic(topic_id: SubjectId, pipeline: PipelineDep) -> TopicOut:
         first_at=summary.first_at,
         last_at=summary.last_at,
         categories=summary.categories,
-        alerts=[stored_alert_out(a) for a in stored],
+        alerts=[AlertOut.of(a) for a in stored],
     )
