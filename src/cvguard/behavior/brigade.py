@@ -179,20 +179,42 @@ class _Bucket:
         self.abusive += sign * m.abusive
 
     def push(self, m: Member, cap: int) -> None:
+        # the tallies of ``_tally`` inlined: this runs for every band of every message
         self.pushes += 1
+        authors = self.authors
         if len(self.heap) >= cap:
             out = heapq.heappushpop(self.heap, m)
-            if out is not m:
-                self._tally(m, 1)
-                self._tally(out, -1)
+            if out is m:
+                return
+            self.new += m.new - out.new
+            self.abusive += m.abusive - out.abusive
+            authors[m.author] = authors.get(m.author, 0) + 1
+            n = authors[out.author] - 1
+            if n:
+                authors[out.author] = n
+            else:
+                del authors[out.author]
         else:
             heapq.heappush(self.heap, m)
-            self._tally(m, 1)
+            authors[m.author] = authors.get(m.author, 0) + 1
+            self.new += m.new
+            self.abusive += m.abusive
 
     def evict(self, horizon: float) -> None:
         heap = self.heap
+        if not heap or heap[0].t >= horizon:
+            return
+        authors = self.authors
+        pop = heapq.heappop
         while heap and heap[0].t < horizon:
-            self._tally(heapq.heappop(heap), -1)
+            out = pop(heap)
+            n = authors[out.author] - 1
+            if n:
+                authors[out.author] = n
+            else:
+                del authors[out.author]
+            self.new -= out.new
+            self.abusive -= out.abusive
 
     def name(self, key: str) -> tuple[SubjectType, str]:
         """Whom the cluster aims at (``name_members``).
@@ -233,6 +255,10 @@ class BrigadeDetector:
 
     def band_keys(self, texts: list[str]) -> list[list[str] | None]:
         """LSH keys for many texts in one numpy pass (None: too short to mean anything)."""
+        unique = dict.fromkeys(texts)  # repeated texts (chants, copy-paste) are hashed once
+        if len(unique) < len(texts):
+            keyed = dict(zip(unique, self.band_keys(list(unique)), strict=True))
+            return [keyed[text] for text in texts]
         canon = [canonical_text(text) for text in texts]
         return self.hasher.band_keys_many([c if len(c) >= self.config.min_chars else "" for c in canon])
 

@@ -209,6 +209,18 @@ class Screener:
         return self.screen_many([text])[0]
 
     def screen_many(self, texts: Sequence[str]) -> list[Verdict]:
+        """Verdicts for many texts, in order. A text repeated in the batch (a chant, a copy-paste
+        brigade, a redelivery) is screened once and its verdicts are the same object."""
+        unique: dict[str, int] = {}
+        for t in texts:
+            if self.check(t) not in unique:
+                unique[t] = len(unique)
+        if len(unique) == len(texts):
+            return self._screen_unique(texts)
+        verdicts = self._screen_unique(list(unique))
+        return [verdicts[unique[t]] for t in texts]
+
+    def _screen_unique(self, texts: Sequence[str]) -> list[Verdict]:
         prepared = [prepare(self.check(t), self.lexicon, self.masker) for t in texts]
         probs = [0.0] * len(prepared)
         cues: list[list[tuple[str, float, int]]] = [[] for _ in prepared]

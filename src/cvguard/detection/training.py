@@ -301,7 +301,18 @@ def leave_one_topic_out(
 
 
 def train_main(out: Path | None = None, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train the committed artifacts; returns the figures recorded in their metadata."""
+    """Train the committed artifacts; returns the figures recorded in their metadata.
+
+    BLAS runs on one thread: a summation order that depends on the machine's core count would
+    change the last bits of the calibration, and the artifacts must rebuild bit for bit anywhere.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _train(out, seed, log)
+
+
+def _train(out: Path | None, seed: int, log: Callable[[str], None]) -> dict[str, Any]:
     root = data_dir()
     if not (root / "cold" / "train.csv").exists():
         raise InputError(f"training data not found under {root} (set CVGUARD_SHARED_DATA)")

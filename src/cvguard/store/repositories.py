@@ -212,13 +212,24 @@ class EventStore:
         cv = self._bulk
         stamp = cv.time(now)
         occurred = {ev.event_id: cv.time(ev.occurred_at) for ev, _ in ordered}
-        event_rows = [_event_values(ev, cv, occurred[ev.event_id], stamp, keep_text) for ev, _ in ordered]
+        memo = _RowMemo(cv)
+        event_rows = [
+            _event_values(ev, cv, occurred[ev.event_id], stamp, keep_text, memo) for ev, _ in ordered
+        ]
         with self._tx() as conn:
             new = set(cv.insert(conn, m.events, event_rows, skip_existing=True))
             if new:
                 fresh = [(ev, v) for ev, v in ordered if ev.event_id in new]
                 versions: dict[int, str] = {}  # one screening run: the same versions dict throughout
-                rows = [_verdict_values(ev.event_id, v, cv, versions) for ev, v in fresh]
+                # A repeated text shares one Verdict object (``Screener.screen_many``): its
+                # columns are encoded once. Keyed by id(); ``fresh`` keeps every verdict alive.
+                encoded: dict[int, tuple[Any, ...]] = {}
+                rows = []
+                for ev, v in fresh:
+                    cols = encoded.get(id(v))
+                    if cols is None:
+                        cols = encoded[id(v)] = _verdict_values("", v, cv, versions)[1:]
+                    rows.append((ev.event_id, *cols))
                 cv.insert(conn, m.verdicts, rows)
                 for table, attr in ((m.event_targets, "target_ids"), (m.event_topics, "topic_ids")):
                     links = [
@@ -501,28 +512,69 @@ class EventStore:
         ]
 
 
+class _RowMemo:
+    """Encodings repeated across one batch's rows (authors post many times, chants repeat text),
+    computed once each: the same values ``BulkWriter`` would produce for every row."""
+
+    __slots__ = ("_cv", "_digests", "_json", "_times")
+
+    def __init__(self, cv: BulkWriter) -> None:
+        self._cv = cv
+        self._digests: dict[str, str] = {}
+        self._times: dict[datetime, Any] = {}
+        self._json: dict[tuple[str, ...], str] = {}
+
+    def digest(self, text: str) -> str:
+        out = self._digests.get(text)
+        if out is None:
+            out = self._digests[text] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return out
+
+    def time(self, value: datetime) -> Any:
+        out = self._times.get(value)
+        if out is None:
+            out = self._times[value] = self._cv.time(value)
+        return out
+
+    def json_list(self, values: Sequence[str]) -> str:
+        if not isinstance(values, tuple):
+            values = tuple(values)
+        out = self._json.get(values)
+        if out is None:
+            out = self._json[values] = self._cv.json(list(values))
+        return out
+
+
 def _event_values(
-    ev: Event, cv: BulkWriter, occurred_at: Any, ingested_at: Any, keep_text: bool
+    ev: Event,
+    cv: BulkWriter,
+    occurred_at: Any,
+    ingested_at: Any,
+    keep_text: bool,
+    memo: _RowMemo | None = None,
 ) -> tuple[Any, ...]:
-    """One ``events`` row, in ``m.events`` column order."""
+    """One ``events`` row, in ``m.events`` column order (``memo``: encodings shared in a batch)."""
     author = ev.author
+    if memo is None:
+        memo = _RowMemo(cv)
+    created = author.created_at
     return (
         ev.event_id,
         _plain(ev.surface),
         occurred_at,
         author.id,
-        None if author.created_at is None else cv.time(author.created_at),
+        None if created is None else memo.time(created),
         author.verified,
         author.minor,
         author.mcn_id,
-        cv.json(list(ev.target_ids)),
+        memo.json_list(ev.target_ids),
         ev.thread_id,
-        cv.json(list(ev.topic_ids)),
+        memo.json_list(ev.topic_ids),
         ev.reply_to,
         ev.relationship.target_follows_author,
         ev.relationship.author_follows_target,
         _db_text(ev.text) if keep_text else None,
-        hashlib.sha256(ev.text.encode("utf-8")).hexdigest(),
+        memo.digest(ev.text),
         ingested_at,
     )
 
