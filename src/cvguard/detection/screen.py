@@ -221,7 +221,7 @@ class Screener:
         return [verdicts[unique[t]] for t in texts]
 
     def _screen_unique(self, texts: Sequence[str]) -> list[Verdict]:
-        prepared = [prepare(self.check(t), self.lexicon, self.masker) for t in texts]
+        prepared = [prepare(t, self.lexicon, self.masker) for t in texts]  # checked by screen_many
         probs = [0.0] * len(prepared)
         cues: list[list[tuple[str, float, int]]] = [[] for _ in prepared]
         for lang, model in self.models.items():
