@@ -165,21 +165,8 @@ class _Bucket:
         self.pushes = 0
         self._name: tuple[SubjectType, str] | None = None
 
-    def _tally(self, m: Member, sign: int) -> None:
-        authors = self.authors
-        if sign > 0:
-            authors[m.author] = authors.get(m.author, 0) + 1
-        else:
-            n = authors[m.author] - 1
-            if n:
-                authors[m.author] = n
-            else:
-                del authors[m.author]
-        self.new += sign * m.new
-        self.abusive += sign * m.abusive
-
     def push(self, m: Member, cap: int) -> None:
-        # the tallies of ``_tally`` inlined: this runs for every band of every message
+        # tallies updated inline (no helper call): this runs for every band of every message
         self.pushes += 1
         authors = self.authors
         if len(self.heap) >= cap:

@@ -172,8 +172,3 @@ def hashed_at(
         starts.append(at)
         sizes.append(np.full(len(at), k, dtype=np.int64))
     return np.concatenate(docs), np.concatenate(buckets), np.concatenate(starts), np.concatenate(sizes)
-
-
-def ngram_strings(text: str, n: int = 3) -> list[str]:
-    """The character 1..n-grams of one text, in the order ``hashed`` emits them."""
-    return [text[i : i + k] for k in range(1, n + 1) for i in range(len(text) - k + 1)]
