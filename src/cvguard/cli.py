@@ -436,11 +436,15 @@ def worker(
         int, typer.Option(min=1, help="Claim another consumer's entries pending this long.")
     ] = 30_000,
     block_ms: Annotated[int, typer.Option(min=1, help="How long one read waits for entries.")] = 1000,
+    lease_ms: Annotated[
+        int, typer.Option(min=100, help="The behaviour leader's lease: how soon another worker takes over.")
+    ] = 10_000,
 ) -> None:
     """Consume the Redis event stream until SIGTERM (the batch in hand is finished and acknowledged).
 
     Run any number of workers with one --group: each event is stored once, counted once in the
-    shared behaviour windows, and a dead worker's pending events are claimed by another.
+    shared behaviour windows, and a dead worker's pending events are claimed by another. One
+    worker at a time (the lease holder) applies behaviour; another takes over within --lease-ms.
     """
     import os
     import signal
@@ -462,7 +466,7 @@ def worker(
     try:
         w = Worker(
             bus=RedisStreamBus(client, stream=stream),
-            behaviour=SharedBehaviour(client),
+            behaviour=SharedBehaviour(client, lease_ms=lease_ms),
             store=store,
             screener=Screener.default(),
             group=group,

@@ -143,7 +143,7 @@ def test_raw_text_is_not_kept_when_retention_says_so(
 
 
 class FlakyStore:
-    """The real store, except that ``upsert_alert`` fails while ``down`` is set."""
+    """The real store, except that ``upsert_alerts`` fails while ``down`` is set."""
 
     def __init__(self, store: EventStore) -> None:
         self.inner = store
@@ -152,10 +152,10 @@ class FlakyStore:
     def add_batch(self, events: Sequence[Event], verdicts: Sequence[Any], *, keep_text: bool) -> list[str]:
         return self.inner.add_batch(events, verdicts, keep_text=keep_text)
 
-    def upsert_alert(self, alert: Any) -> StoredAlert:
+    def upsert_alerts(self, alerts: Sequence[Any]) -> int:
         if self.down:
             raise StoreError("database is locked")
-        return self.inner.upsert_alert(alert)
+        return self.inner.upsert_alerts(alerts)
 
     def close(self) -> None:
         self.inner.close()

@@ -108,27 +108,74 @@ def test_the_stream_is_capped_and_backlog_counts_unacknowledged(client: redis.Re
 # -- shared behaviour state -----------------------------------------------------------------------
 
 
-def test_two_workers_see_the_same_windows_as_one_engine(client: redis.Redis, stream: Any) -> None:
+def test_two_workers_see_the_same_windows_and_alerts_as_one_engine(
+    client: redis.Redis, stream: Any
+) -> None:
     truth, events, verdicts = stream
     target = truth["incidents"][0]["target_id"]
     a, b = SharedBehaviour(client, snapshot_every=3), SharedBehaviour(client, snapshot_every=3)
     reference = BehaviourEngine()
-    ids = {e.event_id for e in events}
-    for i in range(0, len(events), 50):  # alternate batches between the two replicas
+    expected_alerts = []
+    got_alerts = []
+    batches = range(0, len(events), 50)
+    for n, i in enumerate(batches):  # both submit, alternating; one leader applies
         chunk, vchunk = events[i : i + 50], verdicts[i : i + 50]
-        (a if (i // 50) % 2 == 0 else b).apply(chunk, vchunk, [e.event_id for e in chunk])
-        reference.process_many(zip(chunk, vchunk, strict=True))
-    assert ids  # every event was new
+        got_alerts += (a if n % 2 == 0 else b).apply(chunk, vchunk, [e.event_id for e in chunk])
+        expected_alerts += reference.process_many(zip(chunk, vchunk, strict=True))
+        if n == len(batches) // 2:  # the leader stops halfway: the other takes over
+            assert a.leading and not b.leading
+            a.release()
+            got_alerts += b.pump()
+    got_alerts += b.pump()  # the last batch, if the follower submitted it
+    assert b.leading and not a.leading and b.taken_over == 1
+    assert b.replayed < len(events) // 2  # it took over from the snapshot, not from the start
+    assert b.lag() == 0 and a.applied_events + b.applied_events == len(events)
+    # every alert once, in the same order, across the handover
+    assert [(x.alert_id, x.level, x.updated_at) for x in got_alerts] == [
+        (x.alert_id, x.level, x.updated_at) for x in expected_alerts]
     t = max(e.occurred_at for e in events)
     expected = reference.target_state(target, t)
-    assert windows(a.target_state(target, t)) == windows(expected)
+    assert windows(a.target_state(target, t)) == windows(expected)  # a reader again: it catches up
     assert windows(b.target_state(target, t)) == windows(expected)
     assert expected["level"] in ("warning", "critical")
     # a replica starting now loads the latest snapshot and replays the rest of the log
     late = SharedBehaviour(client, snapshot_every=3)
     assert windows(late.target_state(target, t)) == windows(expected)
     assert late.replayed < len(events)  # it did not replay history from the start
-    assert client.xlen(a.k_log) == 2 * 3 + 2 < len(events) // 50  # and the log is trimmed
+    assert client.xlen(a.k_log) <= 2 * 3 < len(batches)  # and the applied log is trimmed
+
+
+def test_a_follower_only_submits_and_the_log_waits_for_the_leader(client: redis.Redis, stream: Any) -> None:
+    _, events, verdicts = stream
+    leader, follower = SharedBehaviour(client), SharedBehaviour(client)
+    assert leader.lead()
+    assert follower.apply(events[:100], verdicts[:100], [e.event_id for e in events[:100]]) == []
+    assert not follower.leading and follower.lag() == 1
+    assert client.xlen(follower.k_log) == 1  # nothing trims an entry not yet applied
+    leader.pump()
+    assert leader.lag() == 0 and leader.engine.processed == 100
+
+
+def test_a_leader_whose_state_moved_under_it_drops_its_pass(
+    client: redis.Redis, stream: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, events, verdicts = stream
+    shared = SharedBehaviour(client)
+    shared.apply(events[:100], verdicts[:100], [e.event_id for e in events[:100]])
+    shared.submit(events[100:200], verdicts[100:200], [e.event_id for e in events[100:200]])
+    read_log = shared._entries
+    theirs: list[int] = []
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        out = read_log(*args, **kwargs)
+        # another leader commits between our read and our commit
+        theirs.append(int(client.incr(shared.k_applied)))
+        return out
+
+    monkeypatch.setattr(shared, "_entries", racing)
+    assert shared.pump() == []
+    assert not shared.leading  # it stepped down instead of overwriting the other's commit
+    assert theirs and int(client.get(shared.k_applied) or 0) == theirs[-1]  # theirs stands
 
 
 def test_redelivered_events_count_once(client: redis.Redis, stream: Any) -> None:
@@ -137,13 +184,12 @@ def test_redelivered_events_count_once(client: redis.Redis, stream: Any) -> None
     batch, vb = events[:500], verdicts[:500]
     shared = SharedBehaviour(client)
     shared.apply(batch, vb, [e.event_id for e in batch])
-    head = int(client.get(shared.k_head) or 0)
     t = max(e.occurred_at for e in batch)
     before = windows(shared.target_state(target, t))
-    # delivered again, stored already: nothing changes, no log entry
+    # delivered again, stored already (by another worker, or submitted twice): nothing changes
     assert SharedBehaviour(client).apply(batch, vb, []) == []
     assert shared.apply(batch + batch, vb + vb, []) == []
-    assert int(client.get(shared.k_head) or 0) == head
+    assert shared.lag() == 0 and shared.engine.processed == 500
     assert windows(shared.target_state(target, t)) == before
 
 

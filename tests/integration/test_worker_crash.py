@@ -2,10 +2,12 @@
 
 Real Redis and PostgreSQL, real worker processes. The first worker is killed either by the test at
 an arbitrary moment, or (deterministically) by itself right after a batch's database commit and
-before the behaviour commit, the window where a naive design loses window counts. A second worker
-claims the pending entries (XAUTOCLAIM) and drains the stream. Then: every event is stored exactly
-once, and the shared pile-on windows of the targeted person equal both a single in-memory engine
-fed the whole stream and the counts computed from the stored rows.
+before it reaches the behaviour log (the window where a naive design loses window counts), or
+right after it committed behaviour state with alerts and before storing those alerts. A second
+worker claims the pending entries (XAUTOCLAIM), takes the behaviour lease over once the dead one's
+lapses, and drains the stream. Then: every event is stored exactly once, the shared pile-on windows
+of the targeted person equal both a single in-memory engine fed the whole stream and the counts
+computed from the stored rows, and every committed alert reached the database.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     ) -> subprocess.Popen[str]:
         cmd = [sys.executable, "-m", "cvguard", "worker", "--redis", redis_url, "--db", db_url,
                "--group", GROUP, "--name", name, "--batch", "100", "--claim-idle-ms", "500",
-               "--block-ms", "200"]
+               "--block-ms", "200", "--lease-ms", "500"]
         proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         started.append(proc)
@@ -86,7 +88,7 @@ def target_counts(store: EventStore, target: str, since: datetime) -> tuple[int,
     return int(total), int(abusive)
 
 
-@pytest.mark.parametrize("kill", ["after-store", "external"])
+@pytest.mark.parametrize("kill", ["after-store", "after-apply", "external"])
 def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(
     kill: str, redis_url: str, postgres_url: str, spawn: Callable[..., subprocess.Popen[str]]
 ) -> None:
@@ -98,10 +100,11 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(
     store = EventStore.open(postgres_url)  # migrated once, before the workers start
     try:
         bus = RedisStreamBus(client)
+        behaviour = SharedBehaviour(client)
         bus.ensure_group(GROUP)
         bus.publish(events)
 
-        fault = {FAULT_ENV: "after-store:3"} if kill == "after-store" else {}
+        fault = {FAULT_ENV: f"{kill}:{3 if kill == 'after-store' else 1}"} if kill != "external" else {}
         first = spawn("w1", redis_url, postgres_url, fault)
         if kill == "external":
             wait_for("the first worker to store some events", lambda: store.count_events() >= 200, first)
@@ -112,11 +115,13 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(
         assert 0 < stored_at_kill < n  # it died mid-stream
         if kill == "after-store":
             assert bus.pending_count(GROUP) == 100  # the batch it stored but never acknowledged
+        if kill == "after-apply":  # it committed alerts with the state and never stored them
+            assert client.hlen(behaviour.k_outbox) > 0
 
         second = spawn("w2", redis_url, postgres_url)
         wait_for(
             "the second worker to drain the stream",
-            lambda: store.count_events() == n and bus.backlog() == 0,
+            lambda: store.count_events() == n and bus.backlog() == 0 and behaviour.lag() == 0,
             second,
         )
         second.send_signal(signal.SIGTERM)  # graceful: returns after the batch in hand

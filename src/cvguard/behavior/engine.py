@@ -159,6 +159,16 @@ class BehaviourEngine:
     def open_alerts(self, t: Any = None) -> list[Alert]:
         return self.book.open_alerts(None if t is None else seconds(t))
 
+    def late(self) -> dict[str, int]:
+        """Events each detector refused as later than its lateness allows, since this replica started
+        (a metric, not state: a restored replica starts again from zero)."""
+        return {
+            "pile_on": self.pile_on.watermark.late,
+            "incitement": self.incitement.watermark.late,
+            "brigade": self.brigade.watermark.late,
+            "topic": self.topics.watermark.late,
+        }
+
     def save(self) -> dict[str, Any]:
         return {
             "version": 1,

@@ -148,19 +148,28 @@ class LinearTextModel:
         return out
 
     # --- persistence -------------------------------------------------------------------------
+    #
+    # The artifact must come out bit for bit the same from `cvguard train` on any x86 machine, but
+    # the solver's last float64 digits depend on the CPU's vector units (AVX2 / AVX-512 paths in the
+    # BLAS): weights within 1e-17 of zero and the 16th digit of the bias differ. So the artifact
+    # keeps what matters and not that noise: weights below WEIGHT_FLOOR in size are zero (the
+    # largest are ~5; such a weight moves no decision), scalars keep 10 significant digits.
 
     def save(self, path: Path) -> None:
+        """Write the ``.npz`` artifact (no pickle; see the note above on reproducibility)."""
         arrays: dict[str, np.ndarray] = {}
         for v, view in self.views.items():
             kept = np.flatnonzero(view.idf).astype(np.int32)
             arrays[f"{v}.buckets"] = kept
             arrays[f"{v}.idf"] = view.idf[kept].astype(np.float32)
-            arrays[f"{v}.w"] = self.weights[v][kept].astype(np.float32)
+            w = self.weights[v][kept].astype(np.float32)
+            w[np.abs(w) < WEIGHT_FLOOR] = 0.0
+            arrays[f"{v}.w"] = w
         meta = dict(
             self.meta,
             format=FORMAT,
-            bias=self.bias,
-            platt=list(self.platt),
+            bias=_stable(self.bias),
+            platt=[_stable(x) for x in self.platt],
             views=list(self.views),
             buckets=BUCKETS,
             ngrams={v: NGRAMS[v] for v in self.views},
@@ -218,3 +227,10 @@ def default_models() -> dict[str, LinearTextModel]:
         for lang in ("zh", "en")
         if artifact_path(lang).exists()
     }
+
+
+WEIGHT_FLOOR = 1e-9
+
+
+def _stable(x: float) -> float:
+    return float(f"{x:.10g}")

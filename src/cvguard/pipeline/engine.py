@@ -39,7 +39,7 @@ from cvguard.detection.screen import Screener
 from cvguard.detection.verdict import Verdict
 from cvguard.events import Event, parse_events
 from cvguard.pipeline.clock import EventClock
-from cvguard.store import EventStore, StoredAlert, repositories
+from cvguard.store import EventStore, repositories
 
 # Subject types the store accepts. Brigades aimed at no single user/thread/topic name an LSH
 # "cluster"; until the store takes those, such alerts are emitted (replay output, API) but not
@@ -73,7 +73,7 @@ class AlertStore(Protocol):
         self, events: Sequence[Event], verdicts: Sequence[Verdict], *, keep_text: bool
     ) -> list[str]: ...
 
-    def upsert_alert(self, alert: Any) -> StoredAlert: ...
+    def upsert_alerts(self, alerts: Sequence[Any]) -> int: ...
 
     def close(self) -> None: ...
 
@@ -219,10 +219,9 @@ class Pipeline:
                 continue
             self._unsaved.pop(alert.alert_id, None)
             self._unsaved[alert.alert_id] = alert
-        while self._unsaved:
-            alert_id, alert = next(iter(self._unsaved.items()))
-            self.store.upsert_alert(alert)  # a StoreError leaves it (and the rest) pending
-            del self._unsaved[alert_id]
+        if self._unsaved:
+            self.store.upsert_alerts(list(self._unsaved.values()))  # a StoreError leaves them pending
+            self._unsaved.clear()
 
     @property
     def pending_alerts(self) -> int:

@@ -163,6 +163,18 @@ class RedisStreamBus:
         pipe.xack(self.stream, group, *[e.entry_id for e in entries])
         pipe.execute()
 
+    def oldest_in_flight(self, group: str, *, max_idle_ms: int) -> tuple[int, int] | None:
+        """The oldest entry a consumer of ``group`` holds unacknowledged, if it was delivered less
+        than ``max_idle_ms`` ago (older ones belong to a dead or stuck consumer: not waited for)."""
+        try:
+            rows: Any = self.redis.xpending_range(self.stream, group, min="-", max="+", count=1)
+        except redis.ResponseError:
+            return None
+        if not rows or int(rows[0]["time_since_delivered"]) > max_idle_ms:
+            return None
+        ms, _, n = _text(rows[0]["message_id"]).partition("-")
+        return int(ms), int(n or 0)
+
     def pending_count(self, group: str) -> int:
         try:
             info = self.redis.xpending(self.stream, group)

@@ -1,34 +1,42 @@
-"""Behaviour state shared by every worker through Redis: one ordered log, a replica in each worker.
+"""Behaviour state shared by every worker through Redis: one ordered log, applied by one leader.
 
-Why a replicated log and not per-subject records: one event touches several kinds of subject at
-once (each target's pile-on windows, the thread's incitement record, every topic, eight LSH buckets
-for brigades, the alert episodes), and topics and brigade buckets are hot: nearly every batch touches
+Why a log and not per-subject records: one event touches several kinds of subject at once (each
+target's pile-on windows, the thread's incitement record, every topic, eight LSH buckets for
+brigades, the alert episodes), and topics and brigade buckets are hot: nearly every batch touches
 them. Per-subject records with optimistic concurrency would conflict on almost every batch, and
 routing by subject cannot give one owner to all the subjects of one event. So the detectors stay
 exactly as they are (``BehaviourEngine``, pure, in memory) and Redis gives them a total order:
 
-    cvguard:behaviour:log        a stream; entry ``<seq>-0`` holds the events one worker applied
-    cvguard:behaviour:head       the last committed ``seq`` (WATCHed: the commit is compare-and-set)
-    cvguard:behaviour:snapshot   ``engine.save()`` + the dedupe window as of some ``seq``
-    cvguard:behaviour:lock       who may commit next (SET NX PX; an optimisation, not the safety)
+    cvguard:behaviour:log        a stream; entry ``<seq>-0`` holds one screened, stored batch
+    cvguard:behaviour:seq        the last ``seq`` appended (INCR, in the same script as the XADD)
+    cvguard:behaviour:applied    the last ``seq`` the leader applied (WATCHed: compare-and-set)
+    cvguard:behaviour:passes     where each of the leader's passes ended (replays group the same)
+    cvguard:behaviour:snapshot   ``engine.save()`` + the dedupe window as of some applied ``seq``
+    cvguard:behaviour:leader     the lease: which worker applies the log (SET NX PX, renewed)
     cvguard:behaviour:outbox     alerts committed but maybe not yet in the database, by alert_id
 
-To apply a batch a worker takes the lock, catches its replica up by replaying the log entries it has
-not seen, picks the events to apply (below), runs them through its engine, and commits one log entry
-(plus the alerts to the outbox) in a MULTI guarded by WATCH on ``head``. Every replica replays the
-same entries in the same order, so every worker sees the same windows. A snapshot every
-``snapshot_every`` commits bounds the log and lets a new worker start without replaying history.
+Every worker screens and stores its own batches (the costly, parallel part) and *submits* them to
+the log; the worker holding the lease also *pumps*: it applies the log entries after ``applied``, in
+order, to its engine and commits the new ``applied`` with the alerts (outbox) and, every
+``snapshot_every`` entries, a snapshot, in one MULTI guarded by WATCH on ``applied``. Behaviour work
+is therefore done once per event, not once per worker, and the consumer group hands the leader
+fewer stream entries because it is busier. Leadership is sticky (the leader renews its lease on
+every pump); another worker takes over when the lease lapses (a dead or paused leader) or is
+released (a stopping one), by loading the snapshot and replaying the applied entries after it.
+The compare-and-set makes a stale leader harmless: its commit fails and its result is dropped.
+Readers (the API, tests) keep a replica the same way: snapshot, then the applied entries.
 
 Exactly once, with the database in front: the store tells which events are new, but a worker can die
-after the database commit and before the behaviour commit; the redelivered events then look like
-duplicates to the store although behaviour never saw them. So the replicated state also keeps the
-ids it applied over the last ``dedupe_horizon_s`` of event time, and an event is applied when it is
-not among them and either the store says it is new or it is recent enough for that window to be
-authoritative. An event older than the window that the store already holds is not applied again.
+after the database commit and before submitting; the redelivered events then look like duplicates to
+the store although behaviour never saw them. So the applied state also keeps the ids it applied over
+the last ``dedupe_horizon_s`` of event time, and an event is applied when it is not among them and
+either the store said it was new or it is recent enough for that window to be authoritative. An
+event older than the window that the store already holds is not applied again. A batch submitted
+twice (a worker died after submitting and before acknowledging) is harmless for the same reason.
 The horizon must exceed the detectors' lateness (600 s), beyond which they drop events anyway.
 
-The alert outbox closes the other gap: a worker that dies after the behaviour commit and before the
-alert upsert leaves the alerts in the outbox, and any worker writes them (upserts are idempotent).
+The alert outbox closes the last gap: a leader that dies after its commit and before the alert
+upsert leaves the alerts in the outbox, and the next leader writes them (upserts are idempotent).
 """
 
 from __future__ import annotations
@@ -38,9 +46,8 @@ import json
 import logging
 import math
 import secrets
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,19 +63,42 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "cvguard:behaviour"
 _EVENTS = TypeAdapter(list[Event])
+_SUBMIT = (
+    "local seq = redis.call('incr', KEYS[2])"
+    " redis.call('xadd', KEYS[1], seq .. '-0', 'events', ARGV[1], 'verdicts', ARGV[2], 'new', ARGV[3],"
+    " 'last', ARGV[4])"
+    " return seq"
+)
+_RENEW = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end"
+    " return 0"
+)
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 _CLEAR = (
     "if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('hdel', KEYS[1], ARGV[1]) end"
     " return 0"
 )
 
+Item = tuple[Event, Verdict]
+StreamId = tuple[int, int]  # a Redis stream entry id, ``<ms>-<n>``, comparable
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One submitted batch: its events with verdicts, the ids new to the store, and the span of
+    event-stream entries it came from (None when not from the stream)."""
+
+    items: list[Item]
+    new: set[str]
+    last: StreamId | None = None
+
 
 class StateConflict(CvguardError):
-    """Another worker committed behaviour state in between (the lock expired); the batch is retried."""
+    """Another leader committed behaviour state in between (our lease lapsed); our result is dropped."""
 
 
 class SharedBehaviour:
-    """A replica of the shared behaviour state; ``apply`` commits a batch for all workers."""
+    """A worker's (or a reader's) view of the shared behaviour state."""
 
     def __init__(
         self,
@@ -78,24 +108,35 @@ class SharedBehaviour:
         config: BehaviourConfig | None = None,
         dedupe_horizon_s: float = 1800.0,
         snapshot_every: int = 200,
-        lock_ttl_ms: int = 30_000,
+        lease_ms: int = 10_000,
         engine_batch: int = 512,
+        max_pump: int = 64,
     ) -> None:
         if snapshot_every < 1:
             raise ValueError("snapshot_every must be at least 1")
+        if lease_ms < 1:
+            raise ValueError("lease_ms must be at least 1")
         self.redis = client
         self.config = config
         self.dedupe_horizon_s = dedupe_horizon_s
         self.snapshot_every = snapshot_every
-        self.lock_ttl_ms = lock_ttl_ms
+        self.lease_ms = lease_ms
         self.engine_batch = engine_batch
-        self.k_log, self.k_head = f"{prefix}:log", f"{prefix}:head"
-        self.k_snapshot, self.k_lock = f"{prefix}:snapshot", f"{prefix}:lock"
-        self.k_outbox = f"{prefix}:outbox"
+        self.max_pump = max_pump
+        self.k_log, self.k_seq, self.k_applied = f"{prefix}:log", f"{prefix}:seq", f"{prefix}:applied"
+        self.k_snapshot, self.k_leader = f"{prefix}:snapshot", f"{prefix}:leader"
+        self.k_outbox, self.k_passes = f"{prefix}:outbox", f"{prefix}:passes"
+        self._submit = client.register_script(_SUBMIT)
+        self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._clear = client.register_script(_CLEAR)
-        self.replayed = 0  # events applied from other workers' log entries (a metric)
-        self.lock_wait_s = 0.0
+        self._token = secrets.token_hex(8)
+        self._leading = False
+        self._own: dict[int, Batch] = {}  # batches this worker submitted, not yet applied: no decode
+        self.applied_events = 0  # events this replica applied as leader (a metric)
+        self.replayed = 0  # events replayed from entries applied earlier, to rebuild state (a metric)
+        self.taken_over = 0  # times this worker became the leader
+        self.held = 0  # pumps that waited for an older batch still in flight
         self._reset(BehaviourEngine(config), 0, [], -math.inf)
         self._dirty = True  # load from Redis before first use
 
@@ -110,6 +151,7 @@ class SharedBehaviour:
         self._newest = newest
 
     def _reload(self) -> None:
+        self._own.clear()
         raw = self.redis.get(self.k_snapshot)
         if raw is None:
             self._reset(BehaviourEngine(self.config), 0, [], -math.inf)
@@ -121,117 +163,245 @@ class SharedBehaviour:
             self._reset(engine, int(snap["seq"]), snap["seen"], newest)
         self._dirty = False
 
-    def _note_applied(self, items: Sequence[tuple[Event, Verdict]]) -> None:
+    def _note_applied(self, items: Sequence[Item]) -> None:
         for event, _ in items:
             t = event.occurred_at.timestamp()
             self._seen[event.event_id] = t
             heapq.heappush(self._heap, (t, event.event_id))
             self._newest = max(self._newest, t)
-        floor = self._floor()
+        floor = self._newest - self.dedupe_horizon_s
         heap, seen = self._heap, self._seen
         while heap and heap[0][0] < floor:
             t, eid = heapq.heappop(heap)
             if seen.get(eid) == t:
                 del seen[eid]
 
-    def _floor(self) -> float:
-        return self._newest - self.dedupe_horizon_s
-
-    def _replay(self, items: list[tuple[Event, Verdict]]) -> list[Alert]:
-        alerts = self.engine.process_many(items, batch=self.engine_batch) if items else []
-        self._note_applied(items)
-        return alerts
-
-    def sync(self, *, _attempts: int = 3) -> None:
-        """Catch the replica up with every batch committed so far (by any worker)."""
-        for _ in range(_attempts):
-            if self._dirty:
-                self._reload()
-            rows: Any = self.redis.xrange(self.k_log, min=f"({self.seq}-0", max="+")
-            for entry_id, fields in rows:
-                seq = int(entry_id.split(b"-")[0])
-                if seq != self.seq + 1:  # trimmed past us: start again from the snapshot
-                    self._dirty = True
-                    break
-                self._dirty = True  # until the entry is fully applied
-                items = _decode(fields)
-                self._replay(items)
-                self.replayed += len(items)
-                self.seq = seq
-                self._dirty = False
-            else:
-                return
-        raise CvguardError(f"{self.k_log}: could not catch up with the shared behaviour log")
-
-    # -- applying a batch -----------------------------------------------------------------------
-
-    def apply(
-        self, events: Sequence[Event], verdicts: Sequence[Verdict], new_ids: Sequence[str]
-    ) -> list[Alert]:
-        """Apply the batch's events that behaviour has not seen; returns the alerts they raised.
-
-        ``new_ids``: the ids the store reported new for this batch. The alerts are committed to the
-        outbox with the state; the caller writes them to the database, then ``clear_outbox``.
-        """
-        new = set(new_ids)
-        for _ in range(5):
-            with self._locked():
-                self.sync()
-                items = self._select(events, verdicts, new)
-                if not items:
-                    return []
-                self._dirty = True  # the engine is about to change ahead of Redis
-                alerts = self._replay(items)
-                try:
-                    self._commit(items, alerts)
-                except StateConflict:
-                    log.warning("behaviour state changed under us (lock expired?); retrying the batch")
-                    continue
-                self._dirty = False
-                return alerts
-        raise StateConflict("gave up after 5 conflicting commits")
-
-    def _select(
-        self, events: Sequence[Event], verdicts: Sequence[Verdict], new: set[str]
-    ) -> list[tuple[Event, Verdict]]:
-        floor = self._floor()
-        picked: dict[str, tuple[Event, Verdict]] = {}
-        for event, verdict in zip(events, verdicts, strict=True):
+    def _select(self, batch: Batch) -> list[Item]:
+        """The batch's events that behaviour applies (see the module notes on exactly once)."""
+        floor = self._newest - self.dedupe_horizon_s
+        picked: dict[str, Item] = {}
+        for event, verdict in batch.items:
             eid = event.event_id
             if eid in picked or eid in self._seen:
                 continue
-            if eid in new or event.occurred_at.timestamp() >= floor:
+            if eid in batch.new or event.occurred_at.timestamp() >= floor:
                 picked[eid] = (event, verdict)
         return list(picked.values())
 
-    def _commit(self, items: list[tuple[Event, Verdict]], alerts: list[Alert]) -> None:
-        seq = self.seq + 1
+    def _apply_pass(self, batches: Sequence[Batch]) -> list[Alert]:
+        """Apply one pass (consecutive log entries), its events in event-time order.
+
+        Workers submit in the order they finish, not in stream order; one pass takes every batch
+        the leader had, so the detectors see the events of a pass in the order they happened.
+        Replays group entries into the passes the leader recorded, so every replica agrees.
+        """
+        picked: list[Item] = []
+        for batch in batches:
+            items = self._select(batch)
+            self._note_applied(items)
+            picked.extend(items)
+        if len(batches) > 1:
+            picked.sort(key=lambda item: item[0].occurred_at)  # stable: submission order on ties
+        return self.engine.process_many(picked, batch=self.engine_batch) if picked else []
+
+    def _entries(self, upto: int | None, count: int | None = None) -> list[tuple[int, Batch]]:
+        """Log entries after this replica's ``seq`` (up to ``upto``); raises _Gap if trimmed past us."""
+        if upto is not None and upto <= self.seq:
+            return []
+        rows: Any = self.redis.xrange(
+            self.k_log, min=f"({self.seq}-0", max="+" if upto is None else f"{upto}-0", count=count
+        )
+        out: list[tuple[int, Batch]] = []
+        expected = self.seq + 1
+        for entry_id, fields in rows:
+            seq = int(entry_id.split(b"-")[0])
+            if seq != expected:
+                raise _Gap
+            own = self._own.pop(seq, None)
+            out.append((seq, own if own is not None else _decode(fields)))
+            expected += 1
+        if upto is not None and expected <= upto:
+            raise _Gap  # applied entries missing: trimmed after a newer snapshot
+        return out
+
+    def sync(self, *, _attempts: int = 3) -> None:
+        """Catch this replica up with every entry applied so far (by whichever leader)."""
+        for _ in range(_attempts):
+            if self._dirty:
+                self._reload()
+            applied = int(self.redis.get(self.k_applied) or 0)
+            if applied < self.seq:  # behind our own state? a snapshot from a lost commit: reload
+                self._dirty = True
+                continue
+            try:
+                entries = self._entries(applied)
+                passes = self._passes(entries, applied)
+            except _Gap:
+                self._dirty = True
+                continue
+            self._dirty = True  # until the entries are fully applied
+            for group in passes:
+                self.replayed += sum(len(b.items) for _, b in group)
+                self._apply_pass([b for _, b in group])
+                self.seq = group[-1][0]
+            self._dirty = False
+            return
+        raise CvguardError(f"{self.k_log}: could not catch up with the shared behaviour log")
+
+    def _passes(self, entries: list[tuple[int, Batch]], applied: int) -> list[list[tuple[int, Batch]]]:
+        """``entries`` (after this replica, up to ``applied``) grouped into the leader's passes."""
+        if not entries:
+            return []
+        raw: Any = self.redis.zrangebyscore(self.k_passes, self.seq + 1, applied)
+        ends = sorted(int(x) for x in raw)
+        if not ends or ends[-1] != applied:
+            raise _Gap  # pass boundaries trimmed past us
+        out: list[list[tuple[int, Batch]]] = []
+        group: list[tuple[int, Batch]] = []
+        bounds = iter(ends)
+        end = next(bounds)
+        for seq, batch in entries:
+            group.append((seq, batch))
+            if seq == end:
+                out.append(group)
+                group = []
+                end = next(bounds, applied + 1)
+        if group:
+            raise _Gap
+        return out
+
+    # -- submitting (every worker) --------------------------------------------------------------
+
+    def submit(
+        self,
+        events: Sequence[Event],
+        verdicts: Sequence[Verdict],
+        new_ids: Sequence[str],
+        *,
+        last: StreamId | None = None,
+    ) -> int:
+        """Append one stored batch to the log; returns its ``seq``. Durable once this returns.
+
+        ``last``: the newest event-stream entry the batch came from (lets the leader wait for
+        older batches still in flight, see ``pump``).
+        """
+        if len(events) != len(verdicts):
+            raise ValueError(f"{len(events)} events but {len(verdicts)} verdicts")
+        items = list(zip(events, verdicts, strict=True))
+        fields = _encode(items, new_ids)
+        mark = "" if last is None else f"{last[0]}-{last[1]}"
+        seq = int(self._submit(keys=[self.k_log, self.k_seq], args=[
+            fields["events"], fields["verdicts"], fields["new"], mark]))
+        if self._leading:  # the leader applies its own batches from memory, not from the log
+            self._own[seq] = Batch(items, set(new_ids), last)
+        return seq
+
+    def lag(self) -> int:
+        """Entries submitted and not yet applied."""
+        seq, applied = self.redis.mget(self.k_seq, self.k_applied)
+        return int(seq or 0) - int(applied or 0)
+
+    # -- applying (the leader) ------------------------------------------------------------------
+
+    @property
+    def leading(self) -> bool:
+        return self._leading
+
+    def lead(self) -> bool:
+        """Take or renew the lease; True while this worker is the one that applies the log."""
+        if self._leading and self._renew(keys=[self.k_leader], args=[self._token, self.lease_ms]):
+            return True
+        self._leading = bool(self.redis.set(self.k_leader, self._token, nx=True, px=self.lease_ms))
+        if self._leading:
+            self.taken_over += 1
+            self._dirty = True  # another leader may have applied entries meanwhile
+        else:
+            self._own.clear()
+        return self._leading
+
+    def release(self) -> None:
+        """Give the lease up (a stopping worker), so that another takes over at once."""
+        if self._leading:
+            self._release(keys=[self.k_leader], args=[self._token])
+        self._leading = False
+        self._own.clear()
+
+    def pump(
+        self,
+        *,
+        max_entries: int | None = None,
+        in_flight: Callable[[], StreamId | None] | None = None,
+    ) -> list[Alert]:
+        """As the leader, apply the entries submitted since the last commit; returns their alerts.
+
+        Returns ``[]`` without doing anything when another worker holds the lease. The alerts are
+        committed to the outbox with the state; the caller writes them to the database, then
+        ``clear_outbox``. ``in_flight`` names the oldest event-stream entry some worker is still
+        processing: entries from newer stream entries wait for it (to the next pump), so that a
+        slow worker's batch is not applied after the batches read behind it.
+        """
+        if not self.lead():
+            return []
+        self.sync()
+        start = self.seq
+        try:
+            entries = self._entries(None, count=max_entries or self.max_pump)
+        except _Gap:  # only a stale leader can find the log trimmed ahead of it
+            self._dirty = True
+            return []
+        oldest = in_flight() if in_flight is not None and entries else None
+        if oldest is not None:
+            ready = 0
+            while ready < len(entries) and (entries[ready][1].last or (0, 0)) < oldest:
+                ready += 1
+            for seq, batch in entries[ready:]:  # keep them for the next pump
+                self._own.setdefault(seq, batch)
+            entries = entries[:ready]
+        if not entries:
+            self.held += oldest is not None
+            return []
+        self._dirty = True  # the engine is about to move ahead of Redis
+        alerts = self._apply_pass([b for _, b in entries])
+        self.applied_events += sum(len(b.items) for _, b in entries)
+        self.seq = entries[-1][0]
+        snapshot = start // self.snapshot_every != self.seq // self.snapshot_every
+        try:
+            self._commit(start, alerts, snapshot)
+        except StateConflict:
+            log.warning("behaviour state was committed by another leader meanwhile; our pass is dropped")
+            self._leading = False
+            self._own.clear()
+            return []
+        self._dirty = False
+        return alerts
+
+    def _commit(self, start: int, alerts: list[Alert], snapshot: bool) -> None:
         with self.redis.pipeline(transaction=True) as pipe:
             try:
-                pipe.watch(self.k_head)  # type: ignore[no-untyped-call]
-                head = pipe.get(self.k_head)
-                if int(head or 0) != self.seq:
-                    raise StateConflict(f"head is {head!r}, the replica is at {self.seq}")
+                pipe.watch(self.k_applied)  # type: ignore[no-untyped-call]
+                applied = int(pipe.get(self.k_applied) or 0)
+                if applied != start:
+                    raise StateConflict(f"applied is {applied}, this leader started from {start}")
                 pipe.multi()
-                # Keep two snapshot intervals: a replica a little behind the newest snapshot
-                # still finds its next entry; one further behind reloads the snapshot.
-                keep = 2 * self.snapshot_every + 2
-                fields: Any = _encode(items)
-                pipe.xadd(self.k_log, fields, id=f"{seq}-0", maxlen=keep, approximate=False)
-                pipe.set(self.k_head, seq)
+                pipe.set(self.k_applied, self.seq)
+                pipe.zadd(self.k_passes, {str(self.seq): self.seq})
                 if alerts:
                     pipe.hset(self.k_outbox, mapping={a.alert_id: alert_json(a) for a in alerts})
-                if seq % self.snapshot_every == 0:
-                    pipe.set(self.k_snapshot, self._snapshot(seq))
+                if snapshot:
+                    pipe.set(self.k_snapshot, self._snapshot())
+                    # keep one snapshot interval before it for replicas a little behind; never
+                    # an entry not yet applied
+                    floor = max(0, self.seq - self.snapshot_every)
+                    pipe.xtrim(self.k_log, minid=f"{floor + 1}-0", approximate=False)
+                    pipe.zremrangebyscore(self.k_passes, 0, floor)
                 pipe.execute()
             except redis.WatchError:
-                raise StateConflict("head moved during the commit") from None
-        self.seq = seq
+                raise StateConflict("applied moved during the commit") from None
 
-    def _snapshot(self, seq: int) -> str:
+    def _snapshot(self) -> str:
         return json.dumps(
             {
-                "seq": seq,
+                "seq": self.seq,
                 "engine": self.engine.save(),
                 "seen": [[i, t] for i, t in self._seen.items()],
                 "newest": None if self._newest == -math.inf else self._newest,
@@ -239,19 +409,18 @@ class SharedBehaviour:
             separators=(",", ":"),
         )
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        token = secrets.token_hex(8)
-        t0 = time.perf_counter()
-        delay = 0.0005
-        while not self.redis.set(self.k_lock, token, nx=True, px=self.lock_ttl_ms):
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
-        self.lock_wait_s += time.perf_counter() - t0
-        try:
-            yield
-        finally:
-            self._release(keys=[self.k_lock], args=[token])
+    def apply(
+        self, events: Sequence[Event], verdicts: Sequence[Verdict], new_ids: Sequence[str]
+    ) -> list[Alert]:
+        """``submit`` then ``pump`` (one process doing both, as a single worker or a test does)."""
+        self.submit(events, verdicts, new_ids)
+        alerts: list[Alert] = []
+        while self.lead():
+            before = self.seq
+            alerts.extend(self.pump())
+            if self.seq == before:
+                break
+        return alerts
 
     # -- alerts outbox --------------------------------------------------------------------------
 
@@ -262,8 +431,12 @@ class SharedBehaviour:
 
     def clear_outbox(self, written: Sequence[tuple[str, bytes | str]]) -> None:
         """Forget outbox alerts once stored, unless a newer version replaced them meanwhile."""
-        for alert_id, value in written:
-            self._clear(keys=[self.k_outbox], args=[alert_id, value])
+        if not written:
+            return
+        with self.redis.pipeline(transaction=False) as pipe:
+            for alert_id, value in written:
+                self._clear(keys=[self.k_outbox], args=[alert_id, value], client=pipe)
+            pipe.execute()
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -276,22 +449,37 @@ class SharedBehaviour:
         return self.engine.topic_state(topic_id, t)
 
 
-def _encode(items: Sequence[tuple[Event, Verdict]]) -> dict[str, str]:
+class _Gap(Exception):
+    """The log no longer holds an entry this replica needs: reload the snapshot."""
+
+
+def _encode(items: Sequence[Item], new_ids: Sequence[str]) -> dict[str, str]:
     # Behaviour reads violation, score and categories of a verdict (and the event's text, for
     # brigades); spans and versions stay in the database.
     return {
         "events": "[" + ",".join(e.model_dump_json() for e, _ in items) + "]",
         "verdicts": json.dumps([[v.violation, v.score, v.severity, v.categories] for _, v in items]),
+        "new": json.dumps(list(new_ids)),
     }
 
 
-def _decode(fields: dict[Any, Any]) -> list[tuple[Event, Verdict]]:
+def _decode(fields: dict[Any, Any]) -> Batch:
     events = _EVENTS.validate_json(fields[b"events"])
     rows = json.loads(fields[b"verdicts"])
-    return [
+    items = [
         (e, Verdict(violation=v[0], score=v[1], severity=v[2], categories=v[3], spans=(), versions={}))
         for e, v in zip(events, rows, strict=True)
     ]
+    return Batch(items, set(json.loads(fields[b"new"])), stream_id(fields.get(b"last", b"")))
+
+
+def stream_id(raw: bytes | str) -> StreamId | None:
+    """``b"1700000000000-3"`` as a comparable pair; None for an empty mark."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    if not text:
+        return None
+    ms, _, n = text.partition("-")
+    return int(ms), int(n or 0)
 
 
 def alert_json(alert: Alert) -> str:

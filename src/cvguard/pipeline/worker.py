@@ -2,17 +2,28 @@
 
 For each batch read through the consumer group (new entries, or a dead worker's claimed ones):
 
-    screen → EventStore.add_batch (idempotent by event_id) → SharedBehaviour.apply (shared windows,
-    alerts committed to the outbox with the state) → alerts upserted → XACK
+    screen → EventStore.add_batch (idempotent by event_id) → SharedBehaviour.submit (the batch
+    appended to the shared behaviour log) → XACK
 
-The acknowledgement comes last, so a worker killed anywhere before it leaves the entries pending;
-another worker claims them (XAUTOCLAIM after ``claim_idle_ms``) and does the batch again. Every step
-is idempotent for a redelivered event: the store skips stored ids, behaviour skips applied ids (see
-``shared_state``), alert upserts converge. Nothing is lost and nothing is counted twice.
+and then, on the one worker holding the behaviour lease, ``SharedBehaviour.pump``: the log entries
+every worker submitted are applied in order to the shared windows, the alerts committed to the
+outbox with the state, then upserted into the database (see ``shared_state``). Screening and the
+store, the costly part, run on every worker in parallel; behaviour runs once per event. Workers
+finish batches out of stream order, so the leader holds a pass back while an older stream entry is
+still in another worker's hands (for at most ``hold_ms``: longer means a dead worker, whose entries
+are claimed later) and applies each pass in event-time order.
+
+The acknowledgement comes after the store and the log, so a worker killed anywhere before it leaves
+the entries pending; another worker claims them (XAUTOCLAIM after ``claim_idle_ms``) and does the
+batch again. Every step is idempotent for a redelivered event: the store skips stored ids, behaviour
+skips applied ids, alert upserts converge. Nothing is lost and nothing is counted twice.
 
 Back-pressure is the pull: a worker reads the next batch only when the last one is written, so a
-slow store slows the reading, and the stream (capped, see ``redis_bus``) holds the backlog.
-``stop()`` (SIGTERM, SIGINT in the CLI) lets the batch in hand finish and be acknowledged.
+slow store slows the reading, and the stream (capped, see ``redis_bus``) holds the backlog; a
+worker that is not the leader also waits while the behaviour log is more than ``max_lag`` entries
+ahead of the leader. ``stop()`` (SIGTERM, SIGINT in the CLI) lets the batch in hand finish and be
+acknowledged; a stopping leader applies what is left of the log (for up to ``drain_s``) and hands
+the lease back so another worker takes over at once.
 """
 
 from __future__ import annotations
@@ -28,12 +39,13 @@ from typing import Any
 from cvguard.behavior import Alert
 from cvguard.pipeline.engine import Screening
 from cvguard.pipeline.redis_bus import Entry, RedisStreamBus
-from cvguard.pipeline.shared_state import SharedBehaviour, alert_json
+from cvguard.pipeline.shared_state import SharedBehaviour, alert_json, stream_id
 from cvguard.store import EventStore, repositories
 
 log = logging.getLogger(__name__)
 
-FAULT_ENV = "CVGUARD_WORKER_FAULT"  # "after-store:N" / "after-behaviour:N": SIGKILL itself (tests)
+# "after-store:N" / "after-behaviour:N" / "after-apply:N": SIGKILL itself at the N-th pass (tests)
+FAULT_ENV = "CVGUARD_WORKER_FAULT"
 
 
 @dataclass(slots=True)
@@ -45,8 +57,20 @@ class WorkerStats:
     claimed: int = 0
     dead_letters: int = 0
     alerts: int = 0
-    replayed: int = 0  # events other workers applied, replayed into this worker's behaviour replica
+    applied: int = 0  # events this worker applied to the shared behaviour state, as the leader
+    replayed: int = 0  # events replayed to rebuild state on taking the lease over
+    took_lease: int = 0
+    lag_waits: int = 0
+    held: int = 0  # pumps that waited for an older batch another worker still had in hand
+    late: int = 0  # events the behaviour detectors refused as too late, while this worker led
     seconds: float = 0.0
+    # where the time went (seconds): reading the stream, screening, the store, submitting to the
+    # behaviour log, and applying it as the leader (alerts stored included)
+    read_s: float = 0.0
+    screen_s: float = 0.0
+    store_s: float = 0.0
+    submit_s: float = 0.0
+    pump_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -67,6 +91,9 @@ class Worker:
         claim_idle_ms: int = 30_000,
         claim_every_s: float = 5.0,
         keep_text: bool = True,
+        max_lag: int = 32,
+        hold_ms: int = 2000,
+        drain_s: float = 10.0,
         fault: str | None = None,
     ) -> None:
         if batch < 1:
@@ -75,6 +102,7 @@ class Worker:
         self.group, self.name, self.batch = group, name, batch
         self.block_ms, self.claim_idle_ms, self.claim_every_s = block_ms, claim_idle_ms, claim_every_s
         self.keep_text = keep_text
+        self.max_lag, self.hold_ms, self.drain_s = max_lag, hold_ms, drain_s
         self.stats = WorkerStats()
         self._stopping = False
         self._fault = _parse_fault(fault)
@@ -105,18 +133,27 @@ class Worker:
                     log.info("%s: claimed %d pending entries", self.name, len(entries))
                     self.flush_outbox()  # alerts a dead worker committed but did not store
             if not entries:
+                t0 = time.perf_counter()
                 entries = self.bus.read(self.group, self.name, count=self.batch, block_ms=self.block_ms)
+                self.stats.read_s += time.perf_counter() - t0
             if entries:
                 self.handle(entries)
                 idle_since = time.monotonic()
-            elif idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
-                break
+            else:
+                self.pump()  # idle here: apply what the other workers submitted, if we lead
+                if idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
+                    break
+        self._drain()
         self.stats.seconds = time.perf_counter() - started
+        self.stats.applied = self.behaviour.applied_events
         self.stats.replayed = self.behaviour.replayed
+        self.stats.took_lease = self.behaviour.taken_over
+        self.stats.held = self.behaviour.held
+        self.stats.late = max(self.behaviour.engine.late().values())
         return self.stats
 
     def handle(self, entries: Sequence[Entry]) -> None:
-        """One batch, acknowledged only after events, behaviour and alerts are durable."""
+        """One batch, acknowledged only after its events are stored and submitted to behaviour."""
         bad = [e for e in entries if e.event is None]
         if bad:
             for e in bad:
@@ -126,39 +163,78 @@ class Worker:
         good = [e for e in entries if e.event is not None]
         if good:
             events = [e.event for e in good if e.event is not None]
+            t0 = time.perf_counter()
             verdicts = self.screener.screen_many([e.text for e in events])
+            t1 = time.perf_counter()
             new_ids = self.store.add_batch(events, verdicts, keep_text=self.keep_text)
+            t2 = time.perf_counter()
             self._maybe_fail("after-store")
-            alerts = self.behaviour.apply(events, verdicts, new_ids)
+            last = max(stream_id(e.entry_id) or (0, 0) for e in good)
+            self.behaviour.submit(events, verdicts, new_ids, last=last)
             self._maybe_fail("after-behaviour")
-            self._store_alerts(alerts)
             self.bus.ack(self.group, [e.entry_id for e in good])
+            self.stats.screen_s += t1 - t0
+            self.stats.store_s += t2 - t1
+            self.stats.submit_s += time.perf_counter() - t2
             self.stats.new += len(new_ids)
             self.stats.duplicates += len(events) - len(new_ids)
-            self.stats.alerts += len(alerts)
         self.stats.batches += 1
         self.stats.entries += len(entries)
+        self.pump()
+        self._hold_back()
+
+    def pump(self) -> int:
+        """As the leader, apply the behaviour log and store the alerts; returns how many alerts."""
+        t0 = time.perf_counter()
+        took = self.behaviour.taken_over
+        alerts = self.behaviour.pump(in_flight=self._in_flight)
+        if alerts:
+            self._maybe_fail("after-apply")
+        if self.behaviour.taken_over != took:
+            self.flush_outbox()  # alerts a dead leader committed but did not store
+        self._store_alerts(alerts)
+        self.stats.alerts += len(alerts)
+        self.stats.pump_s += time.perf_counter() - t0
+        return len(alerts)
+
+    def _in_flight(self) -> tuple[int, int] | None:
+        return self.bus.oldest_in_flight(self.group, max_idle_ms=self.hold_ms)
+
+    def _hold_back(self) -> None:
+        """Not the leader, and the leader is far behind: wait instead of reading more."""
+        if self.behaviour.leading or self.behaviour.lag() <= self.max_lag:
+            return
+        self.stats.lag_waits += 1
+        while not self._stopping and self.behaviour.lag() > self.max_lag // 2:
+            time.sleep(0.01)
+            self.pump()  # takes the lease over if the leader is gone
+
+    def _drain(self) -> None:
+        """A stopping leader applies what is left of the log, then hands the lease back."""
+        deadline = time.monotonic() + self.drain_s
+        while self.behaviour.leading and self.behaviour.lag() > 0 and time.monotonic() < deadline:
+            self.pump()
+        self.behaviour.release()
 
     def flush_outbox(self) -> int:
         """Store every alert left in the outbox (by this or a dead worker); returns how many."""
         pending = self.behaviour.outbox()
-        for alert, _ in pending:
-            self._upsert(alert)
+        self._upsert([a for a, _ in pending])
         self.behaviour.clear_outbox([(a.alert_id, raw) for a, raw in pending])
         return len(pending)
 
     def _store_alerts(self, alerts: Sequence[Alert]) -> None:
         # an episode emitted twice in one batch (raised, then escalated) is stored once, newest
         latest = {a.alert_id: a for a in alerts}
-        for alert in latest.values():
-            self._upsert(alert)
+        self._upsert(list(latest.values()))
         self.behaviour.clear_outbox([(i, alert_json(a)) for i, a in latest.items()])
 
-    def _upsert(self, alert: Alert) -> None:
+    def _upsert(self, alerts: Sequence[Alert]) -> None:
         # Brigades aimed at no single user/thread/topic name a "cluster", which the store may not
         # take (see pipeline.engine): those stay in the alert stream only.
-        if alert.subject_type in repositories.SUBJECT_TYPES:
-            self.store.upsert_alert(alert)
+        storable = [a for a in alerts if a.subject_type in repositories.SUBJECT_TYPES]
+        if storable:
+            self.store.upsert_alerts(storable)
 
     def _maybe_fail(self, point: str) -> None:
         if self._fault is None or self._fault[0] != point:
@@ -173,6 +249,6 @@ def _parse_fault(spec: str | None) -> tuple[str, int] | None:
     if not spec:
         return None
     point, _, n = spec.partition(":")
-    if point not in ("after-store", "after-behaviour"):
+    if point not in ("after-store", "after-behaviour", "after-apply"):
         raise ValueError(f"unknown fault point {point!r}")
     return point, int(n or 1)

@@ -4,9 +4,13 @@ SQLAlchemy's Core ``insert`` runs a bind processor for every value of every row 
 datetime formatting, type coercion); at thousands of events a second that bookkeeping costs more
 than SQLite's own work. The hot path therefore prepares each row as a plain tuple (timestamps
 and JSON already in their database form) and sends one ``INSERT ... VALUES (...), (...)``
-statement per chunk through the driver. Everything else in the store uses SQLAlchemy normally;
-the values written here are exactly what :class:`~cvguard.store.models.UTCDateTime` and ``JSON``
-would have written, so SQLAlchemy reads them back as usual (a test checks both paths agree).
+statement per chunk through the driver (SQLite), or one ``INSERT ... SELECT * FROM unnest(...)``
+with one binary array parameter per column (PostgreSQL: the statement stays a few hundred bytes
+however many rows it carries, where a multi-row VALUES list of thousands of placeholders costs the
+driver more to parse client-side than the server spends inserting, and text arrays cost a regex
+per element to quote). Everything else in the store uses SQLAlchemy normally; the values written
+here are exactly what :class:`~cvguard.store.models.UTCDateTime` and ``JSON`` would have written,
+so SQLAlchemy reads them back as usual (a test checks both paths agree).
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ class BulkWriter:
         """
         if not rows:
             return []
+        if not self._sqlite:
+            return self._insert_arrays(conn, table, rows, skip_existing)
         width = len(table.c)
         per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMS[self._dialect.name] // width))
         inserted: list[Any] = []
@@ -72,6 +78,29 @@ class BulkWriter:
             if skip_existing:
                 inserted.extend(r[0] for r in result)
         return inserted
+
+    def _insert_arrays(
+        self, conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]], skip_existing: bool
+    ) -> list[Any]:
+        sql = self._statements.get((table.name, -1, skip_existing))
+        if sql is None:
+            quote = self._dialect.identifier_preparer.quote
+            # %b: parameters in binary format (no per-element quoting of array text)
+            arrays = ", ".join(f"CAST(%b AS {_array_type(c.type, self._dialect)})" for c in table.c)
+            sql = (
+                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in table.c)}) "
+                f"SELECT * FROM unnest({arrays})"
+            )
+            if skip_existing:
+                pk = list(table.primary_key.columns)
+                sql += (
+                    f" ON CONFLICT ({', '.join(quote(c.name) for c in pk)}) DO NOTHING"
+                    f" RETURNING {quote(pk[0].name)}"
+                )
+            self._statements[(table.name, -1, skip_existing)] = sql
+        columns = tuple(list(col) for col in zip(*rows, strict=True))
+        result = conn.exec_driver_sql(sql, columns)
+        return [r[0] for r in result] if skip_existing else []
 
     def _statement(self, table: Table, n: int, skip_existing: bool) -> str:
         key = (table.name, n, skip_existing)
@@ -98,3 +127,10 @@ class BulkWriter:
                 self._statements.clear()  # odd batch sizes: keep the cache bounded
             self._statements[key] = sql
         return sql
+
+
+def _array_type(column_type: Any, dialect: Dialect) -> str:
+    """The PostgreSQL array type one column's values travel in (JSON goes as text, cast once)."""
+    if isinstance(column_type, JSON):
+        return "jsonb[]"
+    return f"{column_type.compile(dialect=dialect)}[]"

@@ -11,6 +11,7 @@ PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) so the second one finds the work done
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from cvguard.errors import StoreError
@@ -35,6 +36,7 @@ SQLITE_CACHE_KIB = 65_536  # per connection, grown only as pages are touched
 SQLITE_WAL_CHECKPOINT_PAGES = 16_384
 SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024  # the WAL is truncated back to this after a checkpoint
 _MIGRATION_LOCK = 0x63766775  # "cvgu": pg_advisory lock key held while migrating
+_MIGRATION_ATTEMPTS = 5
 
 
 def store_url(url: str) -> URL:
@@ -129,18 +131,33 @@ def migrate(target: str | Engine) -> None:
     """Upgrade the database at ``target`` (a URL or an engine) to the newest schema; idempotent."""
     engine = create_store_engine(target) if isinstance(target, str) else target
     try:
-        with engine.connect() as connection:
-            if engine.dialect.name == "sqlite":
-                # take the write lock first: a second process migrating waits here, then no-ops
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-            connection.commit()
-    except SQLAlchemyError as exc:
-        raise StoreError(f"migrating {engine.url.render_as_string()} failed: {exc}") from exc
+        for attempt in range(_MIGRATION_ATTEMPTS):
+            try:
+                _migrate_once(engine)
+                return
+            except OperationalError as exc:
+                # SQLite: a new file's first connections race to switch it to WAL, which needs the
+                # file to themselves and fails at once ("database is locked") instead of waiting
+                # in the busy handler. The loser tries again; the migration itself is idempotent.
+                locked = engine.dialect.name == "sqlite" and "locked" in str(exc)
+                if not locked or attempt == _MIGRATION_ATTEMPTS - 1:
+                    raise StoreError(f"migrating {engine.url.render_as_string()} failed: {exc}") from exc
+                time.sleep(0.1 * (attempt + 1))
+            except SQLAlchemyError as exc:
+                raise StoreError(f"migrating {engine.url.render_as_string()} failed: {exc}") from exc
     finally:
         if isinstance(target, str):
             engine.dispose()
+
+
+def _migrate_once(engine: Engine) -> None:
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            # take the write lock first: a second process migrating waits here, then no-ops
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        connection.commit()

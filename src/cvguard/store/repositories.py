@@ -399,6 +399,19 @@ class EventStore:
         The first ``raised_at`` is kept, and so is the status a moderator set. A state older than
         the stored one (a redelivered message) changes nothing; event ids accumulate.
         """
+        with self._tx() as conn:
+            self._upsert_alert(conn, alert)
+            stored = self._alerts(conn, select(m.alerts).where(m.alerts.c.alert_id == alert.alert_id))
+        return stored[0]
+
+    def upsert_alerts(self, alerts: Sequence[AlertLike]) -> int:
+        """``upsert_alert`` for many, in one transaction (all or none); returns how many."""
+        with self._tx() as conn:
+            for alert in alerts:
+                self._upsert_alert(conn, alert)
+        return len(alerts)
+
+    def _upsert_alert(self, conn: Connection, alert: AlertLike) -> None:
         level = _plain(alert.level)
         subject_type = _plain(alert.subject_type)
         if level not in LEVELS:
@@ -429,12 +442,9 @@ class EventStore:
             where=m.alerts.c.updated_at <= stmt.excluded.updated_at,
         )
         links = [{"alert_id": alert.alert_id, "event_id": e} for e in dict.fromkeys(alert.event_ids)]
-        with self._tx() as conn:
-            conn.execute(stmt)
-            if links:
-                conn.execute(self._insert(m.alert_events).on_conflict_do_nothing(), links)
-            stored = self._alerts(conn, select(m.alerts).where(m.alerts.c.alert_id == alert.alert_id))
-        return stored[0]
+        conn.execute(stmt)
+        if links:
+            conn.execute(self._insert(m.alert_events).on_conflict_do_nothing(), links)
 
     def get_alert(self, alert_id: str) -> StoredAlert | None:
         with self._tx() as conn:
