@@ -29,6 +29,9 @@ def main() -> None:
     pinned = pin_one_core()
 
     from cvguard.pipeline import DEFAULT_BATCH
+    from cvguard.runtime import long_running
+
+    long_running()  # as `cvguard replay` does
 
     args.batch = args.batch or DEFAULT_BATCH
 

@@ -5,7 +5,8 @@
 
 Simulates a stream (not timed). For each worker count: a fresh PostgreSQL schema (migrated before
 the clock starts) and an emptied Redis database; the workers are started and waited for until
-ready; then the clock starts, the whole stream is published, and the clock stops when every event
+ready; then the clock starts, the whole stream is published (serialised beforehand: the producer is
+the platform, not what is measured), and the clock stops when every event
 is stored, every entry acknowledged and every submitted batch applied to the shared behaviour
 state. Prints events/s for each count and the ratio to 1 worker, with each worker's share (entries,
 events applied as the behaviour leader, waits for a lagging leader, events refused as too late)
@@ -29,17 +30,51 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from common import ROOT
 
 
+def service_cpu() -> dict[str, float]:
+    """CPU seconds used so far by the local PostgreSQL and Redis server processes (Linux /proc;
+    empty elsewhere): on a machine where they share the cores with the workers, part of the cost."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    out: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        if name.startswith("postgres") or name.startswith("redis-server"):
+            fields = raw[raw.rindex(")") + 2 :].split()
+            used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            key = "postgres" if name.startswith("postgres") else "redis"
+            out[key] = out.get(key, 0.0) + used
+    return out
+
+
+def process_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by the processes ``pids`` (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    used = 0.0
+    for pid in pids:
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        used += (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
 def run_once(args: argparse.Namespace, events: list[Any], workers: int) -> dict[str, Any]:
     import psycopg
     import redis
 
-    from cvguard.pipeline.redis_bus import RedisStreamBus
+    from cvguard.pipeline.redis_bus import FIELD, RedisStreamBus
     from cvguard.pipeline.shared_state import SharedBehaviour
     from cvguard.store import EventStore
 
@@ -72,14 +107,22 @@ def run_once(args: argparse.Namespace, events: list[Any], workers: int) -> dict[
         bus = RedisStreamBus(client)
         behaviour = SharedBehaviour(client)
         n = len({e.event_id for e in events})
+        payloads = [e.model_dump_json() for e in events]  # the producer's serialising is not timed
+        cpu0, wcpu0 = service_cpu(), process_cpu([p.pid for p in procs])
         t0 = time.perf_counter()
-        for i in range(0, len(events), 1000):
-            bus.publish(events[i : i + 1000])
-        while not (store.count_events() == n and bus.backlog() == 0 and behaviour.lag() == 0):
+        for i in range(0, len(payloads), 1000):  # what a platform's producer does: XADD in pipelines
+            pipe = client.pipeline(transaction=False)
+            for raw in payloads[i : i + 1000]:
+                pipe.xadd(bus.stream, {FIELD: raw}, maxlen=bus.maxlen, approximate=True)
+            pipe.execute()
+        while not (bus.backlog() == 0 and behaviour.lag() == 0 and store.count_events() == n):
             if any(p.poll() is not None for p in procs):
                 raise SystemExit("a worker exited during the run")
             time.sleep(0.05)
         seconds = time.perf_counter() - t0
+        cpu1, wcpu1 = service_cpu(), process_cpu([p.pid for p in procs])
+        services = {f"{k}_cpu_s": round(cpu1[k] - cpu0.get(k, 0.0), 2) for k in cpu1}
+        services["workers_cpu_s"] = round(wcpu1 - wcpu0, 2)
         stats = []
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -92,10 +135,11 @@ def run_once(args: argparse.Namespace, events: list[Any], workers: int) -> dict[
             "events": n,
             "seconds": round(seconds, 2),
             "events_per_s": round(n / seconds, 1),
+            **services,
             "per_worker": [
                 {k: s[k] for k in ("entries", "new", "duplicates", "claimed", "alerts", "applied",
-                                   "took_lease", "lag_waits", "held", "late", "seconds", "read_s", "screen_s",
-                                   "store_s", "submit_s", "pump_s")}
+                                   "took_lease", "lag_waits", "held", "late", "seconds", "cpu_s", "read_s",
+                                   "screen_s", "store_s", "submit_s", "pump_s")}
                 for s in stats
             ],
             "stored_alerts": alerts,

@@ -36,6 +36,7 @@ from cvguard.config import get_settings
 from cvguard.detection.screen import Screener
 from cvguard.detection.verdict import Verdict
 from cvguard.errors import CvguardError, InputError
+from cvguard.runtime import long_running
 
 EXIT_INPUT = 2
 CHUNK_LINES = 512
@@ -304,6 +305,7 @@ def serve(
     from cvguard.api import create_app
 
     settings = get_settings()
+    long_running()
     app = create_app(settings)
     app.state.pipeline()  # open the store and migrate before listening: a bad database fails here
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
@@ -375,6 +377,7 @@ def replay(
     settings = get_settings()
     if db is not None:
         settings = settings.model_copy(update={"database_url": db})
+    long_running()
     err = Console(stderr=True, highlight=False)
     summary = ReplaySummary()
     try:
@@ -461,6 +464,7 @@ def worker(
     url = redis_url or settings.redis_url
     if not url:
         raise InputError("no Redis URL: pass --redis or set CVGUARD_REDIS_URL")
+    long_running()
     client = redis.Redis.from_url(url)
     store = EventStore.open(db or settings.database_url)
     try:

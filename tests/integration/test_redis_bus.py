@@ -15,7 +15,7 @@ from cvguard.detection.screen import Screener
 from cvguard.detection.verdict import Verdict
 from cvguard.events import Event, parse_event
 from cvguard.pipeline.redis_bus import RedisStreamBus
-from cvguard.pipeline.shared_state import SharedBehaviour
+from cvguard.pipeline.shared_state import SharedBehaviour, _event_of, _event_row
 from cvguard.pipeline.worker import Worker
 from cvguard.simulate import SimConfig, generate
 from cvguard.store import EventStore
@@ -231,3 +231,15 @@ def test_a_worker_stores_every_event_once_and_acks_after(
         stored = store.list_alerts()
         assert any(a.kind == "pile_on" and a.subject_id == truth["incidents"][0]["target_id"] for a in stored)
         assert client.hlen(shared.k_outbox) == 0
+
+
+def test_events_cross_the_behaviour_log_unchanged(stream: Any) -> None:
+    # the log carries events as flat rows, read back without validation: the round trip is exact,
+    # optional fields (no account age, no thread, no relationship hints) included
+    _, events, _ = stream
+    bare = Event.model_validate({"event_id": "x", "surface": "dm", "occurred_at": "2026-11-24T08:00:00+08:00",
+                                 "author": {"id": "u"}, "text": "你好 \u200b 😀"})
+    for event in [*events, bare]:
+        back = _event_of(json.loads(json.dumps(_event_row(event))))
+        assert back == event and back.occurred_at.tzinfo is not None
+    assert bare.occurred_at.utcoffset() == _event_of(_event_row(bare)).occurred_at.utcoffset()

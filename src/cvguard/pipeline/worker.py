@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 # "after-store:N" / "after-behaviour:N" / "after-apply:N": SIGKILL itself at the N-th pass (tests)
 FAULT_ENV = "CVGUARD_WORKER_FAULT"
+LEADER_BLOCK_MS = 20
 
 
 @dataclass(slots=True)
@@ -64,6 +65,7 @@ class WorkerStats:
     held: int = 0  # pumps that waited for an older batch another worker still had in hand
     late: int = 0  # events the behaviour detectors refused as too late, while this worker led
     seconds: float = 0.0
+    cpu_s: float = 0.0  # this process's CPU time over the run (the rest of ``seconds`` is waiting)
     # where the time went (seconds): reading the stream, screening, the store, submitting to the
     # behaviour log, and applying it as the leader (alerts stored included)
     read_s: float = 0.0
@@ -113,7 +115,7 @@ class Worker:
 
     def run(self, *, idle_exit_s: float | None = None) -> WorkerStats:
         """Consume until ``stop()`` (or until nothing arrived for ``idle_exit_s``, for benchmarks)."""
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         self.bus.ensure_group(self.group)
         self.flush_outbox()
         # entries this consumer name was given in a previous life and never acknowledged
@@ -134,7 +136,9 @@ class Worker:
                     self.flush_outbox()  # alerts a dead worker committed but did not store
             if not entries:
                 t0 = time.perf_counter()
-                entries = self.bus.read(self.group, self.name, count=self.batch, block_ms=self.block_ms)
+                # the leader must not sleep on an empty stream while other workers fill the log
+                block = min(self.block_ms, LEADER_BLOCK_MS) if self.behaviour.leading else self.block_ms
+                entries = self.bus.read(self.group, self.name, count=self.batch, block_ms=block)
                 self.stats.read_s += time.perf_counter() - t0
             if entries:
                 self.handle(entries)
@@ -145,6 +149,7 @@ class Worker:
                     break
         self._drain()
         self.stats.seconds = time.perf_counter() - started
+        self.stats.cpu_s = time.process_time() - cpu
         self.stats.applied = self.behaviour.applied_events
         self.stats.replayed = self.behaviour.replayed
         self.stats.took_lease = self.behaviour.taken_over
