@@ -65,6 +65,14 @@ class BehaviourEngine:
         out.extend(self._process_chunk(chunk))
         return out
 
+    def process_keyed(self, items: Iterable[tuple[Event, Verdict, list[str] | None]]) -> list[Alert]:
+        """``process_many`` with each text's near-duplicate band keys already computed
+        (``brigade.band_keys``), e.g. by the worker that screened the event."""
+        out: list[Alert] = []
+        for event, verdict, keys in items:
+            out.extend(self._process(event, verdict, keys))
+        return out
+
     def _process_chunk(self, chunk: list[tuple[Event, Verdict]]) -> list[Alert]:
         out: list[Alert] = []
         keys = self.brigade.band_keys([e.text for e, _ in chunk])

@@ -49,6 +49,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import redis
@@ -64,7 +65,7 @@ DEFAULT_PREFIX = "cvguard:behaviour"
 _SUBMIT = (
     "local seq = redis.call('incr', KEYS[2])"
     " redis.call('xadd', KEYS[1], seq .. '-0', 'events', ARGV[1], 'verdicts', ARGV[2], 'new', ARGV[3],"
-    " 'last', ARGV[4])"
+    " 'keys', ARGV[4], 'last', ARGV[5])"
     " return seq"
 )
 _RENEW = (
@@ -88,6 +89,7 @@ class Batch:
 
     items: list[Item]
     new: set[str]
+    keys: list[list[str] | None]  # each text's brigade band keys, computed by the submitter
     last: StreamId | None = None
 
 
@@ -107,7 +109,6 @@ class SharedBehaviour:
         dedupe_horizon_s: float = 1800.0,
         snapshot_every: int = 200,
         lease_ms: int = 10_000,
-        engine_batch: int = 512,
         max_pump: int = 64,
     ) -> None:
         if snapshot_every < 1:
@@ -119,7 +120,6 @@ class SharedBehaviour:
         self.dedupe_horizon_s = dedupe_horizon_s
         self.snapshot_every = snapshot_every
         self.lease_ms = lease_ms
-        self.engine_batch = engine_batch
         self.max_pump = max_pump
         self.k_log, self.k_seq, self.k_applied = f"{prefix}:log", f"{prefix}:seq", f"{prefix}:applied"
         self.k_snapshot, self.k_leader = f"{prefix}:snapshot", f"{prefix}:leader"
@@ -193,14 +193,15 @@ class SharedBehaviour:
         the leader had, so the detectors see the events of a pass in the order they happened.
         Replays group entries into the passes the leader recorded, so every replica agrees.
         """
-        picked: list[Item] = []
+        picked: list[tuple[Event, Verdict, list[str] | None]] = []
         for batch in batches:
+            keyed = {id(e): k for (e, _), k in zip(batch.items, batch.keys, strict=True)}
             items = self._select(batch)
             self._note_applied(items)
-            picked.extend(items)
+            picked.extend((e, v, keyed[id(e)]) for e, v in items)
         if len(batches) > 1:
             picked.sort(key=lambda item: item[0].occurred_at)  # stable: submission order on ties
-        return self.engine.process_many(picked, batch=self.engine_batch) if picked else []
+        return self.engine.process_keyed(picked)
 
     def _entries(self, upto: int | None, count: int | None = None) -> list[tuple[int, Batch]]:
         """Log entries after this replica's ``seq`` (up to ``upto``); raises _Gap if trimmed past us."""
@@ -286,12 +287,13 @@ class SharedBehaviour:
         if len(events) != len(verdicts):
             raise ValueError(f"{len(events)} events but {len(verdicts)} verdicts")
         items = list(zip(events, map(_slim, verdicts), strict=True))
-        fields = _encode(items, new_ids)
+        keys = self.engine.brigade.band_keys([e.text for e in events])  # hashing off the serial path
+        fields = _encode(items, new_ids, keys)
         mark = "" if last is None else f"{last[0]}-{last[1]}"
         seq = int(self._submit(keys=[self.k_log, self.k_seq], args=[
-            fields["events"], fields["verdicts"], fields["new"], mark]))
+            fields["events"], fields["verdicts"], fields["new"], fields["keys"], mark]))
         if self._leading:  # the leader applies its own batches from memory, not from the log
-            self._own[seq] = Batch(items, set(new_ids), last)
+            self._own[seq] = Batch(items, set(new_ids), keys, last)
         return seq
 
     def lag(self) -> int:
@@ -468,8 +470,11 @@ def _slim(verdict: Verdict) -> Verdict:
     )
 
 
-def _encode(items: Sequence[Item], new_ids: Sequence[str]) -> dict[str, str]:
+def _encode(
+    items: Sequence[Item], new_ids: Sequence[str], keys: Sequence[list[str] | None]
+) -> dict[str, str]:
     return {
+        "keys": json.dumps(keys, separators=(",", ":")),
         "events": json.dumps([_event_row(e) for e, _ in items], ensure_ascii=False, separators=(",", ":")),
         "verdicts": json.dumps([[v.violation, v.score, v.severity, v.categories] for _, v in items]),
         "new": json.dumps(list(new_ids)),
@@ -477,13 +482,15 @@ def _encode(items: Sequence[Item], new_ids: Sequence[str]) -> dict[str, str]:
 
 
 def _decode(fields: dict[Any, Any]) -> Batch:
-    events = [_event_of(row) for row in json.loads(fields[b"events"])]
+    authors: dict[tuple[Any, ...], Author] = {}  # one object per author of the batch
+    events = [_event_of(row, authors) for row in json.loads(fields[b"events"])]
     rows = json.loads(fields[b"verdicts"])
     items = [
         (e, Verdict(violation=v[0], score=v[1], severity=v[2], categories=v[3], spans=(), versions={}))
         for e, v in zip(events, rows, strict=True)
     ]
-    return Batch(items, set(json.loads(fields[b"new"])), stream_id(fields.get(b"last", b"")))
+    keys = json.loads(fields[b"keys"])
+    return Batch(items, set(json.loads(fields[b"new"])), keys, stream_id(fields.get(b"last", b"")))
 
 
 # Events travel in the log as flat rows, read back without validation: a worker validated each one
@@ -500,28 +507,40 @@ def _event_row(e: Event) -> list[Any]:
     ]
 
 
-def _event_of(row: list[Any]) -> Event:
+def _event_of(row: list[Any], authors: dict[tuple[Any, ...], Author] | None = None) -> Event:
     (event_id, surface, occurred_at, text, target_ids, thread_id, topic_ids, reply_to,
      author_id, created_at, verified, minor, mcn_id, follows_author, follows_target) = row
-    return Event.model_construct(
-        event_id=event_id,
-        surface=Surface(surface),
-        occurred_at=datetime.fromisoformat(occurred_at),
-        author=Author.model_construct(
+    key = (author_id, created_at, verified, minor, mcn_id)
+    author = None if authors is None else authors.get(key)
+    if author is None:
+        author = Author.model_construct(
             id=author_id,
             created_at=None if created_at is None else datetime.fromisoformat(created_at),
             verified=verified,
             minor=minor,
             mcn_id=mcn_id,
-        ),
+        )
+        if authors is not None:
+            authors[key] = author
+    return Event.model_construct(
+        event_id=event_id,
+        surface=Surface(surface),
+        occurred_at=datetime.fromisoformat(occurred_at),
+        author=author,
         text=text,
         target_ids=tuple(target_ids),
         thread_id=thread_id,
         topic_ids=tuple(topic_ids),
         reply_to=reply_to,
-        relationship=Relationship.model_construct(
-            target_follows_author=follows_author, author_follows_target=follows_target
-        ),
+        relationship=_relationship(follows_author, follows_target),
+    )
+
+
+@cache
+def _relationship(follows_author: bool | None, follows_target: bool | None) -> Relationship:
+    # frozen, and only nine possible values: shared
+    return Relationship.model_construct(
+        target_follows_author=follows_author, author_follows_target=follows_target
     )
 
 
