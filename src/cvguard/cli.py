@@ -431,7 +431,9 @@ def worker(
     db: Annotated[
         str | None, typer.Option("--db", help="Database URL (default: CVGUARD_DATABASE_URL or SQLite).")
     ] = None,
-    group: Annotated[str, typer.Option(help="Consumer group shared by the workers.")] = "cvguard-workers",
+    group: Annotated[
+        str, typer.Option(help="Consumer group shared by the workers (the API queues for the default).")
+    ] = "cvguard-workers",
     name: Annotated[str | None, typer.Option(help="This consumer's name (default: host-pid).")] = None,
     batch: Annotated[int, typer.Option(min=1, help="Entries read (and written) at once.")] = 500,
     stream: Annotated[str, typer.Option(help="The event stream.")] = "cvguard:events",

@@ -6,12 +6,14 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import redis
 from fastapi import FastAPI
 
 import cvguard
 from cvguard.api import problems
 from cvguard.api.limits import BodyLimit
 from cvguard.api.routes import alerts, events, health, screen, targets
+from cvguard.api.scaleout import SharedView, StreamIngest
 from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
 from cvguard.pipeline import Pipeline
@@ -62,6 +64,8 @@ def create_app(
             yield
         finally:
             holder.close()
+            if client is not None:
+                client.close()
 
     app = FastAPI(
         title="cvguard",
@@ -72,6 +76,12 @@ def create_app(
     app.state.settings = settings
     app.state.screener = provide
     app.state.pipeline = holder
+    # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour
+    # reads come from the state they share; the store (reads) is the same database they write.
+    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    app.state.ingest = StreamIngest(client) if client is not None else None
+    shared = SharedView(client) if client is not None else None
+    app.state.behaviour = (lambda: shared) if shared is not None else holder
     problems.install(app)
     app.include_router(health.router)
     app.include_router(screen.router)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
+from cvguard.api.scaleout import StreamIngest
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.pipeline import Pipeline
@@ -26,6 +28,26 @@ def _pipeline(request: Request) -> Pipeline:
     return pipeline
 
 
+class BehaviourView(Protocol):
+    """Where behaviour reads come from: the embedded pipeline, or the workers' shared state."""
+
+    def target_state(self, target_id: str) -> tuple[datetime, dict[str, Any]]: ...
+
+    def topic_state(self, topic_id: str) -> tuple[datetime, dict[str, Any]]: ...
+
+
+def _behaviour(request: Request) -> BehaviourView:
+    view: BehaviourView = request.app.state.behaviour()
+    return view
+
+
+def _ingest(request: Request) -> StreamIngest | None:
+    ingest: StreamIngest | None = request.app.state.ingest
+    return ingest
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ScreenerDep = Annotated[Screener, Depends(_screener)]
 PipelineDep = Annotated[Pipeline, Depends(_pipeline)]
+BehaviourDep = Annotated[BehaviourView, Depends(_behaviour)]
+IngestDep = Annotated[StreamIngest | None, Depends(_ingest)]

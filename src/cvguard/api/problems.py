@@ -4,6 +4,7 @@ malformed JSON body                      400  urn:cvguard:problem:malformed-json
 request fails validation                 422  urn:cvguard:problem:validation   (+ errors[loc, msg])
 InputError from the core                 422  urn:cvguard:problem:invalid-input
 TextTooLarge / PayloadTooLarge           413  urn:cvguard:problem:too-large
+Overloaded (the workers are far behind)  503  urn:cvguard:problem:overloaded     (+ Retry-After)
 StoreError (database unavailable, ...)   503  urn:cvguard:problem:store-unavailable
 other HTTP errors (404, 405, ...)        as raised
 DataError / ModelError / anything else   500  urn:cvguard:problem:internal (no internals leaked)
@@ -32,6 +33,12 @@ _TYPE = "urn:cvguard:problem:"
 
 class PayloadTooLarge(InputError):
     """A request body or batch over the configured limit."""
+
+
+class Overloaded(StoreError):
+    """Scale-out mode: the workers are too far behind to queue more now (back-pressure)."""
+
+    retry_after_s = 5
 
 
 def problem_response(
@@ -79,6 +86,13 @@ async def _cvguard(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InputError):
         errors = [ProblemError(loc=exc.field, msg=str(exc))] if exc.field else None
         return problem_response(422, "invalid-input", str(exc), errors)
+    if isinstance(exc, Overloaded):
+        log.warning("back-pressure on %s %s: %s", request.method, request.url.path, exc)
+        response = problem_response(
+            503, "overloaded", "the workers are far behind; nothing of this request was queued: retry later"
+        )
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
     if isinstance(exc, StoreError):
         log.error("store error while handling %s %s: %s", request.method, request.url.path, exc)
         return problem_response(503, "store-unavailable", "the event store is unavailable; retry later")

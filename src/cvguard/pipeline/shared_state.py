@@ -304,6 +304,11 @@ class SharedBehaviour:
     # -- applying (the leader) ------------------------------------------------------------------
 
     @property
+    def newest(self) -> float | None:
+        """The newest event time this replica has applied (epoch seconds), None before any."""
+        return None if self._newest == -math.inf else self._newest
+
+    @property
     def leading(self) -> bool:
         return self._leading
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, FastAPI, Response
+from fastapi import APIRouter, Body, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
-from cvguard.api.deps import PipelineDep, SettingsDep
+from cvguard.api.deps import IngestDep, SettingsDep
 from cvguard.api.problems import PayloadTooLarge
 from cvguard.api.schemas import Problem
+from cvguard.config import Settings
 from cvguard.errors import InputError, TextTooLarge
 from cvguard.events import Event, parse_events
+from cvguard.pipeline import Pipeline
 from cvguard.store import AlertLike
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -73,8 +75,13 @@ class IngestOut(BaseModel):
     accepted: int = Field(description="New events stored and processed.")
     duplicates: int = Field(description="Events whose event_id was already stored (nothing changed).")
     errors: list[RejectedEvent] = Field(description="Every event refused, with why.")
-    event_ids: list[str] = Field(description="The ids of the accepted events.")
+    event_ids: list[str] = Field(description="The ids of the accepted (or, when queued, the queued) events.")
     alerts: list[AlertOut] = Field(description="Alerts these events raised or escalated.")
+    queued: int = Field(
+        default=0,
+        description="Scale-out mode (202): events handed to the workers' stream, to be screened and "
+        "stored shortly; accepted, duplicates and alerts are then not known yet (see GET /v1/alerts).",
+    )
 
 
 class EventBatch(BaseModel):
@@ -84,6 +91,7 @@ class EventBatch(BaseModel):
 
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
+    202: {"model": IngestOut, "description": "Scale-out mode: the good events are queued for the workers."},
     207: {"model": IngestOut, "description": "A batch in which some events were refused (see `errors`)."},
     **{
         status: {"model": Problem, "content": {"application/problem+json": {}}, "description": why}
@@ -91,7 +99,8 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
             (400, "The body is not valid JSON."),
             (413, "The body, the batch or a single event's text is over its limit."),
             (422, "A single event is invalid: `errors` names the field and why."),
-            (503, "The event store is unavailable; retry (reposting is safe)."),
+            (503, "The event store or stream is unavailable, or the workers are far behind; retry "
+                  "(reposting is safe)."),
         )
     },
 }
@@ -134,27 +143,49 @@ _BODY_DOC = {
     openapi_extra=_BODY_DOC,
 )
 def post_events(
-    payload: Annotated[Any, Body()], response: Response, settings: SettingsDep, pipeline: PipelineDep
+    payload: Annotated[Any, Body()],
+    response: Response,
+    settings: SettingsDep,
+    request: Request,
+    queue: IngestDep,
 ) -> IngestOut:
     """Send one Event object, or `{"events": [...]}`. Good events are stored, screened and fed to
-    the behaviour detectors; bad ones are refused with the field and the reason, never dropped."""
+    the behaviour detectors (or, in scale-out mode, queued for the workers: 202); bad ones are
+    refused with the field and the reason, never dropped."""
+    good, bad = _received(payload, settings)
+    if queue is not None:
+        queue.publish(good)
+        response.status_code = 202
+        return IngestOut(
+            accepted=0,
+            duplicates=0,
+            errors=[RejectedEvent.model_validate(b) for b in bad],
+            event_ids=[e.event_id for e in good],
+            alerts=[],
+            queued=len(good),
+        )
+    pipeline: Pipeline = request.app.state.pipeline()
+    result = pipeline.ingest(good)
+    if bad:
+        response.status_code = 207
+    return IngestOut(
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        errors=[RejectedEvent.model_validate(b) for b in bad],
+        event_ids=result.new_ids,
+        alerts=[AlertOut.of(a) for a in result.alerts],
+    )
+
+
+def _received(payload: Any, settings: Settings) -> tuple[list[Event], list[dict[str, Any]]]:
+    """The good events of a body, and the refused ones of a batch; a bad single event raises."""
     if isinstance(payload, dict) and "events" in payload and "event_id" not in payload:
         raws = payload["events"]
         if not isinstance(raws, list):
             raise InputError('"events" must be a list of event objects', field="events")
         if len(raws) > settings.max_batch:
             raise PayloadTooLarge(f"the batch has {len(raws)} events; the limit is {settings.max_batch}")
-        good, bad = _validate_batch(raws, settings.max_text_chars)
-        result = pipeline.ingest(good)
-        if bad:
-            response.status_code = 207
-        return IngestOut(
-            accepted=result.accepted,
-            duplicates=result.duplicates,
-            errors=[RejectedEvent.model_validate(b) for b in bad],
-            event_ids=result.new_ids,
-            alerts=[AlertOut.of(a) for a in result.alerts],
-        )
+        return _validate_batch(raws, settings.max_text_chars)
     if not isinstance(payload, dict):
         raise InputError('send one event object or {"events": [...]}', field="body")
     events, refused = parse_events([payload])
@@ -162,16 +193,8 @@ def post_events(
         first = refused[0]["errors"][0]
         error = first["error"].removeprefix("Value error, ")
         raise InputError(f"{first['field']}: {error}", field=first["field"])
-    event = events[0]
-    _check_text(event, settings.max_text_chars)
-    result = pipeline.ingest([event])
-    return IngestOut(
-        accepted=result.accepted,
-        duplicates=result.duplicates,
-        errors=[],
-        event_ids=result.new_ids,
-        alerts=[AlertOut.of(a) for a in result.alerts],
-    )
+    _check_text(events[0], settings.max_text_chars)
+    return events, []
 
 
 def _check_text(event: Event, limit: int) -> None:

@@ -1,8 +1,9 @@
 """``GET /v1/targets/{id}`` and ``GET /v1/topics/{id}``: risk, level and history of one subject.
 
 "Now" is the pipeline's event clock (the newest event time it has seen), so the answer after a
-replay of last month's stream is last month's state. Behaviour state gives the live windows;
-the store gives the abusive events in the window and the alerts.
+replay of last month's stream is last month's state. Behaviour state gives the live windows (the
+embedded pipeline's, or in scale-out mode the state the workers share); the store gives the
+abusive events in the window and the alerts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from cvguard.api.deps import PipelineDep
+from cvguard.api.deps import BehaviourDep, PipelineDep
 from cvguard.api.routes.alerts import event_store
 from cvguard.api.routes.events import AlertOut
 
@@ -66,11 +67,12 @@ class TopicOut(BaseModel):
 def get_target(
     target_id: SubjectId,
     pipeline: PipelineDep,
+    view: BehaviourDep,
     hours: Annotated[float, Query(gt=0, le=24 * 30, description="How far back abusive events go.")] = 24,
     limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many abusive events.")] = 200,
 ) -> TargetOut:
     """Risk and level from the live behaviour windows, with the abusive events and alerts stored."""
-    at, state = pipeline.target_state(target_id)
+    at, state = view.target_state(target_id)
     store = event_store(pipeline)
     entries = store.target_timeline(
         target_id, since=at - timedelta(hours=hours), until=at + timedelta(microseconds=1), limit=limit
@@ -90,9 +92,9 @@ def get_target(
 
 
 @router.get("/topics/{topic_id}", response_model=TopicOut, summary="A topic's tendency towards violence")
-def get_topic(topic_id: SubjectId, pipeline: PipelineDep) -> TopicOut:
+def get_topic(topic_id: SubjectId, pipeline: PipelineDep, view: BehaviourDep) -> TopicOut:
     """The topic detector's live view with the stored volume, abusive share and alerts."""
-    at, state = pipeline.topic_state(topic_id)
+    at, state = view.topic_state(topic_id)
     store = event_store(pipeline)
     summary = store.topic_summary(topic_id)
     stored = store.list_alerts(subject_id=topic_id, subject_type="topic", limit=100)

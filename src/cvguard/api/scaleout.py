@@ -1,0 +1,88 @@
+"""The API in scale-out mode (``CVGUARD_REDIS_URL`` set): events go to the Redis stream, reads come
+from the shared behaviour state that the ``cvguard worker`` processes maintain.
+
+``POST /v1/events`` validates every event as in embedded mode, appends the good ones to the stream
+and answers 202: they are queued, not yet screened or stored, so the answer holds the queued ids
+and the refused events, and no counts of duplicates or alerts (those follow in ``GET /v1/alerts``
+once a worker has processed them). When the workers are far behind (more than ``max_backlog``
+entries), the API waits a little and then answers 503 rather than trimming unread events.
+
+``GET /v1/targets/{id}`` and ``/v1/topics/{id}`` read a replica of the shared behaviour state: the
+latest snapshot plus the passes the leader applied after it, caught up on every request. "Now" is
+the newest event time applied, as in embedded mode.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from cvguard.api.problems import Overloaded
+from cvguard.errors import StoreError
+from cvguard.events import Event
+from cvguard.pipeline.clock import EPOCH
+from cvguard.pipeline.redis_bus import DEFAULT_GROUP, BacklogFull, RedisStreamBus
+from cvguard.pipeline.shared_state import SharedBehaviour
+
+DEFAULT_MAX_BACKLOG = 500_000  # entries; the stream's cap (redis_bus.DEFAULT_MAXLEN) is twice this
+PUBLISH_WAIT_S = 2.0
+
+
+class StreamIngest:
+    """Appends validated events to the event stream (the workers' input)."""
+
+    def __init__(
+        self, client: redis.Redis, *, max_backlog: int = DEFAULT_MAX_BACKLOG, wait_s: float = PUBLISH_WAIT_S
+    ) -> None:
+        self.bus = RedisStreamBus(client)
+        self.max_backlog, self.wait_s = max_backlog, wait_s
+        self._grouped = False
+
+    def publish(self, events: list[Event]) -> list[str]:
+        if not events:
+            return []
+        try:
+            if not self._grouped:
+                # The workers' group, created now if no worker has yet: the backlog is counted
+                # against it, so events queued before any worker starts are waited for, never
+                # trimmed by the stream's cap.
+                self.bus.ensure_group(DEFAULT_GROUP)
+                self._grouped = True
+            return self.bus.publish(events, max_backlog=self.max_backlog, timeout_s=self.wait_s)
+        except BacklogFull as exc:
+            raise Overloaded(str(exc)) from exc
+        except redis.RedisError as exc:
+            raise StoreError(f"the event stream is unavailable: {exc}") from exc
+
+
+class SharedView:
+    """Behaviour reads from the shared state, with the same shape as the embedded pipeline's."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.state = SharedBehaviour(client)
+        self._lock = threading.Lock()  # one replica, requests on a thread pool
+
+    def _now(self) -> datetime:
+        newest = self.state.newest
+        return EPOCH if newest is None else datetime.fromtimestamp(newest, UTC)
+
+    def target_state(self, target_id: str) -> tuple[datetime, dict[str, Any]]:
+        with self._lock:
+            self._sync()
+            at = self._now()
+            return at, self.state.engine.target_state(target_id, at)
+
+    def topic_state(self, topic_id: str) -> tuple[datetime, dict[str, Any]]:
+        with self._lock:
+            self._sync()
+            at = self._now()
+            return at, self.state.engine.topic_state(topic_id, at)
+
+    def _sync(self) -> None:
+        try:
+            self.state.sync()
+        except redis.RedisError as exc:
+            raise StoreError(f"the shared behaviour state is unavailable: {exc}") from exc
