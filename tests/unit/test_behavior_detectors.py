@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from behaviour_events import comment
 
 from cvguard.behavior import (
     BehaviourDetector,
@@ -25,7 +26,7 @@ from cvguard.behavior import (
     TopicDetector,
 )
 from cvguard.detection.verdict import Verdict
-from cvguard.events import Author, Event, Relationship
+from cvguard.events import Event
 
 T0 = datetime(2026, 3, 1, 11, 20, tzinfo=UTC)
 CLEAN = Verdict(False, 0.05, None, {}, (), {})
@@ -33,18 +34,10 @@ ABUSE = Verdict(True, 0.9, "harmful", {"insult": 0.9}, (), {})
 CALL = Verdict(True, 0.8, "harmful", {"pile_on_incitement": 0.8}, (), {})
 
 
-def event(i: int, t: float, author: str, text: str, **kw: Any) -> Event:
-    new = kw.pop("new", False)
-    follows = kw.pop("follows", None)
-    return Event(
-        event_id=f"e{i}",
-        surface="comment",
-        occurred_at=T0 + timedelta(seconds=t),
-        author=Author(id=author, created_at=T0 - timedelta(days=1 if new else 400)),
-        text=text,
-        relationship=Relationship(target_follows_author=follows),
-        **kw,
-    )
+def event(i: int, t: float, author: str, text: str, *, new: bool = False, **kw: Any) -> Event:
+    """Event ``e<i>`` at ``T0 + t`` seconds; ``new``: an account a day old (else 400 days)."""
+    created = T0 - timedelta(days=1 if new else 400)
+    return comment(f"e{i}", T0 + timedelta(seconds=t), author, text, created_at=created, **kw)
 
 
 def stream(seed: int = 3) -> list[tuple[Event, Verdict]]:

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from behaviour_events import comment
 
 from cvguard.behavior import Alert, BehaviourEngine, PileOnDetector, classify_call
 from cvguard.behavior.incitement import IncitementConfig
 from cvguard.detection.verdict import Verdict
-from cvguard.events import Author, Event, Relationship
+from cvguard.events import Event
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 CLEAN = Verdict(False, 0.05, None, {}, (), {})
@@ -24,18 +25,13 @@ CALL = Verdict(True, 0.8, "harmful", {"pile_on_incitement": 0.8}, (), {})
 _ids = iter(range(10**9))
 
 
-def event(t: float, author: str, text: str = "说得有道理，我支持你的看法", **kw: Any) -> Event:
-    new = kw.pop("new", False)
-    follows = kw.pop("follows", None)
-    return Event(
-        event_id=f"e{next(_ids)}",
-        surface="comment",
-        occurred_at=T0 + timedelta(seconds=t),
-        author=Author(id=author, created_at=T0 - timedelta(days=2 if new else 500)),
-        text=text,
-        relationship=Relationship(target_follows_author=follows),
-        **kw,
-    )
+CIVIL = "说得有道理，我支持你的看法"
+
+
+def event(t: float, author: str, text: str = CIVIL, *, new: bool = False, **kw: Any) -> Event:
+    """A fresh event at ``T0 + t`` seconds; ``new``: an account two days old (else 500 days)."""
+    created = T0 - timedelta(days=2 if new else 500)
+    return comment(f"e{next(_ids)}", T0 + timedelta(seconds=t), author, text, created_at=created, **kw)
 
 
 def levels(alerts: list[Alert], kind: str) -> list[str]:

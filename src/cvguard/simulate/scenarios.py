@@ -245,6 +245,19 @@ def pile_on(rng: Random, pop: Population, incident_id: str, *, at: int, target: 
     return Scenario(truth, items)
 
 
+def _target_post(
+    rng: Random, pop: Population, maker: EventMaker, target: Account, at: int, *, salt: int, earliest_min: int
+) -> tuple[str, str, str, Item]:
+    """The target's own post on a topic, ``earliest_min``-180 minutes before ``at``: where an
+    attack lands. Returns the topic id and name, the thread and the post."""
+    topic_id, topic_name = rng.choice(pop.topics)
+    thread = thread_of(target, salt)
+    post = maker.make(at - rng.randint(earliest_min, 180) * MINUTE_MS, "post", target,
+                      pop.corpus.pick(rng, pop.corpus.neutral, name=target.handle, topic=topic_name),
+                      thread=thread)
+    return topic_id, topic_name, thread, post
+
+
 # ----------------------------------------------------------------------------------- brigade
 
 
@@ -252,10 +265,7 @@ def brigade(rng: Random, pop: Population, incident_id: str, *, at: int, target: 
     """20-60 accounts, mostly new, some under one MCN, posting near-identical messages."""
     corpus = pop.corpus
     maker = EventMaker(rng, pop)
-    topic_id, topic_name = rng.choice(pop.topics)
-    thread = thread_of(target, 98)
-    post = maker.make(at - rng.randint(30, 180) * MINUTE_MS, "post", target,
-                      corpus.pick(rng, corpus.neutral, name=target.handle, topic=topic_name), thread=thread)
+    topic_id, topic_name, thread, post = _target_post(rng, pop, maker, target, at, salt=98, earliest_min=30)
     post_id = post[1]["event_id"]
     mcn = rng.choice(pop.mcns)
     template: Template = rng.choice(corpus.brigade)
@@ -288,10 +298,7 @@ def incitement(rng: Random, pop: Population, incident_id: str, *, at: int, targe
     """An initiator calls others to attack ``target`` (often with doxxing); copycats follow."""
     corpus = pop.corpus
     maker = EventMaker(rng, pop)
-    topic_id, topic_name = rng.choice(pop.topics)
-    thread = thread_of(target, 97)
-    post = maker.make(at - rng.randint(10, 180) * MINUTE_MS, "post", target,
-                      corpus.pick(rng, corpus.neutral, name=target.handle, topic=topic_name), thread=thread)
+    topic_id, topic_name, thread, post = _target_post(rng, pop, maker, target, at, salt=97, earliest_min=10)
     post_id = post[1]["event_id"]
     initiator = (pop.new_account(rng, new=rng.random() < 0.5) if rng.random() < 0.3
                  else _attackers(rng, pop, 1, fresh=0.0, new=0.0, avoid=target)[0])

@@ -84,45 +84,38 @@ class BulkWriter:
     ) -> list[Any]:
         sql = self._statements.get((table.name, -1, skip_existing))
         if sql is None:
-            quote = self._dialect.identifier_preparer.quote
             # %b: parameters in binary format (no per-element quoting of array text)
             arrays = ", ".join(f"CAST(%b AS {_array_type(c.type, self._dialect)})" for c in table.c)
-            sql = (
-                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in table.c)}) "
-                f"SELECT * FROM unnest({arrays})"
-            )
-            if skip_existing:
-                pk = list(table.primary_key.columns)
-                sql += (
-                    f" ON CONFLICT ({', '.join(quote(c.name) for c in pk)}) DO NOTHING"
-                    f" RETURNING {quote(pk[0].name)}"
-                )
+            sql = f"{self._into(table)} SELECT * FROM unnest({arrays}){self._skip(table, skip_existing)}"
             self._statements[(table.name, -1, skip_existing)] = sql
         columns = tuple(list(col) for col in zip(*rows, strict=True))
         result = conn.exec_driver_sql(sql, columns)
         return [r[0] for r in result] if skip_existing else []
 
+    def _into(self, table: Table) -> str:
+        quote = self._dialect.identifier_preparer.quote
+        return f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in table.c)})"
+
+    def _skip(self, table: Table, skip_existing: bool) -> str:
+        """The clause that skips stored primary keys and returns the ids inserted (or nothing)."""
+        if not skip_existing:
+            return ""
+        quote = self._dialect.identifier_preparer.quote
+        pk = list(table.primary_key.columns)
+        keys = ", ".join(quote(c.name) for c in pk)
+        return f" ON CONFLICT ({keys}) DO NOTHING RETURNING {quote(pk[0].name)}"
+
     def _statement(self, table: Table, n: int, skip_existing: bool) -> str:
         key = (table.name, n, skip_existing)
         sql = self._statements.get(key)
         if sql is None:
-            quote = self._dialect.identifier_preparer.quote
             mark = "?" if self._sqlite else "%s"
             holders = [
                 f"CAST({mark} AS JSONB)" if not self._sqlite and isinstance(c.type, JSON) else mark
                 for c in table.c
             ]
             row = "(" + ", ".join(holders) + ")"
-            sql = (
-                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in table.c)}) "
-                f"VALUES {', '.join([row] * n)}"
-            )
-            if skip_existing:
-                pk = list(table.primary_key.columns)
-                sql += (
-                    f" ON CONFLICT ({', '.join(quote(c.name) for c in pk)}) DO NOTHING"
-                    f" RETURNING {quote(pk[0].name)}"
-                )
+            sql = f"{self._into(table)} VALUES {', '.join([row] * n)}{self._skip(table, skip_existing)}"
             if len(self._statements) >= _CACHED_STATEMENTS:
                 self._statements.clear()  # odd batch sizes: keep the cache bounded
             self._statements[key] = sql
