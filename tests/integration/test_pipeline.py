@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from cvguard.behavior import Alert, BehaviourEngine
 from cvguard.config import Settings
@@ -198,3 +199,68 @@ def test_reads_are_as_of_event_time(tmp_path: Path, stream: tuple[Path, dict[str
         at, state = pipeline.target_state(target)
     assert at.year == 2026 and isinstance(at, datetime)
     assert state["level"] in ("warning", "critical")
+
+
+# -- behaviour across restarts ----------------------------------------------------------------------
+
+
+def windows(state: dict[str, Any]) -> dict[str, Any]:
+    return {name: {k: w[k] for k in ("total", "abusive", "distinct_senders")}
+            for name, w in state["pile_on"]["windows"].items()}
+
+
+def test_a_restart_resumes_the_windows_from_the_checkpoint(
+    stream: Stream, database_url: str, tmp_path: Path
+) -> None:
+    path, truth, n_events = stream
+    target = truth["incidents"][0]["target_id"]
+    with open_pipeline(database_url, tmp_path) as pipeline:
+        run(pipeline, path)
+        at, before = pipeline.target_state(target)
+        processed = pipeline.behaviour.processed  # type: ignore[attr-defined]
+    assert processed == n_events and before["level"] in ("warning", "critical")
+    with open_pipeline(database_url, tmp_path) as again:  # close() saved a checkpoint
+        assert again.stats.resumed == 0  # it covered everything: nothing fed twice
+        at2, after = again.target_state(target)
+        assert at2 == at and windows(after) == windows(before) and after["level"] == before["level"]
+        # the same stream once more: all duplicates, nothing moves, no alert raised again
+        summary, emitted = run(again, path)
+        assert summary.new == 0 and emitted == []
+        assert windows(again.target_state(target)[1]) == windows(before)
+
+
+def test_after_a_crash_the_events_since_the_checkpoint_are_fed_again_once(
+    stream: Stream, database_url: str, tmp_path: Path
+) -> None:
+    path, truth, _ = stream
+    target = truth["incidents"][0]["target_id"]
+    events = [parse_event(r) for r in _events(path)]
+    half = len(events) // 2
+    pipeline = open_pipeline(database_url, tmp_path)
+    pipeline.ingest(events[:half])
+    assert pipeline.checkpoint()
+    pipeline.ingest(events[half:])
+    pipeline.store.close()  # killed: no close(), so no checkpoint of the second half
+    with open_pipeline(database_url, tmp_path) as again:
+        assert again.stats.resumed == len(events) - half
+        reference = BehaviourEngine()
+        verdicts = Screener.default().screen_many([e.text for e in events])
+        reference.process_many(zip(events, verdicts, strict=True))
+        at, state = again.target_state(target)
+        assert windows(state) == windows(reference.target_state(target, at))
+        assert again.behaviour.processed == len(events)  # type: ignore[attr-defined]
+
+
+def test_without_a_checkpoint_the_recent_days_are_fed_again(
+    stream: Stream, database_url: str, tmp_path: Path
+) -> None:
+    path, truth, n_events = stream
+    target = truth["incidents"][0]["target_id"]
+    with open_pipeline(database_url, tmp_path) as pipeline:
+        run(pipeline, path)
+        state = pipeline.target_state(target)[1]
+    with EventStore.open(database_url) as store, store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM behaviour_snapshots"))  # e.g. a database from before checkpoints
+    with open_pipeline(database_url, tmp_path) as again:
+        assert again.stats.resumed == n_events  # the whole (3-hour) stream is within 3 days
+        assert windows(again.target_state(target)[1]) == windows(state)

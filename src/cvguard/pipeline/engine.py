@@ -16,6 +16,10 @@ What the pipeline guarantees:
 - **Alerts after events.** Alerts reference events, so they are written after the batch that
   holds them commits. An alert the store could not take stays pending and is written before the
   next batch (the behaviour state will not emit it again).
+- **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
+  events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
+  (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding
+  pile-on nor counts an event twice.
 
 The ports are protocols (``Screening``, ``Behaviour``, ``AlertStore``): the packaged screener,
 ``BehaviourEngine`` and ``EventStore`` fit them, and tests may pass twins. One lock serialises
@@ -25,12 +29,14 @@ requests on a thread pool.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cvguard.behavior import Alert, BehaviourEngine
@@ -54,6 +60,13 @@ log = logging.getLogger(__name__)
 # threads, targets and topics land on random pages), so bigger batches share those pages: 5,000 a
 # commit stores about 35% faster than 2,000 on a day-sized database (bench/bench_replay.py).
 DEFAULT_BATCH = 5000
+
+# Behaviour state survives restarts: a checkpoint (engine.save(), compressed) every this many new
+# events and on close, and on start the events stored after it are fed again (module docstring).
+CHECKPOINT_EVERY = 200_000
+SNAPSHOT_NAME = "embedded"
+SNAPSHOT_FORMAT = 1
+RESUME_WITHOUT_CHECKPOINT = timedelta(days=3)  # the longest look-back of the detectors
 
 
 class Screening(Protocol):
@@ -103,6 +116,8 @@ class PipelineStats:
     duplicates: int = 0
     alerts: int = 0
     unstored_alerts: int = 0
+    checkpoints: int = 0  # behaviour state saved to the store
+    resumed: int = 0  # events fed to behaviour again on start (stored after the last checkpoint)
     screen_s: float = 0.0
     store_s: float = 0.0
     behaviour_s: float = 0.0
@@ -124,6 +139,7 @@ class Pipeline:
         clock: EventClock | None = None,
         keep_text: bool = True,
         batch_size: int = DEFAULT_BATCH,
+        checkpoint_every: int = CHECKPOINT_EVERY,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -134,8 +150,10 @@ class Pipeline:
         self.keep_text = keep_text
         self.batch_size = batch_size
         self.stats = PipelineStats()
+        self.checkpoint_every = checkpoint_every
         self._lock = threading.RLock()
         self._unsaved: dict[str, Alert] = {}  # alerts the store has not taken yet, by alert_id
+        self._since_checkpoint = 0
 
     @classmethod
     def open(
@@ -148,20 +166,88 @@ class Pipeline:
     ) -> Pipeline:
         """The embedded defaults: the store at ``settings.database_url`` (migrated), in-memory behaviour."""
         store = EventStore.open(settings.database_url)
-        return cls(
-            screener=screener if screener is not None else Screener.default(),
-            behaviour=behaviour if behaviour is not None else BehaviourEngine(),
-            store=store,
-            keep_text=settings.keep_text,
-            batch_size=batch_size,
-        )
+        try:
+            pipeline = cls(
+                screener=screener if screener is not None else Screener.default(),
+                behaviour=behaviour if behaviour is not None else BehaviourEngine(),
+                store=store,
+                keep_text=settings.keep_text,
+                batch_size=batch_size,
+            )
+            pipeline.resume()
+        except BaseException:
+            store.close()
+            raise
+        return pipeline
 
     def close(self) -> None:
         with self._lock:
             try:
                 self._save_alerts([])
+                self.checkpoint()
             finally:
                 self.store.close()
+
+    # -- behaviour across restarts --------------------------------------------------------------
+
+    def checkpoint(self) -> bool:
+        """Save the behaviour state to the store (with what it covers); False if it cannot be.
+
+        Called every ``checkpoint_every`` new events and on ``close``. What a crash loses since
+        the last checkpoint is rebuilt by ``resume`` from the events stored after it.
+        """
+        with self._lock:
+            store, behaviour = self.store, self.behaviour
+            if not (isinstance(store, EventStore) and isinstance(behaviour, BehaviourEngine)):
+                return False
+            through = store.last_ingested_at()
+            if through is None:
+                return False
+            state = {
+                "engine": behaviour.save(),
+                "clock": self.clock.now().isoformat() if self.clock.started else None,
+            }
+            data = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
+            store.save_snapshot(SNAPSHOT_NAME, data, through=through, fmt=SNAPSHOT_FORMAT)
+            self._since_checkpoint = 0
+            self.stats.checkpoints += 1
+            return True
+
+    def resume(self) -> int:
+        """Load the last checkpoint, then feed behaviour the events stored after it (or, with no
+        checkpoint, those of the last ``RESUME_WITHOUT_CHECKPOINT``); returns how many were fed.
+
+        Alerts this raises again are upserted, which changes nothing already stored.
+        """
+        with self._lock:
+            store, behaviour = self.store, self.behaviour
+            if not (isinstance(store, EventStore) and isinstance(behaviour, BehaviourEngine)):
+                return 0
+            snapshot = store.load_snapshot(SNAPSHOT_NAME)
+            after: datetime | None = None
+            since: datetime | None = None
+            if snapshot is not None and snapshot.format == SNAPSHOT_FORMAT:
+                state = json.loads(zlib.decompress(snapshot.data))
+                behaviour.restore(state["engine"])
+                if state["clock"] is not None:
+                    self.clock.advance(datetime.fromisoformat(state["clock"]))
+                after = snapshot.through
+            else:
+                newest = store.last_occurred_at()
+                if newest is None:
+                    return 0
+                since = newest - RESUME_WITHOUT_CHECKPOINT
+            fed = 0
+            for chunk in store.events_since(ingested_after=after, occurred_from=since):
+                alerts = behaviour.process_many(chunk, batch=self.batch_size)
+                for event, _ in chunk:
+                    self.clock.advance(event.occurred_at)
+                self._save_alerts(alerts)
+                fed += len(chunk)
+            self.stats.resumed += fed
+            if fed:
+                log.info("behaviour resumed: %d events stored after the last checkpoint fed again", fed)
+            return fed
 
     def __enter__(self) -> Pipeline:
         return self
@@ -194,6 +280,9 @@ class Pipeline:
                 self.clock.advance(event.occurred_at)
             t3 = time.perf_counter()
             self._save_alerts(alerts)
+            self._since_checkpoint += len(fresh)
+            if self._since_checkpoint >= self.checkpoint_every:
+                self.checkpoint()
             t4 = time.perf_counter()
             stats.batches += 1
             stats.received += len(events)

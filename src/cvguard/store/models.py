@@ -26,6 +26,8 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -166,4 +168,18 @@ alert_events = Table(
     PrimaryKeyConstraint("alert_id", "event_id"),
     Index(None, "event_id"),
     sqlite_with_rowid=False,
+)
+
+
+# The embedded pipeline's behaviour state (``BehaviourEngine.save()``, compressed JSON), saved at
+# checkpoints so a restart resumes the windows instead of starting blind; ``through`` is the
+# ingestion time of the last batch it covers: events stored after it are fed again on start.
+behaviour_snapshots = Table(
+    "behaviour_snapshots",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("through", UTCDateTime(), nullable=False),
+    Column("saved_at", UTCDateTime(), nullable=False),
+    Column("format", Integer(), nullable=False),
+    Column("data", LargeBinary(), nullable=False),
 )

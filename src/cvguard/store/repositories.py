@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, and_, case, func, select, update
+from sqlalchemy import Connection, Engine, RowMapping, and_, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from cvguard.detection.verdict import Span, Verdict
 from cvguard.errors import StoreError
-from cvguard.events import Event
+from cvguard.events import Author, Event, Relationship
 from cvguard.store import models as m
 from cvguard.store.bulk import BulkWriter
 from cvguard.store.engine import create_store_engine, migrate
@@ -55,6 +55,17 @@ class AlertLike(Protocol):
     def evidence(self) -> Mapping[str, Any]: ...
     @property
     def event_ids(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A saved behaviour state: ``data`` covers every event ingested up to ``through``."""
+
+    name: str
+    through: datetime
+    saved_at: datetime
+    format: int
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +143,40 @@ def _utcnow() -> datetime:
 
 def _plain(value: object) -> str:
     return str(value.value) if isinstance(value, Enum) else str(value)
+
+
+def _stored_pair(row: RowMapping) -> tuple[Event, Verdict]:
+    """An event and its verdict as behaviour needs them, rebuilt from a stored row."""
+    event = Event(
+        event_id=row["event_id"],
+        surface=row["surface"],
+        occurred_at=row["occurred_at"],
+        author=Author(
+            id=row["author_id"],
+            created_at=row["author_created_at"],
+            verified=bool(row["author_verified"]),
+            minor=bool(row["author_minor"]),
+            mcn_id=row["mcn_id"],
+        ),
+        text=row["text"] or "",
+        target_ids=tuple(row["target_ids"]),
+        thread_id=row["thread_id"],
+        topic_ids=tuple(row["topic_ids"]),
+        reply_to=row["reply_to"],
+        relationship=Relationship(
+            target_follows_author=row["target_follows_author"],
+            author_follows_target=row["author_follows_target"],
+        ),
+    )
+    verdict = Verdict(
+        violation=bool(row["violation"]),
+        score=float(row["score"]),
+        severity=row["severity"],
+        categories={str(k): float(x) for k, x in row["categories"].items()},
+        spans=(),
+        versions={},
+    )
+    return event, verdict
 
 
 def _db_text(value: str) -> str:
@@ -281,6 +326,65 @@ class EventStore:
             ingested_at=row["ingested_at"],
             verdict=verdict,
         )
+
+    # -- behaviour snapshots (the embedded pipeline's checkpoints) --------------------------------
+
+    def save_snapshot(self, name: str, data: bytes, *, through: datetime, fmt: int) -> None:
+        """Keep ``data`` as snapshot ``name`` (replacing the previous one), covering every event
+        ingested up to ``through``."""
+        row = {"name": name, "through": through, "saved_at": self._clock(), "format": fmt, "data": data}
+        stmt = self._insert(m.behaviour_snapshots).values(row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={k: stmt.excluded[k] for k in ("through", "saved_at", "format", "data")},
+        )
+        with self._tx() as conn:
+            conn.execute(stmt)
+
+    def load_snapshot(self, name: str) -> Snapshot | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                select(m.behaviour_snapshots).where(m.behaviour_snapshots.c.name == name)
+            ).mappings().first()
+        if row is None:
+            return None
+        return Snapshot(row["name"], row["through"], row["saved_at"], int(row["format"]), bytes(row["data"]))
+
+    def last_ingested_at(self) -> datetime | None:
+        """When the newest stored batch was ingested (None for an empty store)."""
+        with self._tx() as conn:
+            value: datetime | None = conn.scalar(select(func.max(m.events.c.ingested_at)))
+        return value  # typed by the column: timezone-aware UTC on both databases
+
+    def last_occurred_at(self) -> datetime | None:
+        """The newest event time stored (None for an empty store)."""
+        with self._tx() as conn:
+            value: datetime | None = conn.scalar(select(func.max(m.events.c.occurred_at)))
+        return value
+
+    def events_since(
+        self,
+        *,
+        ingested_after: datetime | None = None,
+        occurred_from: datetime | None = None,
+        chunk: int = 5000,
+    ) -> Iterator[list[tuple[Event, Verdict]]]:
+        """Stored events with their verdicts, ingested after ``ingested_after`` and occurred at or
+        after ``occurred_from``, batch by batch as ingested (and by event time within a batch),
+        in lists of up to ``chunk``. A purged text comes back empty. For rebuilding behaviour."""
+        e, v = m.events, m.verdicts
+        stmt = select(e, v.c.violation, v.c.score, v.c.severity, v.c.categories).join(
+            v, v.c.event_id == e.c.event_id
+        )
+        if ingested_after is not None:
+            stmt = stmt.where(e.c.ingested_at > ingested_after)
+        if occurred_from is not None:
+            stmt = stmt.where(e.c.occurred_at >= occurred_from)
+        stmt = stmt.order_by(e.c.ingested_at, e.c.occurred_at, e.c.event_id)
+        with self._tx() as conn:
+            result = conn.execution_options(yield_per=chunk).execute(stmt).mappings()
+            for rows in result.partitions():
+                yield [_stored_pair(r) for r in rows]
 
     def count_events(self) -> int:
         with self._tx() as conn:
