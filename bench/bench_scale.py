@@ -1,6 +1,6 @@
 """Scale-out throughput: 1 worker vs 2 workers (separate processes) on Redis Streams + PostgreSQL.
 
-    python bench/bench_scale.py [--hours 1] [--users 20000] [--batch 500] [--workers 1,2] [--repeat 3]
+    python bench/bench_scale.py [--hours 1] [--users 20000] [--batch 500] [--workers 1,2] [--repeat 5]
         [--redis redis://127.0.0.1:6379/14] [--db postgresql://postgres@127.0.0.1:5432/test]
 
 Simulates a stream (not timed). For each worker count: a fresh PostgreSQL schema (migrated before
@@ -56,6 +56,16 @@ def service_cpu() -> dict[str, float]:
     return out
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine so far (Linux /proc/stat; zeros elsewhere)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return float(sum(fields) - idle), float(sum(fields))
+
+
 def process_cpu(pids: list[int]) -> float:
     """CPU seconds used so far by the processes ``pids`` (Linux /proc; 0 elsewhere)."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -108,7 +118,7 @@ def run_once(args: argparse.Namespace, events: list[Any], workers: int) -> dict[
         behaviour = SharedBehaviour(client)
         n = len({e.event_id for e in events})
         payloads = [e.model_dump_json() for e in events]  # the producer's serialising is not timed
-        cpu0, wcpu0 = service_cpu(), process_cpu([p.pid for p in procs])
+        cpu0, wcpu0, busy0 = service_cpu(), process_cpu([p.pid for p in procs]), machine_busy()
         t0 = time.perf_counter()
         for i in range(0, len(payloads), 1000):  # what a platform's producer does: XADD in pipelines
             pipe = client.pipeline(transaction=False)
@@ -120,9 +130,11 @@ def run_once(args: argparse.Namespace, events: list[Any], workers: int) -> dict[
                 raise SystemExit("a worker exited during the run")
             time.sleep(0.05)
         seconds = time.perf_counter() - t0
-        cpu1, wcpu1 = service_cpu(), process_cpu([p.pid for p in procs])
+        cpu1, wcpu1, busy1 = service_cpu(), process_cpu([p.pid for p in procs]), machine_busy()
         services = {f"{k}_cpu_s": round(cpu1[k] - cpu0.get(k, 0.0), 2) for k in cpu1}
         services["workers_cpu_s"] = round(wcpu1 - wcpu0, 2)
+        total = busy1[1] - busy0[1]
+        services["machine_busy_share"] = round((busy1[0] - busy0[0]) / total, 3) if total else None
         stats = []
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -165,7 +177,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--repeat", type=int, default=3, help="rounds; each count reports its median")
+    ap.add_argument("--repeat", type=int, default=5, help="rounds; each count reports its median")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     ap.add_argument("--db", default="postgresql://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
