@@ -86,6 +86,9 @@ def test_events_are_queued_for_the_workers_and_read_back_from_what_they_share(
     assert alerts and alerts[0]["level"] in ("warning", "critical")
     topic = next(t for r in raws for t in r.get("topic_ids", []))
     assert api.get(f"/v1/topics/{topic}").status_code == 200
+    # the API only reads the store here: it keeps no embedded behaviour checkpoint of its own
+    pipeline = api.app.state.pipeline()  # type: ignore[attr-defined]
+    assert not pipeline.persist_behaviour and not pipeline.checkpoint()
 
 
 def test_a_full_stream_is_a_503_not_a_lost_event(setup: tuple[TestClient, Settings, redis.Redis]) -> None:

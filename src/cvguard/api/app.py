@@ -39,7 +39,12 @@ class PipelineHolder:
         if self._pipeline is None:
             with self._lock:
                 if self._pipeline is None:
-                    self._pipeline = Pipeline.open(self._settings, screener=self._screener())
+                    # scale-out: the workers own behaviour; this process reads the store only
+                    self._pipeline = Pipeline.open(
+                        self._settings,
+                        screener=self._screener(),
+                        persist_behaviour=not self._settings.redis_url,
+                    )
         return self._pipeline
 
     def close(self) -> None:

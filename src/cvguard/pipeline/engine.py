@@ -140,6 +140,7 @@ class Pipeline:
         keep_text: bool = True,
         batch_size: int = DEFAULT_BATCH,
         checkpoint_every: int = CHECKPOINT_EVERY,
+        persist_behaviour: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -151,6 +152,7 @@ class Pipeline:
         self.batch_size = batch_size
         self.stats = PipelineStats()
         self.checkpoint_every = checkpoint_every
+        self.persist_behaviour = persist_behaviour
         self._lock = threading.RLock()
         self._unsaved: dict[str, Alert] = {}  # alerts the store has not taken yet, by alert_id
         self._since_checkpoint = 0
@@ -163,8 +165,13 @@ class Pipeline:
         screener: Screening | None = None,
         behaviour: Behaviour | None = None,
         batch_size: int = DEFAULT_BATCH,
+        persist_behaviour: bool = True,
     ) -> Pipeline:
-        """The embedded defaults: the store at ``settings.database_url`` (migrated), in-memory behaviour."""
+        """The embedded defaults: the store at ``settings.database_url`` (migrated), in-memory behaviour.
+
+        ``persist_behaviour=False``: no checkpoint is read or written (a process that only reads
+        the store while workers own the behaviour state, e.g. the API in scale-out mode).
+        """
         store = EventStore.open(settings.database_url)
         try:
             pipeline = cls(
@@ -173,6 +180,7 @@ class Pipeline:
                 store=store,
                 keep_text=settings.keep_text,
                 batch_size=batch_size,
+                persist_behaviour=persist_behaviour,
             )
             pipeline.resume()
         except BaseException:
@@ -198,7 +206,8 @@ class Pipeline:
         """
         with self._lock:
             store, behaviour = self.store, self.behaviour
-            if not (isinstance(store, EventStore) and isinstance(behaviour, BehaviourEngine)):
+            if not (self.persist_behaviour and isinstance(store, EventStore)
+                    and isinstance(behaviour, BehaviourEngine)):
                 return False
             through = store.last_ingested_at()
             if through is None:
@@ -221,7 +230,8 @@ class Pipeline:
         """
         with self._lock:
             store, behaviour = self.store, self.behaviour
-            if not (isinstance(store, EventStore) and isinstance(behaviour, BehaviourEngine)):
+            if not (self.persist_behaviour and isinstance(store, EventStore)
+                    and isinstance(behaviour, BehaviourEngine)):
                 return 0
             snapshot = store.load_snapshot(SNAPSHOT_NAME)
             after: datetime | None = None
