@@ -7,6 +7,7 @@
     cvguard simulate --seed N --out FILE      a simulated event stream with ground truth
     cvguard replay EVENTS --out ALERTS        events through the whole pipeline, alerts out
     cvguard worker --redis URL --db URL       a consumer of the Redis event stream (scale-out)
+    cvguard purge [--older-than-days N]       drop old raw text (retention), hashes kept
 
 Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
 code 2; that mapping lives in :class:`_Commands` and nowhere else.
@@ -481,6 +482,7 @@ def worker(
             block_ms=block_ms,
             claim_idle_ms=claim_idle_ms,
             keep_text=settings.keep_text,
+            text_retention_days=settings.text_retention_days,
             fault=os.environ.get(FAULT_ENV),
         )
         signal.signal(signal.SIGTERM, w.stop)
@@ -522,6 +524,32 @@ def _print_report(report: dict[str, Any], as_json: bool) -> None:
     for key, value in report.items():
         table.add_row(str(key), Text(_shown(value)))
     Console(highlight=False).print(table)
+
+
+@app.command()
+def purge(
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(min=0, help="Drop raw text of events older than this many days (default: "
+                     "CVGUARD_TEXT_RETENTION_DAYS)."),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: CVGUARD_DATABASE_URL or SQLite).")
+    ] = None,
+) -> None:
+    """Drop the raw text of events that occurred more than N days ago (now, by the wall clock);
+    each text's SHA-256 stays. The pipeline and workers also do this continuously, in event time."""
+    from datetime import UTC, datetime, timedelta
+
+    from cvguard.store import EventStore
+
+    settings = get_settings()
+    days = older_than_days if older_than_days is not None else settings.text_retention_days
+    if days is None:
+        raise InputError("no retention: pass --older-than-days or set CVGUARD_TEXT_RETENTION_DAYS")
+    with EventStore.open(db or settings.database_url) as store:
+        n = store.purge_text(datetime.now(UTC) - timedelta(days=days))
+    typer.echo(f"dropped the raw text of {n} events older than {days:g} days")
 
 
 @app.command()

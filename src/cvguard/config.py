@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: SQLite under data_dir
     redis_url: str | None = None
     keep_text: bool = True  # store the raw text of events (False: only its SHA-256)
+    # Raw text older than this (in event time: days before the newest event processed) is dropped
+    # from the store, its SHA-256 kept; None keeps it until `cvguard purge`.
+    text_retention_days: float | None = Field(default=30.0, gt=0)
     max_text_chars: int = Field(default=100_000, ge=1)
     max_batch: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)

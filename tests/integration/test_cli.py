@@ -11,6 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cvguard.cli import app
+from cvguard.store import EventStore
 
 DOXXING = "开盒了：他的电话13812345678，大家去骂他"
 JSONL_KEYS = {"id", "violation", "score", "severity", "categories", "spans"}
@@ -165,3 +166,30 @@ def test_all_commands_are_registered() -> None:
         assert command in result.stdout
     # eval needs its data file: a usage error, not a crash
     assert runner.invoke(app, ["eval"]).exit_code == 2
+
+
+def test_purge_drops_old_raw_text_and_keeps_the_hash(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cvguard.detection.screen import Screener
+    from cvguard.events import Event
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    now = datetime.now(UTC)
+    events = [
+        Event.model_validate({"event_id": f"e{days}", "surface": "comment", "author": {"id": "u"},
+                              "occurred_at": (now - timedelta(days=days)).isoformat(), "text": f"第{days}天"})
+        for days in (1, 10, 40)
+    ]
+    with EventStore.open(url) as store:
+        store.add_batch(events, Screener.default().screen_many([e.text for e in events]), keep_text=True)
+    result = runner.invoke(app, ["purge", "--older-than-days", "30", "--db", url])
+    assert result.exit_code == 0, result.output
+    assert "1 events" in result.stdout
+    again = runner.invoke(app, ["purge", "--older-than-days", "5", "--db", url])
+    assert "1 events" in again.stdout  # the 10-day-old one; the 40-day-old one was already gone
+    with EventStore.open(url) as store:
+        kept = {i: store.get_event(i) for i in ("e1", "e10", "e40")}
+    assert kept["e1"] is not None and kept["e1"].text == "第1天"
+    assert all(e is not None and e.text is None and e.text_sha256 for e in (kept["e10"], kept["e40"]))
+    assert runner.invoke(app, ["purge", "--older-than-days", "-1", "--db", url]).exit_code == 2

@@ -264,3 +264,24 @@ def test_without_a_checkpoint_the_recent_days_are_fed_again(
     with open_pipeline(database_url, tmp_path) as again:
         assert again.stats.resumed == n_events  # the whole (3-hour) stream is within 3 days
         assert windows(again.target_state(target)[1]) == windows(state)
+
+
+def test_raw_text_is_dropped_after_the_retention_in_event_time(
+    stream: Stream, database_url: str, tmp_path: Path
+) -> None:
+    path, _, n_events = stream  # three simulated hours
+    with open_pipeline(database_url, tmp_path, text_retention_days=1 / 24) as pipeline:  # one hour
+        run(pipeline, path)
+        store = pipeline.store
+        assert isinstance(store, EventStore) and pipeline.retention is not None
+        newest = pipeline.clock.now()
+        with store.engine.connect() as conn:
+            rows = conn.execute(text("SELECT occurred_at, text IS NULL FROM events")).all()
+    assert len(rows) == n_events and pipeline.retention.purged > 0
+    for occurred, purged in rows:
+        at = occurred if isinstance(occurred, datetime) else datetime.fromisoformat(occurred)
+        age = newest - (at if at.tzinfo else at.replace(tzinfo=newest.tzinfo))
+        if age.total_seconds() < 3600:
+            assert not purged  # within the retention: kept
+        elif age.total_seconds() > 2 * 3600:
+            assert purged  # past it (purges run once an event-hour): gone, the hash stays

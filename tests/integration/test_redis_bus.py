@@ -222,7 +222,7 @@ def test_a_worker_stores_every_event_once_and_acks_after(
     with EventStore.open(f"sqlite:///{tmp_path / 'w.db'}") as store:
         shared = SharedBehaviour(client)
         worker = Worker(bus=bus, behaviour=shared, store=store, screener=Screener.default(),
-                        group="g", name="w1", batch=250, block_ms=50)
+                        group="g", name="w1", batch=250, block_ms=50, text_retention_days=0.25 / 24)
         stats = worker.run(idle_exit_s=0.3)
         assert store.count_events() == len({e.event_id for e in events})
         assert stats.new == store.count_events() and stats.duplicates == 300
@@ -231,6 +231,8 @@ def test_a_worker_stores_every_event_once_and_acks_after(
         stored = store.list_alerts()
         assert any(a.kind == "pile_on" and a.subject_id == truth["incidents"][0]["target_id"] for a in stored)
         assert client.hlen(shared.k_outbox) == 0
+        # the leader applies the text retention (15 minutes here) in event time; hashes stay
+        assert worker.retention is not None and 0 < worker.retention.purged < store.count_events()
 
 
 def test_events_cross_the_behaviour_log_unchanged(stream: Any) -> None:

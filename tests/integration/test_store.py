@@ -19,6 +19,7 @@ from cvguard.errors import StoreError
 from cvguard.events import Event
 from cvguard.store import EventStore, alembic_config, create_store_engine, migrate, store_url
 from cvguard.store.models import metadata
+from cvguard.store.retention import TextRetention
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 VERSIONS = {"lexicon": "2026.11", "model": "zh-1"}
@@ -257,6 +258,17 @@ def test_purge_text_keeps_the_hash_and_only_touches_old_events(event_store: Even
     old, recent = event_store.get_event("ev-0"), event_store.get_event("ev-4")
     assert old is not None and old.text is None and old.text_sha256 == event_store_sha("你是傻逼 0")
     assert recent is not None and recent.text == "你是傻逼 4"
+
+
+def test_retention_purges_in_event_time_and_only_the_range_not_yet_purged(event_store: EventStore) -> None:
+    batch = [event(i, at=T0 + timedelta(hours=12 * i)) for i in range(10)]  # every 12 h, 4.5 days
+    event_store.add_batch(batch, [CLEAN] * 10, keep_text=True)
+    retention = TextRetention(event_store, timedelta(days=2))
+    assert retention.advance(T0 + timedelta(days=4, hours=12)) == 5  # before day 2.5: 0, 12 h, ... 48 h
+    assert retention.advance(T0 + timedelta(days=4, hours=12, minutes=30)) == 0  # within the hour: skipped
+    assert retention.advance(T0 + timedelta(days=5)) == 1  # the 60 h event, and only the new range
+    kept = [e for e in (event_store.get_event(f"ev-{i}") for i in range(10)) if e is not None and e.text]
+    assert [e.event_id for e in kept] == [f"ev-{i}" for i in range(6, 10)] and retention.purged == 6
 
 
 # -- reads for targets and topics ---------------------------------------------------------------

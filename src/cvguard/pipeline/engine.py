@@ -46,6 +46,7 @@ from cvguard.detection.verdict import Verdict
 from cvguard.events import Event, parse_events
 from cvguard.pipeline.clock import EventClock
 from cvguard.store import EventStore, repositories
+from cvguard.store.retention import TextRetention
 
 # Subject types the store accepts. Brigades aimed at no single user/thread/topic name an LSH
 # "cluster"; until the store takes those, such alerts are emitted (replay output, API) but not
@@ -141,6 +142,7 @@ class Pipeline:
         batch_size: int = DEFAULT_BATCH,
         checkpoint_every: int = CHECKPOINT_EVERY,
         persist_behaviour: bool = True,
+        text_retention_days: float | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -153,6 +155,7 @@ class Pipeline:
         self.stats = PipelineStats()
         self.checkpoint_every = checkpoint_every
         self.persist_behaviour = persist_behaviour
+        self.retention = TextRetention.of(store, text_retention_days)
         self._lock = threading.RLock()
         self._unsaved: dict[str, Alert] = {}  # alerts the store has not taken yet, by alert_id
         self._since_checkpoint = 0
@@ -181,6 +184,7 @@ class Pipeline:
                 keep_text=settings.keep_text,
                 batch_size=batch_size,
                 persist_behaviour=persist_behaviour,
+                text_retention_days=settings.text_retention_days,
             )
             pipeline.resume()
         except BaseException:
@@ -293,6 +297,8 @@ class Pipeline:
             self._since_checkpoint += len(fresh)
             if self._since_checkpoint >= self.checkpoint_every:
                 self.checkpoint()
+            if self.retention is not None and self.clock.started:
+                self.retention.advance(self.clock.now())
             t4 = time.perf_counter()
             stats.batches += 1
             stats.received += len(events)

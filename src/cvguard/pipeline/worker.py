@@ -34,6 +34,7 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from cvguard.behavior import Alert
@@ -41,6 +42,7 @@ from cvguard.pipeline.engine import Screening
 from cvguard.pipeline.redis_bus import Entry, RedisStreamBus
 from cvguard.pipeline.shared_state import SharedBehaviour, alert_json, stream_id
 from cvguard.store import EventStore, repositories
+from cvguard.store.retention import TextRetention
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ class Worker:
         keep_text: bool = True,
         max_lag: int = 32,
         hold_ms: int = 2000,
+        text_retention_days: float | None = None,
         drain_s: float = 10.0,
         fault: str | None = None,
     ) -> None:
@@ -105,6 +108,7 @@ class Worker:
         self.block_ms, self.claim_idle_ms, self.claim_every_s = block_ms, claim_idle_ms, claim_every_s
         self.keep_text = keep_text
         self.max_lag, self.hold_ms, self.drain_s = max_lag, hold_ms, drain_s
+        self.retention = TextRetention.of(store, text_retention_days)  # applied by the leader
         self.stats = WorkerStats()
         self._stopping = False
         self._fault = _parse_fault(fault)
@@ -199,6 +203,9 @@ class Worker:
             self.flush_outbox()  # alerts a dead leader committed but did not store
         self._store_alerts(alerts)
         self.stats.alerts += len(alerts)
+        newest = self.behaviour.newest
+        if self.retention is not None and self.behaviour.leading and newest is not None:
+            self.retention.advance(datetime.fromtimestamp(newest, UTC))
         self.stats.pump_s += time.perf_counter() - t0
         return len(alerts)
 

@@ -390,13 +390,17 @@ class EventStore:
         with self._tx() as conn:
             return int(conn.scalar(select(func.count()).select_from(m.events)) or 0)
 
-    def purge_text(self, older_than: datetime) -> int:
-        """Drop the raw text of events that occurred before ``older_than``; returns how many."""
+    def purge_text(self, older_than: datetime, *, newer_than: datetime | None = None) -> int:
+        """Drop the raw text of events that occurred before ``older_than`` (and, when given, at or
+        after ``newer_than``: the range a previous purge has not covered); returns how many. The
+        SHA-256 of the text stays."""
         stmt = (
             update(m.events)
             .where(m.events.c.occurred_at < older_than, m.events.c.text.is_not(None))
             .values(text=None)
         )
+        if newer_than is not None:
+            stmt = stmt.where(m.events.c.occurred_at >= newer_than)
         with self._tx() as conn:
             return int(conn.execute(stmt).rowcount)
 

@@ -1,0 +1,41 @@
+"""Raw-text retention: the store keeps an event's text only as long as the settings say.
+
+The text of a message is personal data; its SHA-256 (kept for good) still proves what was said
+when evidence is compared later. Retention runs in event time — the cutoff is ``keep`` before the
+newest event processed — so replaying an old stream purges what it would have purged then, and a
+purge covers only the range the previous one did not (one indexed range per hour of event time).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from cvguard.store.repositories import EventStore
+
+
+class TextRetention:
+    """Drops raw text older than ``keep`` behind the newest event time, at most once per ``every``."""
+
+    def __init__(self, store: EventStore, keep: timedelta, *, every: timedelta = timedelta(hours=1)) -> None:
+        if keep <= timedelta(0):
+            raise ValueError("text retention must be positive")
+        self.store, self.keep, self.every = store, keep, every
+        self._done: datetime | None = None  # texts before this are already purged
+        self.purged = 0
+
+    def advance(self, newest: datetime) -> int:
+        """Purge up to ``newest - keep`` if an ``every`` has passed since the last purge."""
+        cutoff = newest - self.keep
+        if self._done is not None and cutoff - self._done < self.every:
+            return 0
+        n = self.store.purge_text(cutoff, newer_than=self._done)
+        self._done = cutoff
+        self.purged += n
+        return n
+
+    @classmethod
+    def of(cls, store: object, days: float | None) -> TextRetention | None:
+        """The retention for ``days`` (None: keep text) on ``store`` (None unless an EventStore)."""
+        if days is None or not isinstance(store, EventStore):
+            return None
+        return cls(store, timedelta(days=days))
