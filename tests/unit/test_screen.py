@@ -38,12 +38,30 @@ def test_violations_are_flagged_in_the_right_category(screener: Screener, text: 
         ("他在评论区骂我是傻逼，我已经截图举报了", "reporting"),  # a victim quoting abuse to report it
         ("不要再说河南人偷井盖这种地域黑的话了，这是歧视", "against"),  # anti-bias speech
         ("我真是个笨蛋，又把钥匙锁在家里了", "self-directed"),  # self-deprecation
+        ("他私信给我发“你这个贱人去死吧”，我已经存证了", "mention"),  # abuse received, quoted
+        ("“河南人都是骗子”这种说法我听一次反驳一次", "mention"),  # a stereotype quoted to reject it
+        ("“废物”这个词不该用来形容孩子", "mention"),  # a word talked about as a word
+        ("据本台记者报道，该网红遭到大量网友辱骂后关闭了评论区", "reporting"),  # news register
     ],
 )
 def test_counter_examples_are_not_violations_and_say_why(screener: Screener, text: str, note: str) -> None:
     verdict = screener.screen(text)
     assert not verdict.violation, verdict
     assert any(note in n for n in verdict.notes), verdict.notes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你就是“傻逼”这种人",  # quotation marks around an insult aimed at "你": use, not mention
+        "你是“傻”“逼”吧",  # quotation marks as separators (filter dodging)
+        "你这个“傻逼”人",  # a closing quote before 人 is no frame
+    ],
+)
+def test_quotation_marks_do_not_launder_an_attack(screener: Screener, text: str) -> None:
+    verdict = screener.screen(text)
+    assert verdict.violation, verdict
+    assert not any("mention" in n for n in verdict.notes), verdict.notes
 
 
 @pytest.mark.parametrize(

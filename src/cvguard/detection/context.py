@@ -32,7 +32,33 @@ _REPORTING = _any_of(
     ),
     r"被(?:人|他|她|网友|他们|一群人|大量网友)?[^，]{0,4}(?:骂|辱骂|网暴|人肉|开盒|造谣|诋毁|威胁)",
     *(rf"{who}(?:截图|截屏|录屏)?(?:举报|报警|投诉|起诉|取证)" for who in ("已经?", "我")),
+    # news and official register: 报道称…, 据…报道, 记者调查发现, 警方提醒, 法院审理, 经核实系谣言
+    r"报道(?:称|中提到|指出|显示)", r"据[^，。]{0,10}报道", r"记者[^，。]{0,6}(?:调查|获悉|了解到|发现)",
+    r"警方(?:提醒|通报|表示|称)", r"法院(?:审理|判决|认定)", r"网信办", r"研究(?:显示|发现|表明)",
+    r"调查(?:显示|发现)", r"经核实", r"系谣言", r"辟谣",
 )
+# Mention, not use: abusive words inside quotation marks that the sentence frames as someone
+# else's words (他给我发“…”, 有人说“…”, 骂我“…”) or talks about as words (“…”这种话 / 这个词 / 什么
+# 意思). Read on the original text: the normaliser drops quotation marks between CJK characters.
+_OPEN, _CLOSE = "“\"「『‘", "”\"」』’"
+_QUOTING = re.compile(
+    rf"(?:发来|发给我|给我发|发了|收到|私信|留言|刷|号召|散布|说成|称为|包括|吼|"
+    rf"有人说|有人发|网友说|对方说|他说|她说|叫我|骂我|骂你|说你|骂他|说他|骂她|说她|拿|用)"
+    rf"[^{_OPEN}{_CLOSE}，。！？]{{0,3}}[{_OPEN}]"
+    rf"|[{_CLOSE}](?:(?:这种|这类|这样的|之类的|这个|这些|的)?"
+    rf"(?:话|说法|言论|口号|标签|梗|段子|词|缩写|谐音|字眼|私信|留言|评论|骚扰|谣言|是什么意思|什么意思)|的人)"
+)
+_QUOTED = re.compile(rf"[{_OPEN}][^{_OPEN}{_CLOSE}]*[{_CLOSE}]")
+_ANY_QUOTE = re.compile(rf"[{_OPEN}{_CLOSE}]")
+
+
+def _quoting(original: str) -> bool:
+    """Quoted words framed as someone else's or as words, with nobody addressed outside the
+    quotes: "你" outside them makes it a message to someone (你就是“傻逼”这种人) and no mention."""
+    if _ANY_QUOTE.search(original) is None or _QUOTING.search(original) is None:
+        return False  # most texts hold no quotation mark: one scan at C speed decides
+    outside = _QUOTED.sub("", original).lower()
+    return _SECOND_PERSON.search(outside) is None
 # Arguing against discrimination or abuse: 不要/别/反对 … 歧视/地域黑/网暴…
 _AGAINST = ("不要", "别", "不该", "不应该", "不能", "拒绝", "反对", "抵制", "停止", "少")
 _BIASES = ("歧视", "地域黑", "地图炮", "网暴", "偏见")
@@ -55,17 +81,22 @@ class Context:
     anti_bias: bool
     self_directed: bool
     second_person: bool
+    quoting: bool = False  # the abusive words are quoted as someone else's, or as words
 
     @property
     def notes(self) -> tuple[str, ...]:
-        return _notes(self.reporting, self.anti_bias, self.self_directed, self.second_person)
+        return _notes(self.reporting, self.anti_bias, self.self_directed, self.second_person, self.quoting)
 
 
 @cache
-def _notes(reporting: bool, anti_bias: bool, self_directed: bool, second_person: bool) -> tuple[str, ...]:
+def _notes(
+    reporting: bool, anti_bias: bool, self_directed: bool, second_person: bool, quoting: bool
+) -> tuple[str, ...]:
     out = []
     if reporting:
         out.append("context: reporting or quoting abuse")
+    if quoting:
+        out.append("context: quotes the words (mention, not use)")
     if anti_bias:
         out.append("context: argues against discrimination or abuse")
     if self_directed:
@@ -85,22 +116,25 @@ def with_clauses(norm: Normalized) -> str:
     return "，".join(parts)
 
 
-# Contexts are immutable values: the sixteen possible ones are built once.
+# Contexts are immutable values: the 32 possible ones are built once.
 _CONTEXTS = {
-    (r, a, s, p): Context(reporting=r, anti_bias=a, self_directed=s, second_person=p)
+    (r, a, s, p, q): Context(reporting=r, anti_bias=a, self_directed=s, second_person=p, quoting=q)
     for r in (False, True)
     for a in (False, True)
     for s in (False, True)
     for p in (False, True)
+    for q in (False, True)
 }
 
 
-def read_context(text: str) -> Context:
-    """Cues over a normalised text with its clause breaks (``with_clauses``)."""
+def read_context(text: str, original: str = "") -> Context:
+    """Cues over a normalised text with its clause breaks (``with_clauses``); quoting is read on
+    the ``original`` text, where the quotation marks still are."""
     second = _SECOND_PERSON.search(text) is not None
     return _CONTEXTS[
         _REPORTING.search(text) is not None,
         _ANTI_BIAS.search(text) is not None,
         not second and _SELF.match(text) is not None,
         second,
+        bool(original) and _quoting(original),
     ]

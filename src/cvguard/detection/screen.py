@@ -90,11 +90,11 @@ def prepare(text: str, lexicon: Lexicon | ReloadingLexicon, masker: GroupMasker 
     pinyin = to_pinyin(norm)
     hits = tuple(lexicon.find(norm, pinyin))
     pii = tuple(find_pii(norm))
-    context = read_context(norm.text)
+    context = read_context(norm.text, norm.original)
     if context.reporting or context.anti_bias:
         # Clause breaks can only stop a cue from reaching across a sentence, never create one,
         # so they are restored only when a cue fired without them.
-        context = read_context(with_clauses(norm))
+        context = read_context(with_clauses(norm), norm.original)
     features = featurize(norm.text, pinyin.syllables, masker)
     return Prepared(norm, pinyin, hits, pii, context, features, language_of(norm.text))
 
@@ -144,7 +144,7 @@ def _context_factors(p: Prepared) -> tuple[dict[str, float], float]:
     ctx = p.context
     lex: dict[str, float] = {}
     model = 1.0
-    if ctx.reporting:
+    if ctx.reporting or ctx.quoting:
         # Quoted abuse is evidence about someone else's message: it keeps a quarter of its weight
         # (a report that also exposes personal data still counts as exposure).
         model *= 0.25
@@ -157,7 +157,7 @@ def _context_factors(p: Prepared) -> tuple[dict[str, float], float]:
     if ctx.self_directed:
         for c in ("insult", "ridicule"):
             lex[c] = lex.get(c, 1.0) * 0.4
-    if ctx.second_person and not ctx.reporting:
+    if ctx.second_person and not (ctx.reporting or ctx.quoting):
         for c in ("insult", "threat", "ridicule", "sexual_harassment"):
             lex[c] = lex.get(c, 1.0) * 1.15
     return lex, model
@@ -278,7 +278,7 @@ class Screener:
         scores = dict.fromkeys(self._codes, 0.0)
         scores.update(evidence)
         model_ev = model_evidence(prob)
-        if p.context.reporting or p.context.anti_bias:
+        if p.context.reporting or p.context.anti_bias or p.context.quoting:
             # Quoted words: lexicon and model see the same quote, so they are one piece of evidence.
             scores[primary] = max(scores[primary], model_ev)
         else:
