@@ -209,15 +209,20 @@ def windows(state: dict[str, Any]) -> dict[str, Any]:
             for name, w in state["pile_on"]["windows"].items()}
 
 
+def replayed(stream: Stream, url: str, tmp_path: Path, target: str) -> tuple[datetime, dict[str, Any], int]:
+    """Replay the stream into a fresh pipeline and close it: (as of, target state, events processed)."""
+    with open_pipeline(url, tmp_path) as pipeline:
+        run(pipeline, stream[0])
+        at, state = pipeline.target_state(target)
+        return at, state, pipeline.behaviour.processed  # type: ignore[attr-defined]
+
+
 def test_a_restart_resumes_the_windows_from_the_checkpoint(
     stream: Stream, database_url: str, tmp_path: Path
 ) -> None:
     path, truth, n_events = stream
     target = truth["incidents"][0]["target_id"]
-    with open_pipeline(database_url, tmp_path) as pipeline:
-        run(pipeline, path)
-        at, before = pipeline.target_state(target)
-        processed = pipeline.behaviour.processed  # type: ignore[attr-defined]
+    at, before, processed = replayed(stream, database_url, tmp_path, target)
     assert processed == n_events and before["level"] in ("warning", "critical")
     with open_pipeline(database_url, tmp_path) as again:  # close() saved a checkpoint
         assert again.stats.resumed == 0  # it covered everything: nothing fed twice
@@ -254,11 +259,9 @@ def test_after_a_crash_the_events_since_the_checkpoint_are_fed_again_once(
 def test_without_a_checkpoint_the_recent_days_are_fed_again(
     stream: Stream, database_url: str, tmp_path: Path
 ) -> None:
-    path, truth, n_events = stream
+    _, truth, n_events = stream
     target = truth["incidents"][0]["target_id"]
-    with open_pipeline(database_url, tmp_path) as pipeline:
-        run(pipeline, path)
-        state = pipeline.target_state(target)[1]
+    _, state, _ = replayed(stream, database_url, tmp_path, target)
     with EventStore.open(database_url) as store, store.engine.begin() as conn:
         conn.execute(text("DELETE FROM behaviour_snapshots"))  # e.g. a database from before checkpoints
     with open_pipeline(database_url, tmp_path) as again:
