@@ -225,7 +225,10 @@ class Worker:
         """A stopping leader applies what is left of the log, then hands the lease back."""
         deadline = time.monotonic() + self.drain_s
         while self.behaviour.leading and self.behaviour.lag() > 0 and time.monotonic() < deadline:
+            before = self.behaviour.seq
             self.pump()
+            if self.behaviour.seq == before:  # held back for a batch still in another worker's hands
+                time.sleep(0.01)
         self.behaviour.release()
 
     def flush_outbox(self) -> int:
