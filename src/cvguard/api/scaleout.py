@@ -15,6 +15,7 @@ the newest event time applied, as in embedded mode.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,24 +66,19 @@ class SharedView:
         self.state = SharedBehaviour(client)
         self._lock = threading.Lock()  # one replica, requests on a thread pool
 
-    def _now(self) -> datetime:
-        newest = self.state.newest
-        return EPOCH if newest is None else datetime.fromtimestamp(newest, UTC)
-
     def target_state(self, target_id: str) -> tuple[datetime, dict[str, Any]]:
-        with self._lock:
-            self._sync()
-            at = self._now()
-            return at, self.state.engine.target_state(target_id, at)
+        return self._read(lambda at: self.state.engine.target_state(target_id, at))
 
     def topic_state(self, topic_id: str) -> tuple[datetime, dict[str, Any]]:
-        with self._lock:
-            self._sync()
-            at = self._now()
-            return at, self.state.engine.topic_state(topic_id, at)
+        return self._read(lambda at: self.state.engine.topic_state(topic_id, at))
 
-    def _sync(self) -> None:
-        try:
-            self.state.sync()
-        except redis.RedisError as exc:
-            raise StoreError(f"the shared behaviour state is unavailable: {exc}") from exc
+    def _read(self, view: Callable[[datetime], dict[str, Any]]) -> tuple[datetime, dict[str, Any]]:
+        """Catch the replica up, then ``view`` it as of the newest event time applied."""
+        with self._lock:
+            try:
+                self.state.sync()
+            except redis.RedisError as exc:
+                raise StoreError(f"the shared behaviour state is unavailable: {exc}") from exc
+            newest = self.state.newest
+            at = EPOCH if newest is None else datetime.fromtimestamp(newest, UTC)
+            return at, view(at)

@@ -202,6 +202,16 @@ class Pipeline:
 
     # -- behaviour across restarts --------------------------------------------------------------
 
+    def _persisted(self) -> tuple[EventStore, BehaviourEngine] | None:
+        """The store and engine to checkpoint, when this pipeline keeps behaviour across restarts
+        (a twin store or behaviour has no snapshot to write or restore)."""
+        store, behaviour = self.store, self.behaviour
+        if not self.persist_behaviour:
+            return None
+        if isinstance(store, EventStore) and isinstance(behaviour, BehaviourEngine):
+            return store, behaviour
+        return None
+
     def checkpoint(self) -> bool:
         """Save the behaviour state to the store (with what it covers); False if it cannot be.
 
@@ -209,10 +219,10 @@ class Pipeline:
         the last checkpoint is rebuilt by ``resume`` from the events stored after it.
         """
         with self._lock:
-            store, behaviour = self.store, self.behaviour
-            if not (self.persist_behaviour and isinstance(store, EventStore)
-                    and isinstance(behaviour, BehaviourEngine)):
+            persisted = self._persisted()
+            if persisted is None:
                 return False
+            store, behaviour = persisted
             through = store.last_ingested_at()
             if through is None:
                 return False
@@ -233,10 +243,10 @@ class Pipeline:
         Alerts this raises again are upserted, which changes nothing already stored.
         """
         with self._lock:
-            store, behaviour = self.store, self.behaviour
-            if not (self.persist_behaviour and isinstance(store, EventStore)
-                    and isinstance(behaviour, BehaviourEngine)):
+            persisted = self._persisted()
+            if persisted is None:
                 return 0
+            store, behaviour = persisted
             snapshot = store.load_snapshot(SNAPSHOT_NAME)
             after: datetime | None = None
             since: datetime | None = None

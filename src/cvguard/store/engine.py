@@ -135,16 +135,15 @@ def migrate(target: str | Engine) -> None:
             try:
                 _migrate_once(engine)
                 return
-            except OperationalError as exc:
+            except SQLAlchemyError as exc:
                 # SQLite: a new file's first connections race to switch it to WAL, which needs the
                 # file to themselves and fails at once ("database is locked") instead of waiting
                 # in the busy handler. The loser tries again; the migration itself is idempotent.
-                locked = engine.dialect.name == "sqlite" and "locked" in str(exc)
+                sqlite = engine.dialect.name == "sqlite"
+                locked = sqlite and isinstance(exc, OperationalError) and "locked" in str(exc)
                 if not locked or attempt == _MIGRATION_ATTEMPTS - 1:
                     raise StoreError(f"migrating {engine.url.render_as_string()} failed: {exc}") from exc
                 time.sleep(0.1 * (attempt + 1))
-            except SQLAlchemyError as exc:
-                raise StoreError(f"migrating {engine.url.render_as_string()} failed: {exc}") from exc
     finally:
         if isinstance(target, str):
             engine.dispose()

@@ -352,15 +352,16 @@ class EventStore:
 
     def last_ingested_at(self) -> datetime | None:
         """When the newest stored batch was ingested (None for an empty store)."""
-        with self._tx() as conn:
-            value: datetime | None = conn.scalar(select(func.max(m.events.c.ingested_at)))
-        return value  # typed by the column: timezone-aware UTC on both databases
+        return self._latest(m.events.c.ingested_at)
 
     def last_occurred_at(self) -> datetime | None:
         """The newest event time stored (None for an empty store)."""
+        return self._latest(m.events.c.occurred_at)
+
+    def _latest(self, column: Any) -> datetime | None:
         with self._tx() as conn:
-            value: datetime | None = conn.scalar(select(func.max(m.events.c.occurred_at)))
-        return value
+            value: datetime | None = conn.scalar(select(func.max(column)))
+        return value  # typed by the column: timezone-aware UTC on both databases
 
     def events_since(
         self,
