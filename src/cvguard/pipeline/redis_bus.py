@@ -38,6 +38,7 @@ DEFAULT_STREAM = "cvguard:events"
 DEFAULT_GROUP = "cvguard-workers"
 DEFAULT_MAXLEN = 1_000_000
 FIELD = b"e"
+StreamId = tuple[int, int]  # a stream entry id, ``<ms>-<n>``, as a comparable pair
 
 
 class BacklogFull(CvguardError):
@@ -163,7 +164,7 @@ class RedisStreamBus:
         pipe.xack(self.stream, group, *[e.entry_id for e in entries])
         pipe.execute()
 
-    def oldest_in_flight(self, group: str, *, max_idle_ms: int) -> tuple[int, int] | None:
+    def oldest_in_flight(self, group: str, *, max_idle_ms: int) -> StreamId | None:
         """The oldest entry a consumer of ``group`` holds unacknowledged, if it was delivered less
         than ``max_idle_ms`` ago (older ones belong to a dead or stuck consumer: not waited for)."""
         try:
@@ -172,8 +173,7 @@ class RedisStreamBus:
             return None
         if not rows or int(rows[0]["time_since_delivered"]) > max_idle_ms:
             return None
-        ms, _, n = _text(rows[0]["message_id"]).partition("-")
-        return int(ms), int(n or 0)
+        return stream_id(rows[0]["message_id"])
 
     def pending_count(self, group: str) -> int:
         try:
@@ -181,6 +181,15 @@ class RedisStreamBus:
         except redis.ResponseError:
             return 0
         return int(info["pending"])
+
+
+def stream_id(raw: bytes | str) -> StreamId | None:
+    """``b"1700000000000-3"`` as a comparable pair; None for an empty mark."""
+    text = _text(raw)
+    if not text:
+        return None
+    ms, _, n = text.partition("-")
+    return int(ms), int(n or 0)
 
 
 def _text(value: bytes | str) -> str:

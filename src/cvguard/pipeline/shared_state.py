@@ -58,6 +58,7 @@ from cvguard.behavior import Alert, BehaviourConfig, BehaviourEngine
 from cvguard.detection.verdict import Verdict
 from cvguard.errors import CvguardError
 from cvguard.events import Author, Event, Relationship, Surface
+from cvguard.pipeline.redis_bus import StreamId, stream_id
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,6 @@ _CLEAR = (
 )
 
 Item = tuple[Event, Verdict]
-StreamId = tuple[int, int]  # a Redis stream entry id, ``<ms>-<n>``, comparable
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,15 +547,6 @@ def _relationship(follows_author: bool | None, follows_target: bool | None) -> R
     return Relationship.model_construct(
         target_follows_author=follows_author, author_follows_target=follows_target
     )
-
-
-def stream_id(raw: bytes | str) -> StreamId | None:
-    """``b"1700000000000-3"`` as a comparable pair; None for an empty mark."""
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    if not text:
-        return None
-    ms, _, n = text.partition("-")
-    return int(ms), int(n or 0)
 
 
 def alert_json(alert: Alert) -> str:

@@ -39,8 +39,8 @@ from typing import Any
 
 from cvguard.behavior import Alert
 from cvguard.pipeline.engine import Screening
-from cvguard.pipeline.redis_bus import Entry, RedisStreamBus
-from cvguard.pipeline.shared_state import SharedBehaviour, alert_json, stream_id
+from cvguard.pipeline.redis_bus import Entry, RedisStreamBus, StreamId, stream_id
+from cvguard.pipeline.shared_state import SharedBehaviour, alert_json
 from cvguard.store import EventStore, repositories
 from cvguard.store.retention import TextRetention
 
@@ -209,7 +209,7 @@ class Worker:
         self.stats.pump_s += time.perf_counter() - t0
         return len(alerts)
 
-    def _in_flight(self) -> tuple[int, int] | None:
+    def _in_flight(self) -> StreamId | None:
         return self.bus.oldest_in_flight(self.group, max_idle_ms=self.hold_ms)
 
     def _hold_back(self) -> None:
