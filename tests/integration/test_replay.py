@@ -17,7 +17,7 @@ runner = CliRunner()
 CONFIG = SimConfig(seed=3, hours=3, users=300, targets=100, scenarios=("pileon",))
 ALERT_KEYS = {
     "alert_id", "kind", "subject_type", "subject_id", "level", "raised_at", "updated_at", "evidence",
-    "event_ids",
+    "event_ids", "resolved_at", "resolution",
 }
 
 

@@ -57,6 +57,10 @@ class Alert:
     updated_at: datetime
     evidence: dict[str, Any] = field(default_factory=dict)
     event_ids: tuple[str, ...] = ()
+    # Set on the one emission that closes an episode because the behaviour subsided: when (event
+    # time) and why. A store marks such an alert resolved unless a person has set its status.
+    resolved_at: datetime | None = None
+    resolution: str | None = None
 
     @property
     def episode(self) -> int:
@@ -73,6 +77,8 @@ class Alert:
             "updated_at": self.updated_at.isoformat(),
             "evidence": self.evidence,
             "event_ids": list(self.event_ids),
+            "resolved_at": None if self.resolved_at is None else self.resolved_at.isoformat(),
+            "resolution": self.resolution,
         }
 
 
