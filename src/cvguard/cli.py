@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import logging
 import os
 import sys
 import time
@@ -42,6 +43,7 @@ from cvguard.detection.verdict import Verdict
 from cvguard.errors import CvguardError, InputError
 from cvguard.runtime import long_running
 
+log = logging.getLogger("cvguard")
 EXIT_INPUT = 2
 CHUNK_LINES = 512
 # Events per replay batch, one transaction each; pipeline.engine.DEFAULT_BATCH (not imported here
@@ -310,6 +312,7 @@ def serve(
 
     settings = get_settings()
     long_running()
+    _log_to_stderr(settings)
     app = create_app(settings)
     app.state.pipeline()  # open the store and migrate before listening: a bad database fails here
     _first_admin_key(settings)
@@ -413,6 +416,7 @@ def replay(
     if db is not None:
         settings = settings.model_copy(update={"database_url": db})
     long_running()
+    _log_to_stderr(settings)
     err = Console(stderr=True, highlight=False)
     summary = ReplaySummary()
     try:
@@ -426,9 +430,34 @@ def replay(
 
             size = None if events == "-" else Path(events).stat().st_size
             advance = _progress(stack, err, size, "replaying")
+            advance = advance if advance is not None else _progress_log("replay", summary)
             run_replay(pipeline, src, on_alerts=write, progress=advance, summary=summary)
     finally:
         _print_replay_summary(err, summary.to_dict())
+
+
+def _progress_log(label: str, summary: Any, every_s: float | None = None) -> Callable[[int], None]:
+    """Without a terminal (piped, a service's log): an INFO line every 10 s instead of a bar."""
+    from cvguard.progress import EVERY_S, ProgressLog
+
+    progress = ProgressLog(log, label, every_s=EVERY_S if every_s is None else every_s)
+    calls = 0
+
+    def tick(_n: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls % 256 == 0 and progress.due():  # called once a line: look at the clock seldom
+            alerts = sum(list(summary.alerts.values()))  # one C-level copy: safe while it grows
+            progress.report(events=summary.events, extra=f"{summary.lines} lines read, {alerts} alerts")
+
+    return tick
+
+
+def _log_to_stderr(settings: Settings) -> None:
+    """cvguard's own log lines (progress, warnings) on stderr, at the configured level."""
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _alert_json(obj: dict[str, Any]) -> bytes:
@@ -479,6 +508,9 @@ def worker(
     lease_ms: Annotated[
         int, typer.Option(min=100, help="The behaviour leader's lease: how soon another worker takes over.")
     ] = 10_000,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Serve Prometheus /metrics on this port.")
+    ] = None,
 ) -> None:
     """Consume the Redis event stream until SIGTERM (the batch in hand is finished and acknowledged).
 
@@ -491,7 +523,9 @@ def worker(
     import socket
 
     import redis
+    from prometheus_client import CollectorRegistry, start_http_server
 
+    from cvguard.metrics import CountingScreening, StatsCollector, StreamCollector, VerdictTally
     from cvguard.pipeline.redis_bus import RedisStreamBus
     from cvguard.pipeline.shared_state import SharedBehaviour
     from cvguard.pipeline.worker import FAULT_ENV, Worker
@@ -502,14 +536,17 @@ def worker(
     if not url:
         raise InputError("no Redis URL: pass --redis or set CVGUARD_REDIS_URL")
     long_running()
+    _log_to_stderr(settings)
     client = redis.Redis.from_url(url)
     store = EventStore.open(db or settings.database_url)
+    tally = VerdictTally()
+    stack = ExitStack()
     try:
         w = Worker(
             bus=RedisStreamBus(client, stream=stream),
             behaviour=SharedBehaviour(client, lease_ms=lease_ms),
             store=store,
-            screener=Screener.default(),
+            screener=CountingScreening(Screener.default(), tally),
             group=group,
             name=name or f"{socket.gethostname()}-{os.getpid()}",
             batch=batch,
@@ -522,9 +559,17 @@ def worker(
         signal.signal(signal.SIGTERM, w.stop)
         signal.signal(signal.SIGINT, w.stop)
         Console(stderr=True, highlight=False).print(f"worker {w.name}: consuming {stream} as {group}")
+        if metrics_port is not None:
+            registry = CollectorRegistry()
+            registry.register(StatsCollector(lambda: w.stats, tally, aliases={"received": "entries"}))
+            registry.register(StreamCollector(client, stream))
+            server, _ = start_http_server(metrics_port, registry=registry)
+            stack.callback(server.shutdown)
+            log.info("worker %s: metrics on port %d", w.name, server.server_port)
         stats = w.run()
         typer.echo(json.dumps(stats.to_dict()))
     finally:
+        stack.close()
         store.close()
         client.close()
 

@@ -30,6 +30,8 @@ def redact_url(url: str) -> str:
             f"{k}=***" if k.lower() in ("password", "pass", "pwd") else f"{k}{eq}{v}"
             for k, eq, v in (item.partition("=") for item in parts.query.split("&"))
         ) if parts.query else ""
+        if (netloc, query) == (parts.netloc, parts.query):
+            return url  # nothing secret in it (and sqlite:///path stays as written)
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         return "***"

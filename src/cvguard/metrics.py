@@ -46,12 +46,15 @@ _EVENT_COUNTERS = (
     ("alerts_emitted", "alerts", "Alert emissions (an episode raised or escalated)."),
     ("batches", "batches", "Batches processed."),
 )
-# reason label -> stats fields summed for it
-_REFUSED = (
-    ("future", ("future",)),  # dated too far ahead of the clock (refused online, set aside offline)
-    ("conflict", ("conflicts",)),  # an event_id already stored with another text
-    ("invalid", ("dead_letters",)),  # a worker's stream entry that is not an event
-)
+
+def _refused(stats: object) -> dict[str, float]:
+    """Refusals by reason: future (dated too far ahead of the clock: refused online, set aside
+    offline), conflict (an event_id already stored with another text), invalid (a worker's stream
+    entry that is not an event; a worker dead-letters future events too, so those are taken out)."""
+    future = _field(stats, "future")
+    invalid = max(0.0, _field(stats, "dead_letters") - future) if hasattr(stats, "dead_letters") else 0.0
+    return {"future": future, "conflict": _field(stats, "conflicts"), "invalid": invalid}
+
 _STAGES = ("screen", "store", "behaviour", "alerts", "read", "submit", "pump")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -98,21 +101,27 @@ class StatsCollector(Collector):
     """Reads running totals (``PipelineStats`` / ``WorkerStats``, or None before there are any)
     and the verdict tally at scrape time."""
 
-    def __init__(self, stats: Callable[[], object | None], tally: VerdictTally | None = None) -> None:
+    def __init__(
+        self,
+        stats: Callable[[], object | None],
+        tally: VerdictTally | None = None,
+        aliases: dict[str, str] | None = None,
+    ) -> None:
         self._stats = stats
         self._tally = tally
+        self._aliases = aliases or {}  # a field's name in these stats, e.g. received -> entries
 
     def collect(self) -> Iterator[Metric]:
         stats = self._stats()
         for suffix, name, doc in _EVENT_COUNTERS:
             family = CounterMetricFamily(f"cvguard_{suffix}", doc)
-            family.add_metric([], _field(stats, name))
+            family.add_metric([], _field(stats, self._aliases.get(name, name)))
             yield family
         refused = CounterMetricFamily(
             "cvguard_events_refused", "Events refused or set aside, by reason.", labels=["reason"]
         )
-        for reason, fields in _REFUSED:
-            refused.add_metric([reason], sum(_field(stats, f) for f in fields))
+        for reason, n in _refused(stats).items():
+            refused.add_metric([reason], n)
         yield refused
         stages = CounterMetricFamily(
             "cvguard_stage_seconds", "Seconds spent in each stage of batch processing.", labels=["stage"]

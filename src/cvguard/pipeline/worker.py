@@ -41,6 +41,7 @@ from cvguard.behavior import Alert
 from cvguard.pipeline.engine import Screening
 from cvguard.pipeline.redis_bus import Entry, RedisStreamBus, StreamId, stream_id
 from cvguard.pipeline.shared_state import SharedBehaviour, alert_json
+from cvguard.progress import ProgressLog
 from cvguard.store import EventStore, repositories
 from cvguard.store.retention import TextRetention
 
@@ -112,6 +113,7 @@ class Worker:
         self.stats = WorkerStats()
         self._stopping = False
         self._fault = _parse_fault(fault)
+        self.progress = ProgressLog(log, f"worker {name}")  # an INFO line every 10 s
 
     def stop(self, *_args: object) -> None:
         """Finish the batch in hand, acknowledge it, and return from ``run``."""
@@ -151,6 +153,8 @@ class Worker:
                 self.pump()  # idle here: apply what the other workers submitted, if we lead
                 if idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
                     break
+            if self.progress.due():
+                self._report_progress()
         self._drain()
         self.stats.seconds = time.perf_counter() - started
         self.stats.cpu_s = time.process_time() - cpu
@@ -208,6 +212,14 @@ class Worker:
             self.retention.advance(datetime.fromtimestamp(newest, UTC))
         self.stats.pump_s += time.perf_counter() - t0
         return len(alerts)
+
+    def _report_progress(self) -> None:
+        s = self.stats
+        lag = self.bus.backlog()
+        lead = ", leader" if self.behaviour.leading else ""
+        self.progress.report(
+            events=s.entries, batches=s.batches, extra=f"lag {lag} entries, {s.alerts} alerts{lead}"
+        )
 
     def _in_flight(self) -> StreamId | None:
         return self.bus.oldest_in_flight(self.group, max_idle_ms=self.hold_ms)

@@ -44,8 +44,8 @@ def store_url(url: str) -> URL:
     """Parse a database URL, rewriting any PostgreSQL URL to the psycopg 3 driver."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"not a database URL: {redact_url(url)!r}") from exc
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+        raise StoreError(f"not a database URL: {redact_url(url)!r}") from None
     backend = parsed.get_backend_name()
     if backend in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+psycopg")
