@@ -25,6 +25,7 @@ from cvguard.api import create_app
 from cvguard.cli import _progress_log, app
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
+from cvguard.errors import StoreError
 from cvguard.events import Event
 from cvguard.pipeline.redis_bus import FIELD, RedisStreamBus
 from cvguard.pipeline.shared_state import SharedBehaviour
@@ -166,3 +167,14 @@ def test_worker_serves_metrics_on_its_port(redis_url: str, tmp_path: Path) -> No
     assert samples["cvguard_events_stored_total"] == len(raws)
     assert "cvguard_stream_length" in samples
     assert f"metrics on port {port}" in out
+
+
+def test_a_database_error_does_not_carry_the_texts_it_was_writing(postgres_url: str) -> None:
+    with EventStore.open(postgres_url) as store:
+        ok = Event.model_validate(events(1)[0])
+        # an author id with a NUL (the schema would refuse it; built past it here): PostgreSQL
+        # refuses the statement, whose values hold the text
+        bad = ok.model_copy(update={"author": ok.author.model_copy(update={"id": "u\x00"})})
+        with pytest.raises(StoreError) as refused:
+            store.add_batch([bad], Screener.default().screen_many([bad.text]), keep_text=True)
+    assert "parameters hidden" in str(refused.value) and TEXTS[0] not in str(refused.value)

@@ -74,23 +74,29 @@ def json_dumps(value: object) -> str:
 
 
 def create_store_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url``, configured for cvguard (call ``dispose()`` when done)."""
+    """An engine for ``url``, configured for cvguard (call ``dispose()`` when done).
+
+    ``hide_parameters``: a database error (logged, printed) never carries the values of the
+    statement, which are users' message texts and ids."""
     parsed = store_url(url)
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, echo=echo, json_serializer=json_dumps, pool_pre_ping=True)
+        return create_engine(
+            parsed, echo=echo, json_serializer=json_dumps, pool_pre_ping=True, hide_parameters=True
+        )
     memory = parsed.database in (None, "", ":memory:")
     if memory:
         engine = create_engine(
             parsed,
             echo=echo,
             json_serializer=json_dumps,
+            hide_parameters=True,
             poolclass=StaticPool,
             connect_args={"check_same_thread": False},
         )
     else:
         assert parsed.database is not None
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, echo=echo, json_serializer=json_dumps)
+        engine = create_engine(parsed, echo=echo, json_serializer=json_dumps, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
