@@ -36,6 +36,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/v1/alerts", None, {"moderator", "auditor", "admin"}),
     ("GET", "/v1/targets/u2", None, {"moderator", "auditor", "admin"}),
     ("GET", "/v1/topics/t1", None, {"moderator", "auditor", "admin"}),
+    ("GET", "/v1/keys", None, {"auditor", "admin"}),
+    ("POST", "/v1/keys", {"role": "platform"}, {"admin"}),
+    ("GET", "/v1/settings", None, {"auditor", "admin"}),
 ]
 ROLES = ("platform", "moderator", "auditor", "admin")
 
@@ -211,3 +214,31 @@ def test_the_token_bucket_refills() -> None:
 def test_who_may_read_texts(role: Any, reads: bool) -> None:
     principal = Principal(key_id="k", name="n", role=role) if role else None
     assert can_read_texts(principal) is reads
+
+
+def test_an_admin_manages_keys_over_the_api(tmp_path: Path) -> None:
+    secret = "pw-not-for-eyes"
+    settings = Settings(data_dir=tmp_path, redis_url=None, database_url=f"sqlite:///{tmp_path / 'c.db'}")
+    app = create_app(settings, Screener.default())
+    with api_client(app, role="admin") as admin:
+        made = admin.post("/v1/keys", json={"role": "moderator", "name": "bob", "expires_days": 30})
+        assert made.status_code == 201, made.text
+        body = made.json()
+        assert body["role"] == "moderator" and body["key"].startswith("cvg_") and body["expires_at"]
+        bob = api_client(app, role=None)
+        bob.headers["Authorization"] = f"Bearer {body['key']}"
+        assert bob.get("/v1/alerts").status_code == 200
+        listed = admin.get("/v1/keys").json()["keys"]
+        assert body["key_id"] in {k["key_id"] for k in listed}
+        assert all("key" not in k for k in listed) and body["key"] not in admin.get("/v1/keys").text
+        assert admin.delete(f"/v1/keys/{body['key_id']}").json()["revoked_at"]
+        _assert_problem(bob.get("/v1/alerts"), 401)
+        _assert_problem(admin.delete("/v1/keys/000000000000"), 404)
+        _assert_problem(admin.post("/v1/keys", json={"role": "root"}), 422)
+        shown = admin.get("/v1/settings").json()
+        assert shown["database_url"].startswith("sqlite:///") and shown["rate_limit_per_s"] == 50
+    masked = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'c.db'}",
+                      redis_url=f"redis://:{secret}@127.0.0.1:1/0")
+    with api_client(create_app(masked, Screener.default()), role="admin") as admin:
+        text = admin.get("/v1/settings").text
+    assert secret not in text and ":***@" in text

@@ -14,7 +14,7 @@ import cvguard
 from cvguard.api import docs, problems
 from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
-from cvguard.api.routes import alerts, events, health, screen, targets
+from cvguard.api.routes import alerts, events, health, keys, screen, targets
 from cvguard.api.scaleout import SharedView, StreamIngest
 from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
@@ -132,6 +132,8 @@ def create_app(
     app.include_router(events.router, dependencies=platform, responses=AUTH_RESPONSES)
     app.include_router(alerts.router, dependencies=moderation, responses=AUTH_RESPONSES)
     app.include_router(targets.router, dependencies=moderation, responses=AUTH_RESPONSES)
+    administration = [Depends(guard(read=("auditor",)))]  # writes: admin only
+    app.include_router(keys.router, dependencies=administration, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))
