@@ -149,13 +149,35 @@ alerts = Table(
     Column("subject_type", String(16), nullable=False),  # user / thread / topic / cluster
     Column("subject_id", String(ID), nullable=False),
     Column("level", String(16), nullable=False),  # watch / warning / critical
-    Column("status", String(16), nullable=False),  # open, or what a moderator set
+    # open / acknowledged / resolved / false_positive; set by behaviour (open, then resolved when
+    # the episode subsides) until a person sets it (status_by not NULL), then only by people
+    Column("status", String(16), nullable=False),
     Column("raised_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("evidence", JSONDoc, nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),  # event time the behaviour subsided
+    Column("resolution", Text(), nullable=True),  # why it ended, in behaviour's words
+    Column("status_by", String(ID), nullable=True),  # who set the status (NULL: automation)
+    Column("status_at", UTCDateTime(), nullable=True),  # wall-clock time a person set it
+    Column("status_note", Text(), nullable=True),
     Index(None, "subject_id", "subject_type"),
     Index(None, "kind", "updated_at"),
     Index(None, "updated_at"),
+    Index(None, "status", "updated_at"),
+)
+
+# Every status a person set on an alert, with the one before: a moderator's decision is auditable.
+alert_status_history = Table(
+    "alert_status_history",
+    metadata,
+    Column("change_id", Integer(), primary_key=True, autoincrement=True),
+    Column("alert_id", String(ID), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
+    Column("changed_at", UTCDateTime(), nullable=False),  # wall clock
+    Column("actor", String(ID), nullable=False),
+    Column("previous_status", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("note", Text(), nullable=True),
+    Index(None, "alert_id", "change_id"),
 )
 
 # No foreign key to events: an alert may be written by one worker before another worker's
