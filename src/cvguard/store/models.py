@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 ID = 128  # longest id the Event schema accepts
+ACTOR = 256  # who set an alert's status: an API key's name and id
 
 metadata = MetaData(
     naming_convention={
@@ -157,7 +158,7 @@ alerts = Table(
     Column("evidence", JSONDoc, nullable=False),
     Column("resolved_at", UTCDateTime(), nullable=True),  # event time the behaviour subsided
     Column("resolution", Text(), nullable=True),  # why it ended, in behaviour's words
-    Column("status_by", String(ID), nullable=True),  # who set the status (NULL: automation)
+    Column("status_by", String(ACTOR), nullable=True),  # who set the status (NULL: automation)
     Column("status_at", UTCDateTime(), nullable=True),  # wall-clock time a person set it
     Column("status_note", Text(), nullable=True),
     Index(None, "subject_id", "subject_type"),
@@ -173,7 +174,7 @@ alert_status_history = Table(
     Column("change_id", Integer(), primary_key=True, autoincrement=True),
     Column("alert_id", String(ID), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
     Column("changed_at", UTCDateTime(), nullable=False),  # wall clock
-    Column("actor", String(ID), nullable=False),
+    Column("actor", String(ACTOR), nullable=False),
     Column("previous_status", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("note", Text(), nullable=True),

@@ -689,6 +689,9 @@ class EventStore:
         """
         if status not in ALERT_STATUSES:
             raise InputError(f"status {status!r} is not one of {ALERT_STATUSES}", field="status")
+        if not actor or len(actor) > m.ACTOR:
+            raise InputError(f"the actor must have 1 to {m.ACTOR} characters", field="actor")
+        note = None if note is None else _db_text(note)
         when = self._clock() if at is None else at
         a, h = m.alerts.c, m.alert_status_history
         # The history row is written from the stored status in the same statement (the row locked
@@ -708,7 +711,8 @@ class EventStore:
         )
         columns = ["alert_id", "changed_at", "actor", "previous_status", "status", "note"]
         with self._tx() as conn:
-            if not conn.execute(insert(h).from_select(columns, previous)).rowcount:
+            recorded = conn.execute(insert(h).from_select(columns, previous).returning(h.c.change_id))
+            if recorded.first() is None:
                 return None
             conn.execute(
                 update(m.alerts)

@@ -20,12 +20,13 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ID = 128
+ACTOR = 256
 
 
 def upgrade() -> None:
     op.add_column("alerts", sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("alerts", sa.Column("resolution", sa.Text(), nullable=True))
-    op.add_column("alerts", sa.Column("status_by", sa.String(ID), nullable=True))
+    op.add_column("alerts", sa.Column("status_by", sa.String(ACTOR), nullable=True))
     op.add_column("alerts", sa.Column("status_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("alerts", sa.Column("status_note", sa.Text(), nullable=True))
     op.create_index("ix_alerts_status_updated_at", "alerts", ["status", "updated_at"])
@@ -35,7 +36,7 @@ def upgrade() -> None:
         sa.Column("change_id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("alert_id", sa.String(ID), nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(ID), nullable=False),
+        sa.Column("actor", sa.String(ACTOR), nullable=False),
         sa.Column("previous_status", sa.String(16), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
