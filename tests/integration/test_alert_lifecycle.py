@@ -263,3 +263,57 @@ def test_people_changing_one_alert_at_once_each_record_the_status_they_replaced(
     # each change names the status the one before it set: no lost update, no invented predecessor
     assert [h.previous_status for h in history] == ["open", *[h.status for h in history[:-1]]]
     assert final is not None and (final.status, final.status_by) == (history[-1].status, history[-1].actor)
+
+
+def _migrate_to(url: str, revision: str, *, down: bool = False) -> None:
+    from alembic import command
+
+    from cvguard.store import alembic_config, create_store_engine
+
+    engine = create_store_engine(url)
+    try:
+        with engine.connect() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(config, revision)
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+def test_the_lifecycle_migration_keeps_alerts_and_their_events_both_ways(database_url: str) -> None:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from cvguard.store import alembic_config
+
+    before = ScriptDirectory.from_config(alembic_config()).get_revision("2026_11_30_0002").down_revision
+    assert isinstance(before, str)
+    _migrate_to(database_url, before)
+    with EventStore.open(database_url, run_migrations=False) as old, old.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO alerts (alert_id, kind, subject_type, subject_id, level, status, raised_at, "
+                "updated_at, evidence) VALUES ('pile_on:user:victim:1', 'pile_on', 'user', 'victim', "
+                "'warning', 'open', :t, :t, '{}')"
+            ),
+            {"t": T0.replace(tzinfo=None) if "sqlite" in database_url else T0},
+        )
+        conn.execute(text("INSERT INTO alert_events VALUES ('pile_on:user:victim:1', 'ev-1')"))
+    _migrate_to(database_url, "head")
+    with EventStore.open(database_url) as store:
+        kept = store.get_alert("pile_on:user:victim:1")
+        assert kept is not None and (kept.status, kept.event_ids) == ("open", ("ev-1",))
+        # an alert about a subject id as long as events allow now fits (PostgreSQL refused it)
+        long_id = "u" * 128
+        stored = store.upsert_alert(alert(f"pile_on:user:{long_id}:1", subject_id=long_id))
+        assert stored.subject_id == long_id
+        store.set_alert_status("pile_on:user:victim:1", status="resolved", actor="alice")
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM alerts WHERE alert_id <> 'pile_on:user:victim:1'"))
+    _migrate_to(database_url, before, down=True)
+    with EventStore.open(database_url, run_migrations=False) as old, old.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT a.alert_id, e.event_id FROM alerts a JOIN alert_events e ON e.alert_id = a.alert_id")
+        ).all()
+        assert [tuple(r) for r in rows] == [("pile_on:user:victim:1", "ev-1")]

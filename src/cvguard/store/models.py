@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 ID = 128  # longest id the Event schema accepts
 ACTOR = 256  # who set an alert's status: an API key's name and id
+ALERT_ID = 256  # kind:subject_type:subject_id:episode, around a subject id of up to ID
 
 metadata = MetaData(
     naming_convention={
@@ -145,7 +146,7 @@ verdicts = Table(
 alerts = Table(
     "alerts",
     metadata,
-    Column("alert_id", String(ID), primary_key=True),
+    Column("alert_id", String(ALERT_ID), primary_key=True),
     Column("kind", String(64), nullable=False),
     Column("subject_type", String(16), nullable=False),  # user / thread / topic / cluster
     Column("subject_id", String(ID), nullable=False),
@@ -172,7 +173,7 @@ alert_status_history = Table(
     "alert_status_history",
     metadata,
     Column("change_id", Integer(), primary_key=True, autoincrement=True),
-    Column("alert_id", String(ID), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
+    Column("alert_id", String(ALERT_ID), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
     Column("changed_at", UTCDateTime(), nullable=False),  # wall clock
     Column("actor", String(ACTOR), nullable=False),
     Column("previous_status", String(16), nullable=False),
@@ -186,7 +187,7 @@ alert_status_history = Table(
 alert_events = Table(
     "alert_events",
     metadata,
-    Column("alert_id", String(ID), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
+    Column("alert_id", String(ALERT_ID), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
     Column("event_id", String(ID), nullable=False),
     PrimaryKeyConstraint("alert_id", "event_id"),
     Index(None, "event_id"),
