@@ -7,12 +7,32 @@ Nothing reads the environment at import time. Edges build a :class:`Settings` wi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_SECRET_URLS = frozenset({"database_url", "redis_url"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (and any ``password=`` query value) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, host = netloc.rpartition("@")
+            user, colon, _password = userinfo.partition(":")
+            netloc = f"{user}:***@{host}" if colon else f"{user}@{host}"
+        query = "&".join(
+            f"{k}=***" if k.lower() in ("password", "pass", "pwd") else f"{k}{eq}{v}"
+            for k, eq, v in (item.partition("=") for item in parts.query.split("&"))
+        ) if parts.query else ""
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "***"
 
 
 class Settings(BaseSettings):
@@ -35,6 +55,10 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     log_level: LogLevel = "INFO"
+    # Requests a second each API key may make (a token bucket per key, in this process), and how
+    # many it may make at once; None turns rate limiting off.
+    rate_limit_per_s: float | None = Field(default=50.0, gt=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
@@ -42,6 +66,11 @@ class Settings(BaseSettings):
             # frozen model: set through object.__setattr__ once, while validating
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'cvguard.db'}")
         return self
+
+    def __repr_args__(self) -> Any:
+        # database and Redis URLs carry passwords: never shown whole (repr, logs, tracebacks)
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name in _SECRET_URLS and isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
 
-with warnings.catch_warnings():
-    # starlette warns when it finds httpx rather than httpx2; the client works the same either way
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
+from apiclient import ApiClient as TestClient
+from apiclient import api_client
 from cvguard.api import create_app
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
@@ -22,14 +18,14 @@ DOXXING = "开盒了：他的电话13812345678，大家去骂他"
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
 
-def make_client(**overrides: object) -> TestClient:
-    settings = Settings.model_validate({"data_dir": "./var-test", **overrides})
-    return TestClient(create_app(settings, Screener.default()))
+def make_client(data_dir: Path, **overrides: object) -> TestClient:
+    settings = Settings.model_validate({"data_dir": data_dir, **overrides})
+    return api_client(create_app(settings, Screener.default()), role="platform")
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    with make_client() as c:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    with make_client(tmp_path_factory.mktemp("api")) as c:
         yield c
 
 
@@ -111,8 +107,8 @@ def test_malformed_json_is_400(client: TestClient) -> None:
     assert_problem(r.json(), 400)
 
 
-def test_text_over_the_limit_is_413() -> None:
-    with make_client(max_text_chars=10) as c:
+def test_text_over_the_limit_is_413(tmp_path: Path) -> None:
+    with make_client(tmp_path, max_text_chars=10) as c:
         r = c.post("/v1/screen", json={"text": "长" * 11})
         assert r.status_code == 413
         assert_problem(r.json(), 413)
@@ -130,15 +126,15 @@ def test_one_megabyte_text_is_refused_clearly(client: TestClient) -> None:
     assert "limit" in r.json()["detail"]
 
 
-def test_batch_over_the_limit_is_413() -> None:
-    with make_client(max_batch=2) as c:
+def test_batch_over_the_limit_is_413(tmp_path: Path) -> None:
+    with make_client(tmp_path, max_batch=2) as c:
         r = c.post("/v1/screen", json={"items": [{"id": i, "text": "hi"} for i in range(3)]})
         assert r.status_code == 413
         assert "batch" in r.json()["detail"]
 
 
-def test_body_over_the_limit_is_413_before_parsing() -> None:
-    with make_client(max_body_bytes=4096) as c:
+def test_body_over_the_limit_is_413_before_parsing(tmp_path: Path) -> None:
+    with make_client(tmp_path, max_body_bytes=4096) as c:
         big = json.dumps({"text": "x" * 5000}).encode()
         # declared length over the limit
         r = c.post("/v1/screen", content=big, headers={"content-type": "application/json"})

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
+from fastapi import FastAPI
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
+from apiclient import ApiClient as TestClient
+from apiclient import api_client
 from cvguard.api import create_app
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
@@ -35,10 +32,21 @@ def event(n: int, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path, max_batch=1000)
-    with TestClient(create_app(settings, Screener.default())) as c:
+def app(tmp_path: Path) -> FastAPI:
+    return create_app(Settings(data_dir=tmp_path, max_batch=1000), Screener.default())
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """A platform's client (it sends events); it runs the app's lifespan."""
+    with api_client(app, role="platform") as c:
         yield c
+
+
+@pytest.fixture
+def moderator(app: FastAPI, client: TestClient) -> TestClient:
+    """A moderator's client on the same app (it reads alerts, targets and topics)."""
+    return api_client(app, role="moderator")
 
 
 def test_a_good_event_is_accepted_once(client: TestClient) -> None:
@@ -118,14 +126,14 @@ def test_a_mixed_batch_keeps_the_good_and_reports_every_bad_one(client: TestClie
 
 def test_a_batch_over_the_limit_is_413(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, max_batch=2)
-    with TestClient(create_app(settings, Screener.default())) as c:
+    with api_client(create_app(settings, Screener.default()), role="platform") as c:
         response = c.post("/v1/events", json={"events": [event(i) for i in range(3)]})
     assert response.status_code == 413
 
 
 def test_a_text_over_the_limit_is_refused_per_event(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, max_text_chars=10)
-    with TestClient(create_app(settings, Screener.default())) as c:
+    with api_client(create_app(settings, Screener.default()), role="platform") as c:
         assert c.post("/v1/events", json=event(1, text="x" * 11)).status_code == 413
         out = c.post("/v1/events", json={"events": [event(1, text="x" * 11), event(2)]}).json()
     assert out["accepted"] == 1
@@ -138,7 +146,7 @@ def simulated() -> list[dict[str, Any]]:
 
 
 def test_a_posted_pile_on_is_visible_in_alerts_targets_and_topics(
-    client: TestClient, simulated: list[dict[str, Any]]
+    client: TestClient, moderator: TestClient, simulated: list[dict[str, Any]]
 ) -> None:
     truth, events = simulated[0], simulated[1:]
     (incident,) = truth["incidents"]
@@ -150,16 +158,15 @@ def test_a_posted_pile_on_is_visible_in_alerts_targets_and_topics(
     target = incident["target_id"]
     assert any(a["kind"] == "pile_on" and a["subject_id"] == target for a in raised)
 
-    alerts = client.get("/v1/alerts", params={"subject_id": target, "kind": "pile_on", "level": "warning"})
+    alerts = moderator.get("/v1/alerts", params={"subject_id": target, "kind": "pile_on", "level": "warning"})
     assert alerts.status_code == 200
     (alert,) = alerts.json()["alerts"]
     assert alert["subject_type"] == "user" and alert["event_ids"] and alert["status"] == "open"
-    assert client.get("/v1/alerts", params={"kind": "pile_on", "since": "2099-01-01T00:00:00Z"}).json() == {
-        "alerts": []
-    }
-    assert client.get("/v1/alerts", params={"limit": 1}).json()["alerts"].__len__() == 1
+    later = moderator.get("/v1/alerts", params={"kind": "pile_on", "since": "2099-01-01T00:00:00Z"})
+    assert later.json() == {"alerts": []}
+    assert moderator.get("/v1/alerts", params={"limit": 1}).json()["alerts"].__len__() == 1
 
-    state = client.get(f"/v1/targets/{target}", params={"hours": 6})
+    state = moderator.get(f"/v1/targets/{target}", params={"hours": 6})
     assert state.status_code == 200
     body = state.json()
     assert body["level"] in ("warning", "critical") and body["risk"] > 0
@@ -167,12 +174,12 @@ def test_a_posted_pile_on_is_visible_in_alerts_targets_and_topics(
     assert body["abusive_events"] and body["timeline"]
     assert any(a["kind"] == "pile_on" for a in body["alerts"])
 
-    topic = client.get(f"/v1/topics/{incident['topic_id']}")
+    topic = moderator.get(f"/v1/topics/{incident['topic_id']}")
     assert topic.status_code == 200
     assert topic.json()["events"] > 0 and topic.json()["abusive_events"] > 0
 
     # an unknown user is simply not at risk
-    quiet = client.get("/v1/targets/nobody").json()
+    quiet = moderator.get("/v1/targets/nobody").json()
     assert (quiet["risk"], quiet["level"], quiet["abusive_events"], quiet["alerts"]) == (0, None, [], [])
 
 
@@ -185,8 +192,8 @@ def test_a_posted_pile_on_is_visible_in_alerts_targets_and_topics(
         {"since": "2026-11-24T08:00:00"},  # no timezone
     ],
 )
-def test_bad_alert_filters_are_422(client: TestClient, params: dict[str, Any]) -> None:
-    response = client.get("/v1/alerts", params=params)
+def test_bad_alert_filters_are_422(moderator: TestClient, params: dict[str, Any]) -> None:
+    response = moderator.get("/v1/alerts", params=params)
     assert response.status_code == 422
     assert response.json()["errors"]
 

@@ -3,7 +3,6 @@ the reads show what the workers stored and the behaviour state they share."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +10,8 @@ from typing import Any
 import pytest
 import redis
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
+from apiclient import ApiClient as TestClient
+from apiclient import api_client
 from cvguard.api import create_app
 from cvguard.api.scaleout import StreamIngest
 from cvguard.config import Settings
@@ -34,7 +31,7 @@ def setup(redis_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Settings
     settings = Settings(data_dir=tmp_path, redis_url=redis_url, max_batch=1000)
     client = redis.Redis.from_url(redis_url)
     try:
-        with TestClient(create_app(settings, Screener.default())) as api:
+        with api_client(create_app(settings, Screener.default()), role="platform") as api:
             yield api, settings, client
     finally:
         client.close()
@@ -71,21 +68,22 @@ def test_events_are_queued_for_the_workers_and_read_back_from_what_they_share(
     assert RedisStreamBus(client).backlog() == len(raws)  # waiting for a worker
 
     # before any worker ran: nothing stored, no behaviour yet
-    early = api.get(f"/v1/targets/{target}")
+    moderator = api_client(api.app, role="moderator")  # type: ignore[arg-type]
+    early = moderator.get(f"/v1/targets/{target}")
     assert early.status_code == 200 and early.json()["level"] is None
 
     shared = drain(settings, client)
-    reply = api.get(f"/v1/targets/{target}")
+    reply = moderator.get(f"/v1/targets/{target}")
     assert reply.status_code == 200, reply.text
     state = reply.json()
     assert state["level"] in ("warning", "critical")
     at = shared.engine.target_state(target, shared.newest)
     assert state["pile_on"]["windows"] == at["pile_on"]["windows"]  # the workers' shared windows
     assert state["abusive_events"] and state["alerts"]  # and what they stored
-    alerts = api.get("/v1/alerts", params={"subject_id": target, "kind": "pile_on"}).json()["alerts"]
+    alerts = moderator.get("/v1/alerts", params={"subject_id": target, "kind": "pile_on"}).json()["alerts"]
     assert alerts and alerts[0]["level"] in ("warning", "critical")
     topic = next(t for r in raws for t in r.get("topic_ids", []))
-    assert api.get(f"/v1/topics/{topic}").status_code == 200
+    assert moderator.get(f"/v1/topics/{topic}").status_code == 200
     # the API only reads the store here: it keeps no embedded behaviour checkpoint of its own
     pipeline = api.app.state.pipeline()  # type: ignore[attr-defined]
     assert not pipeline.persist_behaviour and not pipeline.checkpoint()

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import redis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import cvguard
-from cvguard.api import problems
+from cvguard.api import docs, problems
+from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
 from cvguard.api.routes import alerts, events, health, screen, targets
 from cvguard.api.scaleout import SharedView, StreamIngest
@@ -69,6 +70,7 @@ def create_app(
             yield
         finally:
             holder.close()
+            auth.close()
             if client is not None:
                 client.close()
 
@@ -77,10 +79,14 @@ def create_app(
         version=cvguard.__version__,
         description="Cyber-violence screening, early warning, protection and graded enforcement.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by api.docs (works offline)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.screener = provide
     app.state.pipeline = holder
+    auth = Authenticator(settings)
+    app.state.auth = auth
     # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour
     # reads come from the state they share; the store (reads) is the same database they write.
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -89,10 +95,14 @@ def create_app(
     app.state.behaviour = (lambda: shared) if shared is not None else holder
     problems.install(app)
     app.include_router(health.router)
-    app.include_router(screen.router)
-    app.include_router(events.router)
-    app.include_router(alerts.router)
-    app.include_router(targets.router)
+    docs.install(app)
+    # Access control (api.auth): each /v1 router with the roles that may read (GET) and write.
+    platform = [Depends(guard(read=("platform", "auditor"), write=("platform",)))]
+    moderation = [Depends(guard(read=("moderator", "auditor"), write=("moderator",)))]
+    app.include_router(screen.router, dependencies=platform, responses=AUTH_RESPONSES)
+    app.include_router(events.router, dependencies=platform, responses=AUTH_RESPONSES)
+    app.include_router(alerts.router, dependencies=moderation, responses=AUTH_RESPONSES)
+    app.include_router(targets.router, dependencies=moderation, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

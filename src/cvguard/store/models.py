@@ -207,3 +207,19 @@ behaviour_snapshots = Table(
     Column("format", Integer(), nullable=False),
     Column("data", LargeBinary(), nullable=False),
 )
+
+
+# API keys (``store.keys``): the secret is never stored, only its SHA-256; ``key_id`` is the public
+# part of the key (``cvg_<key_id>_<secret>``), used to find the row, list and revoke.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),  # platform / moderator / auditor / admin
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+)
