@@ -1,7 +1,7 @@
 """alert lifecycle: when and why an alert resolved, who set its status, and the history of it
 
 Revision ID: 2026_11_30_0002
-Revises: 2026_11_26_0002
+Revises: 2026_11_30_0001
 Create Date: 2026-11-30
 
 Alerts that exist keep their status; none of them has a resolution or a person's status yet.
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "2026_11_30_0002"
-down_revision: str | None = "2026_11_26_0002"
+down_revision: str | None = "2026_11_30_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
