@@ -286,6 +286,8 @@ def test_alerts_come_in_pages_that_cover_every_alert_once(app: FastAPI, moderato
         {"cursor": "not-a-cursor"},
         {"cursor": "W10"},  # base64 of "[]": decodes, but is no position
         {"cursor": "WyIyMDI2LTExLTI0VDA4OjAwOjAwIiwiYSJd"},  # a naive time inside
+        {"cursor": "WyIyMDI2LTExLTI0VDA4OjAwOjAwKzAwOjAwIiwgImFcdTAwMDAiXQ"},  # a NUL in the id inside
+        {"subject_id": "victim\x00"},  # no id holds a NUL (PostgreSQL answered 503)
     ],
 )
 def test_bad_listing_parameters_are_422_problems(moderator: ApiClient, params: dict[str, str]) -> None:
@@ -364,3 +366,14 @@ def test_a_platform_key_never_sees_the_texts(app: FastAPI, abused: EventStore) -
     )
     assert len(out.abusive_events) == 3
     assert all((e.text, e.text_purged, e.spans) == (None, None, None) for e in out.abusive_events)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/alerts/a%00b"), ("PATCH", "/v1/alerts/a%00b"), ("GET", "/v1/targets/a%00b")],
+)
+def test_an_id_with_a_nul_character_is_a_422_not_a_store_failure(
+    moderator: ApiClient, method: str, path: str
+) -> None:
+    # PostgreSQL cannot hold NUL in text: such an id used to reach it and come back 503
+    assert_problem(moderator.request(method, path, json={"status": "resolved"}), 422)

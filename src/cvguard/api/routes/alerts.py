@@ -45,6 +45,9 @@ Level = Literal["watch", "warning", "critical"]
 Status = Literal["open", "acknowledged", "resolved", "false_positive"]
 SubjectType = Literal["user", "thread", "topic", "cluster"]
 
+# No id holds a NUL character (PostgreSQL text cannot), so one asked for is refused as input
+# instead of reaching the database.
+NO_NUL = r"^[^\x00]*$"
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
@@ -133,7 +136,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at_text, alert_id = json.loads(raw)
         at = datetime.fromisoformat(at_text)
-        if at.tzinfo is None or not isinstance(alert_id, str):
+        if at.tzinfo is None or not isinstance(alert_id, str) or "\x00" in alert_id:
             raise ValueError("not a cursor")
         return at.astimezone(UTC), alert_id
     except (ValueError, TypeError, binascii.Error, OverflowError, RecursionError) as exc:
@@ -156,7 +159,7 @@ def actor(principal: Principal) -> str:
 def list_alerts(
     pipeline: PipelineDep,
     subject_id: Annotated[
-        str | None, Query(max_length=128, description="A user, thread, topic or cluster id.")
+        str | None, Query(max_length=128, pattern=NO_NUL, description="A user, thread, topic or cluster id.")
     ] = None,
     subject_type: Annotated[
         SubjectType | None, Query(description="Only alerts about this kind of subject.")
@@ -202,7 +205,7 @@ def list_alerts(
     )
 
 
-AlertId = Annotated[str, Path(min_length=1, max_length=256, description="The alert's id.")]
+AlertId = Annotated[str, Path(min_length=1, max_length=256, pattern=NO_NUL, description="The alert's id.")]
 
 
 def _detail(store: EventStore, alert: StoredAlert) -> AlertDetail:

@@ -19,14 +19,14 @@ from pydantic import BaseModel, Field
 
 from cvguard.api.auth import can_read_texts, current_principal
 from cvguard.api.deps import BehaviourDep, PipelineDep
-from cvguard.api.routes.alerts import event_store
+from cvguard.api.routes.alerts import NO_NUL, event_store
 from cvguard.api.routes.events import AlertOut
 from cvguard.api.schemas import SpanOut
 from cvguard.store import EventText, TimelineEntry
 
 router = APIRouter(prefix="/v1", tags=["targets and topics"])
 
-SubjectId = Annotated[str, Path(min_length=1, max_length=128)]
+SubjectId = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 class AbusiveEvent(BaseModel):
