@@ -223,7 +223,10 @@ def _not_found(alert_id: str) -> HTTPException:
 @router.get(
     "/alerts/{alert_id:path}",
     response_model=AlertDetail,
-    responses={404: {**_PROBLEM, "description": "No such alert."}},
+    responses={
+        404: {**_PROBLEM, "description": "No such alert."},
+        422: {**_PROBLEM, "description": "The id is not one an alert can have."},
+    },
     summary="One alert with its status history",
 )
 def get_alert(alert_id: AlertId, pipeline: PipelineDep) -> AlertDetail:
