@@ -8,6 +8,8 @@
     cvguard replay EVENTS --out ALERTS        events through the whole pipeline, alerts out
     cvguard worker --redis URL --db URL       a consumer of the Redis event stream (scale-out)
     cvguard purge [--older-than-days N]       drop old raw text (retention), hashes kept
+    cvguard keys create --role ROLE           an API key (printed once, alone on the last line)
+    cvguard keys list / keys revoke ID        the keys there are (no secrets) / end one now
 
 Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
 code 2; that mapping lives in :class:`_Commands` and nowhere else.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +36,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from cvguard.config import get_settings
+from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
 from cvguard.detection.verdict import Verdict
 from cvguard.errors import CvguardError, InputError
@@ -309,7 +312,38 @@ def serve(
     long_running()
     app = create_app(settings)
     app.state.pipeline()  # open the store and migrate before listening: a bad database fails here
+    _first_admin_key(settings)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+
+
+ADMIN_KEY_FILE = "admin.key"
+
+
+def _first_admin_key(settings: Settings) -> None:
+    """With no active key at all, create an admin key, print it once and keep it in
+    ``data_dir/admin.key`` (mode 0600); later starts say where that file is, never the key."""
+    from cvguard.store.keys import KeyStore
+
+    path = settings.data_dir / ADMIN_KEY_FILE
+    with KeyStore.open(settings.database_url) as keys:
+        if keys.any_active():
+            where = f" (the first admin key is in {path})" if path.exists() else ""
+            typer.echo(f"API keys: `cvguard keys list`{where}", err=True)
+            return
+        issued = keys.create(role="admin", name="first admin (cvguard serve)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(issued.key + "\n")
+    os.chmod(partial, 0o600)  # whatever the umask
+    os.replace(partial, path)
+    typer.echo(
+        f"No API key existed: created admin key {issued.key_id}, kept in {path} (owner only).\n"
+        "It is shown this once; send it as `Authorization: Bearer KEY`, or use it in /docs (Authorize):\n"
+        f"{issued.key}",
+        err=True,
+    )
 
 
 # -------------------------------------------------------------------------------- simulate
@@ -493,6 +527,92 @@ def worker(
     finally:
         store.close()
         client.close()
+
+
+# ------------------------------------------------------------------------------------ keys
+
+keys_app = typer.Typer(cls=_Commands, no_args_is_help=True, help="API keys: create, list, revoke.")
+app.add_typer(keys_app, name="keys")
+_DB_OPTION = typer.Option("--db", help="Database URL (default: CVGUARD_DATABASE_URL or SQLite).")
+
+
+def _key_store(db: str | None) -> Any:
+    from cvguard.store.keys import KeyStore
+
+    return KeyStore.open(db or get_settings().database_url)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="platform, moderator, auditor or admin.", show_default=False)],
+    name: Annotated[str, typer.Option(help="Who or what the key is for (default: the role).")] = "",
+    expires_days: Annotated[
+        float | None, typer.Option(min=0.0, help="Days until the key stops working (default: never).")
+    ] = None,
+    db: Annotated[str | None, _DB_OPTION] = None,
+) -> None:
+    """Create an API key. It is printed once, alone on the last line; only its hash is stored."""
+    from datetime import timedelta
+
+    from cvguard.store.keys import parse_role
+
+    checked = parse_role(role)  # a bad role fails before any database is touched
+    if expires_days == 0:
+        raise InputError("--expires-days must be more than 0")
+    with _key_store(db) as keys:
+        expires = timedelta(days=expires_days) if expires_days is not None else None
+        issued = keys.create(role=checked, name=name, expires_in=expires)
+    info = issued.info
+    until = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
+    typer.echo(f"key {info.key_id} ({info.role}, {info.name!r}), expires: {until}; shown this once:")
+    typer.echo(issued.key)
+
+
+@keys_app.command("list")
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+    db: Annotated[str | None, _DB_OPTION] = None,
+) -> None:
+    """Every key with its role and state (never a secret)."""
+    from datetime import UTC, datetime
+
+    with _key_store(db) as keys:
+        listed = keys.list()
+    now = datetime.now(UTC)
+
+    def when(t: datetime | None) -> str:
+        return t.isoformat(timespec="seconds") if t is not None else "-"
+
+    def state(k: Any) -> str:
+        return "revoked" if k.revoked_at else "expired" if not k.active(now) else "active"
+
+    if as_json:
+        for k in listed:
+            row = {"key_id": k.key_id, "name": k.name, "role": k.role, "state": state(k)}
+            for f in ("created_at", "expires_at", "revoked_at", "last_used_at"):
+                row[f] = getattr(k, f) and getattr(k, f).isoformat()
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("id", "role", "name", "state", "created", "expires", "last used"):
+        table.add_column(column)
+    for k in listed:
+        table.add_row(
+            k.key_id, k.role, Text(_printable(k.name)), state(k), when(k.created_at), when(k.expires_at),
+            when(k.last_used_at),
+        )
+    Console(highlight=False).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (`cvguard keys list`).")],
+    db: Annotated[str | None, _DB_OPTION] = None,
+) -> None:
+    """Revoke a key: it stops working at once (its row stays, for the record)."""
+    with _key_store(db) as keys:
+        revoked = keys.revoke(key_id)
+    typer.echo(f"revoked key {revoked.key_id} ({revoked.role}, {revoked.name!r})")
 
 
 def _training() -> Any:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str = ""  # empty: SQLite under data_dir
     redis_url: str | None = None
+    # Requests a second each API key may make (a token bucket per key, in this process), and how
+    # many it may make at once; None turns rate limiting off.
+    rate_limit_per_s: float | None = Field(default=50.0, gt=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
     keep_text: bool = True  # store the raw text of events (False: only its SHA-256)
     # Raw text older than this (in event time: days before the newest event processed) is dropped
     # from the store, its SHA-256 kept; None keeps it until `cvguard purge`.
@@ -55,10 +59,6 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     log_level: LogLevel = "INFO"
-    # Requests a second each API key may make (a token bucket per key, in this process), and how
-    # many it may make at once; None turns rate limiting off.
-    rate_limit_per_s: float | None = Field(default=50.0, gt=0)
-    rate_limit_burst: int = Field(default=200, ge=1)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import redis
 from fastapi import Depends, FastAPI
+from prometheus_client import CollectorRegistry
 
 import cvguard
 from cvguard.api import docs, problems
@@ -17,7 +18,21 @@ from cvguard.api.routes import alerts, events, health, screen, targets
 from cvguard.api.scaleout import SharedView, StreamIngest
 from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
+from cvguard.errors import StoreError
+from cvguard.metrics import (
+    AlertsCollector,
+    CountingScreening,
+    HttpMetrics,
+    HttpMetricsMiddleware,
+    StatsCollector,
+    StreamCollector,
+    VerdictTally,
+)
 from cvguard.pipeline import Pipeline
+from cvguard.pipeline.engine import Screening
+from cvguard.pipeline.redis_bus import DEFAULT_STREAM
+from cvguard.store import EventStore
+from cvguard.store.counts import alert_counts
 
 
 class PipelineHolder:
@@ -28,11 +43,16 @@ class PipelineHolder:
     """
 
     def __init__(
-        self, settings: Settings, screener: Callable[[], Screener], pipeline: Pipeline | None
+        self,
+        settings: Settings,
+        screener: Callable[[], Screener],
+        pipeline: Pipeline | None,
+        verdicts: VerdictTally | None = None,
     ) -> None:
         self._settings = settings
         self._screener = screener
         self._pipeline = pipeline
+        self._verdicts = verdicts
         self._owned = pipeline is None
         self._lock = threading.Lock()
 
@@ -41,11 +61,18 @@ class PipelineHolder:
             with self._lock:
                 if self._pipeline is None:
                     # scale-out: the workers own behaviour; this process reads the store only
+                    screening: Screening = self._screener()
+                    if self._verdicts is not None:  # counted for /metrics
+                        screening = CountingScreening(screening, self._verdicts)
                     self._pipeline = Pipeline.open(
                         self._settings,
-                        screener=self._screener(),
+                        screener=screening,
                         persist_behaviour=not self._settings.redis_url,
                     )
+        return self._pipeline
+
+    def peek(self) -> Pipeline | None:
+        """The pipeline if it is open (never opens it)."""
         return self._pipeline
 
     def close(self) -> None:
@@ -62,7 +89,8 @@ def create_app(
     to one on ``settings.database_url``, opened on first use (a pipeline passed in is not closed)."""
     settings = settings if settings is not None else get_settings()
     provide: Callable[[], Screener] = (lambda: screener) if screener is not None else Screener.default
-    holder = PipelineHolder(settings, provide, pipeline)
+    verdicts = VerdictTally()
+    holder = PipelineHolder(settings, provide, pipeline, verdicts)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -93,6 +121,7 @@ def create_app(
     app.state.ingest = StreamIngest(client) if client is not None else None
     shared = SharedView(client) if client is not None else None
     app.state.behaviour = (lambda: shared) if shared is not None else holder
+    app.state.metrics = _registry(holder, verdicts, client)
     problems.install(app)
     app.include_router(health.router)
     docs.install(app)
@@ -105,4 +134,32 @@ def create_app(
     app.include_router(targets.router, dependencies=moderation, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))
     return app
+
+
+def _registry(
+    holder: PipelineHolder, verdicts: VerdictTally, client: redis.Redis | None
+) -> CollectorRegistry:
+    """What ``GET /metrics`` reports: this process's pipeline totals, the stored alerts and, in
+    scale-out mode, the workers' stream lag (see ``cvguard.metrics``)."""
+
+    def stats() -> object | None:
+        pipeline = holder.peek()
+        return pipeline.stats if pipeline is not None else None
+
+    def alerts() -> dict[tuple[str, str, str], int] | None:
+        pipeline = holder.peek()
+        if pipeline is None or not isinstance(pipeline.store, EventStore):
+            return None
+        try:
+            return alert_counts(pipeline.store)
+        except StoreError:
+            return None  # a scrape never fails for the store; the gauge is simply absent
+
+    registry = CollectorRegistry()
+    registry.register(StatsCollector(stats, verdicts))
+    registry.register(AlertsCollector(alerts))
+    if client is not None:
+        registry.register(StreamCollector(client, DEFAULT_STREAM))
+    return registry
