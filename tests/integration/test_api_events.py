@@ -163,7 +163,7 @@ def test_a_posted_pile_on_is_visible_in_alerts_targets_and_topics(
     (alert,) = alerts.json()["alerts"]
     assert alert["subject_type"] == "user" and alert["event_ids"] and alert["status"] == "open"
     later = moderator.get("/v1/alerts", params={"kind": "pile_on", "since": "2099-01-01T00:00:00Z"})
-    assert later.json() == {"alerts": []}
+    assert later.json() == {"alerts": [], "next_cursor": None}
     assert moderator.get("/v1/alerts", params={"limit": 1}).json()["alerts"].__len__() == 1
 
     state = moderator.get(f"/v1/targets/{target}", params={"hours": 6})

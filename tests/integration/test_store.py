@@ -63,6 +63,8 @@ class FakeAlert:
     raised_at: datetime = T0
     evidence: dict[str, Any] = field(default_factory=dict)
     event_ids: Sequence[str] = ()
+    resolved_at: datetime | None = None
+    resolution: str | None = None
 
 
 # -- schema and migrations ----------------------------------------------------------------------
@@ -342,7 +344,7 @@ def test_alert_upsert_escalates_in_place(event_store: EventStore) -> None:
     )
     assert (first.level, first.status, first.event_ids) == ("watch", "open", ("ev-1", "ev-2"))
     assert first.evidence["timeline"] == [[T0.isoformat(), 5]]  # timestamps come back as ISO text
-    event_store.set_alert_status("a1", status="acknowledged")
+    event_store.set_alert_status("a1", status="acknowledged", actor="mod-1")
 
     later = T0 + timedelta(minutes=5)
     escalated = event_store.upsert_alert(

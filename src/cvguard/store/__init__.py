@@ -10,10 +10,13 @@
 
 from cvguard.store.engine import alembic_config, create_store_engine, migrate, store_url
 from cvguard.store.repositories import (
+    ALERT_STATUSES,
     LEVELS,
     AlertLike,
     EventStore,
+    EventText,
     Snapshot,
+    StatusChange,
     StoredAlert,
     StoredEvent,
     TimelineEntry,
@@ -21,10 +24,13 @@ from cvguard.store.repositories import (
 )
 
 __all__ = [
+    "ALERT_STATUSES",
     "LEVELS",
     "AlertLike",
     "EventStore",
+    "EventText",
     "Snapshot",
+    "StatusChange",
     "StoredAlert",
     "StoredEvent",
     "TimelineEntry",

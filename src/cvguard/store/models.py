@@ -38,6 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 ID = 128  # longest id the Event schema accepts
+ACTOR = 256  # who set an alert's status: an API key's name and id
+ALERT_ID = 256  # kind:subject_type:subject_id:episode, around a subject id of up to ID
 
 metadata = MetaData(
     naming_convention={
@@ -144,18 +146,40 @@ verdicts = Table(
 alerts = Table(
     "alerts",
     metadata,
-    Column("alert_id", String(ID), primary_key=True),
+    Column("alert_id", String(ALERT_ID), primary_key=True),
     Column("kind", String(64), nullable=False),
     Column("subject_type", String(16), nullable=False),  # user / thread / topic / cluster
     Column("subject_id", String(ID), nullable=False),
     Column("level", String(16), nullable=False),  # watch / warning / critical
-    Column("status", String(16), nullable=False),  # open, or what a moderator set
+    # open / acknowledged / resolved / false_positive; set by behaviour (open, then resolved when
+    # the episode subsides) until a person sets it (status_by not NULL), then only by people
+    Column("status", String(16), nullable=False),
     Column("raised_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("evidence", JSONDoc, nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),  # event time the behaviour subsided
+    Column("resolution", Text(), nullable=True),  # why it ended, in behaviour's words
+    Column("status_by", String(ACTOR), nullable=True),  # who set the status (NULL: automation)
+    Column("status_at", UTCDateTime(), nullable=True),  # wall-clock time a person set it
+    Column("status_note", Text(), nullable=True),
     Index(None, "subject_id", "subject_type"),
     Index(None, "kind", "updated_at"),
     Index(None, "updated_at"),
+    Index(None, "status", "updated_at"),
+)
+
+# Every status a person set on an alert, with the one before: a moderator's decision is auditable.
+alert_status_history = Table(
+    "alert_status_history",
+    metadata,
+    Column("change_id", Integer(), primary_key=True, autoincrement=True),
+    Column("alert_id", String(ALERT_ID), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
+    Column("changed_at", UTCDateTime(), nullable=False),  # wall clock
+    Column("actor", String(ACTOR), nullable=False),
+    Column("previous_status", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("note", Text(), nullable=True),
+    Index(None, "alert_id", "change_id"),
 )
 
 # No foreign key to events: an alert may be written by one worker before another worker's
@@ -163,7 +187,7 @@ alerts = Table(
 alert_events = Table(
     "alert_events",
     metadata,
-    Column("alert_id", String(ID), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
+    Column("alert_id", String(ALERT_ID), ForeignKey("alerts.alert_id", ondelete="CASCADE"), nullable=False),
     Column("event_id", String(ID), nullable=False),
     PrimaryKeyConstraint("alert_id", "event_id"),
     Index(None, "event_id"),

@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, RowMapping, and_, case, func, select, update
+from sqlalchemy import Connection, Engine, RowMapping, and_, case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from cvguard.detection.verdict import Span, Verdict
-from cvguard.errors import StoreError
+from cvguard.errors import InputError, StoreError
 from cvguard.events import Author, Event, Relationship
 from cvguard.store import models as m
 from cvguard.store.bulk import BulkWriter
@@ -31,11 +31,18 @@ from cvguard.store.engine import create_store_engine, migrate
 LEVELS = ("watch", "warning", "critical")  # ascending
 # "cluster": a brigade whose messages no single target, thread or topic holds the majority of.
 SUBJECT_TYPES = ("user", "thread", "topic", "cluster")
+# An alert is open until behaviour resolves it (the episode subsided) or a person sets a status;
+# once a person has, automation never changes the status again (manual beats automatic).
+ALERT_STATUSES = ("open", "acknowledged", "resolved", "false_positive")
 _SPAN_FIELDS = ("start", "end", "term", "category", "source", "severity", "match", "weight")
 
 
 class AlertLike(Protocol):
-    """What ``upsert_alert`` needs from an alert (``behavior.alerts.Alert`` fits)."""
+    """What ``upsert_alert`` needs from an alert (``behavior.alerts.Alert`` fits).
+
+    ``resolved_at`` and ``resolution`` are set on the emission that closes an episode; the store
+    reads them with ``getattr(..., None)``, so an object without them is an alert still running.
+    """
 
     @property
     def alert_id(self) -> str: ...
@@ -55,6 +62,10 @@ class AlertLike(Protocol):
     def evidence(self) -> Mapping[str, Any]: ...
     @property
     def event_ids(self) -> Sequence[str]: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def resolution(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +115,31 @@ class StoredAlert:
     updated_at: datetime
     evidence: dict[str, Any]
     event_ids: tuple[str, ...]  # every event ever attached to the alert, sorted
+    resolved_at: datetime | None = None  # event time the behaviour subsided (None: still running)
+    resolution: str | None = None  # why it ended
+    status_by: str | None = None  # who set the status (None: automation)
+    status_at: datetime | None = None  # wall-clock time they set it
+    status_note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One status a person set on an alert, with the one it replaced."""
+
+    alert_id: str
+    changed_at: datetime
+    actor: str
+    previous_status: str
+    status: str
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventText:
+    """An event's raw text (None once retention purged it) and where its verdict found abuse."""
+
+    text: str | None
+    spans: tuple[Span, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,6 +485,21 @@ class EventStore:
                 for r in conn.execute(stmt)
             ]
 
+    def event_texts(self, event_ids: Sequence[str]) -> dict[str, EventText]:
+        """The stored text and verdict spans of these events (ids not stored are left out)."""
+        ids = list(dict.fromkeys(event_ids))
+        found: dict[str, EventText] = {}
+        with self._tx() as conn:
+            for i in range(0, len(ids), 1000):
+                stmt = (
+                    select(m.events.c.event_id, m.events.c.text, m.verdicts.c.spans)
+                    .outerjoin(m.verdicts, m.verdicts.c.event_id == m.events.c.event_id)
+                    .where(m.events.c.event_id.in_(ids[i : i + 1000]))
+                )
+                for event_id, text_, spans in conn.execute(stmt):
+                    found[event_id] = EventText(text_, tuple(Span(**s) for s in spans or ()))
+        return found
+
     def topic_summary(
         self, topic_id: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> TopicSummary:
@@ -505,8 +556,10 @@ class EventStore:
     def upsert_alert(self, alert: AlertLike) -> StoredAlert:
         """Insert an alert, or update its level, evidence and ``updated_at`` (escalation).
 
-        The first ``raised_at`` is kept, and so is the status a moderator set. A state older than
-        the stored one (a redelivered message) changes nothing; event ids accumulate.
+        The first ``raised_at`` is kept. An alert that carries ``resolved_at`` (the emission that
+        closes an episode) is recorded as resolved, with when and why; the status a person set is
+        kept whatever comes later. A state older than the stored one (a redelivered message)
+        changes nothing; a resolution, once recorded, stays; event ids accumulate.
         """
         with self._tx() as conn:
             self._upsert_alert(conn, alert)
@@ -529,26 +582,39 @@ class EventStore:
             raise StoreError(
                 f"alert {alert.alert_id}: subject_type {subject_type!r} is not one of {SUBJECT_TYPES}"
             )
+        resolved_at: datetime | None = getattr(alert, "resolved_at", None)
+        resolution: str | None = getattr(alert, "resolution", None)
         row = {
             "alert_id": alert.alert_id,
             "kind": _plain(alert.kind),
             "subject_type": subject_type,
             "subject_id": alert.subject_id,
             "level": level,
-            "status": "open",
+            "status": "open" if resolved_at is None else "resolved",
             "raised_at": alert.raised_at,
             "updated_at": alert.updated_at,
             "evidence": dict(alert.evidence),
+            "resolved_at": resolved_at,
+            "resolution": resolution,
         }
+        a = m.alerts.c
         stmt = self._insert(m.alerts).values(row)
+        new = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["alert_id"],
             set_={
-                "level": stmt.excluded.level,
-                "evidence": stmt.excluded.evidence,
-                "updated_at": stmt.excluded.updated_at,
+                "level": new.level,
+                "evidence": new.evidence,
+                "updated_at": new.updated_at,
+                "resolved_at": func.coalesce(new.resolved_at, a.resolved_at),
+                "resolution": case((new.resolved_at.is_not(None), new.resolution), else_=a.resolution),
+                # automation resolves an alert only while no person has set its status
+                "status": case(
+                    (and_(a.status_by.is_(None), new.resolved_at.is_not(None)), "resolved"),
+                    else_=a.status,
+                ),
             },
-            where=m.alerts.c.updated_at <= stmt.excluded.updated_at,
+            where=a.updated_at <= new.updated_at,
         )
         links = [{"alert_id": alert.alert_id, "event_id": e} for e in dict.fromkeys(alert.event_ids)]
         conn.execute(stmt)
@@ -568,38 +634,109 @@ class EventStore:
         kind: str | None = None,
         level_at_least: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
         status: str | None = None,
+        after: tuple[datetime, str] | None = None,
         limit: int = 100,
     ) -> list[StoredAlert]:
-        """Alerts matching every filter given, most recently updated first.
+        """Alerts matching every filter given, most recently updated first (then by id).
 
-        ``since`` compares with ``updated_at``, so an escalation counts as recent.
+        ``since`` (inclusive) and ``until`` (exclusive) compare with ``updated_at``, so an
+        escalation counts as recent. ``after`` is the ``(updated_at, alert_id)`` of the last alert
+        of the previous page: the list goes on strictly after it, so pages neither repeat nor skip
+        an alert that did not change in between (keyset pagination).
         """
+        a = m.alerts.c
         stmt = select(m.alerts)
         if subject_id is not None:
-            stmt = stmt.where(m.alerts.c.subject_id == subject_id)
+            stmt = stmt.where(a.subject_id == subject_id)
         if subject_type is not None:
-            stmt = stmt.where(m.alerts.c.subject_type == subject_type)
+            stmt = stmt.where(a.subject_type == subject_type)
         if kind is not None:
-            stmt = stmt.where(m.alerts.c.kind == kind)
+            stmt = stmt.where(a.kind == kind)
         if level_at_least is not None:
             level = _plain(level_at_least)
             if level not in LEVELS:
                 raise StoreError(f"level {level!r} is not one of {LEVELS}")
-            stmt = stmt.where(m.alerts.c.level.in_(LEVELS[LEVELS.index(level) :]))
+            stmt = stmt.where(a.level.in_(LEVELS[LEVELS.index(level) :]))
         if since is not None:
-            stmt = stmt.where(m.alerts.c.updated_at >= since)
+            stmt = stmt.where(a.updated_at >= since)
+        if until is not None:
+            stmt = stmt.where(a.updated_at < until)
         if status is not None:
-            stmt = stmt.where(m.alerts.c.status == status)
-        stmt = stmt.order_by(m.alerts.c.updated_at.desc(), m.alerts.c.alert_id).limit(limit)
+            stmt = stmt.where(a.status == status)
+        if after is not None:
+            at, alert_id = after
+            stmt = stmt.where(or_(a.updated_at < at, and_(a.updated_at == at, a.alert_id > alert_id)))
+        stmt = stmt.order_by(a.updated_at.desc(), a.alert_id).limit(limit)
         with self._tx() as conn:
             return self._alerts(conn, stmt)
 
-    def set_alert_status(self, alert_id: str, *, status: str) -> bool:
-        """A moderator's decision on an alert (acknowledged, dismissed...); False if unknown."""
-        stmt = update(m.alerts).where(m.alerts.c.alert_id == alert_id).values(status=status)
+    def set_alert_status(
+        self,
+        alert_id: str,
+        *,
+        status: str,
+        actor: str,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> StoredAlert | None:
+        """A person's decision on an alert; None if there is no such alert.
+
+        Records who (``actor``), when (``at``, the store's wall clock by default) and the note on
+        the alert, and appends the change, with the status it replaced, to the alert's history.
+        From then on automation never changes the status.
+        """
+        if status not in ALERT_STATUSES:
+            raise InputError(f"status {status!r} is not one of {ALERT_STATUSES}", field="status")
+        if not actor or len(actor) > m.ACTOR:
+            raise InputError(f"the actor must have 1 to {m.ACTOR} characters", field="actor")
+        note = None if note is None else _db_text(note)
+        when = self._clock() if at is None else at
+        a, h = m.alerts.c, m.alert_status_history
+        # The history row is written from the stored status in the same statement (the row locked
+        # on PostgreSQL, the database on SQLite), so two people changing it at once each record
+        # the status they actually replaced.
+        previous = (
+            select(
+                a.alert_id,
+                literal(when, m.UTCDateTime()),
+                literal(actor, h.c.actor.type),
+                a.status,
+                literal(status, h.c.status.type),
+                literal(note, h.c.note.type),
+            )
+            .where(a.alert_id == alert_id)
+            .with_for_update()
+        )
+        columns = ["alert_id", "changed_at", "actor", "previous_status", "status", "note"]
         with self._tx() as conn:
-            return bool(conn.execute(stmt).rowcount)
+            recorded = conn.execute(insert(h).from_select(columns, previous).returning(h.c.change_id))
+            if recorded.first() is None:
+                return None
+            conn.execute(
+                update(m.alerts)
+                .where(a.alert_id == alert_id)
+                .values(status=status, status_by=actor, status_at=when, status_note=note)
+            )
+            return self._alerts(conn, select(m.alerts).where(a.alert_id == alert_id))[0]
+
+    def alert_history(self, alert_id: str) -> list[StatusChange]:
+        """Every status people set on an alert, oldest first."""
+        h = m.alert_status_history.c
+        stmt = select(m.alert_status_history).where(h.alert_id == alert_id).order_by(h.change_id)
+        with self._tx() as conn:
+            return [
+                StatusChange(
+                    alert_id=r.alert_id,
+                    changed_at=r.changed_at,
+                    actor=r.actor,
+                    previous_status=r.previous_status,
+                    status=r.status,
+                    note=r.note,
+                )
+                for r in conn.execute(stmt)
+            ]
 
     @staticmethod
     def _alerts(conn: Connection, stmt: Any) -> list[StoredAlert]:
@@ -626,6 +763,11 @@ class EventStore:
                 updated_at=r["updated_at"],
                 evidence=dict(r["evidence"]),
                 event_ids=tuple(linked[r["alert_id"]]),
+                resolved_at=r["resolved_at"],
+                resolution=r["resolution"],
+                status_by=r["status_by"],
+                status_at=r["status_at"],
+                status_note=r["status_note"],
             )
             for r in rows
         ]

@@ -39,7 +39,8 @@ class RejectedEvent(BaseModel):
 
 
 class AlertOut(BaseModel):
-    """An alert: its subject, kind and level, when it was raised and last escalated, and why."""
+    """An alert: its subject, kind and level, when it was raised and last escalated, and why; once
+    stored, its status (who set it, when), and when and why behaviour resolved it."""
 
     alert_id: str = Field(description="Stable per episode: an escalation keeps the id.")
     kind: str = Field(description="pile_on, incitement, brigade or topic.")
@@ -50,7 +51,20 @@ class AlertOut(BaseModel):
     updated_at: datetime = Field(description="Event time of the latest escalation or refresh.")
     evidence: dict[str, Any] = Field(description="Counts, distinct senders, timeline, ...")
     event_ids: list[str] = Field(description="Events behind the alert (a sample).")
-    status: str | None = Field(default=None, description="open, or what a moderator set (stored alerts).")
+    status: str | None = Field(
+        default=None,
+        description="open, acknowledged, resolved or false_positive (stored alerts): resolved by "
+        "behaviour when the episode subsides, unless a person set it (status_by), which nothing "
+        "automatic overwrites.",
+    )
+    resolved_at: datetime | None = Field(
+        default=None, description="Event time the behaviour subsided (null while it goes on)."
+    )
+    resolution: str | None = Field(default=None, description="Why behaviour considers the episode over.")
+    status_by: str | None = Field(
+        default=None, description="Who set the status (an API key's name and id); null: automation."
+    )
+    status_at: datetime | None = Field(default=None, description="Wall-clock time (UTC) they set it.")
 
     @classmethod
     def of(cls, alert: AlertLike) -> AlertOut:
@@ -66,6 +80,10 @@ class AlertOut(BaseModel):
             evidence=dict(alert.evidence),
             event_ids=list(alert.event_ids),
             status=getattr(alert, "status", None),
+            resolved_at=getattr(alert, "resolved_at", None),
+            resolution=getattr(alert, "resolution", None),
+            status_by=getattr(alert, "status_by", None),
+            status_at=getattr(alert, "status_at", None),
         )
 
 

@@ -4,6 +4,9 @@
 replay of last month's stream is last month's state. Behaviour state gives the live windows (the
 embedded pipeline's, or in scale-out mode the state the workers share); the store gives the
 abusive events in the window and the alerts.
+
+The abusive events carry their text and the spans the verdict found only for roles that may read
+texts (moderator, auditor, admin; ``api.auth.can_read_texts``), never for platform keys.
 """
 
 from __future__ import annotations
@@ -11,16 +14,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from cvguard.api.auth import can_read_texts, current_principal
 from cvguard.api.deps import BehaviourDep, PipelineDep
-from cvguard.api.routes.alerts import event_store
+from cvguard.api.routes.alerts import NO_NUL, event_store
 from cvguard.api.routes.events import AlertOut
+from cvguard.api.schemas import SpanOut
+from cvguard.store import EventText, TimelineEntry
 
 router = APIRouter(prefix="/v1", tags=["targets and topics"])
 
-SubjectId = Annotated[str, Path(min_length=1, max_length=128)]
+SubjectId = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 class AbusiveEvent(BaseModel):
@@ -32,6 +38,28 @@ class AbusiveEvent(BaseModel):
     score: float
     severity: str | None
     category: str | None
+    text: str | None = Field(
+        default=None,
+        description="The message, for roles that may read texts; null otherwise, and once retention "
+        "purged it (then text_purged is true).",
+    )
+    text_purged: bool | None = Field(
+        default=None,
+        description="True when retention dropped the text (null for roles that may not read it).",
+    )
+    spans: list[SpanOut] | None = Field(
+        default=None, description="Where the verdict found abuse in the text (for roles that may read it)."
+    )
+
+    @classmethod
+    def of(cls, entry: TimelineEntry, shown: EventText | None = None) -> AbusiveEvent:
+        """The event; with ``shown``, its text (or that it was purged) and spans too."""
+        out = cls.model_validate(entry, from_attributes=True)
+        if shown is not None:
+            out.text = shown.text
+            out.text_purged = shown.text is None
+            out.spans = [SpanOut.model_validate(s, from_attributes=True) for s in shown.spans]
+        return out
 
 
 class TargetOut(BaseModel):
@@ -42,7 +70,9 @@ class TargetOut(BaseModel):
     pile_on: dict[str, Any] = Field(description="Windowed counts, senders, strangers, new accounts, surge.")
     incitement: dict[str, Any]
     timeline: list[list[Any]] = Field(description="Abusive messages per time bucket (behaviour windows).")
-    abusive_events: list[AbusiveEvent] = Field(description="Stored abusive events aimed at the user.")
+    abusive_events: list[AbusiveEvent] = Field(
+        description="Stored abusive events aimed at the user (with their text for roles that may read it)."
+    )
     alerts: list[AlertOut] = Field(description="Stored alerts about this user, newest first.")
 
 
@@ -66,18 +96,22 @@ class TopicOut(BaseModel):
 @router.get("/targets/{target_id}", response_model=TargetOut, summary="A user's pile-on risk and timeline")
 def get_target(
     target_id: SubjectId,
+    request: Request,
     pipeline: PipelineDep,
     view: BehaviourDep,
     hours: Annotated[float, Query(gt=0, le=24 * 30, description="How far back abusive events go.")] = 24,
     limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many abusive events.")] = 200,
 ) -> TargetOut:
-    """Risk and level from the live behaviour windows, with the abusive events and alerts stored."""
+    """Risk and level from the live behaviour windows, with the abusive events and alerts stored;
+    moderators, auditors and admins also see each abusive event's text and spans."""
     at, state = view.target_state(target_id)
     store = event_store(pipeline)
     entries = store.target_timeline(
         target_id, since=at - timedelta(hours=hours), until=at + timedelta(microseconds=1), limit=limit
     )
     stored = store.list_alerts(subject_id=target_id, subject_type="user", limit=100)
+    readable = can_read_texts(current_principal(request))
+    texts = store.event_texts([e.event_id for e in entries]) if readable else None
     return TargetOut(
         target_id=target_id,
         as_of=at,
@@ -86,7 +120,10 @@ def get_target(
         pile_on=state["pile_on"],
         incitement=state["incitement"],
         timeline=state["timeline"],
-        abusive_events=[AbusiveEvent.model_validate(e, from_attributes=True) for e in entries],
+        abusive_events=[
+            AbusiveEvent.of(e, None if texts is None else texts.get(e.event_id, EventText(None, ())))
+            for e in entries
+        ],
         alerts=[AlertOut.of(a) for a in stored],
     )
 
