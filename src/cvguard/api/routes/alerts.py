@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,7 @@ from pydantic import BaseModel
 
 from cvguard.api.deps import PipelineDep
 from cvguard.api.routes.events import AlertOut
-from cvguard.api.schemas import Problem
+from cvguard.api.schemas import IsoDateTime, Problem
 from cvguard.errors import InputError
 from cvguard.store import EventStore
 
@@ -45,7 +44,7 @@ def list_alerts(
     kind: Annotated[Kind | None, Query(description="Only alerts of this kind.")] = None,
     level: Annotated[Level | None, Query(description="Only alerts at this level or higher.")] = None,
     since: Annotated[
-        datetime | None,
+        IsoDateTime | None,
         Query(description="Only alerts raised or escalated at or after this event time (with a timezone)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
