@@ -537,6 +537,7 @@ def worker(
             keep_text=settings.keep_text,
             text_retention_days=settings.text_retention_days,
             fault=os.environ.get(FAULT_ENV),
+            max_skew_s=settings.max_clock_skew_s,
         )
         signal.signal(signal.SIGTERM, w.stop)
         signal.signal(signal.SIGINT, w.stop)
