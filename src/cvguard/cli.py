@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -379,6 +380,7 @@ def replay(
     """
     from cvguard.pipeline import Pipeline, ReplaySummary, alert_line
     from cvguard.pipeline import replay as run_replay
+    from cvguard.pipeline.replay import FAULT_ENV
 
     settings = get_settings()
     if db is not None:
@@ -404,7 +406,9 @@ def replay(
 
             size = None if events == "-" else Path(events).stat().st_size
             advance = _progress(stack, err, size, "replaying")
-            run_replay(pipeline, src, on_alerts=write, progress=advance, summary=summary)
+            fault = os.environ.get(FAULT_ENV)
+            run_replay(pipeline, src, on_alerts=write, progress=advance, summary=summary,
+                       crash_after=int(fault) if fault else None)
     finally:
         _print_replay_summary(err, summary.to_dict())
 

@@ -16,6 +16,8 @@ the detectors' lateness behind the clock are stored but not fed to behaviour (``
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -32,6 +34,8 @@ from cvguard.pipeline.bus import BusClosed, InProcessBus
 from cvguard.pipeline.engine import IngestResult, Pipeline
 
 QUEUE_BATCHES = 8  # batches parsed ahead of the pipeline before the reader blocks
+# "N": SIGKILL the process once the N-th batch is stored, before its alerts are handed over (tests)
+FAULT_ENV = "CVGUARD_REPLAY_FAULT"
 SHOWN_IDS = 100  # ids listed per kind in the summary (the counts are exact)
 
 
@@ -90,6 +94,8 @@ def parse_line(number: int, raw: bytes) -> Event | None:
         # surrogate escape, which the event cleans as screening does); anything else is not JSON
         obj = _loads(raw)
         if obj is None:
+            if "recursion" in str(err["msg"]):
+                raise InputError(f"line {number}: not valid JSON (nested too deeply)") from None
             raise InputError(f"line {number}: not valid JSON ({err['msg']})") from None
     try:
         return parse_event_object(obj)
@@ -146,8 +152,13 @@ def replay(
     progress: Callable[[int], None] | None = None,
     summary: ReplaySummary | None = None,
     queue_batches: int = QUEUE_BATCHES,
+    crash_after: int | None = None,
 ) -> ReplaySummary:
-    """Replays ``src`` through ``pipeline``; ``summary`` (if given) is filled in even on error."""
+    """Replays ``src`` through ``pipeline``; ``summary`` (if given) is filled in even on error.
+
+    ``crash_after``: kill the process (SIGKILL) after that many batches were stored, before their
+    alerts reach ``on_alerts``, as a crash would (``FAULT_ENV``; tests of resuming).
+    """
     tally = summary if summary is not None else ReplaySummary()
     bus: InProcessBus[list[Event]] = InProcessBus(queue_batches)
 
@@ -171,7 +182,9 @@ def replay(
     reader.start()
     try:
         try:
-            for result in pipeline.run(bus):
+            for n, result in enumerate(pipeline.run(bus), start=1):
+                if n == crash_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
                 _count(tally, result)
                 if result.alerts:
                     on_alerts(result.alerts)
