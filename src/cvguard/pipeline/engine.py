@@ -387,6 +387,7 @@ class Pipeline:
             admitted, aside = self.gate.flush()
             result = self.ingest(admitted) if admitted else IngestResult(0, [], 0, [])
             result.received = 0  # counted when they arrived
+            self.stats.received -= len(admitted)
             self.set_aside.extend(e.event_id for e in aside)
             self.stats.future += len(aside)
             result.future = [(e.event_id, "far ahead of the stream's watermark") for e in aside]
