@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,6 @@ from cvguard.pipeline import Pipeline
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
-WALL = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 EVENT: dict[str, Any] = {
     "event_id": "ev-1",
     "surface": "comment",
@@ -37,7 +35,8 @@ def event(n: int, **changes: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
-    with Pipeline.open(Settings(data_dir=tmp_path), screener=Screener.default(), wall=lambda: WALL) as p:
+    # the wall clock as it is: these events are from 2026-11-24, the past
+    with Pipeline.open(Settings(data_dir=tmp_path), screener=Screener.default()) as p:
         yield p
 
 

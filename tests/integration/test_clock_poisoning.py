@@ -76,7 +76,7 @@ def test_replay_sets_a_2099_event_aside_and_loses_nothing(
 
     # after a restart the clock is where the day ended, not in 2099
     settings = Settings(data_dir=tmp_path, database_url=database_url)
-    with Pipeline.open(settings, screener=Screener.default(), wall=lambda: WALL) as pipeline:
+    with Pipeline.open(settings, screener=Screener.default()) as pipeline:
         assert pipeline.now().year == 2026
         at, _state = pipeline.target_state(target)
         assert at.year == 2026
@@ -89,7 +89,7 @@ def test_the_api_refuses_a_2099_event_and_loses_nothing(
     target = truth["incidents"][0]["target_id"]
     settings = Settings(data_dir=tmp_path, database_url=database_url, max_batch=1001)
     screener = Screener.default()
-    pipeline = Pipeline.open(settings, screener=screener, wall=lambda: WALL)
+    pipeline = Pipeline.open(settings, screener=screener)  # the real wall clock: the day is past
     try:
         with api_client(create_app(settings, screener, pipeline=pipeline), role="platform") as client:
             # a single one: refused like any invalid field
@@ -120,7 +120,7 @@ def test_the_api_refuses_a_2099_event_and_loses_nothing(
     finally:
         pipeline.close()
     assert purged_texts(database_url) == 0
-    with Pipeline.open(settings, screener=screener, wall=lambda: WALL) as again:
+    with Pipeline.open(settings, screener=screener) as again:
         assert again.now().year == 2026
 
 

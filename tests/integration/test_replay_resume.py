@@ -16,11 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cvguard.cli import app
-from cvguard.pipeline.replay import FAULT_ENV
 from cvguard.simulate import SimConfig, generate
 from cvguard.store import EventStore
 
 runner = CliRunner()
+FAULT_ENV = "CVGUARD_REPLAY_FAULT"  # pipeline.replay.FAULT_ENV: SIGKILL after the N-th stored batch
 CONFIG = SimConfig(seed=3, hours=3, users=300, targets=100, scenarios=("pileon",))
 BATCH = 200
 
@@ -80,6 +80,16 @@ def test_a_crashed_replay_resumed_and_rerun_leaves_every_alert_in_the_file(
     again = replay_process(src, out, db)
     assert again.returncode == 0, again.stderr
     assert emissions(out) == after
+
+
+def test_replaying_a_stored_file_again_keeps_alerts(events: list[dict[str, Any]], tmp_path: Path) -> None:
+    """It truncated ALERTS to nothing (every event a duplicate, no alert raised)."""
+    src, out, db = write(tmp_path / "events.jsonl", events), tmp_path / "alerts.jsonl", f"sqlite:///{tmp_path}/db"
+    assert runner.invoke(app, ["replay", str(src), "--out", str(out), "--db", db]).exit_code == 0
+    first = out.read_bytes()
+    assert first
+    assert runner.invoke(app, ["replay", str(src), "--out", str(out), "--db", db]).exit_code == 0
+    assert out.read_bytes() == first
 
 
 def test_a_torn_last_line_is_cut_before_adding(events: list[dict[str, Any]], tmp_path: Path) -> None:
