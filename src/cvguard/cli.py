@@ -144,6 +144,8 @@ def _parse_line(number: int, raw: bytes, limit: int) -> _Line | None:
         obj = json.loads(decoded)
     except json.JSONDecodeError as exc:
         raise InputError(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"line {number}: JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise InputError(f'line {number}: expected a JSON object with "id" and "text"')
     if "id" not in obj:
@@ -408,9 +410,13 @@ def replay(
 
     Events already stored (same event_id) are skipped, so replaying a file twice changes nothing.
     A malformed line stops the run with its line number (exit 2); the lines before it are kept.
+    ALERTS is added to, never truncated: one line per alert emission, each written once however
+    many runs it took (a crashed run resumed, a file replayed again). Remove it to start afresh.
+    Events far ahead of the file's own time (a 2099 typo) are set aside and listed, never applied.
     """
     from cvguard.pipeline import Pipeline, ReplaySummary, alert_line
     from cvguard.pipeline import replay as run_replay
+    from cvguard.pipeline.replay import FAULT_ENV
 
     settings = get_settings()
     if db is not None:
@@ -421,17 +427,26 @@ def replay(
     summary = ReplaySummary()
     try:
         with ExitStack() as stack:
-            src, dst = _open_pair(stack, events, out)
-            pipeline = stack.enter_context(Pipeline.open(settings, batch_size=batch))
+            src = _open_pair(stack, events, "-")[0]
+            dst, written = _open_alerts(stack, out)
+            pipeline = stack.enter_context(Pipeline.open(settings, batch_size=batch, offline=True))
 
             def write(alerts: Any) -> None:
-                dst.write(b"".join(_alert_json(alert_line(a)) for a in alerts))
+                lines = []
+                for a in alerts:
+                    key = _emission(alert_line(a))
+                    if key not in written:
+                        written.add(key)
+                        lines.append(_alert_json(alert_line(a)))
+                dst.write(b"".join(lines))
                 dst.flush()
 
             size = None if events == "-" else Path(events).stat().st_size
             advance = _progress(stack, err, size, "replaying")
             advance = advance if advance is not None else _progress_log("replay", summary)
-            run_replay(pipeline, src, on_alerts=write, progress=advance, summary=summary)
+            fault = os.environ.get(FAULT_ENV)
+            run_replay(pipeline, src, on_alerts=write, progress=advance, summary=summary,
+                       crash_after=int(fault) if fault else None)
     finally:
         _print_replay_summary(err, summary.to_dict())
 
@@ -460,6 +475,38 @@ def _log_to_stderr(settings: Settings) -> None:
     )
 
 
+def _emission(line: dict[str, Any]) -> str:
+    """What identifies one alert emission: an episode at a level, as of a time (and resolution)."""
+    return "\x00".join(str(line.get(k)) for k in ("alert_id", "level", "updated_at", "resolved_at"))
+
+
+def _open_alerts(stack: ExitStack, out: str) -> tuple[IO[bytes], set[str]]:
+    """ALERTS opened to add to, with the emissions it already holds (a torn last line is cut)."""
+    if out == "-":
+        return sys.stdout.buffer, set()
+    path = Path(out)
+    written: set[str] = set()
+    try:
+        dst = stack.enter_context(path.open("a+b"))
+        dst.seek(0)
+        good = 0
+        for raw in dst:
+            if not raw.endswith(b"\n"):
+                break  # a run killed mid-write
+            try:
+                line = json.loads(raw)
+                if isinstance(line, dict):
+                    written.add(_emission(line))
+            except (ValueError, RecursionError):
+                pass  # not an alert line: left as it is
+            good += len(raw)
+        dst.truncate(good)
+        dst.seek(0, 2)
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: {exc.strerror}") from None
+    return dst, written
+
+
 def _alert_json(obj: dict[str, Any]) -> bytes:
     line = json.dumps(obj, ensure_ascii=False, default=str)
     try:
@@ -476,6 +523,15 @@ def _print_replay_summary(err: Console, s: dict[str, Any]) -> None:
         ),
         soft_wrap=True,
     )
+    for key, listed, what in (
+        ("late", "late_ids", "late (stored, not fed to behaviour: too far behind the clock)"),
+        ("set_aside", "set_aside_ids", "set aside (far ahead of the file's own time: not applied)"),
+        ("conflicts", "conflict_ids", "conflicts (event_id stored with another text: not stored)"),
+    ):
+        if s[key]:
+            ids = s[listed]
+            more = f" (first {len(ids)})" if len(ids) < s[key] else ""
+            err.print(Text(f"  {s[key]} {what}: {', '.join(ids)}{more}"), soft_wrap=True)
     for kind, levels in s["alerts_by_kind"].items():
         shown = ", ".join(f"{level} {n}" for level, n in levels.items())
         err.print(Text(f"  {kind}: {shown}"), soft_wrap=True)
@@ -555,6 +611,7 @@ def worker(
             keep_text=settings.keep_text,
             text_retention_days=settings.text_retention_days,
             fault=os.environ.get(FAULT_ENV),
+            max_skew_s=settings.max_clock_skew_s,
         )
         signal.signal(signal.SIGTERM, w.stop)
         signal.signal(signal.SIGINT, w.stop)

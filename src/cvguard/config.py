@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     log_level: LogLevel = "INFO"
+    # Time (pipeline.clock): online (API, workers) an event dated more than this ahead of the
+    # receiving wall clock is refused; offline (replay) one more than ``replay_horizon_s`` ahead of
+    # the stream's watermark is set aside unless ``replay_quorum`` events vouch for the jump.
+    max_clock_skew_s: float = Field(default=300.0, ge=0)
+    replay_horizon_s: float = Field(default=3600.0, gt=0)
+    replay_quorum: int = Field(default=20, ge=2)
+    # The most characters one POST /v1/screen request may screen in all (413 beyond).
+    max_screen_chars: int = Field(default=100_000, ge=1)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

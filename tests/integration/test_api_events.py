@@ -53,7 +53,8 @@ def test_a_good_event_is_accepted_once(client: TestClient) -> None:
     first = client.post("/v1/events", json=EVENT)
     assert first.status_code == 200, first.text
     assert first.json() | {"alerts": []} == {
-        "accepted": 1, "duplicates": 0, "errors": [], "event_ids": ["ev-1"], "alerts": [], "queued": 0
+        "accepted": 1, "duplicates": 0, "errors": [], "event_ids": ["ev-1"], "alerts": [], "queued": 0,
+        "conflicts": [], "late": 0, "late_ids": [],
     }
     # reposting (a client retry) changes nothing
     again = client.post("/v1/events", json=EVENT)

@@ -1,4 +1,4 @@
-"""A request body limit enforced before anything parses the body."""
+"""What a request body must be before anything parses it: within the size limit, and UTF-8."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from cvguard.api.problems import problem_response
 
 
 class BodyLimit:
-    """Answers 413 to a body over ``max_bytes``, declared (Content-Length) or streamed.
+    """Answers 413 to a body over ``max_bytes``, declared (Content-Length) or streamed, and 400 to
+    a body that is not UTF-8 (JSON must be; the framework would only say it could not parse it).
 
     The body is read here first and replayed to the app, so an oversized one is refused without
     being parsed and without relying on how the framework reports errors raised mid-read.
@@ -41,6 +42,16 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if body and not body.isascii():
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                detail = (
+                    f"the request body is not valid UTF-8 (byte {exc.start}: {exc.reason}); "
+                    "JSON must be sent as UTF-8"
+                )
+                await problem_response(400, "invalid-utf8", detail)(scope, receive, send)
+                return
         replayed = False
 
         async def replay() -> Message:

@@ -1,6 +1,7 @@
 """Every error the API returns, as an RFC 9457 problem document, mapped here and nowhere else.
 
 malformed JSON body                      400  urn:cvguard:problem:malformed-json
+a body that is not UTF-8                 400  urn:cvguard:problem:invalid-utf8   (api.limits)
 request fails validation                 422  urn:cvguard:problem:validation   (+ errors[loc, msg])
 InputError from the core                 422  urn:cvguard:problem:invalid-input
 TextTooLarge / PayloadTooLarge           413  urn:cvguard:problem:too-large
@@ -12,6 +13,7 @@ DataError / ModelError / anything else   500  urn:cvguard:problem:internal (no i
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -112,6 +114,43 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "internal", "cvguard could not process this request")
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def document_errors(spec: dict[str, Any]) -> None:
+    """Make the OpenAPI document say what the API sends on errors: every 4xx/5xx response of every
+    operation is ``application/problem+json`` with the Problem schema (FastAPI's default 422 says
+    ``application/json`` with its own shape), and a ``default`` response covers the rest (a body
+    too large or not UTF-8 on any route, an internal error)."""
+    spec.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+        "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    schemas = spec["components"]["schemas"]
+    for name, sub in Problem.model_json_schema(ref_template="#/components/schemas/{model}").get(
+        "$defs", {}
+    ).items():
+        schemas.setdefault(name, sub)
+    schemas["Problem"].pop("$defs", None)
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+            responses.setdefault(
+                "default",
+                {
+                    "description": "An error, as an RFC 9457 problem document.",
+                    "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
+                },
+            )
+    for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shapes, now unused
+        if f'"#/components/schemas/{unused}"' not in json.dumps(spec):
+            schemas.pop(unused, None)
 
 
 def install(app: FastAPI) -> None:

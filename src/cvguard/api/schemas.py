@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
 from cvguard.detection.verdict import Verdict
+
+
+def _iso_datetime(value: object) -> datetime:
+    """An ISO 8601 date-time with a timezone, and nothing else (no epoch numbers, no bare dates)."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date-time, e.g. 2026-11-24T08:00:00Z") from None
+        if "T" not in value.upper() and " " not in value:
+            raise ValueError("must be a date-time, not a date, e.g. 2026-11-24T08:00:00Z")
+    else:
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-11-24T08:00:00Z")
+    if parsed.tzinfo is None:
+        raise ValueError("must carry a timezone (e.g. 2026-11-24T08:00:00Z)")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+
+
+# A query parameter (or field) that takes a timezone-aware ISO 8601 date-time, as the schema says.
+IsoDateTime = Annotated[
+    datetime,
+    PlainValidator(_iso_datetime),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class ScreenItem(BaseModel):

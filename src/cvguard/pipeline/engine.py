@@ -11,8 +11,18 @@ What the pipeline guarantees:
   only those are fed to behaviour. An event delivered twice (a retried POST, a redelivered
   message, the same file replayed) is stored once and counted once in every window.
 - **Event time.** Behaviour reads each event's ``occurred_at``; the :class:`EventClock` follows the
-  newest event time and is what "now" means for reads (``target_state``, ``topic_state``). Nothing
-  here reads the wall clock to decide anything.
+  newest event time and is what "now" means for reads (``target_state``, ``topic_state``).
+- **No event can drag the clock.** Before anything is stored, a gate (``pipeline.clock``) decides
+  which events may move it: online (the API) an event more than the configured skew ahead of the
+  wall clock is refused (``IngestResult.future`` with why); offline (``replay``) one far ahead of
+  the stream's watermark waits for a quorum of later events to vouch for it and is set aside at the
+  end of the stream if none do (``set_aside``). The wall clock is injected (``wall``); it also
+  caps text retention (``store.retention``).
+- **Late events are kept, not fed.** An event more than the detectors' lateness (10 minutes)
+  behind the clock is screened and stored with its verdict, and reported in ``IngestResult.late``,
+  but not fed to behaviour: its windows have closed (the detectors would drop it themselves).
+- **Conflicts are named.** An ``event_id`` already stored with a different text (SHA-256) is a
+  conflict, reported in ``IngestResult.conflicts``; the stored version stays.
 - **Alerts after events.** Alerts reference events, so they are written after the batch that
   holds them commits. An alert the store could not take stays pending and is written before the
   next batch (the behaviour state will not emit it again).
@@ -44,7 +54,7 @@ from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.detection.verdict import Verdict
 from cvguard.events import Event, parse_events
-from cvguard.pipeline.clock import EventClock
+from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
 from cvguard.store import EventStore, repositories
 from cvguard.store.retention import TextRetention
 
@@ -68,6 +78,10 @@ CHECKPOINT_EVERY = 200_000
 SNAPSHOT_NAME = "embedded"
 SNAPSHOT_FORMAT = 1
 RESUME_WITHOUT_CHECKPOINT = timedelta(days=3)  # the longest look-back of the detectors
+# An event this far behind the clock is not fed to behaviour: the detectors' lateness (all 600 s,
+# ``behavior``), read from the engine's config when the behaviour is a ``BehaviourEngine``.
+DEFAULT_LATENESS_S = 600.0
+DEFAULT_SKEW_S = 300.0
 
 
 class Screening(Protocol):
@@ -94,13 +108,19 @@ class AlertStore(Protocol):
 
 @dataclass(slots=True)
 class IngestResult:
-    """What one ``ingest`` did. ``received == len(new_ids) + duplicates (+ len(errors) for submit)``."""
+    """What one ``ingest`` did. ``received == len(new_ids) + duplicates + len(conflicts)
+    + len(future) + len(waiting) (+ len(errors) for submit)``; offline, events that waited in an
+    earlier batch may be among ``new_ids`` too."""
 
     received: int
     new_ids: list[str]
     duplicates: int
     alerts: list[Alert]  # every emission (raise or escalation), in the order behaviour made them
     errors: list[dict[str, Any]] = field(default_factory=list)  # per bad event (``submit`` only)
+    late: list[str] = field(default_factory=list)  # stored, not fed to behaviour (too late)
+    conflicts: list[str] = field(default_factory=list)  # id stored with another text: not stored
+    future: list[tuple[str, str]] = field(default_factory=list)  # online: (id, why) refused
+    waiting: int = 0  # offline: events far ahead of the watermark, waiting for a quorum
 
     @property
     def accepted(self) -> int:
@@ -118,6 +138,9 @@ class PipelineStats:
     alerts: int = 0
     unstored_alerts: int = 0
     checkpoints: int = 0  # behaviour state saved to the store
+    late: int = 0  # stored but not fed to behaviour: behind the clock by more than the lateness
+    future: int = 0  # refused (online) or set aside (offline): too far ahead to move the clock
+    conflicts: int = 0  # an event_id already stored with another text
     resumed: int = 0  # events fed to behaviour again on start (stored after the last checkpoint)
     screen_s: float = 0.0
     store_s: float = 0.0
@@ -143,6 +166,9 @@ class Pipeline:
         checkpoint_every: int = CHECKPOINT_EVERY,
         persist_behaviour: bool = True,
         text_retention_days: float | None = None,
+        gate: WallGate | WatermarkGate | None = None,
+        wall: WallClock = wall_clock,
+        lateness_s: float | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -155,7 +181,12 @@ class Pipeline:
         self.stats = PipelineStats()
         self.checkpoint_every = checkpoint_every
         self.persist_behaviour = persist_behaviour
-        self.retention = TextRetention.of(store, text_retention_days)
+        self.wall = wall
+        self.gate = gate if gate is not None else WallGate(DEFAULT_SKEW_S, wall)
+        self.lateness_s = lateness_s if lateness_s is not None else _lateness_of(behaviour)
+        self.retention = TextRetention.of(store, text_retention_days, wall=wall)
+        self.set_aside: list[str] = []  # offline: ids never admitted (too far ahead, not vouched for)
+        self.resumed_alerts: list[Alert] = []  # raised again by ``resume`` (for ``replay --out``)
         self._lock = threading.RLock()
         self._unsaved: dict[str, Alert] = {}  # alerts the store has not taken yet, by alert_id
         self._since_checkpoint = 0
@@ -169,12 +200,21 @@ class Pipeline:
         behaviour: Behaviour | None = None,
         batch_size: int = DEFAULT_BATCH,
         persist_behaviour: bool = True,
+        offline: bool = False,
+        wall: WallClock = wall_clock,
     ) -> Pipeline:
         """The embedded defaults: the store at ``settings.database_url`` (migrated), in-memory behaviour.
 
         ``persist_behaviour=False``: no checkpoint is read or written (a process that only reads
         the store while workers own the behaviour state, e.g. the API in scale-out mode).
+        ``offline``: events come from a file (``replay``), judged against the stream's watermark
+        rather than the wall clock (see ``pipeline.clock``).
         """
+        gate: WallGate | WatermarkGate = (
+            WatermarkGate(settings.replay_horizon_s, settings.replay_quorum)
+            if offline
+            else WallGate(settings.max_clock_skew_s, wall)
+        )
         store = EventStore.open(settings.database_url)
         try:
             pipeline = cls(
@@ -185,6 +225,8 @@ class Pipeline:
                 batch_size=batch_size,
                 persist_behaviour=persist_behaviour,
                 text_retention_days=settings.text_retention_days,
+                gate=gate,
+                wall=wall,
             )
             pipeline.resume()
         except BaseException:
@@ -263,10 +305,12 @@ class Pipeline:
                 since = newest - RESUME_WITHOUT_CHECKPOINT
             fed = 0
             for chunk in store.events_since(ingested_after=after, occurred_from=since):
-                alerts = behaviour.process_many(chunk, batch=self.batch_size)
-                for event, _ in chunk:
+                on_time, _late = self._split_late(chunk)
+                alerts = behaviour.process_many(on_time, batch=self.batch_size)
+                for event, _ in on_time:
                     self.clock.advance(event.occurred_at)
                 self._save_alerts(alerts)
+                self.resumed_alerts.extend(alerts)
                 fed += len(chunk)
             self.stats.resumed += fed
             if fed:
@@ -293,33 +337,101 @@ class Pipeline:
         """One batch of validated events, in arrival order (any size; the store chunks its writes)."""
         with self._lock:
             stats = self.stats
+            if self._since_checkpoint >= self.checkpoint_every:
+                # due after the last batch; taken now that its alerts were handed on (replay --out)
+                self.checkpoint()
             t0 = time.perf_counter()
-            verdicts = self.screener.screen_many([e.text for e in events])
+            admitted, future = self._admit(events)
+            verdicts = self.screener.screen_many([e.text for e in admitted])
             t1 = time.perf_counter()
-            new_ids = self.store.add_batch(events, verdicts, keep_text=self.keep_text)
+            new_ids = self.store.add_batch(admitted, verdicts, keep_text=self.keep_text)
+            conflicts = self._conflicts(admitted, new_ids)
             t2 = time.perf_counter()
-            fresh = _first_of(events, verdicts, new_ids)
-            alerts = self.behaviour.process_many(fresh, batch=self.batch_size) if fresh else []
-            for event, _ in fresh:
+            fresh = _first_of(admitted, verdicts, new_ids)
+            on_time, late = self._split_late(fresh)
+            alerts = self.behaviour.process_many(on_time, batch=self.batch_size) if on_time else []
+            for event, _ in on_time:
                 self.clock.advance(event.occurred_at)
             t3 = time.perf_counter()
             self._save_alerts(alerts)
             self._since_checkpoint += len(fresh)
-            if self._since_checkpoint >= self.checkpoint_every:
-                self.checkpoint()
             if self.retention is not None and self.clock.started:
                 self.retention.advance(self.clock.now())
             t4 = time.perf_counter()
+            duplicates = len(admitted) - len(new_ids) - len(conflicts)
+            waiting = self.gate.waiting if isinstance(self.gate, WatermarkGate) else 0
             stats.batches += 1
             stats.received += len(events)
             stats.new += len(new_ids)
-            stats.duplicates += len(events) - len(new_ids)
+            stats.duplicates += duplicates
+            stats.conflicts += len(conflicts)
+            stats.late += len(late)
+            stats.future += len(future)
             stats.alerts += len(alerts)
             stats.screen_s += t1 - t0
             stats.store_s += t2 - t1
             stats.behaviour_s += t3 - t2
             stats.alerts_s += t4 - t3
-            return IngestResult(len(events), new_ids, len(events) - len(new_ids), alerts)
+            return IngestResult(
+                len(events), new_ids, duplicates, alerts, late=late, conflicts=conflicts, future=future,
+                waiting=waiting,
+            )
+
+    def finish(self) -> IngestResult:
+        """The end of an offline stream: events still waiting for a quorum are set aside (ids in
+        ``set_aside`` and the result's ``future``), except in a stream too short to reach one,
+        whose events around its median time are ingested now (``WatermarkGate.flush``)."""
+        with self._lock:
+            if not isinstance(self.gate, WatermarkGate):
+                return IngestResult(0, [], 0, [])
+            admitted, aside = self.gate.flush()
+            result = self.ingest(admitted) if admitted else IngestResult(0, [], 0, [])
+            result.received = 0  # counted when they arrived
+            self.stats.received -= len(admitted)
+            self.set_aside.extend(e.event_id for e in aside)
+            self.stats.future += len(aside)
+            result.future = [(e.event_id, "far ahead of the stream's watermark") for e in aside]
+            return result
+
+    def _admit(self, events: Sequence[Event]) -> tuple[list[Event], list[tuple[str, str]]]:
+        """The events that may be stored now, and (online) the refused ones with why."""
+        gate = self.gate
+        if isinstance(gate, WatermarkGate):
+            return gate.admit(events), []
+        limit = gate.limit()
+        if all(e.occurred_at <= limit for e in events):
+            return list(events), []
+        admitted: list[Event] = []
+        refused: list[tuple[str, str]] = []
+        for e in events:
+            why = gate.refusal(e.occurred_at, limit)
+            if why is None:
+                admitted.append(e)
+            else:
+                refused.append((e.event_id, f"occurred_at {why}"))
+        return admitted, refused
+
+    def _conflicts(self, events: Sequence[Event], new_ids: Sequence[str]) -> list[str]:
+        if len(new_ids) == len(events) or not isinstance(self.store, EventStore):
+            return []
+        return self.store.conflicts(events, new_ids)
+
+    def _split_late(
+        self, items: Sequence[tuple[Event, Verdict]]
+    ) -> tuple[list[tuple[Event, Verdict]], list[str]]:
+        """(fed to behaviour, ids too late for it): late means more than the detectors' lateness
+        behind the newest time fed before it, the same rule the detectors apply themselves."""
+        newest = self.clock.now().timestamp() if self.clock.started else -float("inf")
+        on_time: list[tuple[Event, Verdict]] = []
+        late: list[str] = []
+        for item in items:
+            t = item[0].occurred_at.timestamp()
+            if t < newest - self.lateness_s:
+                late.append(item[0].event_id)
+            else:
+                on_time.append(item)
+                newest = max(newest, t)
+        return on_time, late
 
     def run(self, batches: Iterable[Sequence[Event]]) -> Iterator[IngestResult]:
         """``ingest`` each batch (a bus, a list of lists...) and yield what it did."""
@@ -359,6 +471,14 @@ class Pipeline:
         with self._lock:
             at = self.clock.now()
             return at, self.behaviour.topic_state(topic_id, at)
+
+
+def _lateness_of(behaviour: object) -> float:
+    if isinstance(behaviour, BehaviourEngine):
+        cfg = behaviour.config
+        return min(cfg.pile_on.lateness_s, cfg.incitement.lateness_s, cfg.brigade.lateness_s,
+                   cfg.topic.lateness_s)
+    return DEFAULT_LATENESS_S
 
 
 def _first_of(

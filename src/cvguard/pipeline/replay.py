@@ -5,11 +5,19 @@ A reader thread parses lines into batches and publishes them on a bounded :class
 alerts it raised to ``on_alerts``. Lines with a ``"kind"`` key (the simulator's ground-truth
 header) are skipped; blank lines too. A malformed line stops the reader: everything before it is
 ingested and its alerts handed over, then ``InputError("line N: ...")`` is raised.
+
+Time (``pipeline.clock``): the pipeline should be opened ``offline``, so that the stream's own
+watermark judges each event: one far ahead of it (a 2099 typo) waits for a quorum of later events
+and is set aside at the end if none vouch for it (``ReplaySummary.set_aside``). Events more than
+the detectors' lateness behind the clock are stored but not fed to behaviour (``late``). Alerts that
+``resume`` raised again on opening (a crashed run's tail) are handed to ``on_alerts`` first.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -21,11 +29,14 @@ from pydantic import ValidationError
 
 from cvguard.behavior import Alert
 from cvguard.errors import InputError
-from cvguard.events import Event
+from cvguard.events import Event, clean_text
 from cvguard.pipeline.bus import BusClosed, InProcessBus
-from cvguard.pipeline.engine import Pipeline
+from cvguard.pipeline.engine import IngestResult, Pipeline
 
 QUEUE_BATCHES = 8  # batches parsed ahead of the pipeline before the reader blocks
+# "N": SIGKILL the process once the N-th batch is stored, before its alerts are handed over (tests)
+FAULT_ENV = "CVGUARD_REPLAY_FAULT"
+SHOWN_IDS = 100  # ids listed per kind in the summary (the counts are exact)
 
 
 @dataclass(slots=True)
@@ -34,6 +45,9 @@ class ReplaySummary:
     events: int = 0  # valid events ingested
     new: int = 0
     duplicates: int = 0
+    late: list[str] = field(default_factory=list)  # stored, not fed to behaviour (too late)
+    set_aside: list[str] = field(default_factory=list)  # far ahead of the watermark: not applied
+    conflicts: list[str] = field(default_factory=list)  # id already stored with another text
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, level) → emissions
     seconds: float = 0.0
 
@@ -49,6 +63,12 @@ class ReplaySummary:
             "events": self.events,
             "new": self.new,
             "duplicates": self.duplicates,
+            "late": len(self.late),
+            "late_ids": self.late[:SHOWN_IDS],
+            "set_aside": len(self.set_aside),
+            "set_aside_ids": self.set_aside[:SHOWN_IDS],
+            "conflicts": len(self.conflicts),
+            "conflict_ids": self.conflicts[:SHOWN_IDS],
             "alerts": sum(self.alerts.values()),
             "alerts_by_kind": by_kind,
             "seconds": round(self.seconds, 3),
@@ -61,21 +81,44 @@ def parse_line(number: int, raw: bytes) -> Event | None:
     if not raw.strip():
         return None
     if b'"kind"' in raw:  # rare: only then pay for a second parse to spot the header
-        try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            obj = None
+        obj = _loads(raw)
         if isinstance(obj, dict) and "kind" in obj:
             return None
     try:
         return Event.model_validate_json(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        if err["type"] == "json_invalid":
+        if err["type"] != "json_invalid":
+            raise _line_error(number, err) from None
+        # Python's parser takes what the fast one refuses in a text that is still JSON (a lone
+        # surrogate escape, which the event cleans as screening does); anything else is not JSON
+        obj = _loads(raw)
+        if obj is None:
+            if "recursion" in str(err["msg"]):
+                raise InputError(f"line {number}: not valid JSON (nested too deeply)") from None
             raise InputError(f"line {number}: not valid JSON ({err['msg']})") from None
-        where = ".".join(str(p) for p in err["loc"]) or "(event)"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        raise InputError(f"line {number}: {where}: {msg}", field=where) from None
+    try:
+        return parse_event_object(obj)
+    except ValidationError as exc:
+        raise _line_error(number, exc.errors()[0]) from None
+
+
+def parse_event_object(obj: Any) -> Event:
+    return Event.model_validate(clean_text(obj))
+
+
+def _loads(raw: bytes) -> Any:
+    """The JSON value of ``raw``, or None if it is not JSON (too deeply nested included)."""
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def _line_error(number: int, err: Any) -> InputError:
+    where = ".".join(str(p) for p in err["loc"]) or "(event)"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return InputError(f"line {number}: {where}: {msg}", field=where)
 
 
 def read_batches(src: IO[bytes], *, batch_size: int, tally: ReplaySummary,
@@ -109,8 +152,13 @@ def replay(
     progress: Callable[[int], None] | None = None,
     summary: ReplaySummary | None = None,
     queue_batches: int = QUEUE_BATCHES,
+    crash_after: int | None = None,
 ) -> ReplaySummary:
-    """Replays ``src`` through ``pipeline``; ``summary`` (if given) is filled in even on error."""
+    """Replays ``src`` through ``pipeline``; ``summary`` (if given) is filled in even on error.
+
+    ``crash_after``: kill the process (SIGKILL) after that many batches were stored, before their
+    alerts reach ``on_alerts``, as a crash would (``FAULT_ENV``; tests of resuming).
+    """
     tally = summary if summary is not None else ReplaySummary()
     bus: InProcessBus[list[Event]] = InProcessBus(queue_batches)
 
@@ -126,22 +174,48 @@ def replay(
         bus.close()
 
     started = time.perf_counter()
+    resumed, pipeline.resumed_alerts = pipeline.resumed_alerts, []
+    if resumed:  # a crashed run's alerts, raised again on opening: they belong in the output too
+        _count(tally, IngestResult(0, [], 0, resumed))
+        on_alerts(resumed)
     reader = threading.Thread(target=read, name="cvguard-replay-reader", daemon=True)
     reader.start()
     try:
-        for result in pipeline.run(bus):
-            tally.events += result.received
-            tally.new += len(result.new_ids)
-            tally.duplicates += result.duplicates
-            for alert in result.alerts:
-                tally.alerts[(alert.kind, alert.level)] += 1
-            if result.alerts:
-                on_alerts(result.alerts)
+        try:
+            for n, result in enumerate(pipeline.run(bus), start=1):
+                if n == crash_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                _count(tally, result)
+                if result.alerts:
+                    on_alerts(result.alerts)
+        except InputError:
+            _finish(pipeline, tally, on_alerts)  # a bad line: the good ones before it are kept
+            raise
+        _finish(pipeline, tally, on_alerts)
     finally:
         bus.cancel()
         reader.join()
         tally.seconds = time.perf_counter() - started
     return tally
+
+
+def _finish(pipeline: Pipeline, tally: ReplaySummary, on_alerts: Callable[[Sequence[Alert]], None]) -> None:
+    """The end of the stream: what waited for a quorum is ingested or set aside."""
+    result = pipeline.finish()
+    _count(tally, result)
+    if result.alerts:
+        on_alerts(result.alerts)
+
+
+def _count(tally: ReplaySummary, result: IngestResult) -> None:
+    tally.events += result.received
+    tally.new += len(result.new_ids)
+    tally.duplicates += result.duplicates
+    tally.late.extend(result.late)
+    tally.conflicts.extend(result.conflicts)
+    tally.set_aside.extend(i for i, _ in result.future)
+    for alert in result.alerts:
+        tally.alerts[(alert.kind, alert.level)] += 1
 
 
 def alert_line(alert: Alert) -> dict[str, Any]:

@@ -18,6 +18,10 @@ the entries pending; another worker claims them (XAUTOCLAIM after ``claim_idle_m
 batch again. Every step is idempotent for a redelivered event: the store skips stored ids, behaviour
 skips applied ids, alert upserts converge. Nothing is lost and nothing is counted twice.
 
+Time: an event dated more than ``max_skew_s`` ahead of this worker's wall clock is refused
+(dead-lettered with why, counted in ``WorkerStats.future``) before it is stored, so no event can
+move the shared behaviour clock or the text retention into the future (``pipeline.clock``).
+
 Back-pressure is the pull: a worker reads the next batch only when the last one is written, so a
 slow store slows the reading, and the stream (capped, see ``redis_bus``) holds the backlog; a
 worker that is not the leader also waits while the behaviour log is more than ``max_lag`` entries
@@ -33,12 +37,13 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from cvguard.behavior import Alert
-from cvguard.pipeline.engine import Screening
+from cvguard.pipeline.clock import WallClock, WallGate, wall_clock
+from cvguard.pipeline.engine import DEFAULT_SKEW_S, Screening
 from cvguard.pipeline.redis_bus import Entry, RedisStreamBus, StreamId, stream_id
 from cvguard.pipeline.shared_state import SharedBehaviour, alert_json
 from cvguard.progress import ProgressLog
@@ -67,6 +72,7 @@ class WorkerStats:
     lag_waits: int = 0
     held: int = 0  # pumps that waited for an older batch another worker still had in hand
     late: int = 0  # events the behaviour detectors refused as too late, while this worker led
+    future: int = 0  # events refused: dated more than the skew ahead of the wall clock
     seconds: float = 0.0
     cpu_s: float = 0.0  # this process's CPU time over the run (the rest of ``seconds`` is waiting)
     # where the time went (seconds): reading the stream, screening, the store, submitting to the
@@ -101,6 +107,8 @@ class Worker:
         text_retention_days: float | None = None,
         drain_s: float = 10.0,
         fault: str | None = None,
+        max_skew_s: float = DEFAULT_SKEW_S,
+        wall: WallClock = wall_clock,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
@@ -109,7 +117,8 @@ class Worker:
         self.block_ms, self.claim_idle_ms, self.claim_every_s = block_ms, claim_idle_ms, claim_every_s
         self.keep_text = keep_text
         self.max_lag, self.hold_ms, self.drain_s = max_lag, hold_ms, drain_s
-        self.retention = TextRetention.of(store, text_retention_days)  # applied by the leader
+        self.gate = WallGate(max_skew_s, wall)
+        self.retention = TextRetention.of(store, text_retention_days, wall=wall)  # applied by the leader
         self.stats = WorkerStats()
         self._stopping = False
         self._fault = _parse_fault(fault)
@@ -167,6 +176,7 @@ class Worker:
 
     def handle(self, entries: Sequence[Entry]) -> None:
         """One batch, acknowledged only after its events are stored and submitted to behaviour."""
+        entries = self._refuse_future(entries)
         bad = [e for e in entries if e.event is None]
         if bad:
             for e in bad:
@@ -195,6 +205,19 @@ class Worker:
         self.stats.entries += len(entries)
         self.pump()
         self._hold_back()
+
+    def _refuse_future(self, entries: Sequence[Entry]) -> list[Entry]:
+        """Entries whose event is too far ahead of the wall clock become bad entries, with why."""
+        limit = self.gate.limit()
+        out: list[Entry] = []
+        for e in entries:
+            why = None if e.event is None else self.gate.refusal(e.event.occurred_at, limit)
+            if why is not None and e.event is not None:
+                self.stats.future += 1
+                raw = e.raw or e.event.model_dump_json().encode()
+                e = replace(e, event=None, error=f"occurred_at {why}", raw=raw)
+            out.append(e)
+        return out
 
     def pump(self) -> int:
         """As the leader, apply the behaviour log and store the alerts; returns how many alerts."""

@@ -321,6 +321,37 @@ class EventStore:
                     cv.insert(conn, table, links)
         return [eid for eid in batch if eid in new]
 
+    def conflicts(self, events: Sequence[Event], new_ids: Sequence[str]) -> list[str]:
+        """Of the events ``add_batch`` did not store, the ids whose text differs from the text
+        stored (or kept earlier in the same batch) under that id: a conflict, not a duplicate.
+        Compared by SHA-256, so it holds after retention dropped the stored text."""
+        new = set(new_ids)
+        first: dict[str, str] = {}  # id -> digest of the version kept from this batch
+        digest = _RowMemo(self._bulk).digest
+        repeats: list[Event] = []
+        for ev in events:
+            if ev.event_id in new and ev.event_id not in first:
+                first[ev.event_id] = digest(ev.text)
+            else:
+                repeats.append(ev)
+        if not repeats:
+            return []
+        wanted = sorted({ev.event_id for ev in repeats if ev.event_id not in first})
+        stored: dict[str, str] = {}
+        with self._tx() as conn:
+            for i in range(0, len(wanted), 1000):
+                chunk = wanted[i : i + 1000]
+                rows = conn.execute(
+                    select(m.events.c.event_id, m.events.c.text_sha256).where(m.events.c.event_id.in_(chunk))
+                )
+                stored.update({str(r[0]): str(r[1]) for r in rows})
+        out: dict[str, None] = {}
+        for ev in repeats:
+            known = first.get(ev.event_id) or stored.get(ev.event_id)
+            if known is not None and known != digest(ev.text):
+                out[ev.event_id] = None
+        return list(out)
+
     def get_event(self, event_id: str) -> StoredEvent | None:
         stmt = (
             select(m.events, *[c for c in m.verdicts.c if c.name != "event_id"])

@@ -4,7 +4,13 @@ One event (the Event object itself): 200 with the counts and the alerts it raise
 document — 422 naming the field and why, 413 for a text over the limit. A batch
 (``{"events": [...]}``): the good events are ingested and the bad ones listed with their index,
 ``event_id`` and per-field errors; 200 when all were good, 207 when some were not. Ingestion is
-idempotent by ``event_id``: a repost counts as a duplicate and changes nothing.
+idempotent by ``event_id``: a repost counts as a duplicate and changes nothing; the same id with a
+different text is a conflict (``conflicts``), and the stored version stays.
+
+Time: an event dated more than ``CVGUARD_MAX_CLOCK_SKEW_S`` (300 s) ahead of the server's clock is
+refused like any invalid field (``occurred_at``), so no event can drag the event clock into the
+future. One more than the detectors' lateness (10 minutes) behind the newest event is stored and
+screened, its verdict kept, but not fed to the behaviour windows: it is listed in ``late``.
 """
 
 from __future__ import annotations
@@ -16,12 +22,13 @@ from fastapi import APIRouter, Body, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
 from cvguard.api.deps import IngestDep, SettingsDep
-from cvguard.api.problems import PayloadTooLarge
+from cvguard.api.problems import PayloadTooLarge, document_errors
 from cvguard.api.schemas import Problem
 from cvguard.config import Settings
 from cvguard.errors import InputError, TextTooLarge
 from cvguard.events import Event, parse_events
 from cvguard.pipeline import Pipeline
+from cvguard.pipeline.clock import WallGate
 from cvguard.store import AlertLike
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -88,10 +95,21 @@ class AlertOut(BaseModel):
 
 
 class IngestOut(BaseModel):
-    """What happened to the events sent: ``accepted + duplicates + len(errors)`` is how many came."""
+    """What happened to the events sent: ``accepted + duplicates + len(conflicts) + len(errors)`` is
+    how many came (``late`` ones are among the accepted)."""
 
     accepted: int = Field(description="New events stored and processed.")
     duplicates: int = Field(description="Events whose event_id was already stored (nothing changed).")
+    conflicts: list[str] = Field(
+        default_factory=list,
+        description="Ids already stored with a different text: not stored again, the first version stays.",
+    )
+    late: int = Field(
+        default=0,
+        description="Accepted events more than the behaviour lateness (10 min) behind the newest event: "
+        "stored and screened, their verdicts kept, but not fed to the behaviour windows.",
+    )
+    late_ids: list[str] = Field(default_factory=list, description="The ids of the late events.")
     errors: list[RejectedEvent] = Field(description="Every event refused, with why.")
     event_ids: list[str] = Field(description="The ids of the accepted (or, when queued, the queued) events.")
     alerts: list[AlertOut] = Field(description="Alerts these events raised or escalated.")
@@ -170,34 +188,66 @@ def post_events(
     """Send one Event object, or `{"events": [...]}`. Good events are stored, screened and fed to
     the behaviour detectors (or, in scale-out mode, queued for the workers: 202); bad ones are
     refused with the field and the reason, never dropped."""
-    good, bad = _received(payload, settings)
+    indexed, bad = _received(payload, settings)
+    pipeline: Pipeline | None = request.app.state.pipeline() if queue is None else None
+    # the pipeline's own gate in embedded mode (its wall clock can be injected); else the settings'
+    gate = pipeline.gate if pipeline is not None and isinstance(pipeline.gate, WallGate) else None
+    good = _refuse_future(indexed, bad, gate or WallGate(settings.max_clock_skew_s), single=_single(payload))
+    errors = [RejectedEvent.model_validate(b) for b in sorted(bad, key=lambda b: int(b["index"]))]
     if queue is not None:
         queue.publish(good)
         response.status_code = 202
         return IngestOut(
             accepted=0,
             duplicates=0,
-            errors=[RejectedEvent.model_validate(b) for b in bad],
+            errors=errors,
             event_ids=[e.event_id for e in good],
             alerts=[],
             queued=len(good),
         )
-    pipeline: Pipeline = request.app.state.pipeline()
+    assert pipeline is not None
     result = pipeline.ingest(good)
     if bad:
         response.status_code = 207
     return IngestOut(
         accepted=result.accepted,
         duplicates=result.duplicates,
-        errors=[RejectedEvent.model_validate(b) for b in bad],
+        conflicts=result.conflicts,
+        late=len(result.late),
+        late_ids=result.late,
+        errors=errors,
         event_ids=result.new_ids,
         alerts=[AlertOut.of(a) for a in result.alerts],
     )
 
 
-def _received(payload: Any, settings: Settings) -> tuple[list[Event], list[dict[str, Any]]]:
-    """The good events of a body, and the refused ones of a batch; a bad single event raises."""
-    if isinstance(payload, dict) and "events" in payload and "event_id" not in payload:
+def _single(payload: Any) -> bool:
+    return not (isinstance(payload, dict) and "events" in payload and "event_id" not in payload)
+
+
+def _refuse_future(
+    indexed: list[tuple[int, Event]], bad: list[dict[str, Any]], gate: WallGate, *, single: bool
+) -> list[Event]:
+    """The events not ahead of the server's clock by more than the skew; the others join ``bad``
+    (a single event: raises, as for any invalid field)."""
+    limit = gate.limit()
+    good: list[Event] = []
+    for i, event in indexed:
+        why = gate.refusal(event.occurred_at, limit)
+        if why is None:
+            good.append(event)
+        elif single:
+            raise InputError(f"occurred_at: {why}", field="occurred_at")
+        else:
+            bad.append({"index": i, "event_id": event.event_id,
+                        "errors": [{"field": "occurred_at", "error": why}]})
+    return good
+
+
+def _received(payload: Any, settings: Settings) -> tuple[list[tuple[int, Event]], list[dict[str, Any]]]:
+    """The good events of a body (with their index), and the refused ones of a batch; a bad single
+    event raises."""
+    if not _single(payload):
         raws = payload["events"]
         if not isinstance(raws, list):
             raise InputError('"events" must be a list of event objects', field="events")
@@ -212,7 +262,7 @@ def _received(payload: Any, settings: Settings) -> tuple[list[Event], list[dict[
         error = first["error"].removeprefix("Value error, ")
         raise InputError(f"{first['field']}: {error}", field=first["field"])
     _check_text(events[0], settings.max_text_chars)
-    return events, []
+    return [(0, events[0])], []
 
 
 def _check_text(event: Event, limit: int) -> None:
@@ -220,9 +270,10 @@ def _check_text(event: Event, limit: int) -> None:
         raise TextTooLarge(f"text has {len(event.text)} characters; the limit is {limit}", field="text")
 
 
-def _validate_batch(raws: list[Any], limit: int) -> tuple[list[Event], list[dict[str, Any]]]:
-    """The good events, and every bad one with its index, id and all its field errors."""
-    good: list[Event] = []
+def _validate_batch(raws: list[Any], limit: int) -> tuple[list[tuple[int, Event]], list[dict[str, Any]]]:
+    """The good events (with their index), and every bad one with its index, id and all its field
+    errors."""
+    good: list[tuple[int, Event]] = []
     bad: list[dict[str, Any]] = []
     for i, raw in enumerate(raws):
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
@@ -235,12 +286,13 @@ def _validate_batch(raws: list[Any], limit: int) -> tuple[list[Event], list[dict
             error = f"has {len(ok[0].text)} characters; the limit is {limit}"
             bad.append({**shown, "errors": [{"field": "text", "error": error}]})
         else:
-            good.append(ok[0])
+            good.append((i, ok[0]))
     return good, bad
 
 
 def document(app: FastAPI) -> None:
-    """Put the Event and EventBatch schemas into the OpenAPI components the request body refers to."""
+    """Put the Event and EventBatch schemas into the OpenAPI components the request body refers to,
+    and declare every error response as what the API sends (``problems.document_errors``)."""
     schema = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
     components = {**schema.pop("$defs", {}), "EventBatch": schema}
     generate = app.openapi
@@ -249,6 +301,7 @@ def document(app: FastAPI) -> None:
         if app.openapi_schema is None:
             spec = generate()
             spec.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            document_errors(spec)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]

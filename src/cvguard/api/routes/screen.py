@@ -1,4 +1,8 @@
-"""``POST /v1/screen``: one text or a batch of texts in, explained verdicts out."""
+"""``POST /v1/screen``: one text or a batch of texts in, explained verdicts out.
+
+Screening costs CPU in proportion to the characters screened, so one request may screen at most
+``CVGUARD_MAX_SCREEN_CHARS`` characters in all (413 beyond), besides the per-text and batch limits.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ _PROBLEMS: dict[int | str, dict[str, object]] = {
     status: {"model": Problem, "content": {"application/problem+json": {}}, "description": why}
     for status, why in (
         (400, "The body is not valid JSON."),
-        (413, "The body, a text or the batch is over its limit."),
+        (413, "The body, a text, the batch or the characters of the whole request are over their limit."),
         (422, "The body does not match the schema; `errors` names each field."),
     )
 }
@@ -47,6 +51,12 @@ def screen(request: ScreenRequest, settings: SettingsDep, screener: ScreenerDep)
                 f"items[{i}].text has {len(item.text)} characters; the limit is {limit}",
                 field=f"items[{i}].text",
             )
+    total = sum(len(item.text) for item in items)
+    if total > settings.max_screen_chars:
+        raise PayloadTooLarge(
+            f"the batch has {total} characters of text in all; one request may screen at most "
+            f"{settings.max_screen_chars} (split it into several requests)"
+        )
     verdicts = screener.screen_many([item.text for item in items])
     log.debug("screened a batch of %d", len(items))
     return BatchOut(results=[BatchResultOut.of_item(it.id, v) for it, v in zip(items, verdicts, strict=True)])
