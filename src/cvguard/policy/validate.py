@@ -1,0 +1,303 @@
+"""Loading and validating policy files: every problem, each with ``file:line`` and a hint.
+
+Checks, in order: YAML syntax; keys written twice; the schema (unknown keys, missing keys, wrong
+types, unknown surfaces, actions, categories, levels, roles, relationships, groups); per rule,
+the action valid on every surface of the rule and its parameters; across rules, ids used twice,
+rules that can never win (shadowed by one that matches whenever they do and wins) and pairs that
+always conflict (the same conditions and surfaces, different actions, the same priority).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from cvguard.errors import DataError
+from cvguard.policy.decide import CompiledPolicy, compile_policy
+from cvguard.policy.positions import compose, duplicate_keys, line_of
+from cvguard.policy.schema import PARAMS, NoParams, Policy, Rule, When, suggest
+from cvguard.policy.shadowing import beats, covers
+from cvguard.policy.vocabulary import ACTIONS
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PolicyIssue:
+    file: str
+    line: int | None  # None: about the file as a whole (unreadable)
+    message: str
+    hint: str | None = None
+
+
+def format_issue(issue: PolicyIssue) -> str:
+    """``file:line: message (hint: ...)``, the way compilers write it."""
+    where = issue.file if issue.line is None else f"{issue.file}:{issue.line}"
+    hint = f" (hint: {issue.hint})" if issue.hint else ""
+    return f"{where}: {issue.message}{hint}"
+
+
+class PolicyError(DataError):
+    """A policy file that does not validate; ``issues`` lists every problem."""
+
+    def __init__(self, issues: list[PolicyIssue]) -> None:
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(format_issue(issues[0]) + more)
+        self.issues = issues
+
+
+def _where(raw: Any, loc: Loc) -> str:
+    """``rule 'id' when.min_score`` for a location under a rule, else the dotted path."""
+    head, rest = "", list(loc)
+    if len(rest) >= 2 and rest[0] == "rules" and isinstance(rest[1], int):
+        rules = raw.get("rules") if isinstance(raw, dict) else None
+        rule = rules[rest[1]] if isinstance(rules, list) and rest[1] < len(rules) else None
+        rid = rule.get("id") if isinstance(rule, dict) else None
+        head = f"rule {rid!r}" if isinstance(rid, str) else f"rules[{rest[1]}]"
+        rest = rest[2:]
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".")
+    return " ".join(x for x in (head, path) if x) or "the policy"
+
+
+def _model_at(loc: Loc) -> type[BaseModel]:
+    """The model whose keys are checked at ``loc`` (for naming the keys allowed there)."""
+    if len(loc) >= 2 and loc[0] == "rules":
+        return When if len(loc) >= 3 and loc[2] == "when" else Rule
+    return Policy
+
+
+def _schema_issue(file: str, root: yaml.Node | None, raw: Any, err: Any) -> PolicyIssue:
+    loc: Loc = tuple(err["loc"])
+    line = line_of(root, loc)
+    where = _where(raw, loc)
+    kind = err["type"]
+    hint: str | None = (err.get("ctx") or {}).get("hint")
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        fields = list(_model_at(loc).model_fields)
+        return PolicyIssue(file, line, f"{_where(raw, loc[:-1])}: unknown key {key!r}", suggest(key, fields))
+    if kind == "missing":
+        key = str(loc[-1])
+        return PolicyIssue(file, line, f"{_where(raw, loc[:-1])}: missing {key!r}", f"add `{key}:`")
+    if kind == "string_type" and loc and loc[-1] == "version":
+        hint = 'quote it, e.g. version: "2026.11.1" (YAML reads 1.0 as a number)'
+    elif kind == "string_pattern_mismatch":
+        hint = "lower-case letters, digits, '_', '.' and '-', starting with a letter or digit"
+    elif kind in ("tuple_type", "list_type"):
+        hint = "write a list, e.g. [comment, reply]"
+    msg = err["msg"]
+    return PolicyIssue(file, line, f"{where}: {msg[0].lower()}{msg[1:]}", hint)
+
+
+def _rule_issues(file: str, root: yaml.Node | None, raw: Any, i: int, rule: Rule) -> list[PolicyIssue]:
+    issues: list[PolicyIssue] = []
+    where = f"rule {rule.id!r}"
+    bad = [s for s in rule.surfaces if rule.action not in ACTIONS[s]]
+    if bad:
+        common = [a for a in ACTIONS[rule.surfaces[0]] if all(a in ACTIONS[s] for s in rule.surfaces)]
+        hint = (
+            f"actions on {', '.join(bad)}: {', '.join(ACTIONS[bad[0]])}"
+            if len(set(bad)) == len(rule.surfaces) or not common
+            else f"actions valid on all of {', '.join(rule.surfaces)}: {', '.join(common)}; or split the rule"
+        )
+        issues.append(
+            PolicyIssue(
+                file,
+                line_of(root, ("rules", i, "action")),
+                f"{where}: action {rule.action!r} is not valid on {', '.join(bad)}",
+                hint,
+            )
+        )
+    try:
+        PARAMS.get(rule.action, NoParams).model_validate(rule.params)
+    except ValidationError as exc:
+        issues.extend(_param_issue(file, root, raw, i, rule, e) for e in exc.errors())
+    return issues
+
+
+def _param_issue(file: str, root: yaml.Node | None, raw: Any, i: int, rule: Rule, err: Any) -> PolicyIssue:
+    loc: Loc = ("rules", i, "params", *err["loc"])
+    line = line_of(root, loc)
+    model = PARAMS.get(rule.action, NoParams)
+    fields = list(model.model_fields)
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        hint = suggest(key, fields) if fields else "it takes none"
+        return PolicyIssue(
+            file, line, f"rule {rule.id!r}: action {rule.action!r} has no parameter {key!r}", hint
+        )
+    if err["type"] == "missing":
+        key = str(err["loc"][-1])
+        return PolicyIssue(
+            file,
+            line,
+            f"rule {rule.id!r}: action {rule.action!r} needs parameter {key!r}",
+            f"add params: {{{key}: ...}}",
+        )
+    msg = err["msg"]
+    return PolicyIssue(file, line, f"{_where(raw, loc)}: {msg[0].lower()}{msg[1:]}", None)
+
+
+def _cross_issues(file: str, root: yaml.Node | None, rules: list[tuple[int, Rule]]) -> list[PolicyIssue]:
+    issues: list[PolicyIssue] = []
+    first: dict[str, int] = {}
+    for i, rule in rules:
+        if rule.id in first:
+            issues.append(
+                PolicyIssue(
+                    file,
+                    line_of(root, ("rules", i, "id")),
+                    f"rule id {rule.id!r} is used twice"
+                    f" (first at line {line_of(root, ('rules', first[rule.id]))})",
+                    "give every rule its own id: decisions name the rule that won",
+                )
+            )
+        else:
+            first[rule.id] = i
+    for j, b in rules:
+        for i, a in rules:
+            if i == j or not (covers(a, b) and beats(a, i, b, j)):
+                continue
+            line, other = line_of(root, ("rules", j)), f"rule {a.id!r} (line {line_of(root, ('rules', i))})"
+            if covers(b, a) and set(a.surfaces) == set(b.surfaces) and a.priority == b.priority:
+                if a.action != b.action:
+                    issues.append(
+                        PolicyIssue(
+                            file,
+                            line,
+                            f"rule {b.id!r} always conflicts with {other}: the same conditions and surfaces"
+                            f" at priority {b.priority}, action {b.action!r} against {a.action!r};"
+                            f" {a.id!r} always wins",
+                            "delete one, give one a higher priority, or tell them apart with a condition",
+                        )
+                    )
+                else:
+                    issues.append(
+                        PolicyIssue(
+                            file,
+                            line,
+                            f"rule {b.id!r} is unreachable: it repeats {other}",
+                            "delete one of them",
+                        )
+                    )
+            else:
+                if a.priority > b.priority:
+                    why = f"a higher priority, {a.priority} against {b.priority}"
+                    hint = f"narrow {a.id!r}, or give this rule a priority above {a.priority}"
+                else:
+                    why = "the same priority, written earlier"
+                    hint = f"move it above {a.id!r}, narrow {a.id!r}, or give it a higher priority"
+                issues.append(
+                    PolicyIssue(
+                        file,
+                        line,
+                        f"rule {b.id!r} is unreachable: {other} matches whenever it does, on all its"
+                        f" surfaces, and wins ({why})",
+                        hint,
+                    )
+                )
+            break
+    return issues
+
+
+def _without_echoes(errors: list[Any]) -> list[Any]:
+    """Drop "should have at least 1 item after validation": it only echoes the bad items under it."""
+    locs = [tuple(e["loc"]) for e in errors]
+
+    def echo(e: Any) -> bool:
+        loc = tuple(e["loc"])
+        return e["type"] == "too_short" and any(len(d) > len(loc) and d[: len(loc)] == loc for d in locs)
+
+    return [e for e in errors if not echo(e)]
+
+
+def parse_policy(text: str, file: str = "<policy>") -> tuple[Policy | None, list[PolicyIssue]]:
+    """The policy in ``text`` and every issue found; the policy is None unless there are none."""
+    try:
+        root = compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = None if mark is None else mark.line + 1
+        return None, [
+            PolicyIssue(file, line, f"YAML syntax error: {exc.problem}", "check indentation and quoting")
+        ]
+    except yaml.YAMLError as exc:
+        return None, [PolicyIssue(file, None, f"YAML error: {exc}", None)]
+    issues = [
+        PolicyIssue(
+            file,
+            line,
+            f"key {key!r} is written twice (first at line {was})",
+            "YAML keeps only the last; remove one",
+        )
+        for line, key, was in duplicate_keys(root)
+    ]
+    if not isinstance(raw, dict):
+        issues.append(
+            PolicyIssue(file, 1, "a policy is a mapping", "start with `version:`, `name:` and `rules:`")
+        )
+        return None, sorted(set(issues))
+    policy: Policy | None = None
+    try:
+        policy = Policy.model_validate(raw)
+    except ValidationError as exc:
+        issues.extend(_schema_issue(file, root, raw, e) for e in _without_echoes(exc.errors()))
+    # rules that are valid on their own get the checks that need a whole rule, or several
+    valid: list[tuple[int, Rule]] = []
+    items = raw.get("rules")
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        try:
+            valid.append((i, Rule.model_validate(item)))
+        except ValidationError:
+            continue
+    for i, rule in valid:
+        issues.extend(_rule_issues(file, root, raw, i, rule))
+    issues.extend(_cross_issues(file, root, valid))
+    if issues:
+        return None, sorted(set(issues), key=lambda x: (x.line or 0, x.message))
+    return policy, []
+
+
+def validate_file(path: str | Path) -> list[PolicyIssue]:
+    """Every issue in the policy file at ``path`` (empty: the file is good)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [PolicyIssue(str(path), None, f"cannot read the file: {exc}", None)]
+    return parse_policy(text, str(path))[1]
+
+
+def load_policy(path: str | Path) -> CompiledPolicy:
+    """The compiled policy at ``path``; :class:`PolicyError` with every issue if it is bad."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError([PolicyIssue(str(path), None, f"cannot read the file: {exc}", None)]) from exc
+    return load_policy_text(text, str(path))
+
+
+def load_policy_text(text: str, file: str = "<policy>") -> CompiledPolicy:
+    policy, issues = parse_policy(text, file)
+    if policy is None:
+        raise PolicyError(issues)
+    return compile_policy(policy)
+
+
+DEFAULT_POLICY = "data/default.yaml"
+
+
+def default_policy_text() -> str:
+    return resources.files("cvguard.policy").joinpath(DEFAULT_POLICY).read_text(encoding="utf-8")
+
+
+@cache
+def default_policy() -> CompiledPolicy:
+    """The policy shipped with this version of cvguard."""
+    return load_policy_text(default_policy_text(), "default.yaml")
