@@ -52,13 +52,17 @@ class PolicyError(DataError):
         self.issues = issues
 
 
+def _raw_rule(raw: Any, index: str | int) -> dict[str, Any]:
+    rules = raw.get("rules") if isinstance(raw, dict) else None
+    rule = rules[index] if isinstance(rules, list) and isinstance(index, int) and index < len(rules) else None
+    return rule if isinstance(rule, dict) else {}
+
+
 def _where(raw: Any, loc: Loc) -> str:
     """``rule 'id' when.min_score`` for a location under a rule, else the dotted path."""
     head, rest = "", list(loc)
     if len(rest) >= 2 and rest[0] == "rules" and isinstance(rest[1], int):
-        rules = raw.get("rules") if isinstance(raw, dict) else None
-        rule = rules[rest[1]] if isinstance(rules, list) and rest[1] < len(rules) else None
-        rid = rule.get("id") if isinstance(rule, dict) else None
+        rid = _raw_rule(raw, rest[1]).get("id")
         head = f"rule {rid!r}" if isinstance(rid, str) else f"rules[{rest[1]}]"
         rest = rest[2:]
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".")
@@ -85,7 +89,12 @@ def _schema_issue(file: str, root: yaml.Node | None, raw: Any, err: Any) -> Poli
     if kind == "missing":
         key = str(loc[-1])
         return PolicyIssue(file, line, f"{_where(raw, loc[:-1])}: missing {key!r}", f"add `{key}:`")
-    if kind == "string_type" and loc and loc[-1] == "version":
+    if kind == "unknown_word" and len(loc) == 3 and loc[2] == "action":
+        surfaces = _raw_rule(raw, loc[1]).get("surfaces")
+        known = [s for s in surfaces if s in ACTIONS] if isinstance(surfaces, list) else []
+        if known:  # suggest among the actions of the rule's own surfaces
+            hint = suggest(str(err["input"]), dict.fromkeys(a for s in known for a in ACTIONS[s]))
+    elif kind == "string_type" and loc and loc[-1] == "version":
         hint = 'quote it, e.g. version: "2026.11.1" (YAML reads 1.0 as a number)'
     elif kind == "string_pattern_mismatch":
         hint = "lower-case letters, digits, '_', '.' and '-', starting with a letter or digit"
