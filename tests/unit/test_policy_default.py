@@ -1,0 +1,316 @@
+"""The default policy, cell by cell: surface × category × score band × context → action and rule.
+
+The table is written as rows (a few surfaces, bands and contexts at a time, each row's comment
+saying why) and expanded into one test per cell. A test checks that the rows cover the whole grid
+exactly once, and one that every rule of the default policy wins at least one cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from cvguard.detection.verdict import Span, Verdict
+from cvguard.policy import DecisionInput, decide, default_policy
+from cvguard.policy.vocabulary import SURFACES
+from cvguard.taxonomy import load_taxonomy
+
+TAXONOMY = load_taxonomy()
+CATEGORIES = TAXONOMY.codes
+BANDS = {"high": 0.9, "borderline": 0.6, "clean": 0.2}  # 0.5 is the screening threshold
+
+# The contexts the table names; the behaviour context as the wiring would fill it.
+CONTEXTS: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "minor": {"target_groups": frozenset({"minor"})},
+    "pileon_stranger": {"pile_on_level": "warning", "pile_on_alert_id": "pile_on:user:t1:1"},
+    "pileon_mutual": {
+        "pile_on_level": "critical",
+        "pile_on_alert_id": "pile_on:user:t1:1",
+        "relationship": "mutual",
+    },
+    "pileon_new_follower": {
+        "pile_on_level": "warning",
+        "pile_on_alert_id": "pile_on:user:t1:1",
+        "relationship": "follower",
+        "account_age_days": 2.0,
+    },
+    "brigade": {"brigade_alert_id": "brigade:cluster:b1:1", "relationship": "follower"},
+    "initiator": {"author_role": "initiator", "incitement_alert_id": "incitement:user:t1:1"},
+    "topic_warning": {
+        "topic_level": "warning",
+        "topic_alert_id": "topic:topic:x:1",
+        "relationship": "mutual",
+    },
+    "topic_critical": {"topic_level": "critical", "topic_alert_id": "topic:topic:x:1"},
+    "repeat_offender": {"prior_violations": 3, "relationship": "mutual"},
+}
+ALL = frozenset(CONTEXTS)
+PILE_ON = frozenset({"pileon_stranger", "pileon_mutual", "pileon_new_follower"})
+TOPIC = frozenset({"topic_warning", "topic_critical"})
+
+
+def grade(category: str, band: str) -> str:
+    """The table's column: a category's tier at a score band."""
+    if band == "clean":
+        return "clean"
+    tier = TAXONOMY[category].severity
+    return f"illegal_{band}" if tier == "illegal" else tier
+
+
+GRADES = ("illegal_high", "illegal_borderline", "harmful", "inappropriate", "clean")
+ABUSE = frozenset({"illegal_high", "illegal_borderline", "harmful", "inappropriate"})
+HARMFUL_UP = frozenset({"illegal_high", "illegal_borderline", "harmful"})
+CHAT = ("comment", "reply", "danmaku", "live_chat")
+POST = ("post", "repost")
+
+NOT_PRIVACY = frozenset(CATEGORIES) - {"privacy"}
+
+# (surfaces, grades, contexts, action, winning rule or None for the surface's fallback[, categories])
+Row = tuple[Any, ...]
+ROWS: list[Row] = [
+    # -- comments, replies, danmaku, live chat
+    (CHAT, frozenset({"clean"}), ALL, "allow", None),  # nothing abusive: published, whoever writes
+    (CHAT, HARMFUL_UP, frozenset({"minor"}), "block", "chat-minor-harmful"),  # stricter for minors
+    (CHAT, frozenset({"inappropriate"}), frozenset({"minor"}), "fold", "chat-minor-inappropriate"),
+    (CHAT, frozenset({"illegal_high"}), ALL - {"minor"}, "block", "chat-illegal"),
+    (CHAT, frozenset({"illegal_borderline"}), ALL - {"minor"}, "hold_for_review", "chat-illegal-borderline"),
+    (
+        CHAT,
+        frozenset({"harmful", "inappropriate"}),
+        frozenset({"initiator"}),
+        "hold_for_review",
+        "chat-incitement-initiator",
+    ),
+    # a target under a pile-on: strangers' abuse hidden from them ...
+    (
+        CHAT,
+        frozenset({"harmful", "inappropriate"}),
+        frozenset({"pileon_stranger"}),
+        "hide_from_target",
+        "chat-pileon-stranger",
+    ),
+    # ... and new accounts', even following the target
+    (
+        CHAT,
+        frozenset({"harmful", "inappropriate"}),
+        frozenset({"pileon_new_follower"}),
+        "hide_from_target",
+        "chat-pileon-new-account",
+    ),
+    (CHAT, frozenset({"harmful", "inappropriate"}), frozenset({"brigade"}), "fold", "chat-brigade"),
+    # ordinary tiers; a mutual's words during a pile-on get through to the target, graded as usual
+    (
+        CHAT,
+        frozenset({"harmful"}),
+        frozenset({"plain", "pileon_mutual", "repeat_offender"}) | TOPIC,
+        "fold",
+        "chat-harmful",
+    ),
+    (
+        CHAT,
+        frozenset({"inappropriate"}),
+        frozenset({"plain", "pileon_mutual", "repeat_offender"}) | TOPIC,
+        "nudge",
+        "chat-inappropriate",
+    ),
+    # -- private messages
+    (("dm",), frozenset({"clean"}), ALL, "deliver", None),
+    (("dm",), frozenset({"illegal_high"}), ALL, "block", "dm-illegal"),
+    (("dm",), frozenset({"illegal_borderline", "harmful"}), frozenset({"minor"}), "block", "dm-minor"),
+    (("dm",), frozenset({"inappropriate"}), frozenset({"minor"}), "filter_folder", "dm-abuse"),
+    (
+        ("dm",),
+        frozenset({"illegal_borderline", "harmful", "inappropriate"}),
+        ALL - {"minor"},
+        "filter_folder",
+        "dm-abuse",
+    ),
+    # -- posts, reposts, video text
+    (POST, frozenset({"clean"}), ALL, "allow", None),
+    (POST, frozenset({"illegal_high"}), ALL, "remove", "post-illegal"),
+    (
+        POST,
+        frozenset({"illegal_borderline", "harmful"}),
+        frozenset({"minor"}),
+        "remove",
+        "post-minor-harmful",
+    ),
+    (
+        POST,
+        frozenset({"illegal_borderline", "harmful", "inappropriate"}),
+        frozenset({"initiator"}),
+        "remove",
+        "post-incitement-initiator",
+    ),
+    (
+        POST,
+        frozenset({"illegal_borderline"}),
+        ALL - {"minor", "initiator"},
+        "hold_for_review",
+        "post-illegal-borderline",
+    ),
+    (POST, frozenset({"harmful"}), ALL - {"minor", "initiator"}, "limit_visibility", "post-harmful"),
+    (
+        POST,
+        frozenset({"inappropriate"}),
+        ALL - {"initiator"},
+        "exclude_from_recommendation",
+        "post-inappropriate",
+    ),
+    # -- search suggestions: a person under attack paired with abusive words
+    (("search_suggestion",), ABUSE, PILE_ON, "suppress", "suggestion-target-under-attack"),
+    (("search_suggestion",), HARMFUL_UP, ALL - PILE_ON, "suppress", "suggestion-harmful"),
+    (("search_suggestion",), frozenset({"inappropriate"}), ALL - PILE_ON, "allow", None),
+    (("search_suggestion",), frozenset({"clean"}), ALL, "allow", None),
+    # -- search queries: doxxing searches and searches about a person under attack are filtered
+    (
+        ("search_query",),
+        frozenset({"illegal_high", "illegal_borderline"}),
+        ALL,
+        "filter_results",
+        "query-doxxing",
+        frozenset({"privacy"}),
+    ),
+    (
+        ("search_query",),
+        frozenset({"clean"}),
+        PILE_ON,
+        "filter_results",
+        "query-target-under-attack",
+        frozenset({"privacy"}),
+    ),
+    (
+        ("search_query",),
+        frozenset(GRADES),
+        PILE_ON,
+        "filter_results",
+        "query-target-under-attack",
+        NOT_PRIVACY,
+    ),
+    (("search_query",), frozenset({"clean"}), ALL - PILE_ON, "allow", None, frozenset({"privacy"})),
+    (("search_query",), frozenset(GRADES), ALL - PILE_ON, "allow", None, NOT_PRIVACY),
+    # -- topics and hot lists
+    (("topic",), frozenset(GRADES), frozenset({"topic_critical"}), "lock_topic", "topic-critical"),
+    (("topic",), frozenset(GRADES), frozenset({"topic_warning"}), "guidance_note", "topic-warning"),
+    (("topic",), frozenset(GRADES), ALL - TOPIC, "allow", None),
+    (("hotlist_item",), frozenset(GRADES), frozenset({"topic_critical"}), "pull", "hotlist-critical"),
+    (
+        ("hotlist_item",),
+        frozenset({"illegal_high", "illegal_borderline"}),
+        ALL - {"topic_critical"},
+        "pull",
+        "hotlist-illegal",
+    ),
+    (
+        ("hotlist_item",),
+        frozenset({"harmful", "inappropriate", "clean"}),
+        frozenset({"topic_warning"}),
+        "guidance_note",
+        "topic-warning",
+    ),
+    (("hotlist_item",), frozenset({"harmful", "inappropriate", "clean"}), ALL - TOPIC, "allow", None),
+    # -- groups: a repeat offender is muted, a first offence removed
+    (("group_message",), HARMFUL_UP, frozenset({"repeat_offender"}), "mute_member", "group-repeat-offender"),
+    (("group_message",), HARMFUL_UP, ALL - {"repeat_offender"}, "remove", "group-abuse"),
+    (("group_message",), frozenset({"inappropriate", "clean"}), ALL, "allow", None),
+    # -- recommendation
+    (("recommendation",), ABUSE, ALL, "exclude", "rec-violation"),
+    (
+        ("recommendation",),
+        frozenset({"clean"}),
+        frozenset({"initiator"}),
+        "exclude",
+        "rec-incitement-initiator",
+    ),
+    (("recommendation",), frozenset({"clean"}), TOPIC, "exclude", "rec-topic-under-alert"),
+    (("recommendation",), frozenset({"clean"}), ALL - TOPIC - {"initiator"}, "allow", None),
+]
+
+
+@dataclass(frozen=True)
+class Cell:
+    surface: str
+    category: str
+    band: str
+    context: str
+    action: str
+    rule: str | None
+
+    @property
+    def id(self) -> str:
+        return f"{self.surface}-{self.category}-{self.band}-{self.context}"
+
+
+def expand(rows: list[Row]) -> Iterator[Cell]:
+    for surfaces, grades, contexts, action, rule, *only in rows:
+        categories = only[0] if only else CATEGORIES
+        for surface in surfaces:
+            for category in sorted(categories):
+                for band in BANDS:
+                    if grade(category, band) in grades:
+                        for context in sorted(contexts):
+                            yield Cell(surface, category, band, context, action, rule)
+
+
+CELLS = list(expand(ROWS))
+
+
+def verdict(category: str, band: str) -> Verdict:
+    score = BANDS[band]
+    violating = score >= 0.5
+    return Verdict(
+        violation=violating,
+        score=score,
+        severity=TAXONOMY[category].severity if violating else None,
+        categories={category: score},
+        spans=(Span(0, 2, "词", category, "lexicon"),) if violating else (),
+        versions={},
+    )
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.id)
+def test_default_policy_cell(cell: Cell) -> None:
+    inp = DecisionInput(
+        surface=cell.surface,
+        event_id=cell.id,
+        verdict=verdict(cell.category, cell.band),
+        **CONTEXTS[cell.context],
+    )
+    decision = decide(default_policy(), inp)
+    assert (decision.action, decision.rule_id) == (cell.action, cell.rule)
+    assert decision.policy_version == default_policy().version
+
+
+def test_the_table_covers_the_whole_grid_exactly_once() -> None:
+    keys = [(c.surface, c.category, c.band, c.context) for c in CELLS]
+    assert len(keys) == len(set(keys)), "two rows name the same cell"
+    grid = {(s, c, b, x) for s in SURFACES for c in CATEGORIES for b in BANDS for x in CONTEXTS}
+    assert set(keys) == grid
+
+
+def test_every_rule_of_the_default_policy_wins_a_cell() -> None:
+    winners = {c.rule for c in CELLS}
+    assert {r.id for r in default_policy().policy.rules} <= winners
+
+
+def test_the_pile_on_shield_names_its_alert() -> None:
+    inp = DecisionInput("reply", "e1", verdict("insult", "high"), **CONTEXTS["pileon_stranger"])
+    decision = decide(default_policy(), inp)
+    assert decision.action == "hide_from_target" and decision.alert_ids == ("pile_on:user:t1:1",)
+    # every rule that matched is listed, in file order, the winner first here
+    assert [m.rule_id for m in decision.matched] == [
+        "chat-pileon-stranger",
+        "chat-harmful",
+        "chat-inappropriate",
+    ]
+
+
+def test_a_nudge_carries_its_reason_and_span() -> None:
+    decision = decide(default_policy(), DecisionInput("comment", "e2", verdict("ridicule", "high")))
+    assert decision.action == "nudge" and decision.nudge is not None
+    assert decision.nudge.reason == "This may hurt someone. Publish anyway?"
+    assert [(s.start, s.end, s.category) for s in decision.nudge.spans] == [(0, 2, "ridicule")]
