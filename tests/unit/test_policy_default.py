@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -314,3 +315,9 @@ def test_a_nudge_carries_its_reason_and_span() -> None:
     assert decision.action == "nudge" and decision.nudge is not None
     assert decision.nudge.reason == "This may hurt someone. Publish anyway?"
     assert [(s.start, s.end, s.category) for s in decision.nudge.spans] == [(0, 2, "ridicule")]
+
+
+def test_docs_policy_md_names_every_rule_of_the_default_policy() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "POLICY.md").read_text(encoding="utf-8")
+    missing = [r.id for r in default_policy().policy.rules if f"`{r.id}`" not in doc]
+    assert missing == []

@@ -1,0 +1,118 @@
+"""Deciding speed on one core: decide() per call, and what it adds to a screen-and-decide call.
+
+    python bench/bench_decide.py [--n 5000] [--calls 200000]
+
+Real verdicts: typical COLD comments plus the violation fixtures (every category), screened once.
+Inputs cycle through every surface and a spread of behaviour contexts (none, pile-on stranger,
+pile-on mutual, minor target, brigade, incitement initiator, topic warning, repeat offender), so
+every rule of the default policy is exercised. Prints decide() median / p99 per call, its mean
+against the pipeline's per-event cost (screen_many measured in the same run, and the 130 µs/event
+the issue names), and single-call screen vs screen+decide p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import time
+from dataclasses import replace
+from typing import Any
+
+from common import ROOT, pin_one_core, typical_comments
+
+CONTEXTS: list[dict[str, Any]] = [
+    {},
+    {"pile_on_level": "warning", "pile_on_alert_id": "pile_on:user:t:1"},
+    {"pile_on_level": "critical", "pile_on_alert_id": "pile_on:user:t:1", "relationship": "mutual"},
+    {"target_groups": frozenset({"minor"})},
+    {"brigade_alert_id": "brigade:cluster:b:1", "account_age_days": 1.0},
+    {"author_role": "initiator", "incitement_alert_id": "incitement:user:t:1"},
+    {"topic_level": "warning", "topic_alert_id": "topic:topic:x:1", "relationship": "follower"},
+    {"prior_violations": 3, "relationship": "followed"},
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=5000)
+    ap.add_argument("--calls", type=int, default=200_000)
+    ap.add_argument("--single", type=int, default=3000)
+    args = ap.parse_args()
+    pinned = pin_one_core()
+
+    from cvguard.detection.screen import Screener
+    from cvguard.policy import DecisionInput, decide, default_policy
+    from cvguard.policy.vocabulary import SURFACES
+
+    fixtures = ROOT / "src/cvguard/detection/data/fixtures/violations.jsonl"
+    extra = [json.loads(line).get("text") for line in fixtures.read_text(encoding="utf-8").splitlines()]
+    texts = typical_comments(args.n) + [t for t in extra if isinstance(t, str)]
+    screener = Screener.default()
+    t0 = time.perf_counter()
+    verdicts = screener.screen_many(texts)
+    screen_us = (time.perf_counter() - t0) / len(texts) * 1e6
+    policy = default_policy()
+    inputs = [
+        DecisionInput(surface, f"e{i}", v, **ctx)
+        for i, (v, surface, ctx) in enumerate(
+            zip(verdicts, itertools.cycle(SURFACES), itertools.cycle(CONTEXTS), strict=False)
+        )
+    ]
+    inputs = list(itertools.islice(itertools.cycle(inputs), args.calls))
+    for inp in inputs[:2000]:
+        decide(policy, inp)  # warm
+
+    t0 = time.perf_counter()
+    for inp in inputs:
+        decide(policy, inp)
+    mean_us = (time.perf_counter() - t0) / len(inputs) * 1e6
+
+    clock = time.perf_counter_ns
+    lat = []
+    for inp in inputs[:50_000]:
+        s = clock()
+        decide(policy, inp)
+        lat.append(clock() - s)
+    lat.sort()
+
+    single, with_decide = [], []
+    pairs = list(zip(texts, inputs, strict=False))[: args.single]
+    for text, _ in pairs:
+        s = time.perf_counter()
+        screener.screen(text)
+        single.append(time.perf_counter() - s)
+    for text, inp in pairs:
+        s = time.perf_counter()
+        v = screener.screen(text)
+        decide(policy, replace(inp, verdict=v))  # the input as the wiring builds it, with this verdict
+        with_decide.append(time.perf_counter() - s)
+    single.sort()
+    with_decide.sort()
+
+    def q(xs: list[Any], p: float) -> Any:
+        return xs[min(len(xs) - 1, int(p * len(xs)))]
+
+    actions = statistics.multimode(decide(policy, i).action for i in inputs[:5000])
+    result = {
+        "cpu": pinned,
+        "policy": f"{policy.name} {policy.version} ({len(policy.policy.rules)} rules)",
+        "verdicts": len(verdicts),
+        "violations": sum(v.violation for v in verdicts),
+        "calls": len(inputs),
+        "decide_mean_us": round(mean_us, 2),
+        "decide_p50_us": round(q(lat, 0.5) / 1000, 2),
+        "decide_p99_us": round(q(lat, 0.99) / 1000, 2),
+        "screen_many_us_per_event": round(screen_us, 1),
+        "decide_share_of_screen_many": round(mean_us / screen_us, 3),
+        "decide_share_of_130us_pipeline": round(mean_us / 130.0, 3),
+        "screen_p99_ms": round(q(single, 0.99) * 1000, 3),
+        "screen_and_decide_p99_ms": round(q(with_decide, 0.99) * 1000, 3),
+        "most_common_action": actions,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
