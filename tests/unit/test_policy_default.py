@@ -62,173 +62,84 @@ def grade(category: str, band: str) -> str:
     return f"illegal_{band}" if tier == "illegal" else tier
 
 
-GRADES = ("illegal_high", "illegal_borderline", "harmful", "inappropriate", "clean")
+ALL_GRADES = frozenset({"illegal_high", "illegal_borderline", "harmful", "inappropriate", "clean"})
 ABUSE = frozenset({"illegal_high", "illegal_borderline", "harmful", "inappropriate"})
 HARMFUL_UP = frozenset({"illegal_high", "illegal_borderline", "harmful"})
+ILLEGAL = frozenset({"illegal_high", "illegal_borderline"})
+BORDERLINE_DOWN = frozenset({"illegal_borderline", "harmful", "inappropriate"})  # all abuse but clear crime
 CHAT = ("comment", "reply", "danmaku", "live_chat")
 POST = ("post", "repost")
 
 NOT_PRIVACY = frozenset(CATEGORIES) - {"privacy"}
+BELOW_ILLEGAL = frozenset({"harmful", "inappropriate"})
+NOT_MINOR_NOR_INITIATOR = ALL - {"minor", "initiator"}
+ORDINARY = frozenset({"plain", "pileon_mutual", "repeat_offender"}) | TOPIC  # no rule of their own on chat
+
+
+def only(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
 
 # (surfaces, grades, contexts, action, winning rule or None for the surface's fallback[, categories])
 Row = tuple[Any, ...]
 ROWS: list[Row] = [
     # -- comments, replies, danmaku, live chat
-    (CHAT, frozenset({"clean"}), ALL, "allow", None),  # nothing abusive: published, whoever writes
-    (CHAT, HARMFUL_UP, frozenset({"minor"}), "block", "chat-minor-harmful"),  # stricter for minors
-    (CHAT, frozenset({"inappropriate"}), frozenset({"minor"}), "fold", "chat-minor-inappropriate"),
-    (CHAT, frozenset({"illegal_high"}), ALL - {"minor"}, "block", "chat-illegal"),
-    (CHAT, frozenset({"illegal_borderline"}), ALL - {"minor"}, "hold_for_review", "chat-illegal-borderline"),
-    (
-        CHAT,
-        frozenset({"harmful", "inappropriate"}),
-        frozenset({"initiator"}),
-        "hold_for_review",
-        "chat-incitement-initiator",
-    ),
-    # a target under a pile-on: strangers' abuse hidden from them ...
-    (
-        CHAT,
-        frozenset({"harmful", "inappropriate"}),
-        frozenset({"pileon_stranger"}),
-        "hide_from_target",
-        "chat-pileon-stranger",
-    ),
+    (CHAT, only("clean"), ALL, "allow", None),  # nothing abusive: published, whoever writes
+    (CHAT, HARMFUL_UP, only("minor"), "block", "chat-minor-harmful"),  # stricter for minors
+    (CHAT, only("inappropriate"), only("minor"), "fold", "chat-minor-inappropriate"),
+    (CHAT, only("illegal_high"), ALL - {"minor"}, "block", "chat-illegal"),
+    (CHAT, only("illegal_borderline"), ALL - {"minor"}, "hold_for_review", "chat-illegal-borderline"),
+    (CHAT, BELOW_ILLEGAL, only("initiator"), "hold_for_review", "chat-incitement-initiator"),
+    # a target under a pile-on: strangers' abuse is hidden from them ...
+    (CHAT, BELOW_ILLEGAL, only("pileon_stranger"), "hide_from_target", "chat-pileon-stranger"),
     # ... and new accounts', even following the target
-    (
-        CHAT,
-        frozenset({"harmful", "inappropriate"}),
-        frozenset({"pileon_new_follower"}),
-        "hide_from_target",
-        "chat-pileon-new-account",
-    ),
-    (CHAT, frozenset({"harmful", "inappropriate"}), frozenset({"brigade"}), "fold", "chat-brigade"),
+    (CHAT, BELOW_ILLEGAL, only("pileon_new_follower"), "hide_from_target", "chat-pileon-new-account"),
+    (CHAT, BELOW_ILLEGAL, only("brigade"), "fold", "chat-brigade"),
     # ordinary tiers; a mutual's words during a pile-on get through to the target, graded as usual
-    (
-        CHAT,
-        frozenset({"harmful"}),
-        frozenset({"plain", "pileon_mutual", "repeat_offender"}) | TOPIC,
-        "fold",
-        "chat-harmful",
-    ),
-    (
-        CHAT,
-        frozenset({"inappropriate"}),
-        frozenset({"plain", "pileon_mutual", "repeat_offender"}) | TOPIC,
-        "nudge",
-        "chat-inappropriate",
-    ),
+    (CHAT, only("harmful"), ORDINARY, "fold", "chat-harmful"),
+    (CHAT, only("inappropriate"), ORDINARY, "nudge", "chat-inappropriate"),
     # -- private messages
-    (("dm",), frozenset({"clean"}), ALL, "deliver", None),
-    (("dm",), frozenset({"illegal_high"}), ALL, "block", "dm-illegal"),
-    (("dm",), frozenset({"illegal_borderline", "harmful"}), frozenset({"minor"}), "block", "dm-minor"),
-    (("dm",), frozenset({"inappropriate"}), frozenset({"minor"}), "filter_folder", "dm-abuse"),
-    (
-        ("dm",),
-        frozenset({"illegal_borderline", "harmful", "inappropriate"}),
-        ALL - {"minor"},
-        "filter_folder",
-        "dm-abuse",
-    ),
+    (("dm",), only("clean"), ALL, "deliver", None),
+    (("dm",), only("illegal_high"), ALL, "block", "dm-illegal"),
+    (("dm",), only("illegal_borderline", "harmful"), only("minor"), "block", "dm-minor"),
+    (("dm",), only("inappropriate"), only("minor"), "filter_folder", "dm-abuse"),
+    (("dm",), BORDERLINE_DOWN, ALL - {"minor"}, "filter_folder", "dm-abuse"),
     # -- posts, reposts, video text
-    (POST, frozenset({"clean"}), ALL, "allow", None),
-    (POST, frozenset({"illegal_high"}), ALL, "remove", "post-illegal"),
-    (
-        POST,
-        frozenset({"illegal_borderline", "harmful"}),
-        frozenset({"minor"}),
-        "remove",
-        "post-minor-harmful",
-    ),
-    (
-        POST,
-        frozenset({"illegal_borderline", "harmful", "inappropriate"}),
-        frozenset({"initiator"}),
-        "remove",
-        "post-incitement-initiator",
-    ),
-    (
-        POST,
-        frozenset({"illegal_borderline"}),
-        ALL - {"minor", "initiator"},
-        "hold_for_review",
-        "post-illegal-borderline",
-    ),
-    (POST, frozenset({"harmful"}), ALL - {"minor", "initiator"}, "limit_visibility", "post-harmful"),
-    (
-        POST,
-        frozenset({"inappropriate"}),
-        ALL - {"initiator"},
-        "exclude_from_recommendation",
-        "post-inappropriate",
-    ),
+    (POST, only("clean"), ALL, "allow", None),
+    (POST, only("illegal_high"), ALL, "remove", "post-illegal"),
+    (POST, only("illegal_borderline", "harmful"), only("minor"), "remove", "post-minor-harmful"),
+    (POST, BORDERLINE_DOWN, only("initiator"), "remove", "post-incitement-initiator"),
+    (POST, only("illegal_borderline"), NOT_MINOR_NOR_INITIATOR, "hold_for_review", "post-illegal-borderline"),
+    (POST, only("harmful"), NOT_MINOR_NOR_INITIATOR, "limit_visibility", "post-harmful"),
+    (POST, only("inappropriate"), ALL - {"initiator"}, "exclude_from_recommendation", "post-inappropriate"),
     # -- search suggestions: a person under attack paired with abusive words
     (("search_suggestion",), ABUSE, PILE_ON, "suppress", "suggestion-target-under-attack"),
     (("search_suggestion",), HARMFUL_UP, ALL - PILE_ON, "suppress", "suggestion-harmful"),
-    (("search_suggestion",), frozenset({"inappropriate"}), ALL - PILE_ON, "allow", None),
-    (("search_suggestion",), frozenset({"clean"}), ALL, "allow", None),
-    # -- search queries: doxxing searches and searches about a person under attack are filtered
-    (
-        ("search_query",),
-        frozenset({"illegal_high", "illegal_borderline"}),
-        ALL,
-        "filter_results",
-        "query-doxxing",
-        frozenset({"privacy"}),
-    ),
-    (
-        ("search_query",),
-        frozenset({"clean"}),
-        PILE_ON,
-        "filter_results",
-        "query-target-under-attack",
-        frozenset({"privacy"}),
-    ),
-    (
-        ("search_query",),
-        frozenset(GRADES),
-        PILE_ON,
-        "filter_results",
-        "query-target-under-attack",
-        NOT_PRIVACY,
-    ),
-    (("search_query",), frozenset({"clean"}), ALL - PILE_ON, "allow", None, frozenset({"privacy"})),
-    (("search_query",), frozenset(GRADES), ALL - PILE_ON, "allow", None, NOT_PRIVACY),
-    # -- topics and hot lists
-    (("topic",), frozenset(GRADES), frozenset({"topic_critical"}), "lock_topic", "topic-critical"),
-    (("topic",), frozenset(GRADES), frozenset({"topic_warning"}), "guidance_note", "topic-warning"),
-    (("topic",), frozenset(GRADES), ALL - TOPIC, "allow", None),
-    (("hotlist_item",), frozenset(GRADES), frozenset({"topic_critical"}), "pull", "hotlist-critical"),
-    (
-        ("hotlist_item",),
-        frozenset({"illegal_high", "illegal_borderline"}),
-        ALL - {"topic_critical"},
-        "pull",
-        "hotlist-illegal",
-    ),
-    (
-        ("hotlist_item",),
-        frozenset({"harmful", "inappropriate", "clean"}),
-        frozenset({"topic_warning"}),
-        "guidance_note",
-        "topic-warning",
-    ),
-    (("hotlist_item",), frozenset({"harmful", "inappropriate", "clean"}), ALL - TOPIC, "allow", None),
+    (("search_suggestion",), only("inappropriate"), ALL - PILE_ON, "allow", None),
+    (("search_suggestion",), only("clean"), ALL, "allow", None),
+    # -- search queries: searches for private data, and about a person under attack, are filtered
+    (("search_query",), ILLEGAL, ALL, "filter_results", "query-doxxing", {"privacy"}),
+    (("search_query",), only("clean"), PILE_ON, "filter_results", "query-target-under-attack", {"privacy"}),
+    (("search_query",), ALL_GRADES, PILE_ON, "filter_results", "query-target-under-attack", NOT_PRIVACY),
+    (("search_query",), only("clean"), ALL - PILE_ON, "allow", None, {"privacy"}),
+    (("search_query",), ALL_GRADES, ALL - PILE_ON, "allow", None, NOT_PRIVACY),
+    # -- topics and hot lists: a warning gets a guidance note, a critical alert locks or pulls
+    (("topic",), ALL_GRADES, only("topic_critical"), "lock_topic", "topic-critical"),
+    (("topic",), ALL_GRADES, only("topic_warning"), "guidance_note", "topic-warning"),
+    (("topic",), ALL_GRADES, ALL - TOPIC, "allow", None),
+    (("hotlist_item",), ALL_GRADES, only("topic_critical"), "pull", "hotlist-critical"),
+    (("hotlist_item",), ILLEGAL, ALL - {"topic_critical"}, "pull", "hotlist-illegal"),
+    (("hotlist_item",), BELOW_ILLEGAL | {"clean"}, only("topic_warning"), "guidance_note", "topic-warning"),
+    (("hotlist_item",), BELOW_ILLEGAL | {"clean"}, ALL - TOPIC, "allow", None),
     # -- groups: a repeat offender is muted, a first offence removed
-    (("group_message",), HARMFUL_UP, frozenset({"repeat_offender"}), "mute_member", "group-repeat-offender"),
+    (("group_message",), HARMFUL_UP, only("repeat_offender"), "mute_member", "group-repeat-offender"),
     (("group_message",), HARMFUL_UP, ALL - {"repeat_offender"}, "remove", "group-abuse"),
-    (("group_message",), frozenset({"inappropriate", "clean"}), ALL, "allow", None),
-    # -- recommendation
+    (("group_message",), only("inappropriate", "clean"), ALL, "allow", None),
+    # -- recommendation: nothing abusive, by an initiator, or on a topic under an alert is amplified
     (("recommendation",), ABUSE, ALL, "exclude", "rec-violation"),
-    (
-        ("recommendation",),
-        frozenset({"clean"}),
-        frozenset({"initiator"}),
-        "exclude",
-        "rec-incitement-initiator",
-    ),
-    (("recommendation",), frozenset({"clean"}), TOPIC, "exclude", "rec-topic-under-alert"),
-    (("recommendation",), frozenset({"clean"}), ALL - TOPIC - {"initiator"}, "allow", None),
+    (("recommendation",), only("clean"), only("initiator"), "exclude", "rec-incitement-initiator"),
+    (("recommendation",), only("clean"), TOPIC, "exclude", "rec-topic-under-alert"),
+    (("recommendation",), only("clean"), ALL - TOPIC - {"initiator"}, "allow", None),
 ]
 
 

@@ -56,7 +56,9 @@ class VerdictLike(Protocol):
 @dataclass(frozen=True, slots=True)
 class DecisionInput:
     """One thing to decide about, with everything the rules may ask; context fields left at their
-    defaults mean "nothing known" (no alert, no group, a stranger, an unknown history)."""
+    defaults mean "nothing known" (no alert, no group, a stranger, an unknown history). For an
+    event aimed at several targets the caller passes the most severe: the highest pile-on level
+    with its alert, the union of their groups, protected if any is, the most distant relationship."""
 
     surface: str
     event_id: str = ""

@@ -28,7 +28,7 @@ from cvguard.policy.vocabulary import ACTIONS
 Loc = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class PolicyIssue:
     file: str
     line: int | None  # None: about the file as a whole (unreadable)
@@ -215,6 +215,11 @@ def _cross_issues(file: str, root: yaml.Node | None, rules: list[tuple[int, Rule
     return issues
 
 
+def _ordered(issues: list[PolicyIssue]) -> list[PolicyIssue]:
+    """Each issue once, by line (the file-wide ones first)."""
+    return sorted(set(issues), key=lambda x: (x.line or 0, x.message))
+
+
 def _without_echoes(errors: list[Any]) -> list[Any]:
     """Drop "should have at least 1 item after validation": it only echoes the bad items under it."""
     locs = [tuple(e["loc"]) for e in errors]
@@ -252,7 +257,7 @@ def parse_policy(text: str, file: str = "<policy>") -> tuple[Policy | None, list
         issues.append(
             PolicyIssue(file, 1, "a policy is a mapping", "start with `version:`, `name:` and `rules:`")
         )
-        return None, sorted(set(issues))
+        return None, _ordered(issues)
     policy: Policy | None = None
     try:
         policy = Policy.model_validate(raw)
@@ -270,7 +275,7 @@ def parse_policy(text: str, file: str = "<policy>") -> tuple[Policy | None, list
         issues.extend(_rule_issues(file, root, raw, i, rule))
     issues.extend(_cross_issues(file, root, valid))
     if issues:
-        return None, sorted(set(issues), key=lambda x: (x.line or 0, x.message))
+        return None, _ordered(issues)
     return policy, []
 
 
