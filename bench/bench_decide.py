@@ -4,10 +4,10 @@
 
 Real verdicts: typical COLD comments plus the violation fixtures (every category), screened once.
 Inputs cycle through every surface and a spread of behaviour contexts (none, pile-on stranger,
-pile-on mutual, minor target, brigade, incitement initiator, topic warning, repeat offender), so
-every rule of the default policy is exercised. Prints decide() median / p99 per call, its mean
-against the pipeline's per-event cost (screen_many measured in the same run, and the 130 µs/event
-the issue names), and single-call screen vs screen+decide p99.
+pile-on mutual, minor target, brigade, incitement initiator, topic warning, repeat offender), every
+pairing of the two. Prints decide() median / p99 per call, its mean against the pipeline's
+per-event cost (screen_many measured in the same run, and the 130 µs/event the issue names), and
+single-call screen vs screen+decide p99.
 """
 
 from __future__ import annotations

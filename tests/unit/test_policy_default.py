@@ -21,7 +21,8 @@ from cvguard.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
 CATEGORIES = TAXONOMY.codes
-BANDS = {"high": 0.9, "borderline": 0.6, "clean": 0.2}  # 0.5 is the screening threshold
+# 0.5 is the screening threshold; "near" is under it, over the default policy's 0.35 for minors
+BANDS = {"high": 0.9, "borderline": 0.6, "near": 0.4, "clean": 0.2}
 
 # The contexts the table names; the behaviour context as the wiring would fill it.
 CONTEXTS: dict[str, dict[str, Any]] = {
@@ -56,13 +57,14 @@ TOPIC = frozenset({"topic_warning", "topic_critical"})
 
 def grade(category: str, band: str) -> str:
     """The table's column: a category's tier at a score band."""
-    if band == "clean":
-        return "clean"
+    if band in ("clean", "near"):
+        return band
     tier = TAXONOMY[category].severity
     return f"illegal_{band}" if tier == "illegal" else tier
 
 
-ALL_GRADES = frozenset({"illegal_high", "illegal_borderline", "harmful", "inappropriate", "clean"})
+ALL_GRADES = frozenset({"illegal_high", "illegal_borderline", "harmful", "inappropriate", "near", "clean"})
+CLEAN = frozenset({"near", "clean"})  # no violation
 ABUSE = frozenset({"illegal_high", "illegal_borderline", "harmful", "inappropriate"})
 HARMFUL_UP = frozenset({"illegal_high", "illegal_borderline", "harmful"})
 ILLEGAL = frozenset({"illegal_high", "illegal_borderline"})
@@ -85,6 +87,8 @@ Row = tuple[Any, ...]
 ROWS: list[Row] = [
     # -- comments, replies, danmaku, live chat
     (CHAT, only("clean"), ALL, "allow", None),  # nothing abusive: published, whoever writes
+    (CHAT, only("near"), ALL - {"minor"}, "allow", None),
+    (CHAT, only("near"), only("minor"), "nudge", "chat-minor-near-miss"),  # a stricter threshold for minors
     (CHAT, HARMFUL_UP, only("minor"), "block", "chat-minor-harmful"),  # stricter for minors
     (CHAT, only("inappropriate"), only("minor"), "fold", "chat-minor-inappropriate"),
     (CHAT, only("illegal_high"), ALL - {"minor"}, "block", "chat-illegal"),
@@ -99,13 +103,13 @@ ROWS: list[Row] = [
     (CHAT, only("harmful"), ORDINARY, "fold", "chat-harmful"),
     (CHAT, only("inappropriate"), ORDINARY, "nudge", "chat-inappropriate"),
     # -- private messages
-    (("dm",), only("clean"), ALL, "deliver", None),
+    (("dm",), CLEAN, ALL, "deliver", None),
     (("dm",), only("illegal_high"), ALL, "block", "dm-illegal"),
     (("dm",), only("illegal_borderline", "harmful"), only("minor"), "block", "dm-minor"),
     (("dm",), only("inappropriate"), only("minor"), "filter_folder", "dm-abuse"),
     (("dm",), BORDERLINE_DOWN, ALL - {"minor"}, "filter_folder", "dm-abuse"),
     # -- posts, reposts, video text
-    (POST, only("clean"), ALL, "allow", None),
+    (POST, CLEAN, ALL, "allow", None),
     (POST, only("illegal_high"), ALL, "remove", "post-illegal"),
     (POST, only("illegal_borderline", "harmful"), only("minor"), "remove", "post-minor-harmful"),
     (POST, BORDERLINE_DOWN, only("initiator"), "remove", "post-incitement-initiator"),
@@ -116,12 +120,12 @@ ROWS: list[Row] = [
     (("search_suggestion",), ABUSE, PILE_ON, "suppress", "suggestion-target-under-attack"),
     (("search_suggestion",), HARMFUL_UP, ALL - PILE_ON, "suppress", "suggestion-harmful"),
     (("search_suggestion",), only("inappropriate"), ALL - PILE_ON, "allow", None),
-    (("search_suggestion",), only("clean"), ALL, "allow", None),
+    (("search_suggestion",), CLEAN, ALL, "allow", None),
     # -- search queries: searches for private data, and about a person under attack, are filtered
     (("search_query",), ILLEGAL, ALL, "filter_results", "query-doxxing", {"privacy"}),
-    (("search_query",), only("clean"), PILE_ON, "filter_results", "query-target-under-attack", {"privacy"}),
+    (("search_query",), CLEAN, PILE_ON, "filter_results", "query-target-under-attack", {"privacy"}),
     (("search_query",), ALL_GRADES, PILE_ON, "filter_results", "query-target-under-attack", NOT_PRIVACY),
-    (("search_query",), only("clean"), ALL - PILE_ON, "allow", None, {"privacy"}),
+    (("search_query",), CLEAN, ALL - PILE_ON, "allow", None, {"privacy"}),
     (("search_query",), ALL_GRADES, ALL - PILE_ON, "allow", None, NOT_PRIVACY),
     # -- topics and hot lists: a warning gets a guidance note, a critical alert locks or pulls
     (("topic",), ALL_GRADES, only("topic_critical"), "lock_topic", "topic-critical"),
@@ -129,17 +133,17 @@ ROWS: list[Row] = [
     (("topic",), ALL_GRADES, ALL - TOPIC, "allow", None),
     (("hotlist_item",), ALL_GRADES, only("topic_critical"), "pull", "hotlist-critical"),
     (("hotlist_item",), ILLEGAL, ALL - {"topic_critical"}, "pull", "hotlist-illegal"),
-    (("hotlist_item",), BELOW_ILLEGAL | {"clean"}, only("topic_warning"), "guidance_note", "topic-warning"),
-    (("hotlist_item",), BELOW_ILLEGAL | {"clean"}, ALL - TOPIC, "allow", None),
+    (("hotlist_item",), BELOW_ILLEGAL | CLEAN, only("topic_warning"), "guidance_note", "topic-warning"),
+    (("hotlist_item",), BELOW_ILLEGAL | CLEAN, ALL - TOPIC, "allow", None),
     # -- groups: a repeat offender is muted, a first offence removed
     (("group_message",), HARMFUL_UP, only("repeat_offender"), "mute_member", "group-repeat-offender"),
     (("group_message",), HARMFUL_UP, ALL - {"repeat_offender"}, "remove", "group-abuse"),
-    (("group_message",), only("inappropriate", "clean"), ALL, "allow", None),
+    (("group_message",), CLEAN | {"inappropriate"}, ALL, "allow", None),
     # -- recommendation: nothing abusive, by an initiator, or on a topic under an alert is amplified
     (("recommendation",), ABUSE, ALL, "exclude", "rec-violation"),
-    (("recommendation",), only("clean"), only("initiator"), "exclude", "rec-incitement-initiator"),
-    (("recommendation",), only("clean"), TOPIC, "exclude", "rec-topic-under-alert"),
-    (("recommendation",), only("clean"), ALL - TOPIC - {"initiator"}, "allow", None),
+    (("recommendation",), CLEAN, only("initiator"), "exclude", "rec-incitement-initiator"),
+    (("recommendation",), CLEAN, TOPIC, "exclude", "rec-topic-under-alert"),
+    (("recommendation",), CLEAN, ALL - TOPIC - {"initiator"}, "allow", None),
 ]
 
 
