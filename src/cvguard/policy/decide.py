@@ -10,6 +10,7 @@ deterministic: the same policy and input give the same decision, in microseconds
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -224,7 +225,8 @@ def _compile_surface(rules: Sequence[Rule]) -> _Surface:
     alerts: list[tuple[str, ...]] = []
     for i, rule in enumerate(rules):
         expr, refs = _condition(rule, consts)
-        lines.append(f"    if {expr}:  # {rule.id}")
+        label = re.sub(r"[^a-z0-9_.-]", "?", rule.id)  # ids are validated; this keeps a comment a comment
+        lines.append(f"    if {expr}:  # {label}")
         lines.append(f"        m.append({i})")
         alerts.append(refs)
     lines.append("    return m")
