@@ -631,6 +631,35 @@ def worker(
         client.close()
 
 
+# ---------------------------------------------------------------------------------- policy
+
+policy_app = typer.Typer(cls=_Commands, no_args_is_help=True, help="Policies: validate a policy file.")
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("validate")
+def policy_validate(
+    files: Annotated[list[Path], typer.Argument(help="Policy YAML files.", show_default=False)],
+) -> None:
+    """Check policy files: every problem as file:line with a hint; exit 0 when all are good, 2 if not."""
+    from cvguard.policy import PolicyIssue, format_issue, parse_policy
+
+    bad = 0
+    for path in files:
+        try:
+            policy, issues = parse_policy(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            policy, issues = None, [PolicyIssue(str(path), None, f"cannot read the file: {exc}", None)]
+        for issue in issues:
+            typer.echo(_printable(format_issue(issue)), err=True)
+        if issues or policy is None:
+            bad += 1
+            continue
+        typer.echo(f"{path}: ok ({policy.name} {policy.version}, {len(policy.rules)} rules)")
+    if bad:
+        raise typer.Exit(EXIT_INPUT)
+
+
 # ------------------------------------------------------------------------------------ keys
 
 keys_app = typer.Typer(cls=_Commands, no_args_is_help=True, help="API keys: create, list, revoke.")
