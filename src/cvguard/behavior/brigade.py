@@ -8,12 +8,13 @@ last ``window_s`` seconds of event time (at most ``bucket_cap``, the latest). A 
 is the union of its buckets (looked at only once their tallies could reach the watch level); it is
 judged on distinct accounts, the share of new accounts and of abusive messages, and its time span:
 
-    watch     >= 10 distinct accounts within the window
+    watch     >= 10 distinct accounts within the window, and >= 50% new accounts or >= 20% abusive
     warning   >= 20 distinct accounts, and >= 50% new accounts or >= 50% abusive
     critical  >= 50 distinct accounts, and >= 50% new accounts or >= 50% abusive
 
-Fans chanting the same cheer reach *watch* at most; a copy-pasted attack from fresh accounts does
-not need to be abusive word by word to reach *warning*.
+Coordinated benign copying (fans chanting the same cheer, a check-in everyone pastes, a lottery
+repost) by established accounts is no alert at all: copying is not hostility. A copy-pasted
+attack from fresh accounts does not need to be abusive word by word to reach *warning*.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class BrigadeConfig:
     warning_accounts: int = 20
     critical_accounts: int = 50
     suspicious_share: float = 0.5
+    watch_abusive_share: float = 0.2  # enough abuse in a cluster of established accounts to watch
     sample_ids: int = 20
 
 
@@ -318,13 +320,13 @@ class BrigadeDetector:
         cfg = self.config
         suspicious = new_share >= cfg.suspicious_share or abusive_share >= cfg.suspicious_share
         level: Level | None = None
-        if accounts >= cfg.watch_accounts:
+        if accounts >= cfg.watch_accounts and (suspicious or abusive_share >= cfg.watch_abusive_share):
             level = "watch"
         if suspicious and accounts >= cfg.warning_accounts:
             level = "warning"
         if suspicious and accounts >= cfg.critical_accounts:
             level = "critical"
-        score = min(1.0, accounts / cfg.critical_accounts) * (1.0 if suspicious else 0.5)
+        score = min(1.0, accounts / cfg.critical_accounts) * (1.0 if suspicious else 0.5 if level else 0.0)
         return level, round(score, 6)
 
     def assess(self, subject: str, t: float, *, explain: bool = True) -> Assessment:
