@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 from cvguard.behavior.alerts import Assessment, Level, SubjectType
 from cvguard.behavior.base import Watermark, is_abusive
+from cvguard.behavior.direction import aim
 from cvguard.behavior.stats import rate_tail
 from cvguard.behavior.windows import iso, top_k_insert
 from cvguard.detection.verdict import Verdict
@@ -240,7 +241,8 @@ class IncitementDetector:
         cfg = self.config
         if t < self.since and t >= self.watermark.newest - cfg.lateness_s:
             self.since = t  # every event in time counts as watching, not only calls and abuse
-        abusive = is_abusive(verdict, cfg.abusive_threshold)
+        # Copycat abuse is abuse aimed at the subject (``direction.aim``), as for a pile-on.
+        abusive = is_abusive(verdict, cfg.abusive_threshold) and aim(event, verdict)[0] == "target"
         call = classify_call(event, verdict, cfg)
         if call is None and not abusive:
             return ()
