@@ -40,13 +40,13 @@ import csv
 import json
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from common import ROOT
-from cvguard.behavior import BehaviourEngine
+from cvguard.behavior import BehaviourConfig, BehaviourEngine
 from cvguard.behavior.alerts import RANK, Alert
 from cvguard.detection.screen import Screener
 from cvguard.events import Event
@@ -208,6 +208,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "swsr")
     ap.add_argument("--candidate", type=int, default=3)
+    ap.add_argument(
+        "--onset-senders", type=int, default=None,
+        help="distinct abusive senders the onset route needs (default: the engine's own, 1)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "swsr.json")
     args = ap.parse_args()
     if not args.data.exists():
@@ -217,7 +221,11 @@ def main() -> None:
     events, threads, labels, counts = load(args.data)
     screener = Screener.default()
     verdicts = screener.screen_many([e.text for e in events])
-    engine = BehaviourEngine()
+    config = BehaviourConfig()
+    if args.onset_senders is not None:
+        onset = replace(config.pile_on.onset, min_senders=args.onset_senders)
+        config = replace(config, pile_on=replace(config.pile_on, onset=onset))
+    engine = BehaviourEngine(config)
     alerts = engine.process_many(zip(events, verdicts, strict=True))
     elapsed = time.perf_counter() - started
 
@@ -246,6 +254,7 @@ def main() -> None:
         "engine": score("engine (warning or higher)", set(warned), threads, args.candidate),
         "engine_warned_threads_by_kind": dict(kinds),
         "naive": score(f"naive (>= {NAIVE_ABUSIVE} abusive comments)", naive, threads, args.candidate),
+        "onset_min_senders": config.pile_on.onset.min_senders,
         "alert_emissions": len(alerts),
         "replay_s": round(elapsed, 1),
         "warned_examples": [

@@ -17,6 +17,7 @@ way they wait in the book until ``drain_closed()`` hands them out, so none is lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -29,6 +30,8 @@ Kind = Literal["pile_on", "incitement", "brigade", "topic"]
 SubjectType = Literal["user", "thread", "topic", "cluster"]
 
 LEVELS: tuple[Level, ...] = ("watch", "warning", "critical")
+# A closing alert's final evidence and event ids, or None to keep the last emitted ones.
+Final = Callable[["Alert"], tuple[dict[str, Any], tuple[str, ...]] | None]
 RANK: dict[str | None, int] = {None: 0, "watch": 1, "warning": 2, "critical": 3}
 
 
@@ -126,13 +129,18 @@ class AlertBook:
             return None
         return ep
 
-    def _close(self, key: tuple[str, str, str]) -> None:
+    def _close(self, key: tuple[str, str, str], final: Final | None = None) -> None:
         ep = self._open.pop(key)
         quiet = self.quiet[key[0]]
         end = ep.last_active + quiet
+        alert = ep.alert
+        if final is not None:
+            fresh = final(alert)
+            if fresh is not None:
+                alert = replace(alert, evidence=fresh[0], event_ids=fresh[1])
         self._closed.append(
             replace(
-                ep.alert,
+                alert,
                 updated_at=to_datetime(end),
                 resolved_at=to_datetime(end),
                 resolution=f"quiet for {_span(quiet)}: {_QUIET_WHAT.get(key[0], 'no activity')}"
@@ -140,11 +148,13 @@ class AlertBook:
             )
         )
 
-    def sweep(self, t: float) -> None:
+    def sweep(self, t: float, final: Final | None = None) -> None:
         """Close every episode whose quiet period has passed by event time ``t`` (see the module
-        docstring); the closing alerts wait for ``drain_closed``."""
+        docstring); the closing alerts wait for ``drain_closed``. ``final``, when given, may
+        replace a closing alert's evidence and event ids with the episode's final account (roles
+        complete, say), or keep them (None)."""
         for key in [k for k, ep in self._open.items() if t - ep.last_active > self.quiet[k[0]]]:
-            self._close(key)
+            self._close(key, final)
 
     def drain_closed(self) -> list[Alert]:
         """The closing emissions noticed since the last call, in the order they were noticed."""

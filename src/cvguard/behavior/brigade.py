@@ -8,13 +8,17 @@ last ``window_s`` seconds of event time (at most ``bucket_cap``, the latest). A 
 is the union of its buckets (looked at only once their tallies could reach the watch level); it is
 judged on distinct accounts, the share of new accounts and of abusive messages, and its time span:
 
-    watch     >= 10 distinct accounts within the window, and >= 50% new accounts or >= 20% abusive
+    watch     >= 10 distinct accounts within the window, and >= 50% new accounts, or >= 30% abusive
+              with the messages within 5 minutes of each other
     warning   >= 20 distinct accounts, and >= 50% new accounts or >= 50% abusive
     critical  >= 50 distinct accounts, and >= 50% new accounts or >= 50% abusive
 
 Coordinated benign copying (fans chanting the same cheer, a check-in everyone pastes, a lottery
-repost) by established accounts is no alert at all: copying is not hostility. A copy-pasted
-attack from fresh accounts does not need to be abusive word by word to reach *warning*.
+repost) by established accounts is no alert at all: copying is not hostility. Nor is the same
+common insult written by established accounts at many different people (a cluster aimed at no
+single user, thread or topic), or at one busy target over ten minutes: coordination needs someone
+to coordinate against and synchronised timing, or fresh accounts. A copy-pasted attack from fresh
+accounts does not need to be abusive word by word to reach *warning*.
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ class BrigadeConfig:
     warning_accounts: int = 20
     critical_accounts: int = 50
     suspicious_share: float = 0.5
-    watch_abusive_share: float = 0.2  # enough abuse in a cluster of established accounts to watch
+    watch_abusive_share: float = 0.3  # enough abuse in a cluster of established accounts to watch ...
+    burst_s: float = 300.0  # ... when its messages fall within this span (synchronised)
     sample_ids: int = 20
 
 
@@ -345,6 +350,8 @@ class BrigadeDetector:
                 n = len(b.heap)
                 level, score = self._level(len(b.authors), b.new / n, b.abusive / n)
                 st, sid = b.name(key)
+                if st == "cluster" and b.new / n < cfg.suspicious_share:
+                    level, score = None, 0.0  # the same abuse at many people: no one aimed at
                 return Assessment("brigade", st, sid, level, score, len(b.authors), {})
         lo = t - cfg.window_s
         pool: dict[str, Member] = {}
@@ -370,6 +377,11 @@ class BrigadeDetector:
             st, sid = self._buckets[busiest[1]].name(busiest[1])
         else:
             st, sid = name_members(members, keys[0])
+        if st == "cluster" and new_share < cfg.suspicious_share:
+            level, score = None, 0.0  # the same abuse at many people: no one aimed at
+        span = members[-1].t - members[0].t
+        if level == "watch" and new_share < cfg.suspicious_share and span > cfg.burst_s:
+            level, score = None, 0.0  # a common insult repeated over ten minutes is no coordination
         if not explain:
             return Assessment("brigade", st, sid, level, score, accounts, {})
         ids = tuple(m.event_id for m in members[: cfg.sample_ids])

@@ -6,8 +6,9 @@ fandom; a post on a gender topic draws abuse at women or men in general. None of
 the poster, and a pile-on detector that counts it warns on every heated news thread. So behaviour
 counts an abusive message against its target only when it reads as aimed at them:
 
-    target   sent as a direct message, or written in the second person singular (你, 您, you),
-             or naming nobody else (the default: abuse posted under your post is about you)
+    target   sent as a direct message, or naming a handle (@name: the platform sets the target from
+             it), or written in the second person singular (你, 您, you), or naming nobody else
+             (the default: abuse posted under your post is about you)
     group    an identity group is the top category (discrimination) and nobody is addressed, or
              it addresses a plural ("你们…都", "你们粉丝", "他们都") rather than a person, or it is
              fan talk aimed at a fandom (黑粉, 脑残粉, 私生饭, "我们哥哥")
@@ -47,6 +48,7 @@ _THEIR_IDOL = re.compile(r"你家(?:哥哥|姐姐|弟弟|妹妹|那位|那个|�
 # aimed at a fandom, whoever the comment is posted under.
 _FANDOM = re.compile(r"黑粉|脑残粉|私生饭|毒唯|唯粉|对家|饭圈|粉丝|我们(?:哥哥|姐姐|家)|我家(?:哥哥|姐姐)")
 _PLURAL = re.compile(r"你们|他们都|她们都|他们全|她们全|这些人都|那些人都|\w粉都|粉丝都|\w粉全")
+_HANDLE = re.compile(r"@[\w\-]{2,}")
 _SINGULAR_YOU = re.compile(r"你(?!们)|您|(?<![a-z0-9])(?:u|you|ur|your)(?![a-z0-9])", re.IGNORECASE)
 
 
@@ -67,6 +69,9 @@ def aim(event: Event, verdict: Verdict, *, news: bool = False) -> tuple[Aim, str
     if event.surface == Surface.dm:
         return "target", "direct message"
     text = event.text
+    handle = _HANDLE.search(text)
+    if handle is not None:
+        return "target", f"names a handle: {handle.group(0)}"
     idol = _THEIR_IDOL.search(text)
     if idol is not None:
         return "other", f"the addressee's idol: {idol.group(0)}"

@@ -133,9 +133,19 @@ class BehaviourEngine:
         The engine sweeps as the events it is fed advance event time (every ``sweep_every_s``);
         a caller whose stream has gone silent can call it with the clock's time."""
         ts = seconds(t)
-        self.book.sweep(ts)
+        self.book.sweep(ts, lambda alert: self._final(alert, ts))
         self._next_sweep = max(self._next_sweep, ts + self.config.sweep_every_s)
         return self.book.drain_closed()
+
+    def _final(self, alert: Alert, t: float) -> tuple[dict[str, Any], tuple[str, ...]] | None:
+        """An incitement episode's closing account names every initiator and copycat known by
+        then (its emissions stop once its level stops rising); other kinds keep their evidence."""
+        if alert.kind != "incitement":
+            return None
+        a = self.incitement.assess(f"{alert.subject_type}:{alert.subject_id}", t)
+        if not a.evidence:
+            return None
+        return a.evidence, a.event_ids
 
     def prune(self, t: float) -> list[Alert]:
         """Forget idle subjects; close episodes gone quiet (the engine calls this hourly in event

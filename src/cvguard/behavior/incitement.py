@@ -6,9 +6,11 @@ person (an @handle or a link) while abusing them is direct abuse, not a call: it
 another reason, never alone.
 
 Its author is an *initiator* for each of the event's targets (or for its thread when it names no
-target) only when the call comes *before* a crowd (``CrowdRule``: at least 3 people newly abusing
-the subject in the 10 minutes before it, 5 times their usual pace over the 3 hours before, make a
-crowd under way). A call made inside a crowd already under way ("兄弟们冲",
+target) only when the call comes *before* a crowd (``CrowdRule``: anyone newly abusing the subject
+in the hour before it, at 5 times the usual pace of new abusers over the 23 hours before that,
+means a crowd is under way). Roles must be right before anyone is punished for them, so a call
+that follows someone else's fresh abuse is not named an initiation: the caller may have joined a
+pile-on that was already forming. A call made inside a crowd already under way ("兄弟们冲",
 a phone number posted in the middle of a pile-on) echoes the crowd: its author is a *copycat*,
 like anyone whose abusive message against the same subject is not older than the first
 incitement. An initiator keeps the role for every later call. Roles are computed from
@@ -27,10 +29,14 @@ alert (screening flags the message itself: a doxxing message is a privacy violat
 and a call is live for ``live_s`` (6 hours) after it was made: later abuse is the pile-on
 detector's to judge.
 
-    (none)    a call with fewer than 2 followers (p <= 1e-3), or older than 6 hours
-    watch     a call with >= 2 followers beyond the usual abuse at p <= 1e-3
+    (none)    a call with fewer than 3 followers (p <= 1e-4), or older than 6 hours
+    watch     a call with >= 3 followers beyond the usual abuse at p <= 1e-4
     warning   a call with >= 3 followers, or a doxxing call (it exposes a person) with >= 2
     critical  an abusive call with >= 10 followers, or a doxxing call with >= 5
+
+An alert's evidence lists every call (``calls``) but names initiators and copycats, with their ids
+(``initiator_ids``, ``copycat_ids``), only once the call was followed as warning requires
+(``roles_confirmed``): a call nobody answered, or answered at the usual pace of abuse, names no one.
 """
 
 from __future__ import annotations
@@ -73,13 +79,15 @@ POINTER = re.compile(r"@[\w\-]{2,}|https?://\S+", re.IGNORECASE)
 class CrowdRule:
     """A call echoes a crowd when, in the ``window_s`` before it, at least ``min_abusers`` other
     people first turned on the subject, and ``ratio`` times more than the subject's usual pace of
-    new abusers over the ``history_s`` before (prior: one) predicts. A public figure abused every
-    hour is not a crowd under way; a pile-on in full swing is."""
+    new abusers over the rest of the ``history_s`` before (prior: one per five hours) predicts.
+    A public figure abused every hour is not a crowd under way; a pile-on starting, or in full
+    swing, is (the crowd's own hour does not count as the usual pace)."""
 
-    window_s: float = 600.0
-    min_abusers: int = 3
+    window_s: float = 3600.0
+    min_abusers: int = 1
     ratio: float = 5.0
-    history_s: float = 3 * 3600.0
+    history_s: float = 24 * 3600.0
+    prior_s: float = 5 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +107,8 @@ class IncitementConfig:
     follow_s: float = 3600.0  # followers: copycats whose latest abuse is this soon after the call
     min_follow_s: float = 60.0  # the shortest time after a call over which followers are counted
     min_history_s: float = 3600.0  # watching before the call needed to know the usual rate
-    watch_copycats: int = 2  # followers that make a call worth watching ...
-    max_watch_p: float = 1e-3  # ... when beyond the subject's usual abusers at this p-value
+    watch_copycats: int = 3  # followers that make a call worth watching ...
+    max_watch_p: float = 1e-4  # ... when beyond the subject's usual abusers at this p-value
     crowd: CrowdRule = CrowdRule()  # when a call echoes a crowd already under way
     live_s: float = 6 * 3600.0  # a call stops raising the level this long after it was made
     sample_ids: int = 20
@@ -165,13 +173,17 @@ class _Subject:
         rule = self.crowd
         recent = earlier = 0
         lo, mid = t - rule.history_s, t - rule.window_s
+        start = mid
         for a, v in self.first_abuse.items():
             if lo <= v < t and a != author:
                 if v >= mid:
                     recent += 1
                 else:
                     earlier += 1
-        usual = (1.0 + earlier) * rule.window_s / (rule.history_s - rule.window_s)
+                    start = min(start, v)
+        # The usual pace of new abusers: those before the window over the time they span (from the
+        # earliest one seen, order-independent), with a prior of one per ``prior_s``.
+        usual = (1.0 + earlier) * rule.window_s / (mid - start + rule.prior_s)
         return recent >= rule.min_abusers and recent >= rule.ratio * usual
 
     def recount(self) -> None:
@@ -241,9 +253,11 @@ class IncitementDetector:
         cfg = self.config
         if t < self.since and t >= self.watermark.newest - cfg.lateness_s:
             self.since = t  # every event in time counts as watching, not only calls and abuse
-        # Copycat abuse is abuse aimed at the subject (``direction.aim``), as for a pile-on.
-        abusive = is_abusive(verdict, cfg.abusive_threshold) and aim(event, verdict)[0] == "target"
-        call = classify_call(event, verdict, cfg)
+        # Copycat abuse is abuse aimed at the subject (``direction.aim``), as for a pile-on; a
+        # call aimed at a fandom, a group or the people in the news calls no one onto the subject.
+        aimed = aim(event, verdict)[0] == "target"
+        abusive = aimed and is_abusive(verdict, cfg.abusive_threshold)
+        call = classify_call(event, verdict, cfg) if aimed else None
         if call is None and not abusive:
             return ()
         if event.target_ids:
@@ -341,6 +355,8 @@ class IncitementDetector:
         assert first is not None
         p_follow, usual = self._follow_p(rec, first, t)
         followed = rec.followers if p_follow <= cfg.max_follow_p else 0  # beyond the usual abuse
+        # Roles are named in evidence only once the call was followed beyond the usual abuse.
+        confirmed = followed >= cfg.warning_copycats or (dox and followed >= cfg.warning_dox_copycats)
         level: Level | None = None
         if t - max(v[0] for v in calls) > cfg.live_s:
             followed = 0  # an old call: what follows now is the pile-on detector's to judge
@@ -358,15 +374,19 @@ class IncitementDetector:
         copycats = sorted(
             (v, a) for a, v in rec.abusers.items() if rec.is_copycat(a, v, first)
         )[: cfg.role_ids]
+        calls = [
+            {"author_id": a, "at": iso(v[0]), "event_id": v[1], "abusive_call": v[2], "doxxing": v[3]}
+            for a, v in initiators
+        ]
         evidence: dict[str, Any] = {
-            "initiators": [
-                {"author_id": a, "at": iso(v[0]), "event_id": v[1], "abusive_call": v[2], "doxxing": v[3]}
-                for a, v in initiators
-            ],
-            "initiator_ids": [a for a, _ in initiators],
+            "calls": calls,
+            "roles_confirmed": confirmed,
+            "initiators": calls if confirmed else [],
+            "initiator_ids": [a for a, _ in initiators] if confirmed else [],
             "first_call_at": iso(first),
             "copycats": n,
-            "copycat_ids": [a for _, a in copycats],  # by latest abuse, at most ``role_ids``
+            # by latest abuse, at most ``role_ids``; named once the call was followed
+            "copycat_ids": [a for _, a in copycats] if confirmed else [],
             "followers_first_hour": rec.followers,
             "followers_p_value": p_follow,
             "usual_abusers_per_hour": round(usual, 4),

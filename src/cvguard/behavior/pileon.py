@@ -28,7 +28,7 @@ only one to three abusive messages. So there is a second way to *warning*, the *
                10 min window), and hostility that scales with the crowd: distinct abusive senders
                in 10 minutes >= 1 per 100 strangers' messages in the hour (at least one), and an abusive share
                of the 1 min or 10 min window >= 15% and >= 2 times the target's usual share, and
-               less abuse aimed elsewhere (a third party, a group) than at the target in 10 min,
+               no more abuse aimed elsewhere (a third party, a group) than at the target in 10 min,
                and not a brawl (most of those abusive senders under abuse themselves in the hour)
     history    the target's usual rate rests on at least 1 hour of watching
 
@@ -125,6 +125,7 @@ class OnsetRule:
     clear_score: float = 0.6  # screening score of a "clearly abusive" message
     hostility_windows: tuple[int, ...] = (0, 1)  # 1m, 10m
     max_hostility_p: float = 0.01
+    min_senders: int = 1  # distinct abusive senders in 10 min, however small the crowd
     crowd_per_sender: float = 100.0  # strangers' messages in the hour per distinct abusive sender needed
     min_share: float = 0.15  # abusive share of a hostility window ...
     share_ratio: float = 2.0  # ... and this many times the target's usual share
@@ -395,7 +396,7 @@ class PileOnDetector:
         rule = self.config.onset
         if hours < rule.min_history_hours or not totals[1][CLEAR]:
             return None
-        if totals[1][OFF] >= totals[1][ABUSIVE]:
+        if totals[1][OFF] > totals[1][ABUSIVE]:
             return None  # the crowd's abuse is mostly aimed elsewhere: an insult here may be too
         if min((p_rates.get(wi, 1.0) for wi in rule.hostility_windows), default=1.0) > rule.max_hostility_p:
             return None
@@ -406,7 +407,7 @@ class PileOnDetector:
         if max(shares, default=0.0) < share_needed:
             return None  # attention with a rude comment or two in it, not hostility
         senders = rec.senders.distinct(1, t)
-        senders_needed = max(1, math.ceil(totals[2][HEARD] / rule.crowd_per_sender))
+        senders_needed = max(rule.min_senders, math.ceil(totals[2][HEARD] / rule.crowd_per_sender))
         if senders < senders_needed:
             return None
         if self._brawl(subject, rec, t):
