@@ -374,14 +374,14 @@ class IncitementDetector:
         copycats = sorted(
             (v, a) for a, v in rec.abusers.items() if rec.is_copycat(a, v, first)
         )[: cfg.role_ids]
-        calls = [
+        named = [
             {"author_id": a, "at": iso(v[0]), "event_id": v[1], "abusive_call": v[2], "doxxing": v[3]}
             for a, v in initiators
         ]
         evidence: dict[str, Any] = {
-            "calls": calls,
+            "calls": named,
             "roles_confirmed": confirmed,
-            "initiators": calls if confirmed else [],
+            "initiators": named if confirmed else [],
             "initiator_ids": [a for a, _ in initiators] if confirmed else [],
             "first_call_at": iso(first),
             "copycats": n,
