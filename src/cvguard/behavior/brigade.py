@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from cvguard.behavior.alerts import Assessment, Level, SubjectType
 from cvguard.behavior.base import Watermark, is_abusive, is_new_account
+from cvguard.behavior.direction import aim
 from cvguard.behavior.windows import iso
 from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
@@ -275,7 +276,8 @@ class BrigadeDetector:
             t,
             event.event_id,
             event.author.id,
-            is_abusive(verdict, cfg.abusive_threshold),
+            # abuse aimed at whom the message is about (``direction.aim``), not at third parties
+            is_abusive(verdict, cfg.abusive_threshold) and aim(event, verdict)[0] == "target",
             is_new_account(event, cfg.new_account_days),
             event.target_ids[0] if event.target_ids else None,
             event.thread_id,

@@ -36,6 +36,10 @@ Attention is not hostility: a viral post draws thousands of friendly strangers a
 rude comment or two; the share and the senders-per-crowd tests keep that out while the first insult
 that lands amid a few dozen strangers' messages still warns.
 
+A *fight* (the target abused someone in the last hour) needs 15 distinct senders for warning and
+gets no onset; a *brawl* (most of the last 10 minutes' abusive senders abused someone else within
+the hour too: a fan war, a flame war) stays at watch.
+
 Only abuse *aimed at the target* counts, in every window and rule (``direction.aim``): a comment
 under a post names the poster as its target, but abuse of a third party in a news thread, of a
 group, or of a rival fandom is not abuse of the poster. Such messages count as messages (attention),
@@ -327,8 +331,11 @@ class PileOnDetector:
                     if trigger is None or key[:2] > trigger[:2]:
                         trigger, level, headline = key, name, abusive
                     break
+        brawl = RANK[level] >= RANK["warning"] and self._brawl(subject, rec, t)
+        if brawl:
+            level, trigger = "watch", None  # a brawl among people who abuse each other is no pile-on
         onset = None
-        if RANK[level] < RANK["warning"] and not fight:
+        if RANK[level] < RANK["warning"] and not fight and not brawl:
             onset = self._onset(subject, rec, t, hours, share0, totals, p_rates)
             if onset is not None:
                 level, headline = "warning", totals[1][ABUSIVE]
@@ -348,6 +355,8 @@ class PileOnDetector:
             "timeline": rec.counts.series(1, t, ABUSIVE),
             "sample_event_ids": [i for _, i in reversed(rec.recent)],
         }
+        if brawl:
+            evidence["brawl"] = "most abusive senders of the last 10 min abuse others too: capped at watch"
         if fight:
             evidence["fight"] = {
                 "own_abusive_messages_1h": sum(1 for x, _ in fought if t - HOUR_S <= x <= t),
