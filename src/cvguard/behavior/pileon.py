@@ -303,11 +303,12 @@ class PileOnDetector:
             info: dict[str, Any] = {}
             if explain:
                 info = windows[w.name] = {
-                    "abusive": abusive,
+                    "abusive": abusive + row[OFF],  # every abusive message, whomever it is aimed at
                     "total": total,
                     "from_strangers": row[HEARD],
+                    "abusive_aimed_at_target": abusive,  # what the tests and rules count
                     "abusive_aimed_elsewhere": row[OFF],
-                    "distinct_senders": rec.senders.distinct(wi, t),
+                    "distinct_senders": rec.senders.distinct(wi, t),  # of abuse aimed at the target
                     "stranger_share": round(strangers / abusive, 4) if abusive else 0.0,
                     "new_account_share": round(new / abusive, 4) if abusive else 0.0,
                 }
