@@ -113,8 +113,9 @@ def test_a_news_thread_abusing_the_people_in_the_news_warns_no_one() -> None:
                                        target_ids=("outlet",), thread_id="th_n"), v)
     assert warnings(alerts) == [] and warnings(alerts, "incitement") == []
     state = engine.target_state("outlet", T0 + timedelta(hours=1))
-    assert state["pile_on"]["level"] is None and state["pile_on"]["windows"]["1h"]["abusive_aimed_at_target"] == 0
-    assert state["pile_on"]["windows"]["1h"]["abusive_aimed_elsewhere"] > 100
+    hour = state["pile_on"]["windows"]["1h"]
+    assert state["pile_on"]["level"] is None and hour["abusive_aimed_at_target"] == 0
+    assert hour["abusive_aimed_elsewhere"] > 100
 
 
 def test_a_fan_war_between_commenters_is_a_brawl_not_a_pile_on() -> None:

@@ -253,12 +253,13 @@ class IncitementDetector:
         cfg = self.config
         if t < self.since and t >= self.watermark.newest - cfg.lateness_s:
             self.since = t  # every event in time counts as watching, not only calls and abuse
+        abusive = is_abusive(verdict, cfg.abusive_threshold)
+        call = classify_call(event, verdict, cfg)
+        if call is None and not abusive:
+            return ()
         # Copycat abuse is abuse aimed at the subject (``direction.aim``), as for a pile-on; a
         # call aimed at a fandom, a group or the people in the news calls no one onto the subject.
-        aimed = aim(event, verdict)[0] == "target"
-        abusive = aimed and is_abusive(verdict, cfg.abusive_threshold)
-        call = classify_call(event, verdict, cfg) if aimed else None
-        if call is None and not abusive:
+        if aim(event, verdict)[0] != "target":
             return ()
         if event.target_ids:
             keys = [_key("user", i) for i in dict.fromkeys(event.target_ids) if i != event.author.id]
