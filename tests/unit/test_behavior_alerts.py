@@ -108,3 +108,18 @@ def test_an_incitement_closes_naming_every_copycat() -> None:
     assert len(closing) == 1 and closing[0].resolved_at is not None
     assert closing[0].evidence["initiator_ids"] == ["boss"]
     assert sorted(closing[0].evidence["copycat_ids"]) == sorted(f"j{i}" for i in range(25))
+
+
+def test_a_topic_whose_pile_on_ended_no_longer_reports_its_level() -> None:
+    engine = BehaviourEngine()
+    chatter(engine, -7200, 2)
+    raised: list[Alert] = []
+    for i in range(60):
+        e = event(i * 3.0, f"s{i}", "你就是个贱人", target_ids=("xiaoli",), topic_ids=("hot",))
+        raised += engine.process(e, ABUSE)
+    topic = [a for a in raised if a.kind == "topic"]
+    assert topic and engine.topic_state("hot", T0 + timedelta(seconds=200))["level"] is not None
+    later = chatter(engine, 300, 10)
+    assert [a.resolved_at is not None for a in later if a.kind == "topic"] == [True]
+    state = engine.topic_state("hot", T0 + timedelta(hours=10))
+    assert state["level"] is None and state["alerts"] == []
