@@ -123,3 +123,15 @@ def test_a_topic_whose_pile_on_ended_no_longer_reports_its_level() -> None:
     assert [a.resolved_at is not None for a in later if a.kind == "topic"] == [True]
     state = engine.topic_state("hot", T0 + timedelta(hours=10))
     assert state["level"] is None and state["alerts"] == []
+
+
+def test_a_closing_emission_survives_the_scale_out_outbox_encoding() -> None:
+    # The worker's outbox stores alerts as JSON; a closing emission must keep when and why.
+    from cvguard.pipeline.shared_state import alert_from_json, alert_json
+
+    book = AlertBook()
+    book.offer(Assessment("pile_on", "user", "x", "warning", 0.6, 8, {"n": 1}), 0.0)
+    book.sweep(7 * 3600.0)
+    (closing,) = book.drain_closed()
+    assert closing.resolved_at is not None
+    assert alert_from_json(alert_json(closing)) == closing

@@ -565,4 +565,6 @@ def alert_from_json(raw: bytes | str) -> Alert:
         updated_at=datetime.fromisoformat(d["updated_at"]),
         evidence=d["evidence"],
         event_ids=tuple(d["event_ids"]),
+        resolved_at=datetime.fromisoformat(d["resolved_at"]) if d.get("resolved_at") else None,
+        resolution=d.get("resolution"),
     )
