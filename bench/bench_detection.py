@@ -19,6 +19,18 @@ script scores the alerts against the truth:
   true positive when an incident explains it; recall is the share of incidents of the matching
   kind (pile_on, incitement, brigade; for ``topic``: the pile-ons, whose topic heats) that got a
   WARNING of that kind.
+- **alerts on no true incident**: every episode, watch level included, that no incident explains,
+  over all episodes; the brigade episodes among them that stayed at watch on copy-paste with an
+  abusive share of 0 (the noise of issue 7) are counted apart; false warnings are attributed to
+  the non-incident (viral post, news thread, fan war, group debate, celebrity day, civil debate)
+  whose target, member, topic or thread they are about, else to background traffic.
+- **roles**: every incitement episode's final emission names its initiators and copycats (ids);
+  a named initiator is right when the episode's subject is the target of an incitement incident
+  whose truth lists that initiator, a named copycat when the truth lists it as a member. Recall:
+  the share of true initiators (copycats) named by an episode about their incident's target.
+- **alerts end**: an incident's episodes (the alerts it explains) must be resolved, with a
+  ``resolved_at``, when the incident ended more than the kind's quiet period (plus an hour) before
+  the stream's end; reported with the hours between resolution and the stream's end.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from statistics import median
 from typing import Any
 
 from common import ROOT
+from cvguard.behavior.alerts import DEFAULT_QUIET
 
 WARN = {"warning", "critical"}
 KINDS = ("pile_on", "incitement", "brigade", "topic")
@@ -85,19 +98,34 @@ class Episode:
     subject_id: str
     warned_at: float | None = None  # event time it first reached warning or higher
     event_ids: set[str] = field(default_factory=set)
+    first_evidence: dict[str, Any] = field(default_factory=dict)
+    final_evidence: dict[str, Any] = field(default_factory=dict)  # of the last emission
+    level: str = "watch"  # the highest reached
+    resolved_at: float | None = None
+    resolution: str | None = None
+    raised_at: float = 0.0
 
 
 def read_alerts(path: Path) -> dict[str, Episode]:
     episodes: dict[str, Episode] = {}
+    rank = {"watch": 1, "warning": 2, "critical": 3}
     for line in path.read_text(encoding="utf-8").splitlines():
         a = json.loads(line)
         ep = episodes.get(a["alert_id"])
         if ep is None:
             ep = Episode(a["alert_id"], a["kind"], a["subject_type"], a["subject_id"])
+            ep.first_evidence = a["evidence"]
+            ep.raised_at = ts(a["raised_at"])
             episodes[a["alert_id"]] = ep
         ep.event_ids.update(a["event_ids"])
+        ep.final_evidence = a["evidence"]
+        if rank[a["level"]] > rank[ep.level]:
+            ep.level = a["level"]
         if a["level"] in WARN and ep.warned_at is None:
             ep.warned_at = ts(a["updated_at"])  # the emission's event time
+        if a.get("resolved_at"):
+            ep.resolved_at = ts(a["resolved_at"])
+            ep.resolution = a.get("resolution")
     return episodes
 
 
@@ -167,20 +195,28 @@ def score_seed(stream: Stream, episodes: dict[str, Episode]) -> dict[str, Any]:
         }
 
     non_incidents = truth["non_incidents"]
-    celebrities = {n["target_id"] for n in non_incidents if n["kind"] == "celebrity_day"}
-    debaters = {m for n in non_incidents if n["kind"] == "civil_debate" for m in n["member_ids"]}
     debate_topics = {n["topic_id"] for n in non_incidents if n["kind"] == "civil_debate"}
     false_subjects = [ep for ep in warned if ep.subject_type != "topic" and not explained[ep.alert_id]]
     false_topics = [ep for ep in warned if ep.subject_type == "topic" and not explained[ep.alert_id]]
+    # Which non-incident a false alert is about: its target first, then its members, topic, thread.
+    owner: dict[str, str] = {}
+    for n in non_incidents:
+        for key in ("target_id", "topic_id", "thread_id"):
+            if n.get(key):
+                owner.setdefault(n[key], f"{n['kind']} ({key[:-3]})")
+    for n in non_incidents:
+        for m in n["member_ids"]:
+            owner.setdefault(m, f"{n['kind']} (member)")
     where: dict[str, int] = defaultdict(int)
     for ep in false_subjects:
-        where[
-            "celebrity"
-            if ep.subject_id in celebrities
-            else "debate"
-            if ep.subject_id in debaters
-            else "background"
-        ] += 1
+        where[owner.get(ep.subject_id, "background")] += 1
+
+    every = list(episodes.values())
+    unexplained = [ep for ep in every if not any(explains(inc, ep) for inc in incidents)]
+    noise = [
+        ep for ep in unexplained
+        if ep.kind == "brigade" and ep.level == "watch" and ep.first_evidence.get("abusive_share") == 0
+    ]
     return {
         "events": stream.events,
         "days": round(days, 3),
@@ -195,7 +231,95 @@ def score_seed(stream: Stream, episodes: dict[str, Episode]) -> dict[str, Any]:
         "false_topic_warnings": len(false_topics),
         "false_topic_warnings_on_debates": sum(ep.subject_id in debate_topics for ep in false_topics),
         "false_per_1000_topic_days": round(1000 * len(false_topics) / max(1, len(stream.topics)) / days, 3),
-        "false_examples": [f"{ep.kind} {ep.subject_type}:{ep.subject_id}" for ep in false_subjects[:10]],
+        "false_examples": [
+            f"{ep.kind} {ep.subject_type}:{ep.subject_id} ({owner.get(ep.subject_id, 'background')})"
+            for ep in false_subjects[:10]
+        ],
+        "alerts": len(every),
+        "alerts_on_no_incident": len(unexplained),
+        "share_alerts_on_no_incident": round(len(unexplained) / len(every), 3) if every else None,
+        "alerts_on_no_incident_by_kind": _count(f"{ep.kind}:{ep.level}" for ep in unexplained),
+        "alerts_on_no_incident_where": _count(owner.get(ep.subject_id, "background") for ep in unexplained),
+        "brigade_watch_on_benign_copying": len(noise),
+        "roles": score_roles(incidents, episodes),
+        "resolution": score_resolution(truth, incidents, episodes),
+    }
+
+
+def score_roles(incidents: list[dict[str, Any]], episodes: dict[str, Episode]) -> dict[str, Any]:
+    """Initiators and copycats named by incitement episodes against the truth (see the docstring)."""
+    truth_init: dict[str, set[str]] = defaultdict(set)
+    truth_copy: dict[str, set[str]] = defaultdict(set)
+    for inc in incidents:
+        if inc["kind"] == "incitement":
+            truth_init[inc["target_id"]].update(inc["initiator_ids"])
+            truth_copy[inc["target_id"]].update(inc["member_ids"])
+    named_init: set[tuple[str, str]] = set()
+    named_copy: set[tuple[str, str]] = set()
+    for ep in episodes.values():
+        if ep.kind != "incitement":
+            continue
+        ev = ep.final_evidence
+        named_init.update((ep.subject_id, a) for a in ev.get("initiator_ids", ()))
+        named_copy.update((ep.subject_id, a) for a in ev.get("copycat_ids", ()))
+    all_init = {(t, a) for t, ids in truth_init.items() for a in ids}
+    all_copy = {(t, a) for t, ids in truth_copy.items() for a in ids}
+
+    def pr(named: set[tuple[str, str]], true: set[tuple[str, str]]) -> dict[str, Any]:
+        hit = len(named & true)
+        return {
+            "named": len(named),
+            "true": len(true),
+            "correct": hit,
+            "precision": round(hit / len(named), 3) if named else None,
+            "recall": round(hit / len(true), 3) if true else None,
+        }
+
+    per_episode = [
+        len(ep.final_evidence.get("initiator_ids", ())) for ep in episodes.values() if ep.kind == "incitement"
+    ]
+    return {
+        "initiator": pr(named_init, all_init),
+        "copycat": pr(named_copy, all_copy),
+        "initiators_named_per_incitement_episode": per_episode,
+    }
+
+
+def score_resolution(
+    truth: dict[str, Any], incidents: list[dict[str, Any]], episodes: dict[str, Episode]
+) -> dict[str, Any]:
+    """Whether the alerts of incidents that ended long enough before the stream's end are resolved."""
+    end = ts(truth["end"])
+    rows = []
+    for inc in incidents:
+        over = ts(inc["end"])
+        for ep in episodes.values():
+            if not explains(inc, ep) or ep.raised_at > over:
+                continue  # (a topic's later episode, about a later incident on it)
+            due = over + DEFAULT_QUIET[ep.kind] + 3600.0 <= end
+            rows.append(
+                {
+                    "incident": inc["incident_id"],
+                    "alert_id": ep.alert_id,
+                    "due": due,
+                    "resolved": ep.resolved_at is not None,
+                    "hours_resolved_before_stream_end": None
+                    if ep.resolved_at is None
+                    else round((end - ep.resolved_at) / 3600.0, 2),
+                    "resolution": ep.resolution,
+                }
+            )
+    due = [r for r in rows if r["due"]]
+    return {
+        "episodes_of_incidents": len(rows),
+        "due": len(due),
+        "due_and_resolved": sum(r["resolved"] for r in due),
+        "not_due_resolved": sum(r["resolved"] for r in rows if not r["due"]),
+        "hours_before_end_median": median(h for r in due if (h := r["hours_resolved_before_stream_end"]))
+        if any(r["resolved"] for r in due)
+        else None,
+        "unresolved_due": [r["alert_id"] for r in due if not r["resolved"]],
+        "example": next((r["resolution"] for r in due if r["resolved"]), None),
     }
 
 
@@ -212,6 +336,8 @@ def summarise(seeds: dict[int, dict[str, Any]]) -> dict[str, Any]:
     msgs = [p["delay_messages"] for p in piles if p["delay_messages"] is not None]
     targets_days = sum(s["targets"] * s["days"] for s in seeds.values())
     false = sum(s["false_warnings"] for s in seeds.values())
+    alerts = sum(s["alerts"] for s in seeds.values())
+    unexplained = sum(s["alerts_on_no_incident"] for s in seeds.values())
     per_kind = {}
     for kind in KINDS:
         w = sum(s["per_kind"][kind]["warnings"] for s in seeds.values())
@@ -238,6 +364,27 @@ def summarise(seeds: dict[int, dict[str, Any]]) -> dict[str, Any]:
         "target_days": round(targets_days, 1),
         "false_per_1000_target_days": round(1000 * false / targets_days, 3) if targets_days else None,
         "per_kind": per_kind,
+        "alerts": alerts,
+        "alerts_on_no_incident": unexplained,
+        "share_alerts_on_no_incident": round(unexplained / alerts, 3) if alerts else None,
+        "brigade_watch_on_benign_copying": sum(s["brigade_watch_on_benign_copying"] for s in seeds.values()),
+        "roles": {role: _roles(seeds, role) for role in ("initiator", "copycat")},
+        "resolution": {
+            "due": sum(s["resolution"]["due"] for s in seeds.values()),
+            "due_and_resolved": sum(s["resolution"]["due_and_resolved"] for s in seeds.values()),
+        },
+    }
+
+
+def _roles(seeds: dict[int, dict[str, Any]], role: str) -> dict[str, Any]:
+    named = sum(s["roles"][role]["named"] for s in seeds.values())
+    true = sum(s["roles"][role]["true"] for s in seeds.values())
+    correct = sum(s["roles"][role]["correct"] for s in seeds.values())
+    return {
+        "named": named,
+        "true": true,
+        "precision": round(correct / named, 3) if named else None,
+        "recall": round(correct / true, 3) if true else None,
     }
 
 
@@ -264,6 +411,15 @@ def print_table(seeds: dict[int, dict[str, Any]], total: dict[str, Any]) -> None
         f" {total['pile_ons_within_20_messages']}; median delay"
         f" {total['delay_s_median']} s / {total['delay_messages_median']} messages;"
         f" false warnings {total['false_per_1000_target_days']} per 1,000 targets·day"
+    )
+    roles = total["roles"]
+    print(
+        f"alerts on no true incident: {total['alerts_on_no_incident']}/{total['alerts']}"
+        f" ({total['share_alerts_on_no_incident']:.1%}); brigade watch on benign copying:"
+        f" {total['brigade_watch_on_benign_copying']}; initiator precision/recall"
+        f" {roles['initiator']['precision']}/{roles['initiator']['recall']}, copycat"
+        f" {roles['copycat']['precision']}/{roles['copycat']['recall']}; incident alerts resolved when due:"
+        f" {total['resolution']['due_and_resolved']}/{total['resolution']['due']}"
     )
 
 

@@ -363,7 +363,11 @@ def simulate(
     targets: Annotated[int, typer.Option(min=1, help="Creators that draw comments (Zipf).")] = 1000,
     topics: Annotated[int, typer.Option(min=1, help="Topics (Zipf).")] = 40,
     scenario: Annotated[
-        str, typer.Option(help="all, none, or a comma list of pileon,brigade,incitement,celebrity,debate.")
+        str,
+        typer.Option(
+            help="all, none, or a comma list of pileon,brigade,incitement,celebrity,debate,"
+            "viral,news,fanwar,groupdebate."
+        ),
     ] = "all",
     incidents: Annotated[
         int | None, typer.Option(min=0, help="How many of each scenario (default: scaled to --hours).")

@@ -246,16 +246,3 @@ def test_events_cross_the_behaviour_log_unchanged(stream: Any) -> None:
         assert back == event and back.occurred_at.tzinfo is not None
     assert bare.occurred_at.utcoffset() == _event_of(_event_row(bare)).occurred_at.utcoffset()
 
-
-def test_a_closing_alert_keeps_when_and_why_through_the_outbox() -> None:
-    from datetime import UTC, datetime
-
-    from cvguard.behavior import Alert
-    from cvguard.pipeline.shared_state import alert_from_json, alert_json
-
-    at = datetime(2026, 11, 24, 8, tzinfo=UTC)
-    closing = Alert(
-        alert_id="pile_on:user:u1:1", kind="pile_on", subject_type="user", subject_id="u1", level="warning",
-        raised_at=at, updated_at=at, resolved_at=at, resolution="quiet for 6h",
-    )
-    assert alert_from_json(alert_json(closing)) == closing

@@ -64,8 +64,8 @@ def stream(seed: int = 3) -> list[tuple[Event, Verdict]]:
         )
     base = 8400.0  # the incidents come late, so they are still inside their windows at the end
     out.append((event(1000, base, "boss", "兄弟们冲，去她评论区骂", target_ids=("victim",)), CALL))
-    for j in range(40):  # the pile-on that follows (copycats), some before the call
-        t = base - 120 + j * 9.0
+    for j in range(40):  # the pile-on that follows the call (copycats)
+        t = base + 5 + j * 9.0
         out.append(
             (
                 event(

@@ -5,15 +5,24 @@ An alert is about one subject (a user, a thread, a topic) and one kind of behavi
 alert once when it is raised and again only when its level rises, or when its headline count has
 grown ``refresh_factor`` times since the last emission; every other offer silently refreshes the
 evidence the book holds. All emissions of one episode share an ``alert_id``, so a store upserts.
+
+An episode ends when its subject has been quiet (no offer at watch level or above) for the kind's
+quiet period, in event time. The book then emits the alert once more, with ``resolved_at`` (the
+end of the quiet period: last activity + quiet, whatever the time the book noticed it) and a
+``resolution`` saying why, and forgets the episode; the next offer about the subject opens a new
+episode with a new ``alert_id``. Closings are noticed by ``sweep(t)`` as event time advances (the
+engine calls it), or by an offer that finds its subject's episode past its quiet period; either
+way they wait in the book until ``drain_closed()`` hands them out, so none is lost or sent twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from cvguard.behavior.windows import to_datetime
+from cvguard.behavior.windows import iso, to_datetime
 
 Level = Literal["watch", "warning", "critical"]
 Kind = Literal["pile_on", "incitement", "brigade", "topic"]
@@ -21,6 +30,8 @@ Kind = Literal["pile_on", "incitement", "brigade", "topic"]
 SubjectType = Literal["user", "thread", "topic", "cluster"]
 
 LEVELS: tuple[Level, ...] = ("watch", "warning", "critical")
+# A closing alert's final evidence and event ids, or None to keep the last emitted ones.
+Final = Callable[["Alert"], tuple[dict[str, Any], tuple[str, ...]] | None]
 RANK: dict[str | None, int] = {None: 0, "watch": 1, "warning": 2, "critical": 3}
 
 
@@ -96,7 +107,7 @@ class _Episode:
 # Quiet gap (seconds of event time) that ends an episode, per kind.
 DEFAULT_QUIET: dict[str, float] = {
     "pile_on": 6 * 3600,
-    "incitement": 24 * 3600,
+    "incitement": 6 * 3600,
     "brigade": 3600,
     "topic": 6 * 3600,
 }
@@ -110,12 +121,45 @@ class AlertBook:
         self.refresh_factor = refresh_factor
         self._open: dict[tuple[str, str, str], _Episode] = {}
         self._episodes: dict[tuple[str, str, str], int] = {}  # last episode number per subject
+        self._closed: list[Alert] = []  # closing emissions not yet handed out (drain_closed)
 
     def _episode(self, a: Assessment, t: float) -> _Episode | None:
         ep = self._open.get((a.kind, a.subject_type, a.subject_id))
         if ep is not None and t - ep.last_active > self.quiet[a.kind]:
             return None
         return ep
+
+    def _close(self, key: tuple[str, str, str], final: Final | None = None) -> None:
+        ep = self._open.pop(key)
+        quiet = self.quiet[key[0]]
+        end = ep.last_active + quiet
+        alert = ep.alert
+        if final is not None:
+            fresh = final(alert)
+            if fresh is not None:
+                alert = replace(alert, evidence=fresh[0], event_ids=fresh[1])
+        self._closed.append(
+            replace(
+                alert,
+                updated_at=to_datetime(end),
+                resolved_at=to_datetime(end),
+                resolution=f"quiet for {_span(quiet)}: {_QUIET_WHAT.get(key[0], 'no activity')}"
+                f" since {iso(ep.last_active)}",
+            )
+        )
+
+    def sweep(self, t: float, final: Final | None = None) -> None:
+        """Close every episode whose quiet period has passed by event time ``t`` (see the module
+        docstring); the closing alerts wait for ``drain_closed``. ``final``, when given, may
+        replace a closing alert's evidence and event ids with the episode's final account (roles
+        complete, say), or keep them (None)."""
+        for key in [k for k, ep in self._open.items() if t - ep.last_active > self.quiet[k[0]]]:
+            self._close(key, final)
+
+    def drain_closed(self) -> list[Alert]:
+        """The closing emissions noticed since the last call, in the order they were noticed."""
+        out, self._closed = self._closed, []
+        return out
 
     def due(self, a: Assessment, t: float) -> bool:
         """Whether ``offer(a, t)`` would emit: lets a caller build evidence only when it is needed."""
@@ -144,6 +188,8 @@ class AlertBook:
         assert a.level is not None
         key = (a.kind, a.subject_type, a.subject_id)
         ep = self._episode(a, t)
+        if ep is None and key in self._open:
+            self._close(key)  # the old episode ended before this one began
         if ep is None:
             number = self._episodes.get(key, 0) + 1
             self._episodes[key] = number
@@ -188,9 +234,9 @@ class AlertBook:
         ]
 
     def prune(self, t: float) -> None:
-        """Forget closed episodes (their numbers are kept so ids stay unique)."""
-        for key in [k for k, ep in self._open.items() if t - ep.last_active > self.quiet[k[0]]]:
-            del self._open[key]
+        """``sweep``: closed episodes are forgotten once closed (their numbers are kept so ids stay
+        unique)."""
+        self.sweep(t)
 
     def save(self) -> dict[str, Any]:
         return {
@@ -208,10 +254,12 @@ class AlertBook:
                 }
                 for k, ep in sorted(self._open.items())
             ],
+            "closed": [_alert_json(a) for a in self._closed],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         self._episodes = {(k, s, i): int(n) for k, s, i, n in data["episodes"]}
+        self._closed = [_alert_from_json(a) for a in data.get("closed", ())]
         self._open = {}
         for row in data["open"]:
             a = row["alert"]
@@ -236,3 +284,44 @@ class AlertBook:
                 int(row["emitted_headline"]),
                 alert,
             )
+
+
+_QUIET_WHAT = {
+    "pile_on": "no abusive message to the target at watch level or above",
+    "incitement": "no new call or abuse following it",
+    "brigade": "no near-identical message from the cluster",
+    "topic": "no abusive rise or piled-on target on the topic",
+}
+
+
+def _span(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{int(seconds // 3600)}h"
+    if seconds % 60 == 0:
+        return f"{int(seconds // 60)}min"
+    return f"{seconds:g}s"
+
+
+def _alert_json(a: Alert) -> dict[str, Any]:
+    return {
+        **a.to_dict(),
+        "raised_at": a.raised_at.timestamp(),
+        "updated_at": a.updated_at.timestamp(),
+        "resolved_at": None if a.resolved_at is None else a.resolved_at.timestamp(),
+    }
+
+
+def _alert_from_json(a: dict[str, Any]) -> Alert:
+    return Alert(
+        alert_id=a["alert_id"],
+        kind=a["kind"],
+        subject_type=a["subject_type"],
+        subject_id=a["subject_id"],
+        level=a["level"],
+        raised_at=to_datetime(float(a["raised_at"])),
+        updated_at=to_datetime(float(a["updated_at"])),
+        evidence=a["evidence"],
+        event_ids=tuple(a["event_ids"]),
+        resolved_at=None if a["resolved_at"] is None else to_datetime(float(a["resolved_at"])),
+        resolution=a["resolution"],
+    )

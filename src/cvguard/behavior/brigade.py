@@ -8,12 +8,17 @@ last ``window_s`` seconds of event time (at most ``bucket_cap``, the latest). A 
 is the union of its buckets (looked at only once their tallies could reach the watch level); it is
 judged on distinct accounts, the share of new accounts and of abusive messages, and its time span:
 
-    watch     >= 10 distinct accounts within the window
+    watch     >= 10 distinct accounts within the window, and >= 50% new accounts, or >= 30% abusive
+              with the messages within 5 minutes of each other
     warning   >= 20 distinct accounts, and >= 50% new accounts or >= 50% abusive
     critical  >= 50 distinct accounts, and >= 50% new accounts or >= 50% abusive
 
-Fans chanting the same cheer reach *watch* at most; a copy-pasted attack from fresh accounts does
-not need to be abusive word by word to reach *warning*.
+Coordinated benign copying (fans chanting the same cheer, a check-in everyone pastes, a lottery
+repost) by established accounts is no alert at all: copying is not hostility. Nor is the same
+common insult written by established accounts at many different people (a cluster aimed at no
+single user, thread or topic), or at one busy target over ten minutes: coordination needs someone
+to coordinate against and synchronised timing, or fresh accounts. A copy-pasted attack from fresh
+accounts does not need to be abusive word by word to reach *warning*.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy.typing as npt
 
 from cvguard.behavior.alerts import Assessment, Level, SubjectType
 from cvguard.behavior.base import Watermark, is_abusive, is_new_account
+from cvguard.behavior.direction import aim
 from cvguard.behavior.windows import iso
 from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
@@ -56,6 +62,8 @@ class BrigadeConfig:
     warning_accounts: int = 20
     critical_accounts: int = 50
     suspicious_share: float = 0.5
+    watch_abusive_share: float = 0.3  # enough abuse in a cluster of established accounts to watch ...
+    burst_s: float = 300.0  # ... when its messages fall within this span (synchronised)
     sample_ids: int = 20
 
 
@@ -268,7 +276,8 @@ class BrigadeDetector:
             t,
             event.event_id,
             event.author.id,
-            is_abusive(verdict, cfg.abusive_threshold),
+            # abuse aimed at whom the message is about (``direction.aim``), not at third parties
+            is_abusive(verdict, cfg.abusive_threshold) and aim(event, verdict)[0] == "target",
             is_new_account(event, cfg.new_account_days),
             event.target_ids[0] if event.target_ids else None,
             event.thread_id,
@@ -318,13 +327,13 @@ class BrigadeDetector:
         cfg = self.config
         suspicious = new_share >= cfg.suspicious_share or abusive_share >= cfg.suspicious_share
         level: Level | None = None
-        if accounts >= cfg.watch_accounts:
+        if accounts >= cfg.watch_accounts and (suspicious or abusive_share >= cfg.watch_abusive_share):
             level = "watch"
         if suspicious and accounts >= cfg.warning_accounts:
             level = "warning"
         if suspicious and accounts >= cfg.critical_accounts:
             level = "critical"
-        score = min(1.0, accounts / cfg.critical_accounts) * (1.0 if suspicious else 0.5)
+        score = min(1.0, accounts / cfg.critical_accounts) * (1.0 if suspicious else 0.5 if level else 0.0)
         return level, round(score, 6)
 
     def assess(self, subject: str, t: float, *, explain: bool = True) -> Assessment:
@@ -343,6 +352,8 @@ class BrigadeDetector:
                 n = len(b.heap)
                 level, score = self._level(len(b.authors), b.new / n, b.abusive / n)
                 st, sid = b.name(key)
+                if st == "cluster" and b.new / n < cfg.suspicious_share:
+                    level, score = None, 0.0  # the same abuse at many people: no one aimed at
                 return Assessment("brigade", st, sid, level, score, len(b.authors), {})
         lo = t - cfg.window_s
         pool: dict[str, Member] = {}
@@ -368,6 +379,11 @@ class BrigadeDetector:
             st, sid = self._buckets[busiest[1]].name(busiest[1])
         else:
             st, sid = name_members(members, keys[0])
+        if st == "cluster" and new_share < cfg.suspicious_share:
+            level, score = None, 0.0  # the same abuse at many people: no one aimed at
+        span = members[-1].t - members[0].t
+        if level == "watch" and new_share < cfg.suspicious_share and span > cfg.burst_s:
+            level, score = None, 0.0  # a common insult repeated over ten minutes is no coordination
         if not explain:
             return Assessment("brigade", st, sid, level, score, accounts, {})
         ids = tuple(m.event_id for m in members[: cfg.sample_ids])

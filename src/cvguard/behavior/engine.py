@@ -36,6 +36,7 @@ class BehaviourConfig:
     quiet_s: tuple[tuple[str, float], ...] = ()  # per-kind overrides of the episode quiet period
     refresh_factor: float = 10.0  # re-emit at the same level when the headline count grows this much
     prune_every_s: float = 3600.0
+    sweep_every_s: float = 60.0  # how often, in event time, the book looks for episodes gone quiet
 
 
 class BehaviourEngine:
@@ -47,6 +48,7 @@ class BehaviourEngine:
         self.topics = TopicDetector(cfg.topic)
         self.book = AlertBook(dict(cfg.quiet_s), cfg.refresh_factor)
         self._next_prune = -math.inf
+        self._next_sweep = -math.inf
         self.processed = 0
 
     def process(self, event: Event, verdict: Verdict) -> list[Alert]:
@@ -84,6 +86,8 @@ class BehaviourEngine:
         t = event.occurred_at.timestamp()
         self.processed += 1
         out: list[Alert] = []
+        if t >= self._next_sweep:
+            out.extend(self.sweep(t))
         topics: dict[str, None] = dict.fromkeys(self.topics.update(event, verdict, t))
         for target in self.pile_on.update(event, verdict, t):
             level = self._assess_and_offer(self.pile_on, target, t, out)
@@ -103,7 +107,7 @@ class BehaviourEngine:
         for topic in topics:
             self._assess_and_offer(self.topics, topic, t, out)
         if t >= self._next_prune:
-            self.prune(t)
+            out.extend(self.prune(t))
         return out
 
     def _assess_and_offer(
@@ -119,15 +123,37 @@ class BehaviourEngine:
 
     def _offer(self, a: Assessment, t: float, out: list[Alert]) -> None:
         alert = self.book.offer(a, t)
+        out.extend(self.book.drain_closed())  # an episode this offer found over comes first
         if alert is not None:
             out.append(alert)
 
-    def prune(self, t: float) -> None:
-        """Forget idle subjects and closed episodes (the engine calls this hourly in event time)."""
+    def sweep(self, t: Any) -> list[Alert]:
+        """The closing emissions of episodes whose quiet period has passed by event time ``t``.
+
+        The engine sweeps as the events it is fed advance event time (every ``sweep_every_s``);
+        a caller whose stream has gone silent can call it with the clock's time."""
+        ts = seconds(t)
+        self.book.sweep(ts, lambda alert: self._final(alert, ts))
+        self._next_sweep = max(self._next_sweep, ts + self.config.sweep_every_s)
+        return self.book.drain_closed()
+
+    def _final(self, alert: Alert, t: float) -> tuple[dict[str, Any], tuple[str, ...]] | None:
+        """An incitement episode's closing account names every initiator and copycat known by
+        then (its emissions stop once its level stops rising); other kinds keep their evidence."""
+        if alert.kind != "incitement":
+            return None
+        a = self.incitement.assess(f"{alert.subject_type}:{alert.subject_id}", t)
+        if not a.evidence:
+            return None
+        return a.evidence, a.event_ids
+
+    def prune(self, t: float) -> list[Alert]:
+        """Forget idle subjects; close episodes gone quiet (the engine calls this hourly in event
+        time) and return their closing emissions."""
         for detector in (self.pile_on, self.incitement, self.brigade, self.topics):
             detector.prune(t)
-        self.book.prune(t)
         self._next_prune = t + self.config.prune_every_s
+        return self.sweep(t)
 
     def role_of(self, author_id: str, target_id: str) -> Role | None:
         return self.incitement.role_of(author_id, target_id)
@@ -186,6 +212,7 @@ class BehaviourEngine:
             "topic": self.topics.save(),
             "alerts": self.book.save(),
             "next_prune": None if self._next_prune == -math.inf else self._next_prune,
+            "next_sweep": None if self._next_sweep == -math.inf else self._next_sweep,
             "processed": self.processed,
         }
 
@@ -196,4 +223,6 @@ class BehaviourEngine:
         self.topics.restore(data["topic"])
         self.book.restore(data["alerts"])
         self._next_prune = -math.inf if data["next_prune"] is None else float(data["next_prune"])
+        sweep = data.get("next_sweep")  # absent from snapshots written before episodes closed
+        self._next_sweep = -math.inf if sweep is None else float(sweep)
         self.processed = int(data["processed"])

@@ -25,8 +25,25 @@ only one to three abusive messages. So there is a second way to *warning*, the *
                one message per two hours)
     hostility  a clearly abusive message (score >= 0.6) from a stranger in the last 10 minutes, and
                abuse at that rate unusual for the target (abusive-rate p <= 0.01 in the 1 min or
-               10 min window)
+               10 min window), and hostility that scales with the crowd: distinct abusive senders
+               in 10 minutes >= 1 per 100 strangers' messages in the hour (at least one), and an abusive share
+               of the 1 min or 10 min window >= 15% and >= 2 times the target's usual share, and
+               no more abuse aimed elsewhere (a third party, a group) than at the target in 10 min,
+               and not a brawl (most of those abusive senders under abuse themselves in the hour)
     history    the target's usual rate rests on at least 1 hour of watching
+
+Attention is not hostility: a viral post draws thousands of friendly strangers and, among them, a
+rude comment or two; the share and the senders-per-crowd tests keep that out while the first insult
+that lands amid a few dozen strangers' messages still warns.
+
+A *fight* (the target abused someone in the last hour) needs 15 distinct senders for warning and
+gets no onset; a *brawl* (most of the last 10 minutes' abusive senders abused someone else within
+the hour too: a fan war, a flame war) stays at watch.
+
+Only abuse *aimed at the target* counts, in every window and rule (``direction.aim``): a comment
+under a post names the poster as its target, but abuse of a third party in a news thread, of a
+group, or of a rival fandom is not abuse of the poster. Such messages count as messages (attention),
+not as abuse.
 
 A target never mentioned while the detector has been watching had no messages in those hours, and
 its baseline says so (``quiet_before``): otherwise everyone would be a newcomer with no baseline on
@@ -43,6 +60,7 @@ from typing import Any
 
 from cvguard.behavior.alerts import RANK, Assessment, Level
 from cvguard.behavior.base import Watermark, is_abusive, is_new_account, is_stranger
+from cvguard.behavior.direction import aim, is_news
 from cvguard.behavior.stats import rate_tail, share_tail, strength
 from cvguard.behavior.windows import (
     WINDOWS,
@@ -52,12 +70,13 @@ from cvguard.behavior.windows import (
     top_k_insert,
 )
 from cvguard.detection.verdict import Verdict
-from cvguard.events import Event
+from cvguard.events import Event, Surface
 
-# Per bucket: messages, abusive ones, abusive from strangers, abusive from new accounts, messages
-# from strangers (attention), clearly abusive from strangers (hostility, for the onset rule).
-TOTAL, ABUSIVE, STRANGER, NEW, HEARD, CLEAR = range(6)
-WIDTH = 6
+# Per bucket: messages, abusive ones (aimed at the target), abusive from strangers, abusive from
+# new accounts, messages from strangers (attention), clearly abusive from strangers (hostility, for
+# the onset rule), abusive ones aimed at someone else (a third party, a group: ``direction.aim``).
+TOTAL, ABUSIVE, STRANGER, NEW, HEARD, CLEAR, OFF = range(7)
+WIDTH = 7
 DAY = len(WINDOWS) - 1
 HOUR_S = 3600.0
 
@@ -74,9 +93,12 @@ class LevelRule:
     min_senders: int
     min_stranger_share: float = 0.0
     waive_strangers_at: int | None = None
+    min_share: float = 0.0  # abusive share of the window's messages: hostility, not just attention
 
-    def met(self, p: float, abusive: int, senders: int, stranger_share: float) -> bool:
+    def met(self, p: float, abusive: int, senders: int, stranger_share: float, share: float = 1.0) -> bool:
         if p > self.max_p or abusive < self.min_abusive or senders < self.min_senders:
+            return False
+        if share < self.min_share:
             return False
         if stranger_share >= self.min_stranger_share:
             return True
@@ -84,6 +106,8 @@ class LevelRule:
 
     def describe(self) -> str:
         text = f"p<={self.max_p:g}, abusive>={self.min_abusive}, senders>={self.min_senders}"
+        if self.min_share:
+            text += f", abusive share>={self.min_share:.0%}"
         if self.min_stranger_share:
             text += f", strangers>={self.min_stranger_share:.0%}"
             if self.waive_strangers_at is not None:
@@ -105,12 +129,17 @@ class OnsetRule:
     clear_score: float = 0.6  # screening score of a "clearly abusive" message
     hostility_windows: tuple[int, ...] = (0, 1)  # 1m, 10m
     max_hostility_p: float = 0.01
+    min_senders: int = 1  # distinct abusive senders in 10 min, however small the crowd
+    crowd_per_sender: float = 100.0  # strangers' messages in the hour per distinct abusive sender needed
+    min_share: float = 0.15  # abusive share of a hostility window ...
+    share_ratio: float = 2.0  # ... and this many times the target's usual share
 
     def describe(self) -> str:
         return (
             f"onset: strangers' messages>={self.min_attention}, >={self.min_ratio:g}x usual,"
             f" p<={self.max_attention_p:g}; a clear insult from a stranger, abusive-rate"
-            f" p<={self.max_hostility_p:g}"
+            f" p<={self.max_hostility_p:g}, abusive senders>=1 per {self.crowd_per_sender:g} strangers'"
+            f" messages, abusive share>={self.min_share:.0%} and >={self.share_ratio:g}x usual"
         )
 
 
@@ -125,9 +154,11 @@ class PileOnConfig:
     prior_share_abusive: float = 1.0  # Beta prior on the abusive share: 1 in 20
     prior_share_clean: float = 19.0
     share_floor: float = 0.03
-    watch: LevelRule = LevelRule(1e-4, 5, 3)
-    warning: LevelRule = LevelRule(1e-8, 8, 5, 0.5, 15)
-    critical: LevelRule = LevelRule(1e-14, 30, 20)
+    watch: LevelRule = LevelRule(1e-4, 5, 3, min_share=0.1)
+    warning: LevelRule = LevelRule(1e-8, 8, 5, 0.5, 15, min_share=0.2)
+    critical: LevelRule = LevelRule(1e-14, 30, 20, min_share=0.2)
+    fight_abusive: int = 1  # the target's own abusive messages in the last hour that make a fight ...
+    fight_senders: int = 15  # ... in which warning needs this many distinct abusive senders
     test_windows: tuple[int, ...] = (0, 1, 2)  # 1m, 10m, 1h; the day is reported, not tested
     onset: OnsetRule = OnsetRule()
     sample_ids: int = 20
@@ -197,22 +228,35 @@ class PileOnDetector:
         self.config = config or PileOnConfig()
         self.watermark = Watermark(self.config.lateness_s)
         self._targets: dict[str, _Target] = {}
+        # Latest (time, target) each person sent abuse aimed at someone: a target who is abusing
+        # others herself is in a fight, and a crowd whose members abuse others too is a brawl (a
+        # fan war, a flame war), not a crowd on one person.
+        self._fought: dict[str, list[tuple[float, str]]] = {}
+        self._news: dict[str, float] = {}  # threads opened by a news report -> when
         self.since = math.inf  # earliest event time accepted: since when the detector has watched
 
     def update(self, event: Event, verdict: Verdict, t: float) -> tuple[str, ...]:
         cfg = self.config
         if t < self.since and t >= self.watermark.newest - cfg.lateness_s:
             self.since = t  # every event in time counts as watching, with a target or not
+        if event.surface == Surface.post and event.thread_id and is_news(event.text):
+            self._news[event.thread_id] = max(t, self._news.get(event.thread_id, t))
         if not event.target_ids or not self.watermark.accept(t):
             return ()
-        abusive = is_abusive(verdict, cfg.abusive_threshold)
+        # Abuse counts against the target only when aimed at them (see the module docstring).
+        hostile = is_abusive(verdict, cfg.abusive_threshold)
+        news = event.thread_id is not None and event.thread_id in self._news
+        abusive = hostile and aim(event, verdict, news=news)[0] == "target"
         stranger = int(is_stranger(event))
-        row = [1, 0, 0, 0, stranger, 0]
+        row = [1, 0, 0, 0, stranger, 0, int(hostile)]
         if abusive:
             clear = stranger and verdict.score >= cfg.onset.clear_score
             new = int(is_new_account(event, cfg.new_account_days))
-            row = [1, 1, stranger, new, stranger, int(clear)]
+            row = [1, 1, stranger, new, stranger, int(clear), 0]
         author = event.author.id
+        if abusive:
+            for target in event.target_ids:
+                top_k_insert(self._fought.setdefault(author, []), (t, target), 8)
         touched: list[str] = []
         for target in dict.fromkeys(event.target_ids):
             if target == author:
@@ -243,9 +287,13 @@ class PileOnDetector:
         p_rates: dict[int, float] = {}
         level: Level | None = None
         trigger: tuple[int, float, str] | None = None  # (rank, strength, window)
+        fought = self._fought.get(subject, ())
+        fight = sum(1 for x, _ in fought if t - HOUR_S <= x <= t) >= cfg.fight_abusive
         best = 0.0
         headline = 0
-        needed = set(cfg.test_windows) | set(cfg.onset.attention_windows) | set(cfg.onset.hostility_windows)
+        needed = (
+            set(cfg.test_windows) | set(cfg.onset.attention_windows) | set(cfg.onset.hostility_windows) | {2}
+        )
         for wi, w in enumerate(WINDOWS):
             tested = wi in cfg.test_windows
             if not (explain or wi in needed):
@@ -255,10 +303,12 @@ class PileOnDetector:
             info: dict[str, Any] = {}
             if explain:
                 info = windows[w.name] = {
-                    "abusive": abusive,
+                    "abusive": abusive + row[OFF],  # every abusive message, whomever it is aimed at
                     "total": total,
                     "from_strangers": row[HEARD],
-                    "distinct_senders": rec.senders.distinct(wi, t),
+                    "abusive_aimed_at_target": abusive,  # what the tests and rules count
+                    "abusive_aimed_elsewhere": row[OFF],
+                    "distinct_senders": rec.senders.distinct(wi, t),  # of abuse aimed at the target
                     "stranger_share": round(strangers / abusive, 4) if abusive else 0.0,
                     "new_account_share": round(new / abusive, 4) if abusive else 0.0,
                 }
@@ -275,14 +325,19 @@ class PileOnDetector:
             best = max(best, s)
             senders = info["distinct_senders"] if explain else rec.senders.distinct(wi, t)
             for name, rule in cfg.rules:
-                if rule.met(p, abusive, senders, strangers / abusive):
+                if name == "warning" and fight and senders < cfg.fight_senders:
+                    continue
+                if rule.met(p, abusive, senders, strangers / abusive, abusive / total):
                     key = (RANK[name], s, w.name)
                     if trigger is None or key[:2] > trigger[:2]:
                         trigger, level, headline = key, name, abusive
                     break
+        brawl = RANK[level] >= RANK["warning"] and self._brawl(subject, rec, t)
+        if brawl:
+            level, trigger = "watch", None  # a brawl among people who abuse each other is no pile-on
         onset = None
-        if RANK[level] < RANK["warning"]:
-            onset = self._onset(rec, hours, totals, p_rates)
+        if RANK[level] < RANK["warning"] and not fight and not brawl:
+            onset = self._onset(subject, rec, t, hours, share0, totals, p_rates)
             if onset is not None:
                 level, headline = "warning", totals[1][ABUSIVE]
                 best = max(best, strength(onset["p_value"]))
@@ -301,6 +356,13 @@ class PileOnDetector:
             "timeline": rec.counts.series(1, t, ABUSIVE),
             "sample_event_ids": [i for _, i in reversed(rec.recent)],
         }
+        if brawl:
+            evidence["brawl"] = "most abusive senders of the last 10 min abuse others too: capped at watch"
+        if fight:
+            evidence["fight"] = {
+                "own_abusive_messages_1h": sum(1 for x, _ in fought if t - HOUR_S <= x <= t),
+                "rule": f"the target abuses others too: warning needs senders>={cfg.fight_senders}",
+            }
         if onset is not None:
             evidence.update(
                 trigger_window=onset["window"], p_value=onset["p_value"], attention=onset,
@@ -331,13 +393,34 @@ class PileOnDetector:
         return math.pow(decay, since_first) * (1.0 - math.pow(decay, quiet)) / (1.0 - decay)
 
     def _onset(
-        self, rec: _Target, hours: float, totals: dict[int, list[int]], p_rates: dict[int, float]
+        self,
+        subject: str,
+        rec: _Target,
+        t: float,
+        hours: float,
+        share0: float,
+        totals: dict[int, list[int]],
+        p_rates: dict[int, float],
     ) -> dict[str, Any] | None:
         """The onset rule's evidence when it holds (see the module docstring), else None."""
         rule = self.config.onset
         if hours < rule.min_history_hours or not totals[1][CLEAR]:
             return None
+        if totals[1][OFF] > totals[1][ABUSIVE]:
+            return None  # the crowd's abuse is mostly aimed elsewhere: an insult here may be too
         if min((p_rates.get(wi, 1.0) for wi in rule.hostility_windows), default=1.0) > rule.max_hostility_p:
+            return None
+        share_needed = max(rule.min_share, rule.share_ratio * share0)
+        shares = [
+            totals[wi][ABUSIVE] / totals[wi][TOTAL] for wi in rule.hostility_windows if totals[wi][TOTAL]
+        ]
+        if max(shares, default=0.0) < share_needed:
+            return None  # attention with a rude comment or two in it, not hostility
+        senders = rec.senders.distinct(1, t)
+        senders_needed = max(rule.min_senders, math.ceil(totals[2][HEARD] / rule.crowd_per_sender))
+        if senders < senders_needed:
+            return None
+        if self._brawl(subject, rec, t):
             return None
         alpha = rule.prior_messages + rec.baseline.n
         beta = rule.prior_hours + hours
@@ -360,8 +443,22 @@ class PileOnDetector:
                     "ratio": round(ratio, 1),
                     "p_value": p,
                     "clear_insults_10m": totals[1][CLEAR],
+                    "abusive_senders_10m": senders,
+                    "abusive_senders_needed": senders_needed,
+                    "abusive_share": round(max(shares), 4),
+                    "abusive_share_needed": round(share_needed, 4),
                 }
         return found
+
+    def _brawl(self, subject: str, rec: _Target, t: float) -> bool:
+        """Whether most of the target's abusive senders of the last 10 minutes abused someone else
+        too within the hour (a fan war, a flame war): that is a brawl, not a crowd on one person."""
+        lo = t - WINDOWS[1].seconds
+        senders = [a for a, at in rec.senders.latest.items() if at >= lo]
+        elsewhere = sum(
+            any(x != subject and t - HOUR_S <= at <= t for at, x in self._fought.get(a, ())) for a in senders
+        )
+        return bool(senders) and elsewhere * 2 >= len(senders)
 
     def score(self, subject: str, t: float) -> float:
         return self.assess(subject, t).score
@@ -379,6 +476,10 @@ class PileOnDetector:
         horizon = t - self.config.idle_days * 86400
         for key in [k for k, r in self._targets.items() if r.counts.newest < horizon]:
             del self._targets[key]
+        for key in [k for k, f in self._fought.items() if f[-1][0] < t - HOUR_S - self.config.lateness_s]:
+            del self._fought[key]
+        for key in [k for k, at in self._news.items() if at < horizon]:
+            del self._news[key]
 
     def save(self) -> dict[str, Any]:
         return {
@@ -386,6 +487,8 @@ class PileOnDetector:
             "watermark": self.watermark.to_json(),
             "since": None if self.since == math.inf else self.since,
             "targets": {k: self._targets[k].to_dict() for k in sorted(self._targets)},
+            "fought": {k: [list(x) for x in self._fought[k]] for k in sorted(self._fought)},
+            "news_threads": {k: self._news[k] for k in sorted(self._news)},
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -393,6 +496,8 @@ class PileOnDetector:
         self.watermark.load(data["watermark"])
         self.since = math.inf if data["since"] is None else float(data["since"])
         self._targets = {k: _Target.from_dict(v, hl) for k, v in data["targets"].items()}
+        self._fought = {k: [(float(x), str(i)) for x, i in v] for k, v in data.get("fought", {}).items()}
+        self._news = {k: float(v) for k, v in data.get("news_threads", {}).items()}
 
 
 __all__ = ["LevelRule", "OnsetRule", "PileOnConfig", "PileOnDetector"]

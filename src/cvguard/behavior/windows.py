@@ -157,7 +157,11 @@ class SlidingCounts:
     ) -> SlidingCounts:
         out = cls(width, windows)
         out.newest = _newest(data["newest"])
-        out._buckets = [{int(i): [int(v) for v in row] for i, row in b} for b in data["buckets"]]
+        # Rows saved by a narrower version (fewer fields) are padded with zeros.
+        pad = [0] * width
+        out._buckets = [
+            {int(i): [int(v) for v in row] + pad[len(row) :] for i, row in b} for b in data["buckets"]
+        ]
         if out.newest != -math.inf:
             out._tops = [int(out.newest // w.bucket) for w in windows]
             out._edge = min((top + 1) * w.bucket for top, w in zip(out._tops, windows, strict=True))

@@ -56,6 +56,12 @@ class Corpus:
     search: tuple[Template, ...]
     incite: tuple[Template, ...]
     brigade: tuple[Template, ...]
+    situation: tuple[Template, ...]  # swearing at the situation, at nobody
+    third_party: tuple[Template, ...]  # abuse of the people in the news, not of the poster
+    fan_war: tuple[Template, ...]  # commenters abusing each other's fandom
+    heated: tuple[Template, ...]  # sharp words in a debate among people who know each other
+    chant: tuple[Template, ...]  # benign copy-paste: check-ins, fan chants
+    news: tuple[Template, ...]  # a news account's report about other people
     abuse: dict[str, tuple[Template, ...]]
     evasion: dict[str, tuple[str, ...]]
     words: dict[str, tuple[str, ...]]  # prefix, core, topics, debate, cities, roads, compounds, emoji
@@ -81,6 +87,12 @@ class Corpus:
             search=templates("search.txt"),
             incite=templates("incite.txt"),
             brigade=templates("brigade.txt"),
+            situation=templates("situation.txt"),
+            third_party=templates("third_party.txt"),
+            fan_war=templates("fan_war.txt"),
+            heated=templates("heated.txt"),
+            chant=templates("chant.txt"),
+            news=templates("news.txt"),
             abuse={k: tuple(v) for k, v in abuse.items()},
             evasion=evasion,
             words=words,

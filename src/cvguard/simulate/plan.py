@@ -24,10 +24,17 @@ from cvguard.simulate.timefmt import iso, to_ms
 
 FORMAT = "cvguard-simulate/1"
 INCIDENT_KINDS = ("pileon", "brigade", "incitement")
-NON_INCIDENT_KINDS = ("celebrity", "debate")
+NON_INCIDENT_KINDS = ("celebrity", "debate", "viral", "news", "fanwar", "groupdebate")
 SCENARIO_NAMES = (*INCIDENT_KINDS, *NON_INCIDENT_KINDS)
 # Default counts per 24 hours of simulated time (at least one of each selected kind).
-_PER_DAY = {"pileon": 3, "brigade": 3, "incitement": 3, "celebrity": 1, "debate": 2}
+_PER_DAY = {
+    "pileon": 3, "brigade": 3, "incitement": 3, "celebrity": 1, "debate": 2,
+    "viral": 2, "news": 2, "fanwar": 2, "groupdebate": 2,
+}
+# The kinds of ground-truth record that are not incidents.
+NON_INCIDENT_RECORDS = frozenset(
+    {"celebrity_day", "civil_debate", "viral_post", "news_thread", "fan_war", "group_debate"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +166,27 @@ class Simulation:
                 Random(f"{seed}/debate/{i}"), pop, self._non_incident_id(), at=at,
                 topic_name=debates[i % len(debates)],
             ))
+        # The look-alikes of a pile-on on real threads (issue 7): after the older kinds, so that
+        # adding them changed none of the older scenarios' draws.
+        ordinary = [a for a in pop.ordinary if not a.minor] or pop.ordinary
+        for i in range(self.config.count("viral")):
+            self._add(scenarios.viral_post(
+                Random(f"{seed}/viral/{i}"), pop, self._non_incident_id(),
+                at=self._when(2 * HOUR_MS, 3 * HOUR_MS), poster=self._plan.choice(ordinary),
+            ))
+        for i in range(self.config.count("news")):
+            self._add(scenarios.news_thread(
+                Random(f"{seed}/news/{i}"), pop, self._non_incident_id(), at=self._when(HOUR_MS, 2 * HOUR_MS),
+            ))
+        for i in range(self.config.count("fanwar")):
+            self._add(scenarios.fan_war(
+                Random(f"{seed}/fanwar/{i}"), pop, self._non_incident_id(),
+                at=self._when(HOUR_MS, 2 * HOUR_MS), poster=self._plan.choice(pop.creators),
+            ))
+        for i in range(self.config.count("groupdebate")):
+            at = self._when(0, 3 * HOUR_MS)
+            rng = Random(f"{seed}/groupdebate/{i}")
+            self._add(scenarios.group_debate(rng, pop, self._non_incident_id(), at=at))
 
     def _incident_id(self) -> str:
         self._incidents += 1
@@ -174,7 +202,7 @@ class Simulation:
     @property
     def truth(self) -> dict[str, Any]:
         records = [s.truth for s in self.scenarios if s.truth is not None]
-        non = {"celebrity_day", "civil_debate"}
+        non = NON_INCIDENT_RECORDS
         return {
             "kind": "truth",
             "format": FORMAT,

@@ -13,6 +13,15 @@ traffic and a celebrity's day are large and stream lazily.
     celebrity_day   thousands of mentions an hour, mostly friendly, a steady small share of abuse
                     (NOT an incident)
     civil_debate    a topic full of strong, civil disagreement (NOT an incident)
+    viral_post      an ordinary person's post goes viral: thousands of friendly stranger comments,
+                    some swearing at the situation, fans' copy-paste chants, one to three rude
+                    comments at the poster (NOT an incident: attention is not hostility)
+    news_thread     a news post whose commenters abuse the people in the news and groups, not the
+                    poster (NOT an incident)
+    fan_war         two fandoms abusing each other under a post: replies aimed at rival fans,
+                    comments at the other fandom (NOT an incident of the poster, nor a pile-on)
+    group_debate    a heated debate in a group chat among people who know each other, sharp words
+                    included (NOT an incident)
 """
 
 from __future__ import annotations
@@ -442,3 +451,154 @@ def civil_debate(rng: Random, pop: Population, incident_id: str, *, at: int, top
     }
     return Scenario(truth, items)
 
+
+
+def _decaying(rng: Random, at: int, length: float, n: int) -> list[int]:
+    """``n`` times from ``at`` on, busiest at first and fading over about ``length`` ms."""
+    return sorted(at + int(min(length, rng.expovariate(3.0 / length))) for _ in range(n))
+
+
+def _non_incident(incident_id: str, kind: str, items: list[Item], **extra: Any) -> dict[str, Any]:
+    members = list(dict.fromkeys(e["author"]["id"] for _, e in items))
+    return {
+        "incident_id": incident_id, "kind": kind, "start": iso(items[0][0]), "end": iso(items[-1][0]),
+        "first_abusive_event_ids": [], "initiator_ids": [], "member_ids": members,
+        "event_count": len(items), **extra,
+    }
+
+
+def viral_post(rng: Random, pop: Population, incident_id: str, *, at: int, poster: Account) -> Scenario:
+    """An ordinary person's post goes viral: a flood of friendly strangers and a rude comment or two."""
+    corpus = pop.corpus
+    maker = EventMaker(rng, pop)
+    topic_id, topic_name = rng.choice(pop.topics)
+    thread = thread_of(poster, 94)
+    post = maker.make(at, "post", poster, corpus.pick(rng, corpus.neutral, topic=topic_name),
+                      thread=thread, topic=topic_id)
+    post_id = post[1]["event_id"]
+    items: list[Item] = [post]
+    length = rng.uniform(3, 6) * HOUR_MS
+    passers_by = [pop.new_account(rng) for _ in range(600)]
+    chanters = rng.sample(pop.users, 40)  # a fan circle pasting the same check-in
+    chant = rng.choice(corpus.chant)
+    rude = rng.randint(1, 3)
+    times = _decaying(rng, at + MINUTE_MS, length, rng.randint(2000, 5000))
+    rude_at = set(rng.sample(range(len(times) // 10, len(times)), rude))
+    for k, t in enumerate(times):
+        author: Account = rng.choice(passers_by) if rng.random() < 0.5 else rng.choice(pop.users)
+        if author.id == poster.id:
+            continue
+        roll = rng.random()
+        if k in rude_at:
+            text = corpus.abusive(rng, name=poster.handle, topic=topic_name)
+        elif roll < 0.03:
+            author = rng.choice(chanters)
+            text = corpus.render(rng, chant, name=poster.handle, topic=topic_name)
+        elif roll < 0.15:
+            text = corpus.pick(rng, corpus.situation, name=poster.handle, topic=topic_name)
+        elif roll < 0.6:
+            text = corpus.pick(rng, corpus.praise, name=poster.handle, topic=topic_name)
+        else:
+            text = corpus.pick(rng, corpus.neutral, name=poster.handle, topic=topic_name)
+        surface = _choose(rng, {"comment": 70, "repost": 20, "reply": 10})
+        items.append(maker.make(
+            t, surface, author, text, target=poster, thread=thread,
+            topic=topic_id if rng.random() < 0.1 else None,
+            reply_to=post_id if surface != "comment" else None,
+        ))
+    truth = _non_incident(incident_id, "viral_post", items, target_id=poster.id, rude_comments=rude)
+    return Scenario(truth, items)
+
+
+def news_thread(rng: Random, pop: Population, incident_id: str, *, at: int) -> Scenario:
+    """A news account reports on a third party; commenters abuse that third party and groups."""
+    corpus = pop.corpus
+    maker = EventMaker(rng, pop)
+    outlet = pop.new_account(rng, new=False, verified=rng.random() < 0.6)
+    topic_id, topic_name = rng.choice(pop.topics)
+    thread = thread_of(outlet, 93)
+    post = maker.make(at, "post", outlet, corpus.pick(rng, corpus.news, topic=topic_name),
+                      thread=thread, topic=topic_id)
+    post_id = post[1]["event_id"]
+    items: list[Item] = [post]
+    readers = [pop.new_account(rng) for _ in range(400)]
+    for t in _decaying(rng, at + MINUTE_MS, rng.uniform(2, 4) * HOUR_MS, rng.randint(300, 1500)):
+        author: Account = rng.choice(readers) if rng.random() < 0.6 else rng.choice(pop.users)
+        roll = rng.random()
+        if roll < 0.25:
+            text = corpus.pick(rng, corpus.third_party, topic=topic_name)
+        elif roll < 0.32:
+            text = corpus.render(rng, rng.choice(corpus.abuse["discrimination"]), topic=topic_name)
+        elif roll < 0.55:
+            text = corpus.pick(rng, corpus.hot_event, name=outlet.handle, topic=topic_name)
+        elif roll < 0.7:
+            text = corpus.pick(rng, corpus.disagree, topic=topic_name)
+        else:
+            text = corpus.pick(rng, corpus.neutral, topic=topic_name)
+        surface = _choose(rng, {"comment": 75, "repost": 15, "reply": 10})
+        items.append(maker.make(
+            t, surface, author, text, target=outlet, thread=thread,
+            topic=topic_id if rng.random() < 0.3 else None,
+            reply_to=post_id if surface != "comment" else None,
+        ))
+    truth = _non_incident(incident_id, "news_thread", items, target_id=outlet.id, topic_id=topic_id)
+    return Scenario(truth, items)
+
+
+def fan_war(rng: Random, pop: Population, incident_id: str, *, at: int, poster: Account) -> Scenario:
+    """Two fandoms under one post: replies abuse rival fans, comments abuse the rival fandom."""
+    corpus = pop.corpus
+    maker = EventMaker(rng, pop)
+    _, topic_name = rng.choice(pop.topics)
+    thread = thread_of(poster, 92)
+    post = maker.make(at, "post", poster, corpus.pick(rng, corpus.neutral, topic=topic_name), thread=thread)
+    post_id = post[1]["event_id"]
+    items: list[Item] = [post]
+    sides = [[pop.new_account(rng) for _ in range(rng.randint(30, 80))] for _ in range(2)]
+    said: list[deque[tuple[str, Account]]] = [deque(maxlen=60), deque(maxlen=60)]
+    length = rng.uniform(1, 3) * HOUR_MS
+    for t in sorted(at + int(rng.uniform(0, length)) for _ in range(rng.randint(300, 800))):
+        side = rng.randrange(2)
+        author: Account = rng.choice(sides[side])
+        rival = said[1 - side]
+        if rival and rng.random() < 0.6:  # a reply to a rival fan's recent comment
+            reply_to, target = rng.choice(rival)
+            pool = corpus.fan_war if rng.random() < 0.5 else corpus.disagree
+            item = maker.make(t, "reply", author, corpus.pick(rng, pool, topic=topic_name), target=target,
+                              thread=thread, reply_to=reply_to, follows=(False, False))
+        else:  # a comment on the post: cheering one's own side, or jeering at the other
+            pool = corpus.fan_war if rng.random() < 0.3 else corpus.praise
+            text = corpus.pick(rng, pool, name=poster.handle, topic=topic_name)
+            item = maker.make(t, "comment", author, text, target=poster, thread=thread, reply_to=post_id)
+        said[side].append((item[1]["event_id"], author))
+        items.append(item)
+    truth = _non_incident(incident_id, "fan_war", items, target_id=poster.id)
+    return Scenario(truth, items)
+
+
+def group_debate(rng: Random, pop: Population, incident_id: str, *, at: int) -> Scenario:
+    """A heated argument in a group chat among acquaintances, sharp words included."""
+    corpus = pop.corpus
+    maker = EventMaker(rng, pop)
+    members = rng.sample(pop.users, rng.randint(15, 40))
+    speakers = Zipf(members, 0.8)
+    thread = f"grp_debate_{rng.getrandbits(32):08x}"
+    topic_name = rng.choice(corpus.words["debate"])
+    items: list[Item] = []
+    last: deque[tuple[str, Account]] = deque(maxlen=8)
+    length = rng.uniform(2, 4) * HOUR_MS
+    for t in sorted(at + int(rng.uniform(0, length)) for _ in range(rng.randint(300, 800))):
+        author: Account = speakers.pick(rng)
+        others = [(i, a) for i, a in last if a.id != author.id]
+        reply_to, target = rng.choice(others) if others else (None, rng.choice(members))
+        if target.id == author.id:
+            continue
+        roll = rng.random()
+        pool = corpus.heated if roll < 0.2 else corpus.disagree if roll < 0.8 else corpus.neutral
+        text = corpus.pick(rng, pool, name=target.handle, topic=topic_name)
+        item = maker.make(t, "group_message", author, text, target=target, thread=thread, reply_to=reply_to,
+                          follows=(True, True))
+        last.append((item[1]["event_id"], author))
+        items.append(item)
+    truth = _non_incident(incident_id, "group_debate", items, thread_id=thread)
+    return Scenario(truth, items)
