@@ -12,13 +12,13 @@ import redis
 
 from cvguard.behavior import BehaviourEngine
 from cvguard.detection.screen import Screener
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event, parse_event
 from cvguard.pipeline.redis_bus import RedisStreamBus
 from cvguard.pipeline.shared_state import SharedBehaviour, _event_of, _event_row
 from cvguard.pipeline.worker import Worker
 from cvguard.simulate import SimConfig, generate
 from cvguard.store import EventStore
+from cvguard.verdict import Verdict
 
 # one simulated hour, 300 accounts, one labelled pile-on: about 2,000 events
 CONFIG = SimConfig(seed=5, hours=1, users=300, targets=50, scenarios=("pileon",))

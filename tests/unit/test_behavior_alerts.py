@@ -12,8 +12,8 @@ from typing import Any
 from behaviour_events import comment
 
 from cvguard.behavior import Alert, AlertBook, Assessment, BehaviourEngine
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 CLEAN = Verdict(False, 0.05, None, {}, (), {})

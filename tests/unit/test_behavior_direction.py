@@ -17,8 +17,8 @@ from behaviour_events import comment
 
 from cvguard.behavior import Alert, BehaviourEngine
 from cvguard.behavior.direction import aim, is_news
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 CLEAN = Verdict(False, 0.05, None, {}, (), {})

@@ -14,7 +14,7 @@ time in float epoch seconds (UTC). Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from cvguard.behavior.alerts import LEVELS, Alert, AlertBook, Assessment, Kind, Level, SubjectType
+from cvguard.behavior.alerts import Alert, AlertBook, Assessment
 from cvguard.behavior.base import BehaviourDetector, is_abusive
 from cvguard.behavior.brigade import BrigadeConfig, BrigadeDetector, MinHasher
 from cvguard.behavior.engine import BehaviourConfig, BehaviourEngine
@@ -22,6 +22,7 @@ from cvguard.behavior.incitement import IncitementConfig, IncitementDetector, Ro
 from cvguard.behavior.pileon import LevelRule, PileOnConfig, PileOnDetector
 from cvguard.behavior.topics import TopicConfig, TopicDetector, TopicRule
 from cvguard.behavior.windows import WINDOWS, Window, seconds
+from cvguard.vocabulary import LEVELS, Kind, Level, SubjectType
 
 __all__ = [
     "LEVELS",

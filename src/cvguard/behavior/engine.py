@@ -13,14 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cvguard.behavior.alerts import RANK, Alert, AlertBook, Assessment, Level, max_level
+from cvguard.behavior.alerts import RANK, Alert, AlertBook, Assessment, max_level
 from cvguard.behavior.brigade import BrigadeConfig, BrigadeDetector
 from cvguard.behavior.incitement import IncitementConfig, IncitementDetector, Role
 from cvguard.behavior.pileon import PileOnConfig, PileOnDetector
 from cvguard.behavior.topics import TopicConfig, TopicDetector
 from cvguard.behavior.windows import seconds
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
+from cvguard.vocabulary import Level
 
 
 class Explaining(Protocol):

@@ -52,18 +52,17 @@ from typing import Any, Protocol
 from cvguard.behavior import Alert, BehaviourEngine
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event, parse_events
 from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
-from cvguard.store import EventStore, repositories
+from cvguard.store import EventStore
 from cvguard.store.retention import TextRetention
+from cvguard.verdict import Verdict
+from cvguard.vocabulary import SUBJECT_TYPES
 
 # Subject types the store accepts. Brigades aimed at no single user/thread/topic name an LSH
 # "cluster"; until the store takes those, such alerts are emitted (replay output, API) but not
 # stored, and counted in ``PipelineStats.unstored_alerts``.
-_STORABLE: frozenset[str] | None = (
-    frozenset(repositories.SUBJECT_TYPES) if hasattr(repositories, "SUBJECT_TYPES") else None
-)
+_STORABLE: frozenset[str] | None = frozenset(SUBJECT_TYPES)
 
 log = logging.getLogger(__name__)
 

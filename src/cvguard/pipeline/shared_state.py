@@ -55,10 +55,10 @@ from typing import Any
 import redis
 
 from cvguard.behavior import Alert, BehaviourConfig, BehaviourEngine
-from cvguard.detection.verdict import Verdict
 from cvguard.errors import CvguardError
 from cvguard.events import Author, Event, Relationship, Surface
 from cvguard.pipeline.redis_bus import StreamId, stream_id
+from cvguard.verdict import Verdict
 
 log = logging.getLogger(__name__)
 

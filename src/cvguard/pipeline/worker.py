@@ -47,8 +47,9 @@ from cvguard.pipeline.engine import DEFAULT_SKEW_S, Screening
 from cvguard.pipeline.redis_bus import Entry, RedisStreamBus, StreamId, stream_id
 from cvguard.pipeline.shared_state import SharedBehaviour, alert_json
 from cvguard.progress import ProgressLog
-from cvguard.store import EventStore, repositories
+from cvguard.store import EventStore
 from cvguard.store.retention import TextRetention
+from cvguard.vocabulary import SUBJECT_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +283,7 @@ class Worker:
     def _upsert(self, alerts: Sequence[Alert]) -> None:
         # Brigades aimed at no single user/thread/topic name a "cluster", which the store may not
         # take (see pipeline.engine): those stay in the alert stream only.
-        storable = [a for a in alerts if a.subject_type in repositories.SUBJECT_TYPES]
+        storable = [a for a in alerts if a.subject_type in SUBJECT_TYPES]
         if storable:
             self.store.upsert_alerts(storable)
 

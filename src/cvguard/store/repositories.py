@@ -21,19 +21,14 @@ from sqlalchemy import Connection, Engine, RowMapping, and_, case, func, insert,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from cvguard.detection.verdict import Span, Verdict
 from cvguard.errors import InputError, StoreError
 from cvguard.events import Author, Event, Relationship
 from cvguard.store import models as m
 from cvguard.store.bulk import BulkWriter
 from cvguard.store.engine import create_store_engine, migrate
+from cvguard.verdict import Span, Verdict
+from cvguard.vocabulary import ALERT_STATUSES, LEVELS, SUBJECT_TYPES
 
-LEVELS = ("watch", "warning", "critical")  # ascending
-# "cluster": a brigade whose messages no single target, thread or topic holds the majority of.
-SUBJECT_TYPES = ("user", "thread", "topic", "cluster")
-# An alert is open until behaviour resolves it (the episode subsided) or a person sets a status;
-# once a person has, automation never changes the status again (manual beats automatic).
-ALERT_STATUSES = ("open", "acknowledged", "resolved", "false_positive")
 _SPAN_FIELDS = ("start", "end", "term", "category", "source", "severity", "match", "weight")
 
 
