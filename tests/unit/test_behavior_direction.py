@@ -113,8 +113,8 @@ def test_a_news_thread_abusing_the_people_in_the_news_warns_no_one() -> None:
                                        target_ids=("outlet",), thread_id="th_n"), v)
     assert warnings(alerts) == [] and warnings(alerts, "incitement") == []
     state = engine.target_state("outlet", T0 + timedelta(hours=1))
-    hour = state["pile_on"]["windows"]["1h"]
-    assert state["pile_on"]["level"] is None and hour["abusive_aimed_at_target"] == 0
+    hour = state.pile_on["windows"]["1h"]
+    assert state.pile_on["level"] is None and hour["abusive_aimed_at_target"] == 0
     assert hour["abusive_aimed_elsewhere"] > 100
 
 

@@ -20,6 +20,7 @@ from cvguard.behavior.brigade import BrigadeConfig, BrigadeDetector, MinHasher
 from cvguard.behavior.engine import BehaviourConfig, BehaviourEngine
 from cvguard.behavior.incitement import IncitementConfig, IncitementDetector, Role, classify_call
 from cvguard.behavior.pileon import LevelRule, PileOnConfig, PileOnDetector
+from cvguard.behavior.state import TargetState, TopicState
 from cvguard.behavior.topics import TopicConfig, TopicDetector, TopicRule
 from cvguard.behavior.windows import WINDOWS, Window, seconds
 from cvguard.vocabulary import LEVELS, Kind, Level, SubjectType
@@ -45,9 +46,11 @@ __all__ = [
     "PileOnDetector",
     "Role",
     "SubjectType",
+    "TargetState",
     "TopicConfig",
     "TopicDetector",
     "TopicRule",
+    "TopicState",
     "Window",
     "classify_call",
     "is_abusive",
