@@ -56,6 +56,7 @@ from cvguard.events import Event, parse_events
 from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
 from cvguard.pipeline.ingest import Screening, admit_online, split_late, store_screened
 from cvguard.store import EventStore
+from cvguard.store.port import SnapshotStore
 from cvguard.store.retention import TextRetention
 from cvguard.verdict import Verdict
 from cvguard.vocabulary import SUBJECT_TYPES
@@ -240,13 +241,13 @@ class Pipeline:
 
     # -- behaviour across restarts --------------------------------------------------------------
 
-    def _persisted(self) -> tuple[EventStore, BehaviourEngine] | None:
+    def _persisted(self) -> tuple[SnapshotStore, BehaviourEngine] | None:
         """The store and engine to checkpoint, when this pipeline keeps behaviour across restarts
-        (a twin store or behaviour has no snapshot to write or restore)."""
+        (a store that keeps no snapshots, or a twin behaviour, has none to write or restore)."""
         store, behaviour = self.store, self.behaviour
         if not self.persist_behaviour:
             return None
-        if isinstance(store, EventStore) and isinstance(behaviour, BehaviourEngine):
+        if isinstance(store, SnapshotStore) and isinstance(behaviour, BehaviourEngine):
             return store, behaviour
         return None
 
