@@ -22,9 +22,6 @@ from cvguard.store.records import TimelineEntry as TimelineEntry
 from cvguard.store.records import TopicSummary as TopicSummary
 from cvguard.store.snapshots import SnapshotRepository
 from cvguard.store.summaries import SummaryRepository
-from cvguard.vocabulary import ALERT_STATUSES as ALERT_STATUSES
-from cvguard.vocabulary import LEVELS as LEVELS
-from cvguard.vocabulary import SUBJECT_TYPES as SUBJECT_TYPES
 
 
 class EventStore(EventRepository, SnapshotRepository, SummaryRepository, AlertRepository):
