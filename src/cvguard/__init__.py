@@ -6,8 +6,8 @@ the taxonomy says what the categories mean. Everything else is reached through t
 """
 
 from cvguard.detection.screen import Screener
-from cvguard.detection.verdict import Span, Verdict
 from cvguard.taxonomy import Category, Taxonomy, load_taxonomy
+from cvguard.verdict import Span, Verdict
 
 __all__ = ["Category", "Screener", "Span", "Taxonomy", "Verdict", "load_taxonomy"]
 __version__ = "0.1.0"

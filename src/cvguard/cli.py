@@ -39,9 +39,9 @@ from typer.core import TyperGroup
 
 from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
-from cvguard.detection.verdict import Verdict
 from cvguard.errors import CvguardError, InputError
 from cvguard.runtime import long_running
+from cvguard.verdict import Verdict
 
 log = logging.getLogger("cvguard")
 EXIT_INPUT = 2

@@ -35,7 +35,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cvguard.detection.verdict import Verdict
+from cvguard.verdict import Verdict
 
 # (metric suffix, stats field, help); a missing field reads 0
 _EVENT_COUNTERS = (

@@ -202,8 +202,8 @@ def test_alerts_filter_by_update_time_range(event_store: EventStore) -> None:
 def test_event_texts_give_the_text_and_spans_and_say_when_retention_purged_it(
     event_store: EventStore,
 ) -> None:
-    from cvguard.detection.verdict import Span, Verdict
     from cvguard.events import Event
+    from cvguard.verdict import Span, Verdict
 
     abuse = Verdict(
         violation=True,

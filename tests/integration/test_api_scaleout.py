@@ -78,7 +78,7 @@ def test_events_are_queued_for_the_workers_and_read_back_from_what_they_share(
     state = reply.json()
     assert state["level"] in ("warning", "critical")
     at = shared.engine.target_state(target, shared.newest)
-    assert state["pile_on"]["windows"] == at["pile_on"]["windows"]  # the workers' shared windows
+    assert state["pile_on"]["windows"] == at.pile_on["windows"]  # the workers' shared windows
     assert state["abusive_events"] and state["alerts"]  # and what they stored
     alerts = moderator.get("/v1/alerts", params={"subject_id": target, "kind": "pile_on"}).json()["alerts"]
     assert alerts and alerts[0]["level"] in ("warning", "critical")

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from apiclient import api_client
 from cvguard.api import create_app
+from cvguard.behavior import TargetState, TopicState
 from cvguard.cli import app as cli
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
@@ -151,8 +152,8 @@ class _Nothing:
     def process_many(self, items: Any, batch: int = 0) -> list[Any]:
         return []
 
-    def target_state(self, target_id: str, t: Any) -> dict[str, Any]:
-        return {}
+    def target_state(self, target_id: str, t: Any) -> TargetState:
+        return TargetState(target_id, 0.0, None, {}, {}, [])
 
-    def topic_state(self, topic_id: str, t: Any) -> dict[str, Any]:
-        return {}
+    def topic_state(self, topic_id: str, t: Any) -> TopicState:
+        return TopicState(topic_id, 0.0, None, {})

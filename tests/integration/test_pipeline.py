@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from cvguard.behavior import Alert, BehaviourEngine
+from cvguard.behavior import Alert, BehaviourEngine, TargetState
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.errors import StoreError
@@ -194,22 +194,22 @@ def test_reads_are_as_of_event_time(tmp_path: Path, stream: tuple[Path, dict[str
     target = truth["incidents"][0]["target_id"]
     with Pipeline.open(Settings(data_dir=tmp_path), screener=Screener.default()) as pipeline:
         at, state = pipeline.target_state(target)
-        assert state["risk"] == 0 and state["level"] is None
+        assert state.risk == 0 and state.level is None
         run(pipeline, path)
         at, state = pipeline.target_state(target)
     assert at.year == 2026 and isinstance(at, datetime)
-    assert state["level"] in ("warning", "critical")
+    assert state.level in ("warning", "critical")
 
 
 # -- behaviour across restarts ----------------------------------------------------------------------
 
 
-def windows(state: dict[str, Any]) -> dict[str, Any]:
+def windows(state: TargetState) -> dict[str, Any]:
     return {name: {k: w[k] for k in ("total", "abusive", "distinct_senders")}
-            for name, w in state["pile_on"]["windows"].items()}
+            for name, w in state.pile_on["windows"].items()}
 
 
-def replayed(stream: Stream, url: str, tmp_path: Path, target: str) -> tuple[datetime, dict[str, Any], int]:
+def replayed(stream: Stream, url: str, tmp_path: Path, target: str) -> tuple[datetime, TargetState, int]:
     """Replay the stream into a fresh pipeline and close it: (as of, target state, events processed)."""
     with open_pipeline(url, tmp_path) as pipeline:
         run(pipeline, stream[0])
@@ -223,11 +223,11 @@ def test_a_restart_resumes_the_windows_from_the_checkpoint(
     path, truth, n_events = stream
     target = truth["incidents"][0]["target_id"]
     at, before, processed = replayed(stream, database_url, tmp_path, target)
-    assert processed == n_events and before["level"] in ("warning", "critical")
+    assert processed == n_events and before.level in ("warning", "critical")
     with open_pipeline(database_url, tmp_path) as again:  # close() saved a checkpoint
         assert again.stats.resumed == 0  # it covered everything: nothing fed twice
         at2, after = again.target_state(target)
-        assert at2 == at and windows(after) == windows(before) and after["level"] == before["level"]
+        assert at2 == at and windows(after) == windows(before) and after.level == before.level
         # the same stream once more: all duplicates, nothing moves, no alert raised again
         summary, emitted = run(again, path)
         assert summary.new == 0 and emitted == []

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 import redis
 
-from cvguard.behavior import BehaviourEngine
+from cvguard.behavior import BehaviourEngine, TargetState
 from cvguard.detection.screen import Screener
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event, parse_event
 from cvguard.pipeline.redis_bus import RedisStreamBus
 from cvguard.pipeline.shared_state import SharedBehaviour, _event_of, _event_row
 from cvguard.pipeline.worker import Worker
 from cvguard.simulate import SimConfig, generate
 from cvguard.store import EventStore
+from cvguard.verdict import Verdict
 
 # one simulated hour, 300 accounts, one labelled pile-on: about 2,000 events
 CONFIG = SimConfig(seed=5, hours=1, users=300, targets=50, scenarios=("pileon",))
@@ -40,10 +40,10 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
         c.close()
 
 
-def windows(state: dict[str, Any]) -> dict[str, Any]:
+def windows(state: TargetState) -> dict[str, Any]:
     """The pile-on window counts of a target_state view (what must agree across workers)."""
     return {name: {k: w[k] for k in ("total", "abusive", "distinct_senders")}
-            for name, w in state["pile_on"]["windows"].items()}
+            for name, w in state.pile_on["windows"].items()}
 
 
 # -- the bus --------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_two_workers_see_the_same_windows_and_alerts_as_one_engine(
     expected = reference.target_state(target, t)
     assert windows(a.target_state(target, t)) == windows(expected)  # a reader again: it catches up
     assert windows(b.target_state(target, t)) == windows(expected)
-    assert expected["level"] in ("warning", "critical")
+    assert expected.level in ("warning", "critical")
     # a replica starting now loads the latest snapshot and replays the rest of the log
     late = SharedBehaviour(client, snapshot_every=3)
     assert windows(late.target_state(target, t)) == windows(expected)

@@ -14,12 +14,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from cvguard.detection.verdict import Span, Verdict
 from cvguard.errors import StoreError
 from cvguard.events import Event
 from cvguard.store import EventStore, alembic_config, create_store_engine, migrate, store_url
 from cvguard.store.models import metadata
 from cvguard.store.retention import TextRetention
+from cvguard.verdict import Span, Verdict
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 VERSIONS = {"lexicon": "2026.11", "model": "zh-1"}

@@ -144,13 +144,13 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(
         t = max(e.occurred_at for e in events)
         shared = SharedBehaviour(client).target_state(target, t)
         expected = reference.target_state(target, t)
-        for name, w in shared["pile_on"]["windows"].items():
-            ref = expected["pile_on"]["windows"][name]
+        for name, w in shared.pile_on["windows"].items():
+            ref = expected.pile_on["windows"][name]
             assert (w["total"], w["abusive"], w["distinct_senders"]) == (
                 ref["total"], ref["abusive"], ref["distinct_senders"]), name
-        day = shared["pile_on"]["windows"]["1d"]
+        day = shared.pile_on["windows"]["1d"]
         assert (day["total"], day["abusive"]) == target_counts(store, target, t.replace(day=t.day - 1))
-        assert shared["level"] in ("warning", "critical")
+        assert shared.level in ("warning", "critical")
         assert store.list_alerts(subject_id=target, kind="pile_on")
         assert client.hlen(SharedBehaviour(client).k_outbox) == 0
     finally:

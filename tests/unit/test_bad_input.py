@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cvguard.detection.screen import Screener
-from cvguard.detection.verdict import Verdict
 from cvguard.errors import TextTooLarge
 from cvguard.taxonomy import SEVERITY_ORDER, load_taxonomy
+from cvguard.verdict import Verdict
 
 # every code point, lone surrogates, NUL and C0/C1 controls included
 ANY_CHAR = st.characters(exclude_categories=())

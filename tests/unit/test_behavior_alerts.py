@@ -12,8 +12,8 @@ from typing import Any
 from behaviour_events import comment
 
 from cvguard.behavior import Alert, AlertBook, Assessment, BehaviourEngine
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 CLEAN = Verdict(False, 0.05, None, {}, (), {})
@@ -59,7 +59,7 @@ def test_an_attack_that_ended_is_resolved_once_with_when_and_why() -> None:
     assert done.resolution is not None and done.resolution.startswith("quiet for 6h")
     assert last_abuse.isoformat()[:19] in done.resolution
     state = engine.target_state("xiaoli", T0 + timedelta(hours=15))
-    assert state["level"] is None and state["alerts"] == []  # no longer critical 15 hours on
+    assert state.level is None and state.alerts == []  # no longer critical 15 hours on
     assert engine.open_alerts(T0 + timedelta(hours=15)) == []
 
 
@@ -118,11 +118,11 @@ def test_a_topic_whose_pile_on_ended_no_longer_reports_its_level() -> None:
         e = event(i * 3.0, f"s{i}", "你就是个贱人", target_ids=("xiaoli",), topic_ids=("hot",))
         raised += engine.process(e, ABUSE)
     topic = [a for a in raised if a.kind == "topic"]
-    assert topic and engine.topic_state("hot", T0 + timedelta(seconds=200))["level"] is not None
+    assert topic and engine.topic_state("hot", T0 + timedelta(seconds=200)).level is not None
     later = chatter(engine, 300, 10)
     assert [a.resolved_at is not None for a in later if a.kind == "topic"] == [True]
     state = engine.topic_state("hot", T0 + timedelta(hours=10))
-    assert state["level"] is None and state["alerts"] == []
+    assert state.level is None and state.alerts == []
 
 
 def test_a_closing_emission_survives_the_scale_out_outbox_encoding() -> None:

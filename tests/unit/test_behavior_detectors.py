@@ -25,8 +25,8 @@ from cvguard.behavior import (
     PileOnDetector,
     TopicDetector,
 )
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
 
 T0 = datetime(2026, 3, 1, 11, 20, tzinfo=UTC)
 CLEAN = Verdict(False, 0.05, None, {}, (), {})

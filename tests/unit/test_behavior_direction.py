@@ -17,8 +17,8 @@ from behaviour_events import comment
 
 from cvguard.behavior import Alert, BehaviourEngine
 from cvguard.behavior.direction import aim, is_news
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 CLEAN = Verdict(False, 0.05, None, {}, (), {})
@@ -113,8 +113,8 @@ def test_a_news_thread_abusing_the_people_in_the_news_warns_no_one() -> None:
                                        target_ids=("outlet",), thread_id="th_n"), v)
     assert warnings(alerts) == [] and warnings(alerts, "incitement") == []
     state = engine.target_state("outlet", T0 + timedelta(hours=1))
-    hour = state["pile_on"]["windows"]["1h"]
-    assert state["pile_on"]["level"] is None and hour["abusive_aimed_at_target"] == 0
+    hour = state.pile_on["windows"]["1h"]
+    assert state.pile_on["level"] is None and hour["abusive_aimed_at_target"] == 0
     assert hour["abusive_aimed_elsewhere"] > 100
 
 

@@ -13,8 +13,8 @@ from behaviour_events import comment
 
 from cvguard.behavior import Alert, BehaviourEngine, PileOnDetector, classify_call
 from cvguard.behavior.incitement import IncitementConfig
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 CLEAN = Verdict(False, 0.05, None, {}, (), {})
@@ -62,9 +62,9 @@ def test_ordinary_person_pile_on_warns_within_twenty_abusive_messages_and_a_minu
     n, t = first_warning
     assert n <= 20 and t <= 60, first_warning
     state = engine.target_state("xiaoli", T0 + timedelta(seconds=60))
-    assert state["level"] in ("warning", "critical") and state["risk"] >= 0.6
-    assert state["pile_on"]["windows"]["1m"]["distinct_senders"] >= 5
-    assert state["pile_on"]["rule"].split(":")[0] == state["pile_on"]["level"]  # the rule that fired
+    assert state.level in ("warning", "critical") and state.risk >= 0.6
+    assert state.pile_on["windows"]["1m"]["distinct_senders"] >= 5
+    assert state.pile_on["rule"].split(":")[0] == state.pile_on["level"]  # the rule that fired
 
 
 def test_a_busy_celebritys_normal_hours_raise_no_pile_on_warning() -> None:
@@ -106,7 +106,7 @@ def test_a_heated_but_civil_debate_raises_nothing() -> None:
         )
         alerts += engine.process(e, HEATED)
     assert alerts == []
-    assert engine.topic_state("policy-debate", T0 + timedelta(hours=1))["level"] is None
+    assert engine.topic_state("policy-debate", T0 + timedelta(hours=1)).level is None
 
 
 def test_a_celebrity_pile_on_is_still_seen_against_a_high_baseline() -> None:
@@ -157,7 +157,7 @@ def test_incitement_marks_the_initiator_then_copycats() -> None:
     assert engine.role_of("joiner3", "victim") == "copycat"
     assert engine.role_of("early", "victim") is None  # abused before the call: not a copycat
     assert engine.role_of("bystander", "victim") is None
-    inc = engine.target_state("victim", T0 + timedelta(seconds=40))["incitement"]
+    inc = engine.target_state("victim", T0 + timedelta(seconds=40)).incitement
     assert inc["copycats"] == 12 and inc["initiators"][0]["author_id"] == "boss"
     assert inc["followers_first_hour"] == 12 and inc["followers_p_value"] <= 1e-6
 
@@ -301,7 +301,7 @@ def test_roles_name_the_initiator_and_every_copycat_in_the_evidence() -> None:
     ev = [a for a in alerts if a.kind == "incitement"][-1].evidence  # the critical one, at j9
     assert ev["initiator_ids"] == ["boss"] and ev["initiators"][0]["author_id"] == "boss"
     assert ev["copycat_ids"] == [f"j{i}" for i in range(10)] and ev["copycats"] == 10
-    now = engine.target_state("victim", T0 + timedelta(seconds=30))["incitement"]
+    now = engine.target_state("victim", T0 + timedelta(seconds=30)).incitement
     assert now["copycat_ids"] == [f"j{i}" for i in range(12)]
 
 
@@ -373,7 +373,7 @@ def test_topic_turning_violent_is_flagged_against_its_own_baseline() -> None:
         pytest.fail("no topic warning")
     assert topic_levels == []
     state = engine.topic_state("hot-1", T0 + timedelta(seconds=t))
-    assert state["level"] == "warning" and state["windows"]["10m"]["abusive_share"] >= 0.2
+    assert state.level == "warning" and state.behaviour["windows"]["10m"]["abusive_share"] >= 0.2
 
 
 def test_engine_save_restore_mid_stream_changes_nothing_downstream() -> None:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from cvguard.detection.verdict import Span, Verdict
 from cvguard.events import Event
 from cvguard.policy import DecisionInput, Policy, compile_policy, decide, load_policy_text, relationship_of
 from cvguard.policy.schema import When
 from cvguard.policy.shadowing import implies
 from cvguard.policy.vocabulary import FALLBACK, SURFACES
+from cvguard.verdict import Span, Verdict
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 

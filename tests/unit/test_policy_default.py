@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from cvguard.detection.verdict import Span, Verdict
 from cvguard.policy import DecisionInput, decide, default_policy
 from cvguard.policy.vocabulary import SURFACES
 from cvguard.taxonomy import load_taxonomy
+from cvguard.verdict import Span, Verdict
 
 TAXONOMY = load_taxonomy()
 CATEGORIES = TAXONOMY.codes

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cvguard.detection.verdict import Verdict
 from cvguard.policy import DecisionInput, default_policy, diff_decisions, format_diff, load_policy_text
 from cvguard.policy.validate import default_policy_text
+from cvguard.verdict import Verdict
 
 
 def v(category: str, score: float, severity: str) -> Verdict:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cvguard.detection.verdict import Verdict
 from cvguard.policy import DecisionInput, PolicyError, PolicyHolder
+from cvguard.verdict import Verdict
 
 ABUSE = Verdict(True, 0.8, "harmful", {"insult": 0.8}, (), {})
 

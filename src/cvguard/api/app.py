@@ -29,7 +29,7 @@ from cvguard.metrics import (
     VerdictTally,
 )
 from cvguard.pipeline import Pipeline
-from cvguard.pipeline.engine import Screening
+from cvguard.pipeline.ingest import Screening
 from cvguard.pipeline.redis_bus import DEFAULT_STREAM
 from cvguard.store import EventStore
 from cvguard.store.counts import alert_counts

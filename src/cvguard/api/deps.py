@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
 from cvguard.api.scaleout import StreamIngest
+from cvguard.behavior import TargetState, TopicState
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.pipeline import Pipeline
@@ -31,9 +32,9 @@ def _pipeline(request: Request) -> Pipeline:
 class BehaviourView(Protocol):
     """Where behaviour reads come from: the embedded pipeline, or the workers' shared state."""
 
-    def target_state(self, target_id: str) -> tuple[datetime, dict[str, Any]]: ...
+    def target_state(self, target_id: str) -> tuple[datetime, TargetState]: ...
 
-    def topic_state(self, topic_id: str) -> tuple[datetime, dict[str, Any]]: ...
+    def topic_state(self, topic_id: str) -> tuple[datetime, TopicState]: ...
 
 
 def _behaviour(request: Request) -> BehaviourView:

@@ -17,11 +17,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 import redis
 
 from cvguard.api.problems import Overloaded
+from cvguard.behavior import TargetState, TopicState
 from cvguard.errors import StoreError
 from cvguard.events import Event
 from cvguard.pipeline.clock import EPOCH
@@ -58,6 +59,8 @@ class StreamIngest:
         except redis.RedisError as exc:
             raise StoreError(f"the event stream is unavailable: {exc}") from exc
 
+S = TypeVar("S", TargetState, TopicState)
+
 
 class SharedView:
     """Behaviour reads from the shared state, with the same shape as the embedded pipeline's."""
@@ -66,13 +69,13 @@ class SharedView:
         self.state = SharedBehaviour(client)
         self._lock = threading.Lock()  # one replica, requests on a thread pool
 
-    def target_state(self, target_id: str) -> tuple[datetime, dict[str, Any]]:
+    def target_state(self, target_id: str) -> tuple[datetime, TargetState]:
         return self._read(lambda at: self.state.engine.target_state(target_id, at))
 
-    def topic_state(self, topic_id: str) -> tuple[datetime, dict[str, Any]]:
+    def topic_state(self, topic_id: str) -> tuple[datetime, TopicState]:
         return self._read(lambda at: self.state.engine.topic_state(topic_id, at))
 
-    def _read(self, view: Callable[[datetime], dict[str, Any]]) -> tuple[datetime, dict[str, Any]]:
+    def _read(self, view: Callable[[datetime], S]) -> tuple[datetime, S]:
         """Catch the replica up, then ``view`` it as of the newest event time applied."""
         with self._lock:
             try:

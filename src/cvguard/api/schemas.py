@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
-from cvguard.detection.verdict import Verdict
+from cvguard.verdict import Verdict
 
 
 def _iso_datetime(value: object) -> datetime:

@@ -14,14 +14,16 @@ time in float epoch seconds (UTC). Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from cvguard.behavior.alerts import LEVELS, Alert, AlertBook, Assessment, Kind, Level, SubjectType
+from cvguard.behavior.alerts import Alert, AlertBook, Assessment
 from cvguard.behavior.base import BehaviourDetector, is_abusive
 from cvguard.behavior.brigade import BrigadeConfig, BrigadeDetector, MinHasher
 from cvguard.behavior.engine import BehaviourConfig, BehaviourEngine
 from cvguard.behavior.incitement import IncitementConfig, IncitementDetector, Role, classify_call
 from cvguard.behavior.pileon import LevelRule, PileOnConfig, PileOnDetector
+from cvguard.behavior.state import TargetState, TopicState
 from cvguard.behavior.topics import TopicConfig, TopicDetector, TopicRule
 from cvguard.behavior.windows import WINDOWS, Window, seconds
+from cvguard.vocabulary import LEVELS, Kind, Level, SubjectType
 
 __all__ = [
     "LEVELS",
@@ -44,9 +46,11 @@ __all__ = [
     "PileOnDetector",
     "Role",
     "SubjectType",
+    "TargetState",
     "TopicConfig",
     "TopicDetector",
     "TopicRule",
+    "TopicState",
     "Window",
     "classify_call",
     "is_abusive",

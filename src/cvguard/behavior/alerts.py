@@ -20,19 +20,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from cvguard.behavior.windows import iso, to_datetime
+from cvguard.vocabulary import LEVEL_RANK, Kind, Level, SubjectType
+from cvguard.vocabulary import LEVELS as LEVELS  # re-exported: the alert words are defined once
 
-Level = Literal["watch", "warning", "critical"]
-Kind = Literal["pile_on", "incitement", "brigade", "topic"]
-# "cluster": a brigade aimed at no single user, thread or topic, named by its LSH bucket.
-SubjectType = Literal["user", "thread", "topic", "cluster"]
-
-LEVELS: tuple[Level, ...] = ("watch", "warning", "critical")
 # A closing alert's final evidence and event ids, or None to keep the last emitted ones.
 Final = Callable[["Alert"], tuple[dict[str, Any], tuple[str, ...]] | None]
-RANK: dict[str | None, int] = {None: 0, "watch": 1, "warning": 2, "critical": 3}
+RANK = LEVEL_RANK
 
 
 def max_level(*levels: Level | None) -> Level | None:

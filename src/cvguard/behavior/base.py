@@ -6,8 +6,8 @@ import math
 from typing import Any, Protocol
 
 from cvguard.behavior.alerts import Assessment
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
 
 
 class BehaviourDetector(Protocol):

@@ -34,12 +34,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from cvguard.behavior.alerts import Assessment, Level, SubjectType
+from cvguard.behavior.alerts import Assessment
 from cvguard.behavior.base import Watermark, is_abusive, is_new_account
 from cvguard.behavior.direction import aim
 from cvguard.behavior.windows import iso
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
+from cvguard.vocabulary import Level, SubjectType
 
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xC2B2AE3D27D4EB4F)

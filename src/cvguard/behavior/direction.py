@@ -27,8 +27,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event, Surface
+from cvguard.verdict import Verdict
 
 Aim = Literal["target", "group", "other"]
 

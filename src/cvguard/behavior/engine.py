@@ -13,14 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cvguard.behavior.alerts import RANK, Alert, AlertBook, Assessment, Level, max_level
+from cvguard.behavior.alerts import RANK, Alert, AlertBook, Assessment, max_level
 from cvguard.behavior.brigade import BrigadeConfig, BrigadeDetector
 from cvguard.behavior.incitement import IncitementConfig, IncitementDetector, Role
 from cvguard.behavior.pileon import PileOnConfig, PileOnDetector
+from cvguard.behavior.state import TargetState, TopicState
 from cvguard.behavior.topics import TopicConfig, TopicDetector
 from cvguard.behavior.windows import seconds
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
+from cvguard.vocabulary import Level
 
 
 class Explaining(Protocol):
@@ -158,7 +160,7 @@ class BehaviourEngine:
     def role_of(self, author_id: str, target_id: str) -> Role | None:
         return self.incitement.role_of(author_id, target_id)
 
-    def target_state(self, target_id: str, t: Any) -> dict[str, Any]:
+    def target_state(self, target_id: str, t: Any) -> TargetState:
         """Risk in [0, 1], level, per-window evidence and a timeline for one user (API view)."""
         ts = seconds(t)
         pile = self.pile_on.assess(target_id, ts)
@@ -168,27 +170,27 @@ class BehaviourEngine:
             for kind in ("pile_on", "incitement", "brigade")
             if (a := self.book.current(kind, "user", target_id, ts)) is not None
         ]
-        return {
-            "target_id": target_id,
-            "risk": round(max(pile.score, inc.score), 4),
-            "level": max_level(pile.level, inc.level, *(a.level for a in alerts)),
-            "pile_on": {"level": pile.level, "score": pile.score, **pile.evidence},
-            "incitement": {"level": inc.level, **inc.evidence},
-            "timeline": self.pile_on.timeline(target_id, ts),
-            "alerts": [a.to_dict() for a in alerts],
-        }
+        return TargetState(
+            target_id=target_id,
+            risk=round(max(pile.score, inc.score), 4),
+            level=max_level(pile.level, inc.level, *(a.level for a in alerts)),
+            pile_on={"level": pile.level, "score": pile.score, **pile.evidence},
+            incitement={"level": inc.level, **inc.evidence},
+            timeline=self.pile_on.timeline(target_id, ts),
+            alerts=[a.to_dict() for a in alerts],
+        )
 
-    def topic_state(self, topic_id: str, t: Any) -> dict[str, Any]:
+    def topic_state(self, topic_id: str, t: Any) -> TopicState:
         ts = seconds(t)
         a = self.topics.assess(topic_id, ts)
         alert = self.book.current("topic", "topic", topic_id, ts)
-        return {
-            "topic_id": topic_id,
-            "risk": round(a.score, 4),
-            "level": max_level(a.level, alert.level if alert else None),
-            **a.evidence,
-            "alerts": [alert.to_dict()] if alert else [],
-        }
+        return TopicState(
+            topic_id=topic_id,
+            risk=round(a.score, 4),
+            level=max_level(a.level, alert.level if alert else None),
+            behaviour=dict(a.evidence),
+            alerts=[alert.to_dict()] if alert else [],
+        )
 
     def open_alerts(self, t: Any = None) -> list[Alert]:
         return self.book.open_alerts(None if t is None else seconds(t))

@@ -46,13 +46,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cvguard.behavior.alerts import Assessment, Level, SubjectType
+from cvguard.behavior.alerts import Assessment
 from cvguard.behavior.base import Watermark, is_abusive
 from cvguard.behavior.direction import aim
 from cvguard.behavior.stats import rate_tail
 from cvguard.behavior.windows import iso, top_k_insert
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
+from cvguard.vocabulary import Level, SubjectType
 
 Role = Literal["initiator", "copycat"]
 

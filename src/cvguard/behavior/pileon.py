@@ -58,7 +58,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from cvguard.behavior.alerts import RANK, Assessment, Level
+from cvguard.behavior.alerts import RANK, Assessment
 from cvguard.behavior.base import Watermark, is_abusive, is_new_account, is_stranger
 from cvguard.behavior.direction import aim, is_news
 from cvguard.behavior.stats import rate_tail, share_tail, strength
@@ -69,8 +69,9 @@ from cvguard.behavior.windows import (
     SlidingCounts,
     top_k_insert,
 )
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event, Surface
+from cvguard.verdict import Verdict
+from cvguard.vocabulary import Level
 
 # Per bucket: messages, abusive ones (aimed at the target), abusive from strangers, abusive from
 # new accounts, messages from strangers (attention), clearly abusive from strangers (hostility, for

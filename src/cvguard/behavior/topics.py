@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cvguard.behavior.alerts import RANK, Assessment, Level
+from cvguard.behavior.alerts import RANK, Assessment
 from cvguard.behavior.base import Watermark, is_abusive
 from cvguard.behavior.stats import share_tail, strength
 from cvguard.behavior.windows import WINDOWS, HourlyBaseline, LatestSeen, SlidingCounts
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event
+from cvguard.verdict import Verdict
+from cvguard.vocabulary import Level
 
 TOTAL, ABUSIVE = 0, 1
 DAY = len(WINDOWS) - 1

@@ -31,9 +31,9 @@ from cvguard.detection.lexicon import Hit, Lexicon, ReloadingLexicon
 from cvguard.detection.model import LinearTextModel, default_models
 from cvguard.detection.normalize import Normalized, PinyinView, normalize, to_pinyin
 from cvguard.detection.pii import PiiHit, find_pii
-from cvguard.detection.verdict import Span, Verdict
 from cvguard.errors import InputError, TextTooLarge
 from cvguard.taxonomy import Taxonomy, load_taxonomy, severity_rank
+from cvguard.verdict import Span, Verdict
 
 THRESHOLD = 0.5
 # The model alone makes a violation from P(offensive) = 0.6: on COLD dev that costs 0.05 points of

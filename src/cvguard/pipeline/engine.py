@@ -49,21 +49,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from cvguard.behavior import Alert, BehaviourEngine
+from cvguard.behavior import Alert, BehaviourEngine, TargetState, TopicState
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
-from cvguard.detection.verdict import Verdict
 from cvguard.events import Event, parse_events
 from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
-from cvguard.store import EventStore, repositories
+from cvguard.pipeline.ingest import Screening, admit_online, split_late, store_screened
+from cvguard.store import EventStore
+from cvguard.store.port import SnapshotStore
 from cvguard.store.retention import TextRetention
+from cvguard.verdict import Verdict
+from cvguard.vocabulary import SUBJECT_TYPES
 
 # Subject types the store accepts. Brigades aimed at no single user/thread/topic name an LSH
 # "cluster"; until the store takes those, such alerts are emitted (replay output, API) but not
 # stored, and counted in ``PipelineStats.unstored_alerts``.
-_STORABLE: frozenset[str] | None = (
-    frozenset(repositories.SUBJECT_TYPES) if hasattr(repositories, "SUBJECT_TYPES") else None
-)
+_STORABLE: frozenset[str] | None = frozenset(SUBJECT_TYPES)
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +85,12 @@ DEFAULT_LATENESS_S = 600.0
 DEFAULT_SKEW_S = 300.0
 
 
-class Screening(Protocol):
-    def screen_many(self, texts: Sequence[str]) -> list[Verdict]: ...
-
-
 class Behaviour(Protocol):
     def process_many(self, items: Iterable[tuple[Event, Verdict]], batch: int = ...) -> list[Alert]: ...
 
-    def target_state(self, target_id: str, t: Any) -> dict[str, Any]: ...
+    def target_state(self, target_id: str, t: Any) -> TargetState: ...
 
-    def topic_state(self, topic_id: str, t: Any) -> dict[str, Any]: ...
+    def topic_state(self, topic_id: str, t: Any) -> TopicState: ...
 
 
 class AlertStore(Protocol):
@@ -244,13 +241,13 @@ class Pipeline:
 
     # -- behaviour across restarts --------------------------------------------------------------
 
-    def _persisted(self) -> tuple[EventStore, BehaviourEngine] | None:
+    def _persisted(self) -> tuple[SnapshotStore, BehaviourEngine] | None:
         """The store and engine to checkpoint, when this pipeline keeps behaviour across restarts
-        (a twin store or behaviour has no snapshot to write or restore)."""
+        (a store that keeps no snapshots, or a twin behaviour, has none to write or restore)."""
         store, behaviour = self.store, self.behaviour
         if not self.persist_behaviour:
             return None
-        if isinstance(store, EventStore) and isinstance(behaviour, BehaviourEngine):
+        if isinstance(store, SnapshotStore) and isinstance(behaviour, BehaviourEngine):
             return store, behaviour
         return None
 
@@ -340,14 +337,11 @@ class Pipeline:
             if self._since_checkpoint >= self.checkpoint_every:
                 # due after the last batch; taken now that its alerts were handed on (replay --out)
                 self.checkpoint()
-            t0 = time.perf_counter()
             admitted, future = self._admit(events)
-            verdicts = self.screener.screen_many([e.text for e in admitted])
-            t1 = time.perf_counter()
-            new_ids = self.store.add_batch(admitted, verdicts, keep_text=self.keep_text)
-            conflicts = self._conflicts(admitted, new_ids)
+            step = store_screened(self.screener, self.store, admitted, keep_text=self.keep_text)
+            new_ids, conflicts = step.new_ids, step.conflicts
             t2 = time.perf_counter()
-            fresh = _first_of(admitted, verdicts, new_ids)
+            fresh = step.fresh
             on_time, late = self._split_late(fresh)
             alerts = self.behaviour.process_many(on_time, batch=self.batch_size) if on_time else []
             for event, _ in on_time:
@@ -358,7 +352,7 @@ class Pipeline:
             if self.retention is not None and self.clock.started:
                 self.retention.advance(self.clock.now())
             t4 = time.perf_counter()
-            duplicates = len(admitted) - len(new_ids) - len(conflicts)
+            duplicates = step.duplicates
             waiting = self.gate.waiting if isinstance(self.gate, WatermarkGate) else 0
             stats.batches += 1
             stats.received += len(events)
@@ -368,8 +362,8 @@ class Pipeline:
             stats.late += len(late)
             stats.future += len(future)
             stats.alerts += len(alerts)
-            stats.screen_s += t1 - t0
-            stats.store_s += t2 - t1
+            stats.screen_s += step.screen_s
+            stats.store_s += step.store_s
             stats.behaviour_s += t3 - t2
             stats.alerts_s += t4 - t3
             return IngestResult(
@@ -398,23 +392,7 @@ class Pipeline:
         gate = self.gate
         if isinstance(gate, WatermarkGate):
             return gate.admit(events), []
-        limit = gate.limit()
-        if all(e.occurred_at <= limit for e in events):
-            return list(events), []
-        admitted: list[Event] = []
-        refused: list[tuple[str, str]] = []
-        for e in events:
-            why = gate.refusal(e.occurred_at, limit)
-            if why is None:
-                admitted.append(e)
-            else:
-                refused.append((e.event_id, f"occurred_at {why}"))
-        return admitted, refused
-
-    def _conflicts(self, events: Sequence[Event], new_ids: Sequence[str]) -> list[str]:
-        if len(new_ids) == len(events) or not isinstance(self.store, EventStore):
-            return []
-        return self.store.conflicts(events, new_ids)
+        return admit_online(gate, events)
 
     def _split_late(
         self, items: Sequence[tuple[Event, Verdict]]
@@ -422,16 +400,7 @@ class Pipeline:
         """(fed to behaviour, ids too late for it): late means more than the detectors' lateness
         behind the newest time fed before it, the same rule the detectors apply themselves."""
         newest = self.clock.now().timestamp() if self.clock.started else -float("inf")
-        on_time: list[tuple[Event, Verdict]] = []
-        late: list[str] = []
-        for item in items:
-            t = item[0].occurred_at.timestamp()
-            if t < newest - self.lateness_s:
-                late.append(item[0].event_id)
-            else:
-                on_time.append(item)
-                newest = max(newest, t)
-        return on_time, late
+        return split_late(items, newest=newest, lateness_s=self.lateness_s)
 
     def run(self, batches: Iterable[Sequence[Event]]) -> Iterator[IngestResult]:
         """``ingest`` each batch (a bus, a list of lists...) and yield what it did."""
@@ -461,13 +430,13 @@ class Pipeline:
         with self._lock:
             return self.clock.now()
 
-    def target_state(self, target_id: str) -> tuple[datetime, dict[str, Any]]:
+    def target_state(self, target_id: str) -> tuple[datetime, TargetState]:
         """The behaviour view of one user as of the event clock (and that time)."""
         with self._lock:
             at = self.clock.now()
             return at, self.behaviour.target_state(target_id, at)
 
-    def topic_state(self, topic_id: str) -> tuple[datetime, dict[str, Any]]:
+    def topic_state(self, topic_id: str) -> tuple[datetime, TopicState]:
         with self._lock:
             at = self.clock.now()
             return at, self.behaviour.topic_state(topic_id, at)
@@ -480,15 +449,3 @@ def _lateness_of(behaviour: object) -> float:
                    cfg.topic.lateness_s)
     return DEFAULT_LATENESS_S
 
-
-def _first_of(
-    events: Sequence[Event], verdicts: Sequence[Verdict], new_ids: Sequence[str]
-) -> list[tuple[Event, Verdict]]:
-    """The events the store reported new, each once (its first occurrence), in arrival order."""
-    wanted = set(new_ids)
-    out: list[tuple[Event, Verdict]] = []
-    for event, verdict in zip(events, verdicts, strict=True):
-        if event.event_id in wanted:
-            wanted.discard(event.event_id)
-            out.append((event, verdict))
-    return out

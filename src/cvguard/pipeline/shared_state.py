@@ -54,11 +54,11 @@ from typing import Any
 
 import redis
 
-from cvguard.behavior import Alert, BehaviourConfig, BehaviourEngine
-from cvguard.detection.verdict import Verdict
+from cvguard.behavior import Alert, BehaviourConfig, BehaviourEngine, TargetState, TopicState
 from cvguard.errors import CvguardError
 from cvguard.events import Author, Event, Relationship, Surface
 from cvguard.pipeline.redis_bus import StreamId, stream_id
+from cvguard.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -445,11 +445,11 @@ class SharedBehaviour:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def target_state(self, target_id: str, t: Any) -> dict[str, Any]:
+    def target_state(self, target_id: str, t: Any) -> TargetState:
         self.sync()
         return self.engine.target_state(target_id, t)
 
-    def topic_state(self, topic_id: str, t: Any) -> dict[str, Any]:
+    def topic_state(self, topic_id: str, t: Any) -> TopicState:
         self.sync()
         return self.engine.topic_state(topic_id, t)
 

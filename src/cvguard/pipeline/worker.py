@@ -43,12 +43,14 @@ from typing import Any
 
 from cvguard.behavior import Alert
 from cvguard.pipeline.clock import WallClock, WallGate, wall_clock
-from cvguard.pipeline.engine import DEFAULT_SKEW_S, Screening
+from cvguard.pipeline.engine import DEFAULT_SKEW_S
+from cvguard.pipeline.ingest import Screening, refusals, store_screened
 from cvguard.pipeline.redis_bus import Entry, RedisStreamBus, StreamId, stream_id
 from cvguard.pipeline.shared_state import SharedBehaviour, alert_json
 from cvguard.progress import ProgressLog
-from cvguard.store import EventStore, repositories
+from cvguard.store import EventStore
 from cvguard.store.retention import TextRetention
+from cvguard.vocabulary import SUBJECT_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -186,21 +188,20 @@ class Worker:
         good = [e for e in entries if e.event is not None]
         if good:
             events = [e.event for e in good if e.event is not None]
-            t0 = time.perf_counter()
-            verdicts = self.screener.screen_many([e.text for e in events])
-            t1 = time.perf_counter()
-            new_ids = self.store.add_batch(events, verdicts, keep_text=self.keep_text)
+            # the shared ingest step; an id stored with another text counts as a duplicate here
+            step = store_screened(self.screener, self.store, events, keep_text=self.keep_text,
+                                  find_conflicts=False)
             t2 = time.perf_counter()
             self._maybe_fail("after-store")
             last = max(stream_id(e.entry_id) or (0, 0) for e in good)
-            self.behaviour.submit(events, verdicts, new_ids, last=last)
+            self.behaviour.submit(step.events, step.verdicts, step.new_ids, last=last)
             self._maybe_fail("after-behaviour")
             self.bus.ack(self.group, [e.entry_id for e in good])
-            self.stats.screen_s += t1 - t0
-            self.stats.store_s += t2 - t1
+            self.stats.screen_s += step.screen_s
+            self.stats.store_s += step.store_s
             self.stats.submit_s += time.perf_counter() - t2
-            self.stats.new += len(new_ids)
-            self.stats.duplicates += len(events) - len(new_ids)
+            self.stats.new += len(step.new_ids)
+            self.stats.duplicates += step.duplicates
         self.stats.batches += 1
         self.stats.entries += len(entries)
         self.pump()
@@ -208,14 +209,15 @@ class Worker:
 
     def _refuse_future(self, entries: Sequence[Entry]) -> list[Entry]:
         """Entries whose event is too far ahead of the wall clock become bad entries, with why."""
-        limit = self.gate.limit()
+        events = [e.event for e in entries if e.event is not None]
+        why_of = iter(refusals(self.gate, events))  # the shared gate, as the embedded pipeline's
         out: list[Entry] = []
         for e in entries:
-            why = None if e.event is None else self.gate.refusal(e.event.occurred_at, limit)
+            why = None if e.event is None else next(why_of)
             if why is not None and e.event is not None:
                 self.stats.future += 1
                 raw = e.raw or e.event.model_dump_json().encode()
-                e = replace(e, event=None, error=f"occurred_at {why}", raw=raw)
+                e = replace(e, event=None, error=why, raw=raw)
             out.append(e)
         return out
 
@@ -282,7 +284,7 @@ class Worker:
     def _upsert(self, alerts: Sequence[Alert]) -> None:
         # Brigades aimed at no single user/thread/topic name a "cluster", which the store may not
         # take (see pipeline.engine): those stay in the alert stream only.
-        storable = [a for a in alerts if a.subject_type in repositories.SUBJECT_TYPES]
+        storable = [a for a in alerts if a.subject_type in SUBJECT_TYPES]
         if storable:
             self.store.upsert_alerts(storable)
 

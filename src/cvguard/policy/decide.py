@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class SpanLike(Protocol):
-    """What a decision needs of a verdict's span (``detection.verdict.Span``)."""
+    """What a decision needs of a verdict's span (``cvguard.verdict.Span``)."""
 
     @property
     def category(self) -> str: ...
@@ -40,7 +40,7 @@ class SpanLike(Protocol):
 
 
 class VerdictLike(Protocol):
-    """What a decision needs of a verdict (``detection.verdict.Verdict`` has it all)."""
+    """What a decision needs of a verdict (``cvguard.verdict.Verdict`` has it all)."""
 
     @property
     def violation(self) -> bool: ...

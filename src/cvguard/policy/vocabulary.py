@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from cvguard.events import Surface
 from cvguard.taxonomy import SEVERITY_ORDER
+from cvguard.vocabulary import LEVEL_RANK as LEVEL_RANK  # the alert levels, defined once
+from cvguard.vocabulary import LEVELS as LEVELS
 
 DECISION_ONLY_SURFACES = ("search_suggestion", "hotlist_item", "recommendation")
 SURFACES: tuple[str, ...] = (*(s.value for s in Surface), *DECISION_ONLY_SURFACES)
@@ -41,8 +43,6 @@ FALLBACK: dict[str, str] = {s: ("deliver" if s == "dm" else "allow") for s in SU
 
 SEVERITIES = SEVERITY_ORDER  # inappropriate < harmful < illegal
 SEVERITY_RANK: dict[str | None, int] = {None: -1, **{s: i for i, s in enumerate(SEVERITY_ORDER)}}
-LEVELS = ("watch", "warning", "critical")  # as behavior.alerts.LEVELS
-LEVEL_RANK: dict[str | None, int] = {None: 0, "watch": 1, "warning": 2, "critical": 3}
 ROLES = ("initiator", "copycat")  # the author's role in an incitement (behavior.incitement.Role)
 # The author as the target sees them: "follower" follows the target, "followed" is followed by the
 # target, "mutual" both; anything else (including no hint from the platform) is a "stranger".

@@ -10,8 +10,6 @@
 
 from cvguard.store.engine import alembic_config, create_store_engine, migrate, store_url
 from cvguard.store.repositories import (
-    ALERT_STATUSES,
-    LEVELS,
     AlertLike,
     EventStore,
     EventText,
@@ -22,6 +20,7 @@ from cvguard.store.repositories import (
     TimelineEntry,
     TopicSummary,
 )
+from cvguard.vocabulary import ALERT_STATUSES, LEVELS
 
 __all__ = [
     "ALERT_STATUSES",

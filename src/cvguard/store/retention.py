@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from cvguard.store.repositories import EventStore
+from cvguard.store.port import TextPurger
 
 
 def _wall() -> datetime:
@@ -27,7 +27,7 @@ class TextRetention:
 
     def __init__(
         self,
-        store: EventStore,
+        store: TextPurger,
         keep: timedelta,
         *,
         every: timedelta = timedelta(hours=1),
@@ -53,7 +53,7 @@ class TextRetention:
     def of(
         cls, store: object, days: float | None, *, wall: Callable[[], datetime] = _wall
     ) -> TextRetention | None:
-        """The retention for ``days`` (None: keep text) on ``store`` (None unless an EventStore)."""
-        if days is None or not isinstance(store, EventStore):
+        """The retention for ``days`` (None: keep text) on ``store`` (None unless it can purge text)."""
+        if days is None or not isinstance(store, TextPurger):
             return None
         return cls(store, timedelta(days=days), wall=wall)

@@ -18,7 +18,7 @@ import binascii
 import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import (
@@ -37,13 +37,11 @@ from cvguard.api.routes.events import AlertOut
 from cvguard.api.schemas import Problem
 from cvguard.errors import InputError
 from cvguard.store import EventStore, StatusChange, StoredAlert
+from cvguard.vocabulary import AlertStatus, Kind, Level, SubjectType
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
-Kind = Literal["pile_on", "incitement", "brigade", "topic"]
-Level = Literal["watch", "warning", "critical"]
-Status = Literal["open", "acknowledged", "resolved", "false_positive"]
-SubjectType = Literal["user", "thread", "topic", "cluster"]
+Status = AlertStatus
 
 # No id holds a NUL character (PostgreSQL text cannot), so one asked for is refused as input
 # instead of reaching the database.

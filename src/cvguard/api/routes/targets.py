@@ -115,11 +115,11 @@ def get_target(
     return TargetOut(
         target_id=target_id,
         as_of=at,
-        risk=state["risk"],
-        level=state["level"],
-        pile_on=state["pile_on"],
-        incitement=state["incitement"],
-        timeline=state["timeline"],
+        risk=state.risk,
+        level=state.level,
+        pile_on=state.pile_on,
+        incitement=state.incitement,
+        timeline=state.timeline,
         abusive_events=[
             AbusiveEvent.of(e, None if texts is None else texts.get(e.event_id, EventText(None, ())))
             for e in entries
@@ -135,13 +135,12 @@ def get_topic(topic_id: SubjectId, pipeline: PipelineDep, view: BehaviourDep) ->
     store = event_store(pipeline)
     summary = store.topic_summary(topic_id)
     stored = store.list_alerts(subject_id=topic_id, subject_type="topic", limit=100)
-    behaviour = {k: v for k, v in state.items() if k not in ("topic_id", "risk", "level", "alerts")}
     return TopicOut(
         topic_id=topic_id,
         as_of=at,
-        risk=state["risk"],
-        level=state["level"],
-        behaviour=behaviour,
+        risk=state.risk,
+        level=state.level,
+        behaviour=state.behaviour,
         events=summary.events,
         abusive_events=summary.abusive_events,
         abusive_share=round(summary.abusive_share, 4),
