@@ -16,6 +16,7 @@ from apiclient import api_client
 from cvguard.api import create_app
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
+from cvguard.detection.verdict import Verdict
 from cvguard.errors import InputError
 from cvguard.policy import DecisionInput, default_policy
 from cvguard.policy.feed import PlannedAction, plan_alert
@@ -113,10 +114,9 @@ def test_planned_raise_and_resolve_round_trip_through_the_feed(feed: ActionFeed)
         resolved_at: datetime | None = None
 
     policy = default_policy()
-    from cvguard.detection.verdict import Verdict
-
     abuse = Verdict(True, 0.9, "harmful", {"insult": 0.9}, (), {})
-    concerned = [DecisionInput("reply", "e1", abuse), DecisionInput("reply", "e2", abuse, relationship="mutual")]
+    friend = DecisionInput("reply", "e2", abuse, relationship="mutual")
+    concerned = [DecisionInput("reply", "e1", abuse), friend]
     raised = feed.append(plan_alert(policy, Alert(), concerned=concerned))
     assert [(e.kind, e.subject) for e in raised] == [("hide_from_target", "e1")]
     assert feed.append(plan_alert(policy, Alert(), concerned=concerned)) == raised  # a replay: nothing new
@@ -194,7 +194,8 @@ def test_the_feed_over_the_api_pages_with_its_cursor(app: FastAPI) -> None:
         assert first.status_code == 200, first.text
         body = first.json()
         assert [a["subject"] for a in body["actions"]] == ["e0", "e1"]
-        assert body["actions"][0]["key"] == action(0).key and body["actions"][0]["params"] == {"target_id": "t1"}
+        assert body["actions"][0]["key"] == action(0).key
+        assert body["actions"][0]["params"] == {"target_id": "t1"}
         rest = platform.get("/v1/actions", params={"after": body["next_cursor"]}).json()
         assert [a["subject"] for a in rest["actions"]] == ["e2", "e3", "e4"]
         assert platform.get("/v1/actions", params={"after": rest["next_cursor"]}).json() == {

@@ -59,9 +59,8 @@ def incident(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Incident]:
             response = platform.post("/v1/events", json={"events": events[i : i + CHUNK]})
             assert response.status_code == 200, response.text
             found.alerts += response.json()["alerts"]
-            hot = platform.post(
-                "/v1/hotlist", json={"items": [{"item_id": "h1", "title": "热议话题", "topic_id": found.topic}]}
-            )
+            item = {"item_id": "h1", "title": "热议话题", "topic_id": found.topic}
+            hot = platform.post("/v1/hotlist", json={"items": [item]})
             assert hot.status_code == 200, hot.text
             found.hotlist_actions.append(hot.json()["items"][0]["action"])
         yield found

@@ -197,7 +197,8 @@ def test_what_an_action_carries() -> None:
 
 def test_another_episode_is_another_key() -> None:
     first = plan_alert(POLICY, PILE, concerned=[inp("e1")])
-    second = plan_alert(POLICY, Alert("pile_on:user:t1:2", "pile_on", "user", "t1", "warning"), concerned=[inp("e1")])
+    next_episode = Alert("pile_on:user:t1:2", "pile_on", "user", "t1", "warning")
+    second = plan_alert(POLICY, next_episode, concerned=[inp("e1")])
     assert first[0].key != second[0].key
 
 
