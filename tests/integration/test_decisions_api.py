@@ -176,6 +176,16 @@ def test_a_bad_ask_is_a_422_problem(app: FastAPI, path: str, body: dict[str, Any
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+def test_more_characters_than_one_request_may_screen_is_413(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, max_screen_chars=1500), Screener.default())
+    with api_client(app, role="platform") as client:
+        search = client.post("/v1/search/suggestions", json={"query": "q" * 600, "suggestions": ["x" * 1000]})
+        two = [{"item_id": f"i{n}", "title": "t" * 800} for n in (1, 2)]
+        hot = client.post("/v1/hotlist", json={"items": two})
+        small = client.post("/v1/hotlist", json={"items": [{"item_id": "i1", "title": "t" * 800}]})
+    assert (search.status_code, hot.status_code, small.status_code) == (413, 413, 200)
+
+
 POLICY = """\
 version: "{version}"
 name: team

@@ -18,9 +18,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, StringConstraints
 
-from cvguard.api.deps import BehaviourDep, BehaviourView, ScreenerDep
+from cvguard.api.deps import BehaviourDep, BehaviourView, ScreenerDep, SettingsDep
+from cvguard.api.problems import PayloadTooLarge
 from cvguard.api.routes.alerts import NO_NUL
 from cvguard.api.schemas import Problem, SpanOut
+from cvguard.config import Settings
 from cvguard.policy import CompiledPolicy, Decision, DecisionInput, decide
 from cvguard.policy.vocabulary import LEVEL_RANK
 
@@ -114,13 +116,22 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {"application/problem+json": {}}, "description": why}
     for status, why in (
         (400, "The body is not valid JSON."),
-        (413, "The body is over its limit."),
+        (413, "The body, or the characters to screen in all (CVGUARD_MAX_SCREEN_CHARS), over its limit."),
         (422, "The body does not match the schema; `errors` names each field."),
         (503, "The behaviour state or the store is unavailable."),
     )
 }
 
 Context = tuple[str | None, str | None]  # (level, alert id)
+
+
+def _within(settings: Settings, texts: list[str]) -> None:
+    total = sum(len(t) for t in texts)
+    if total > settings.max_screen_chars:
+        raise PayloadTooLarge(
+            f"the request has {total} characters to screen; one request may screen at most "
+            f"{settings.max_screen_chars} (split it into several requests)"
+        )
 
 
 def _policy(request: Request) -> CompiledPolicy:
@@ -182,13 +193,18 @@ class _People:
     summary="Which search suggestions to suppress, and why",
 )
 def search_suggestions(
-    body: SuggestionsIn, request: Request, screener: ScreenerDep, behaviour: BehaviourDep
+    body: SuggestionsIn,
+    request: Request,
+    settings: SettingsDep,
+    screener: ScreenerDep,
+    behaviour: BehaviourDep,
 ) -> SuggestionsOut:
     """A suggestion that pairs a person under an open pile-on (warning or above) with abusive
     words is suppressed (with the default policy); so is an abusive one about anybody. Name the
     people with `user_ids`, on the query or per suggestion."""
     policy = _policy(request)
     items = [Suggestion(text=s) if isinstance(s, str) else s for s in body.suggestions]
+    _within(settings, [body.query, *(s.text for s in items)])
     verdicts = screener.screen_many([body.query or " ", *(s.text for s in items)])
     people = _People(behaviour)
     level, alert_id = people.worst(body.user_ids)
@@ -222,11 +238,14 @@ def search_suggestions(
 @router.post(
     "/hotlist", response_model=HotlistOut, responses=_PROBLEMS, summary="An action per hot-list item"
 )
-def hotlist(body: HotlistIn, request: Request, screener: ScreenerDep, behaviour: BehaviourDep) -> HotlistOut:
+def hotlist(
+    body: HotlistIn, request: Request, settings: SettingsDep, screener: ScreenerDep, behaviour: BehaviourDep
+) -> HotlistOut:
     """Each item's title is screened; its topic's state (an open topic alert) and the people it is
     about (an open pile-on) give the context: `allow`, `guidance_note` (with the note), `pull`, or
     `lock_topic`."""
     policy = _policy(request)
+    _within(settings, [item.title for item in body.items])
     verdicts = screener.screen_many([item.title for item in body.items]) if body.items else []
     people = _People(behaviour)
     topics: dict[str, Context] = {}
