@@ -187,6 +187,19 @@ def test_plan_alert(
     assert [p.key for p in again] == [p.key for p in planned]
 
 
+def test_an_escalation_planned_without_its_previous_level_repeats_only_known_keys() -> None:
+    warned = plan_alert(POLICY, TOPIC)
+    critical = Alert(TOPIC.alert_id, "topic", "topic", "tp1", "critical")
+    with_previous = plan_alert(POLICY, critical, previous_level="warning")
+    without = plan_alert(POLICY, critical)
+    assert [p.key for p in without] == [p.key for p in with_previous]  # lock_topic
+    raised = plan_alert(POLICY, PILE, concerned=[inp("e1")])
+    worse = Alert(PILE.alert_id, "pile_on", "user", "t1", "critical")
+    escalated = plan_alert(POLICY, worse, concerned=[inp("e1")])
+    assert [p.key for p in escalated] == [p.key for p in raised]  # the feed appends it once
+    assert warned[0].kind == "guidance_note"
+
+
 def test_what_an_action_carries() -> None:
     (hide,) = plan_alert(POLICY, PILE, concerned=[inp("e1")])
     assert hide.params == {"target_id": "t1"}  # hidden from whom

@@ -196,7 +196,11 @@ def plan_alert(
     each input in ``concerned`` (and, for a topic alert, the topic itself), the action the new
     context decides where it differs from the old context's and is something to do to published
     content. Resolved (``alert.resolved_at`` set): the undo of every action in ``caused`` (what
-    the feed holds for this alert) not undone yet; ``concerned`` is not read."""
+    the feed holds for this alert) not undone yet; ``concerned`` is not read.
+
+    ``previous_level`` None at an escalation is safe too (a caller that does not track levels):
+    what the lower level already caused is planned again under the same keys, which the feed
+    appends once; only inputs first seen now may add actions the lower level would have caused."""
     if alert.resolved_at is not None:
         return plan_undo(alert.alert_id, caused, policy_version=policy.version)
     inputs = list(concerned)
