@@ -78,6 +78,8 @@ def test_appending_a_key_again_is_a_no_op_that_returns_the_entry(feed: ActionFee
 def test_a_batch_is_atomic(feed: ActionFeed) -> None:
     with pytest.raises(InputError, match="subject"):
         feed.append([action(1), action(2, subject="")])
+    with pytest.raises(InputError, match="alert_id"):
+        feed.append([action(1), action(2, alert_id="a" * 257)])
     assert feed.after(0) == ([], 0)
 
 

@@ -126,6 +126,14 @@ def _check(action: ActionLike) -> None:
     ):
         if not value or len(value) > width:
             raise InputError(f"an action's {name} must have 1 to {width} characters", field=name)
+    for name, optional, width in (
+        ("rule_id", action.rule_id, 128),
+        ("alert_id", action.alert_id, m.ALERT_ID),
+        ("policy_version", action.policy_version, 64),
+        ("undoes", action.undoes, m.ACTION_KEY),
+    ):
+        if optional is not None and not 1 <= len(optional) <= width:
+            raise InputError(f"an action's {name} must have 1 to {width} characters", field=name)
 
 
 class ActionFeed:
