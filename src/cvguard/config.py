@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     replay_quorum: int = Field(default=20, ge=2)
     # The most characters one POST /v1/screen request may screen in all (413 beyond).
     max_screen_chars: int = Field(default=100_000, ge=1)
+    # The policy (YAML, see docs/POLICY.md) the API decides with, followed for edits (hot reload);
+    # None: the default policy shipped with cvguard.
+    policy_file: Path | None = None
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -14,7 +14,8 @@ import cvguard
 from cvguard.api import docs, problems
 from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
-from cvguard.api.routes import alerts, events, health, keys, screen, targets
+from cvguard.api.policy import FeedHolder, policy_source
+from cvguard.api.routes import actions, alerts, asks, events, health, keys, screen, targets
 from cvguard.api.scaleout import SharedView, StreamIngest
 from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
@@ -98,6 +99,7 @@ def create_app(
             yield
         finally:
             holder.close()
+            feed.close()
             auth.close()
             if client is not None:
                 client.close()
@@ -115,6 +117,9 @@ def create_app(
     app.state.pipeline = holder
     auth = Authenticator(settings)
     app.state.auth = auth
+    app.state.policy = policy_source(settings)  # decisions (api.policy); hot reload of a policy file
+    feed = FeedHolder(settings)
+    app.state.feed = feed
     # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour
     # reads come from the state they share; the store (reads) is the same database they write.
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -134,6 +139,9 @@ def create_app(
     app.include_router(targets.router, dependencies=moderation, responses=AUTH_RESPONSES)
     administration = [Depends(guard(read=("auditor",)))]  # writes: admin only
     app.include_router(keys.router, dependencies=administration, responses=AUTH_RESPONSES)
+    feed_readers = [Depends(guard(read=("platform", "moderator", "auditor")))]
+    app.include_router(actions.router, dependencies=feed_readers, responses=AUTH_RESPONSES)
+    app.include_router(asks.router, dependencies=platform, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -40,6 +41,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 ID = 128  # longest id the Event schema accepts
 ACTOR = 256  # who set an alert's status: an API key's name and id
 ALERT_ID = 256  # kind:subject_type:subject_id:episode, around a subject id of up to ID
+ACTION_KEY = 512  # an action's idempotency key: alert id, subject and action (policy.feed.action_key)
 
 metadata = MetaData(
     naming_convention={
@@ -222,4 +224,28 @@ api_keys = Table(
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("last_used_at", UTCDateTime(), nullable=True),
+)
+
+
+# The action feed (``store.actions``): what the platform should do to content already published,
+# in a strict order. ``seq`` is the cursor; ``key`` the idempotency key (appending it again is a
+# no-op); ``undoes`` names the key of the action an undo reverses.
+actions = Table(
+    "actions",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(ACTION_KEY), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("surface", String(32), nullable=False),
+    Column("subject_type", String(16), nullable=False),  # event / user / topic
+    Column("subject", String(ID), nullable=False),
+    Column("params", JSONDoc, nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("rule_id", String(128), nullable=True),
+    Column("alert_id", String(ALERT_ID), nullable=True),
+    Column("policy_version", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),  # wall clock
+    Column("undoes", String(ACTION_KEY), nullable=True),
+    Index(None, "alert_id"),
+    sqlite_autoincrement=True,  # ids never reused, even after the newest row is deleted
 )

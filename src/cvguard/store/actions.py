@@ -1,0 +1,271 @@
+"""The action feed: what the platform should do to content already published, durable and in order.
+
+An alert changes what should happen to things published before it (a pile-on confirmed: fold the
+stranger replies to its target from the last hour; a topic turned violent: lock it; the alert
+resolved: undo all of that). ``policy.feed`` plans those actions; this module keeps them, each
+under a sequence number the platform reads after (its cursor), and each with an idempotency key:
+appending a key that is already there is a no-op that returns the entry already stored, so a
+replayed alert, a retried batch or two workers planning the same thing append nothing twice.
+
+    feed = ActionFeed.open(settings.database_url)
+    feed.append(planned)                        # -> [FeedEntry, ...], in the order given
+    entries, cursor = feed.after(0, limit=100)  # then feed.after(cursor, ...) for the next page
+
+**No entry is ever seen late.** A reader that has read through sequence ``n`` never misses an
+entry numbered ``n`` or less that commits afterwards, because appends are serialised and numbered
+inside that serial section:
+
+- PostgreSQL: ``seq`` is an identity column, but a sequence alone is not enough (two transactions
+  take 7 and 8, the one holding 8 commits first, a reader pages past 8, then 7 commits and is
+  never read). So every append first takes a transaction-level advisory lock
+  (``pg_advisory_xact_lock``), held until it commits: numbers are taken in commit order, and a
+  transaction's rows are visible before its locks are released. A rolled-back append leaves a gap
+  that is never filled, which a reader skips safely.
+- SQLite: an append runs in a ``BEGIN IMMEDIATE`` transaction (the database's one write lock,
+  taken before reading which keys exist), so the same holds; ``AUTOINCREMENT`` never reuses a number.
+
+Appends are atomic per batch: all of it or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, RowMapping, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from cvguard.errors import InputError, StoreError
+from cvguard.store import models as m
+from cvguard.store.engine import create_store_engine, migrate
+
+__all__ = ["MAX_CURSOR", "MAX_PAGE", "ActionFeed", "ActionLike", "FeedEntry"]
+
+_APPEND_LOCK = 0x63766661  # "cvfa": the pg_advisory lock key held while appending to the feed
+MAX_PAGE = 1000
+MAX_CURSOR = 2**63 - 1  # a BIGINT
+
+
+class ActionLike(Protocol):
+    """What the feed needs of an action to append (``policy.feed.PlannedAction`` has it all)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def surface(self) -> str: ...
+    @property
+    def subject_type(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def rule_id(self) -> str | None: ...
+    @property
+    def alert_id(self) -> str | None: ...
+    @property
+    def policy_version(self) -> str | None: ...
+    @property
+    def undoes(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """An action as stored: ``seq`` is its place in the feed (the cursor)."""
+
+    seq: int
+    key: str
+    kind: str
+    surface: str
+    subject_type: str
+    subject: str
+    params: dict[str, Any]
+    reason: str
+    rule_id: str | None
+    alert_id: str | None
+    policy_version: str | None
+    created_at: datetime
+    undoes: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "key": self.key,
+            "kind": self.kind,
+            "surface": self.surface,
+            "subject_type": self.subject_type,
+            "subject": self.subject,
+            "params": dict(self.params),
+            "reason": self.reason,
+            "rule_id": self.rule_id,
+            "alert_id": self.alert_id,
+            "policy_version": self.policy_version,
+            "created_at": self.created_at.isoformat(),
+            "undoes": self.undoes,
+        }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check(action: ActionLike) -> None:
+    for name, value, width in (
+        ("key", action.key, m.ACTION_KEY),
+        ("kind", action.kind, 32),
+        ("surface", action.surface, 32),
+        ("subject_type", action.subject_type, 16),
+        ("subject", action.subject, m.ID),
+    ):
+        if not value or len(value) > width:
+            raise InputError(f"an action's {name} must have 1 to {width} characters", field=name)
+    for name, optional, width in (
+        ("rule_id", action.rule_id, 128),
+        ("alert_id", action.alert_id, m.ALERT_ID),
+        ("policy_version", action.policy_version, 64),
+        ("undoes", action.undoes, m.ACTION_KEY),
+    ):
+        if optional is not None and not 1 <= len(optional) <= width:
+            raise InputError(f"an action's {name} must have 1 to {width} characters", field=name)
+
+
+class ActionFeed:
+    """The feed in the store's database (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    @classmethod
+    def open(cls, url: str, *, clock: Callable[[], datetime] = _utcnow) -> ActionFeed:
+        engine = create_store_engine(url)
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, clock=clock)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> ActionFeed:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _append_tx(self) -> Iterator[Connection]:
+        """A transaction that holds the feed's append lock until it ends (see the module docstring)."""
+        try:
+            with self._engine.connect() as connection:
+                if self._engine.dialect.name == "sqlite":
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+                try:
+                    yield connection
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.commit()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the action feed failed: {type(exc).__name__}") from exc
+
+    def append(self, actions: Sequence[ActionLike]) -> list[FeedEntry]:
+        """Append ``actions`` in order, all or none; one entry per action given, in that order:
+        the new entry, or the one already stored under its key (a key given twice: the first)."""
+        for action in actions:
+            _check(action)
+        if not actions:
+            return []
+        first: dict[str, ActionLike] = {}
+        for action in actions:
+            first.setdefault(action.key, action)
+        now = self._clock()
+        with self._append_tx() as c:
+            found = {e.key: e for e in self._by_keys(c, list(first))}
+            fresh = [a for k, a in first.items() if k not in found]
+            for action in fresh:  # one row at a time: the numbers follow the order given
+                c.execute(
+                    insert(m.actions).values(
+                        key=action.key,
+                        kind=action.kind,
+                        surface=action.surface,
+                        subject_type=action.subject_type,
+                        subject=action.subject,
+                        params=dict(action.params),
+                        reason=action.reason,
+                        rule_id=action.rule_id,
+                        alert_id=action.alert_id,
+                        policy_version=action.policy_version,
+                        created_at=now,
+                        undoes=action.undoes,
+                    )
+                )
+            if fresh:
+                found.update((e.key, e) for e in self._by_keys(c, [a.key for a in fresh]))
+        return [found[a.key] for a in actions]
+
+    @staticmethod
+    def _by_keys(c: Connection, keys: Sequence[str]) -> list[FeedEntry]:
+        out: list[FeedEntry] = []
+        for i in range(0, len(keys), 500):
+            rows = c.execute(select(m.actions).where(m.actions.c.key.in_(keys[i : i + 500])))
+            out += [_entry(r) for r in rows.mappings()]
+        return out
+
+    def after(self, cursor: int = 0, limit: int = 100) -> tuple[list[FeedEntry], int]:
+        """The entries numbered above ``cursor``, oldest first, at most ``limit``, and the cursor to
+        read the next page after (the last entry's number; ``cursor`` itself when there is none)."""
+        if cursor < 0 or cursor > MAX_CURSOR:
+            raise InputError(f"a cursor is an integer from 0 to {MAX_CURSOR}", field="after")
+        if not 1 <= limit <= MAX_PAGE:
+            raise InputError(f"limit must be 1 to {MAX_PAGE}", field="limit")
+        try:
+            with self._engine.connect() as c:
+                rows = c.execute(
+                    select(m.actions).where(m.actions.c.seq > cursor).order_by(m.actions.c.seq).limit(limit)
+                )
+                entries = [_entry(r) for r in rows.mappings()]
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the action feed failed: {type(exc).__name__}") from exc
+        return entries, (entries[-1].seq if entries else cursor)
+
+    def caused_by(self, alert_id: str) -> list[FeedEntry]:
+        """Every entry appended for ``alert_id`` (undos included), oldest first: what an alert that
+        resolves must undo (``policy.feed.plan_alert(..., caused=...)``)."""
+        try:
+            with self._engine.connect() as c:
+                rows = c.execute(
+                    select(m.actions).where(m.actions.c.alert_id == alert_id).order_by(m.actions.c.seq)
+                )
+                return [_entry(r) for r in rows.mappings()]
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the action feed failed: {type(exc).__name__}") from exc
+
+
+def _entry(row: RowMapping) -> FeedEntry:
+    return FeedEntry(
+        seq=int(row["seq"]),
+        key=row["key"],
+        kind=row["kind"],
+        surface=row["surface"],
+        subject_type=row["subject_type"],
+        subject=row["subject"],
+        params=dict(row["params"] or {}),
+        reason=row["reason"],
+        rule_id=row["rule_id"],
+        alert_id=row["alert_id"],
+        policy_version=row["policy_version"],
+        created_at=row["created_at"],
+        undoes=row["undoes"],
+    )
