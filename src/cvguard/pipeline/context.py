@@ -38,11 +38,26 @@ from typing import Any, Protocol
 from cvguard.behavior import BehaviourEngine, TargetState, TopicState
 from cvguard.behavior.windows import seconds
 from cvguard.events import Event
-from cvguard.policy import DecisionInput
+from cvguard.policy import CompiledPolicy, DecisionInput
 from cvguard.verdict import Verdict
 from cvguard.vocabulary import LEVEL_RANK
 
 PILE_KINDS = ("pile_on", "incitement")
+
+
+class PolicySource(Protocol):
+    """A policy that may change (``PolicyHolder``, the app's ``FixedPolicy``): the active one now."""
+
+    @property
+    def policy(self) -> CompiledPolicy: ...
+
+
+PolicyLike = CompiledPolicy | PolicySource
+
+
+def compiled(source: PolicyLike) -> CompiledPolicy:
+    """The policy to decide with now (a holder is asked once per batch: one version per batch)."""
+    return source if isinstance(source, CompiledPolicy) else source.policy
 
 
 class StateReader(Protocol):

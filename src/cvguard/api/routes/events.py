@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from cvguard.api.deps import IngestDep, SettingsDep
 from cvguard.api.problems import PayloadTooLarge, document_errors
-from cvguard.api.schemas import Problem
+from cvguard.api.schemas import EventDecision, Problem
 from cvguard.config import Settings
 from cvguard.errors import InputError, TextTooLarge
 from cvguard.events import Event, parse_events
@@ -113,6 +113,12 @@ class IngestOut(BaseModel):
     errors: list[RejectedEvent] = Field(description="Every event refused, with why.")
     event_ids: list[str] = Field(description="The ids of the accepted (or, when queued, the queued) events.")
     alerts: list[AlertOut] = Field(description="Alerts these events raised or escalated.")
+    decisions: list[EventDecision] = Field(
+        default_factory=list,
+        description="What to do with each accepted (or, when queued, each queued) event, in the order "
+        "of event_ids: the action on its surface, the rule and reason, the alerts behind it and the "
+        "policy version (docs/POLICY.md). Also served later by GET /v1/decisions/{event_id}.",
+    )
     queued: int = Field(
         default=0,
         description="Scale-out mode (202): events handed to the workers' stream, to be screened and "
@@ -218,6 +224,7 @@ def post_events(
         errors=errors,
         event_ids=result.new_ids,
         alerts=[AlertOut.of(a) for a in result.alerts],
+        decisions=[EventDecision.of(d) for d in result.decisions],
     )
 
 
