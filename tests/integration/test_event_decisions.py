@@ -192,3 +192,43 @@ def test_post_events_answers_the_decisions_and_get_serves_them(tmp_path: Path) -
     for role, status in ((None, 401), ("moderator", 200), ("auditor", 200), ("admin", 200)):
         with api_client(app, role=role) as client:
             assert client.get("/v1/decisions/c1").status_code == status, role
+
+
+def test_scale_out_the_api_node_screens_and_decides_against_the_shared_state(
+    redis_url: str, tmp_path: Path
+) -> None:
+    import redis
+
+    from cvguard.pipeline.redis_bus import RedisStreamBus
+    from cvguard.pipeline.shared_state import SharedBehaviour
+    from cvguard.pipeline.worker import Worker
+    from cvguard.simulate import SimConfig, generate
+
+    truth, *raws = generate(SimConfig(seed=5, hours=1, users=300, targets=50, scenarios=("pileon",)))
+    target = truth["incidents"][0]["target_id"]
+    settings = Settings(data_dir=tmp_path, redis_url=redis_url, max_batch=1000, rate_limit_per_s=None)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with api_client(create_app(settings, Screener.default()), role="platform") as api:
+            first = api.post("/v1/events", json={"events": raws[:1000]})
+            assert first.status_code == 202, first.text
+            out = first.json()
+            assert [d["event_id"] for d in out["decisions"]] == out["event_ids"]  # one per queued event
+            for i in range(1000, len(raws), 1000):
+                assert api.post("/v1/events", json={"events": raws[i : i + 1000]}).status_code == 202
+            with EventStore.open(settings.database_url) as store:
+                Worker(bus=RedisStreamBus(client), behaviour=SharedBehaviour(client), store=store,
+                       screener=Screener.default(), group="cvguard-workers", name="w1", batch=250,
+                       block_ms=50).run(idle_exit_s=0.3)
+            last = max(raws, key=lambda r: r["occurred_at"])
+            late = {"event_id": "after-the-warning", "surface": "comment", "occurred_at": last["occurred_at"],
+                    "author": {"id": "a-stranger"}, "text": "你就是个贱人", "target_ids": [target]}
+            reply = api.post("/v1/events", json=late)
+            assert reply.status_code == 202, reply.text
+            (decision,) = reply.json()["decisions"]
+            assert decision["action"] == "hide_from_target", decision
+            assert decision["alert_ids"] and decision["alert_ids"][0].startswith(f"pile_on:user:{target}:")
+            got = api.get("/v1/decisions/after-the-warning")
+            assert got.status_code == 200 and got.json()["action"] == "hide_from_target"
+    finally:
+        client.close()

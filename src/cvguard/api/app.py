@@ -32,6 +32,7 @@ from cvguard.metrics import (
 from cvguard.pipeline import Pipeline
 from cvguard.pipeline.ingest import Screening
 from cvguard.pipeline.redis_bus import DEFAULT_STREAM
+from cvguard.policy import PolicyHolder
 from cvguard.store import EventStore
 from cvguard.store.counts import alert_counts
 
@@ -50,9 +51,11 @@ class PipelineHolder:
         pipeline: Pipeline | None,
         verdicts: VerdictTally | None = None,
         policy: PolicySource | None = None,
+        shadow_policy: PolicySource | None = None,
     ) -> None:
         self._settings = settings
         self._policy = policy
+        self._shadow_policy = shadow_policy
         self._screener = screener
         self._pipeline = pipeline
         self._verdicts = verdicts
@@ -72,6 +75,7 @@ class PipelineHolder:
                         screener=screening,
                         persist_behaviour=not self._settings.redis_url,
                         policy=self._policy,  # the app's policy (one holder, one version)
+                        shadow_policy=self._shadow_policy,
                     )
         return self._pipeline
 
@@ -95,7 +99,9 @@ def create_app(
     provide: Callable[[], Screener] = (lambda: screener) if screener is not None else Screener.default
     verdicts = VerdictTally()
     policy = policy_source(settings)  # decisions (api.policy); hot reload of a policy file
-    holder = PipelineHolder(settings, provide, pipeline, verdicts, policy)
+    # shadow mode: a candidate decides every event too; recorded, never answered
+    shadow = PolicyHolder(settings.shadow_policy_file) if settings.shadow_policy_file is not None else None
+    holder = PipelineHolder(settings, provide, pipeline, verdicts, policy, shadow)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -122,6 +128,7 @@ def create_app(
     auth = Authenticator(settings)
     app.state.auth = auth
     app.state.policy = policy
+    app.state.shadow_policy = shadow
     feed = FeedHolder(settings)
     app.state.feed = feed
     # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour

@@ -23,13 +23,16 @@ from pydantic import BaseModel, Field
 
 from cvguard.api.deps import IngestDep, SettingsDep
 from cvguard.api.problems import PayloadTooLarge, document_errors
+from cvguard.api.scaleout import SharedView
 from cvguard.api.schemas import EventDecision, Problem
 from cvguard.config import Settings
 from cvguard.errors import InputError, TextTooLarge
 from cvguard.events import Event, parse_events
 from cvguard.pipeline import Pipeline
 from cvguard.pipeline.clock import WallGate
+from cvguard.policy import Decision
 from cvguard.store import AlertLike
+from cvguard.store.port import DecisionStore
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -201,6 +204,7 @@ def post_events(
     good = _refuse_future(indexed, bad, gate or WallGate(settings.max_clock_skew_s), single=_single(payload))
     errors = [RejectedEvent.model_validate(b) for b in sorted(bad, key=lambda b: int(b["index"]))]
     if queue is not None:
+        decided = _decide_queued(request, good)
         queue.publish(good)
         response.status_code = 202
         return IngestOut(
@@ -210,6 +214,7 @@ def post_events(
             event_ids=[e.event_id for e in good],
             alerts=[],
             queued=len(good),
+            decisions=[EventDecision.of(d) for d in decided],
         )
     assert pipeline is not None
     result = pipeline.ingest(good)
@@ -226,6 +231,27 @@ def post_events(
         alerts=[AlertOut.of(a) for a in result.alerts],
         decisions=[EventDecision.of(d) for d in result.decisions],
     )
+
+
+def _decide_queued(request: Request, good: list[Event]) -> list[Decision]:
+    """Scale-out: screen the events here, decide them against the shared behaviour state, record
+    the decisions (``api.scaleout``); the workers screen and store the events themselves."""
+    if not good:
+        return []
+    state = request.app.state
+    view = state.behaviour()
+    if not isinstance(view, SharedView):
+        return []
+    verdicts = state.screener().screen_many([e.text for e in good])
+    first: dict[str, int] = {}
+    for i, e in enumerate(good):
+        first.setdefault(e.event_id, i)
+    items = [(good[i], verdicts[i]) for i in first.values()]
+    decided = view.decide(items, state.policy, getattr(state, "shadow_policy", None))
+    store = state.pipeline().store
+    if isinstance(store, DecisionStore):
+        store.add_decisions(decided.records)
+    return decided.decisions
 
 
 def _single(payload: Any) -> bool:
