@@ -8,8 +8,8 @@ verdict and the behaviour state as of that event:
 - the topic's open alert, level and id (the most severe of the event's topics);
 - a brigade alert id when the event is in one: an open brigade episode about one of the event's
   targets, its thread or one of its topics;
-- the author's role (``initiator`` beats ``copycat``) in an incitement against one of the targets,
-  with that incitement alert's id when one is open;
+- the author's role (``initiator`` beats ``copycat``) in an incitement under way against one of
+  the targets (an open incitement alert), with that alert's id;
 - the target's key groups: for now ``minor`` when ``author.minor`` is set (the platform's flag;
   key groups proper come with the protection issue);
 - relationship (from the event's hints) and account age, from the event itself;
@@ -111,6 +111,7 @@ class DecisionContext:
         self._targets: dict[str, TargetContext] = {}
         self._topics: dict[str, Opened] = {}
         self._brigades: dict[tuple[str, str], str | None] = {}
+        self._roles: dict[tuple[str, str], str | None] = {}
 
     # -- subjects -------------------------------------------------------------------------------
 
@@ -187,6 +188,12 @@ class DecisionContext:
         return self._brigades[key]
 
     def role(self, author_id: str, target_id: str) -> str | None:
+        key = (author_id, target_id)
+        if key not in self._roles:
+            self._roles[key] = self._read_role(author_id, target_id)
+        return self._roles[key]
+
+    def _read_role(self, author_id: str, target_id: str) -> str | None:
         engine = self._engine
         if engine is not None:
             return engine.role_of(author_id, target_id)
@@ -206,7 +213,8 @@ class DecisionContext:
             tc = self.target(target_id)
             pile = _higher(pile, Opened(tc.pile_on_level, tc.pile_on_alert_id))
             brigade = brigade or tc.brigade_alert_id
-            r = self.role(event.author.id, target_id)
+            # a role counts in an incitement under way: an open incitement alert against the target
+            r = self.role(event.author.id, target_id) if tc.incitement_alert_id is not None else None
             if r is not None and (role is None or (r == "initiator" and role != "initiator")):
                 role, incitement = r, tc.incitement_alert_id
         topic = _NONE

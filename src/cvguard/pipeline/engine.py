@@ -55,7 +55,14 @@ from cvguard.detection.screen import Screener
 from cvguard.events import Event, parse_events
 from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
 from cvguard.pipeline.context import PolicyLike
-from cvguard.pipeline.ingest import Screening, admit_online, decide_fresh, split_late, store_screened
+from cvguard.pipeline.ingest import (
+    Screening,
+    admit_online,
+    decide_fresh,
+    paused_gc,
+    split_late,
+    store_screened,
+)
 from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.store import EventStore
 from cvguard.store.decisions import DecisionRecord
@@ -389,7 +396,8 @@ class Pipeline:
                     at=self.clock.now() if self.clock.started else None, shadow=self.shadow_policy,
                 )
                 decisions, shadow = decided.decisions, decided.shadow
-                self._save_decisions(decided.records)
+                with paused_gc():
+                    self._save_decisions(decided.records)
                 stats.decisions += len(decisions)
                 stats.decide_s += time.perf_counter() - t4
             duplicates = step.duplicates

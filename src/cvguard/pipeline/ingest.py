@@ -19,8 +19,10 @@ text once (a chant, a copy-paste brigade, a redelivery) and gives its repeats th
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -151,6 +153,23 @@ def first_of(events: Sequence[Event], verdicts: Sequence[Verdict], new_ids: Sequ
     return out
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Cyclic garbage collection paused for a burst of acyclic allocations (deciding a batch).
+
+    A batch's decisions are thousands of small objects kept until the batch is answered; each
+    collection they trigger would walk the whole heap (the behaviour state is most of it) and
+    cost more than the deciding itself (bench/bench_decide.py --pipeline). They form no cycles,
+    so reference counting frees them; collection resumes, as it was, right after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 @dataclass(slots=True)
 class Decided:
     """The decisions about one batch's fresh events, in arrival order, and their store records."""
@@ -173,6 +192,17 @@ def decide_fresh(
     context read from ``behaviour`` as of ``at`` (the batch's clock after behaviour processed it:
     see ``pipeline.context`` on granularity). Late events are decided too: stored, they are
     published; the state they see is the batch's."""
+    with paused_gc():
+        return _decide(policy, items, behaviour, at, shadow)
+
+
+def _decide(
+    policy: PolicyLike,
+    items: Sequence[Item],
+    behaviour: object,
+    at: datetime | float | None,
+    shadow: PolicyLike | None,
+) -> Decided:
     t0 = time.perf_counter()
     active = compiled(policy)
     candidate = compiled(shadow) if shadow is not None else None

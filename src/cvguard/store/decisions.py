@@ -52,20 +52,29 @@ class DecisionRecord:
         return {**self.decision, "shadow": self.shadow, "decided_at": self.decided_at.isoformat()}
 
 
+# Columns of their own: the JSON column holds the rest of ``Decision.to_dict()`` (the explanation).
+COLUMNS = ("event_id", "surface", "action", "rule_id", "policy", "policy_version")
+_WIDTHS = (m.ID, 32, 32, 128, 128, 64)
+
+
 def check_decision(d: DecisionRecord) -> None:
     """The widths the table holds (a batch stays all-or-nothing)."""
-    for name, value, width in (
-        ("event_id", d.event_id, m.ID),
-        ("surface", d.surface, 32),
-        ("action", d.action, 32),
-        ("rule_id", d.rule_id or "", 128),
-        ("policy", d.policy, 128),
-        ("policy_version", d.policy_version, 64),
-    ):
+    values = (d.event_id, d.surface, d.action, d.rule_id or "", d.policy, d.policy_version)
+    for name, value, width in zip(COLUMNS, values, _WIDTHS, strict=True):
         if len(value) > width:
             raise StoreError(f"decision {name} longer than {width} characters")
     if d.decided_at.tzinfo is None:
         raise StoreError("decided_at must be timezone-aware")
+
+
+def explanation(d: DecisionRecord) -> dict[str, Any]:
+    """What the JSON column holds: the decision without the values that have columns."""
+    return {k: v for k, v in d.decision.items() if k not in COLUMNS}
+
+
+def from_columns(row: Mapping[str, Any], explained: Mapping[str, Any]) -> dict[str, Any]:
+    """``Decision.to_dict()`` again, from the columns and the JSON column."""
+    return {**{k: row[k] for k in COLUMNS}, **explained}
 
 
 class DecisionRepository(StoreBase):
@@ -82,7 +91,7 @@ class DecisionRepository(StoreBase):
             rows.setdefault(
                 (d.event_id, d.shadow),
                 (d.event_id, d.shadow, d.surface, d.action, d.rule_id, d.policy, d.policy_version,
-                 cv.json(dict(d.decision)), cv.time(d.decided_at)),
+                 cv.json(explanation(d)), cv.time(d.decided_at)),
             )
         ordered = [rows[k] for k in sorted(rows)]  # a fixed lock order
         with self._tx() as conn:
@@ -103,7 +112,7 @@ class DecisionRepository(StoreBase):
             rule_id=row["rule_id"],
             policy=row["policy"],
             policy_version=row["policy_version"],
-            decision=dict(row["decision"]),
+            decision=from_columns(dict(row), row["decision"]),
             decided_at=row["decided_at"],
             shadow=bool(row["shadow"]),
         )
