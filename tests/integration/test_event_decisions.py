@@ -158,7 +158,7 @@ def test_the_decisions_table_on_both_databases(database_url: str, tmp_path: Path
         assert store.get_decision("s19", shadow=True).action == "block"  # type: ignore[union-attr]
         assert store.get_decision("nope") is None
         # the first decision about an event stays
-        again = DecisionRecord.of({**found.decision, "action": "allow"}, found.decided_at)
+        again = DecisionRecord.of_dict({**found.decision, "action": "allow"}, found.decided_at)
         assert store.add_decisions([again]) == 0
         assert store.get_decision("s19").action == "hide_from_target"  # type: ignore[union-attr]
 

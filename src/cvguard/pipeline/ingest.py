@@ -214,9 +214,9 @@ def _decide(
         inp = ctx.input_for(event, verdict)
         d = active.decide(inp)
         decisions.append(d)
-        records.append(DecisionRecord.of(d.to_dict(), event.occurred_at))
+        records.append(DecisionRecord.of(d, event.occurred_at))
         if candidate is not None:
             c = candidate.decide(inp)
             shadows.append(c)
-            records.append(DecisionRecord.of(c.to_dict(), event.occurred_at, shadow=True))
+            records.append(DecisionRecord.of(c, event.occurred_at, shadow=True))
     return Decided(decisions, shadows, records, time.perf_counter() - t0)

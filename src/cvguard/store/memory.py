@@ -28,7 +28,7 @@ from typing import Any
 
 from cvguard.errors import InputError, StoreError
 from cvguard.events import Event
-from cvguard.store.decisions import DecisionRecord, check_decision, explanation, from_columns
+from cvguard.store.decisions import DecisionRecord, check_decision
 from cvguard.store.engine import json_dumps
 from cvguard.store.records import AlertLike, Snapshot, StatusChange, StoredAlert, StoredEvent
 from cvguard.verdict import Verdict
@@ -326,8 +326,7 @@ class MemoryStore:
             key = (d.event_id, d.shadow)
             if key not in self._decisions:
                 # as the SQL store gives it back: JSON
-                stored = json.loads(json_dumps(explanation(d)))
-                self._decisions[key] = replace(d, decision=from_columns(d.decision, stored))
+                self._decisions[key] = replace(d, explained=json_dumps(json.loads(d.explained)))
                 new += 1
         return new
 
