@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from cvguard.behavior import BehaviourEngine, TargetState, TopicState
 from cvguard.behavior.windows import seconds
 from cvguard.events import Event
-from cvguard.policy import CompiledPolicy, DecisionInput
+from cvguard.policy import CompiledPolicy, DecisionInput, relationship_of
 from cvguard.verdict import Verdict
 from cvguard.vocabulary import LEVEL_RANK
 
@@ -85,6 +85,8 @@ class Opened:
 
 
 _NONE_TARGET = TargetContext()
+_MINOR = frozenset({"minor"})
+_NO_GROUPS: frozenset[str] = frozenset()
 _NONE = Opened()
 
 
@@ -223,18 +225,24 @@ class DecisionContext:
             brigade = brigade or self._brigade("topic", topic_id)
         if brigade is None and event.thread_id is not None:
             brigade = self._brigade("thread", event.thread_id)
-        return DecisionInput.from_event(
-            event,
+        rel = event.relationship
+        # positionally, in DecisionInput's field order (what DecisionInput.from_event builds)
+        return DecisionInput(
+            event.surface.value,
+            event.event_id,
             verdict,
-            pile_on_level=pile.level,
-            pile_on_alert_id=pile.alert_id,
-            topic_level=topic.level,
-            topic_alert_id=topic.alert_id,
-            brigade_alert_id=brigade,
-            author_role=role,
-            incitement_alert_id=incitement,
-            target_groups=frozenset({"minor"}) if event.author.minor else frozenset(),
-            prior_violations=None,
+            pile.level,
+            pile.alert_id,
+            topic.level,
+            topic.alert_id,
+            brigade,
+            role,
+            incitement,
+            _MINOR if event.author.minor else _NO_GROUPS,
+            False,
+            relationship_of(rel.target_follows_author, rel.author_follows_target),
+            event.account_age_days(),
+            None,  # prior violations: from enforcement (a later issue)
         )
 
 

@@ -109,7 +109,8 @@ def _matched(matched: tuple[RuleMatch, ...]) -> str:
 def explanation_json(d: Decision) -> str:
     """``Decision.to_dict()`` without the column values, as the JSON column's text (the same JSON
     ``json_dumps`` would write; a test checks they agree)."""
-    cats = {k: round(v, 4) for k, v in d.categories.items() if v >= 0.01}
+    # floats as json writes them (repr); category codes from the taxonomy, encoded once
+    cats = ",".join(f"{_text(k)}:{round(v, 4)!r}" for k, v in d.categories.items() if v >= 0.01)
     nudge = (
         "null" if d.nudge is None
         else _ENC.encode({"reason": d.nudge.reason, "spans": [s.to_dict() for s in d.nudge.spans]})
@@ -118,9 +119,9 @@ def explanation_json(d: Decision) -> str:
         f'{{"params":{json_dumps(dict(d.params)) if d.params else "{}"}'
         f',"reason":{_text(d.reason)}'
         f',"matched":{_matched(d.matched) if d.matched else "[]"}'
-        f',"score":{_ENC.encode(round(d.score, 4))}'
+        f',"score":{round(d.score, 4)!r}'
         f',"severity":{"null" if d.severity is None else _text(d.severity)}'
-        f',"categories":{_ENC.encode(cats) if cats else "{}"}'
+        f',"categories":{{{cats}}}'
         f',"spans":{_ENC.encode([s.to_dict() for s in d.spans]) if d.spans else "[]"}'
         f',"alert_ids":{_ENC.encode(list(d.alert_ids)) if d.alert_ids else "[]"}'
         f',"nudge":{nudge}}}'
