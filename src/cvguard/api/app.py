@@ -14,7 +14,7 @@ import cvguard
 from cvguard.api import docs, problems
 from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
-from cvguard.api.policy import FeedHolder, policy_source
+from cvguard.api.policy import FeedHolder, PolicySource, policy_source
 from cvguard.api.routes import actions, alerts, asks, events, health, keys, screen, targets
 from cvguard.api.scaleout import SharedView, StreamIngest
 from cvguard.config import Settings, get_settings
@@ -32,6 +32,7 @@ from cvguard.metrics import (
 from cvguard.pipeline import Pipeline
 from cvguard.pipeline.ingest import Screening
 from cvguard.pipeline.redis_bus import DEFAULT_STREAM
+from cvguard.policy import CompiledPolicy
 from cvguard.store import EventStore
 from cvguard.store.counts import alert_counts
 
@@ -49,8 +50,10 @@ class PipelineHolder:
         screener: Callable[[], Screener],
         pipeline: Pipeline | None,
         verdicts: VerdictTally | None = None,
+        policy: PolicySource | None = None,
     ) -> None:
         self._settings = settings
+        self._policy = policy  # the app's policy: the pipeline plans feed actions with it
         self._screener = screener
         self._pipeline = pipeline
         self._verdicts = verdicts
@@ -69,6 +72,7 @@ class PipelineHolder:
                         self._settings,
                         screener=screening,
                         persist_behaviour=not self._settings.redis_url,
+                        policy=None if self._policy is None else _follow(self._policy),
                     )
         return self._pipeline
 
@@ -83,6 +87,10 @@ class PipelineHolder:
                 self._pipeline = None
 
 
+def _follow(source: PolicySource) -> Callable[[], CompiledPolicy]:
+    return lambda: source.policy
+
+
 def create_app(
     settings: Settings | None = None, screener: Screener | None = None, pipeline: Pipeline | None = None
 ) -> FastAPI:
@@ -91,7 +99,8 @@ def create_app(
     settings = settings if settings is not None else get_settings()
     provide: Callable[[], Screener] = (lambda: screener) if screener is not None else Screener.default
     verdicts = VerdictTally()
-    holder = PipelineHolder(settings, provide, pipeline, verdicts)
+    policy = policy_source(settings)  # decisions (api.policy); hot reload of a policy file
+    holder = PipelineHolder(settings, provide, pipeline, verdicts, policy)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -117,7 +126,7 @@ def create_app(
     app.state.pipeline = holder
     auth = Authenticator(settings)
     app.state.auth = auth
-    app.state.policy = policy_source(settings)  # decisions (api.policy); hot reload of a policy file
+    app.state.policy = policy
     feed = FeedHolder(settings)
     app.state.feed = feed
     # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour

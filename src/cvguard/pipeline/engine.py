@@ -26,6 +26,9 @@ What the pipeline guarantees:
 - **Alerts after events.** Alerts reference events, so they are written after the batch that
   holds them commits. An alert the store could not take stays pending and is written before the
   next batch (the behaviour state will not emit it again).
+- **Feed actions after alerts.** Once the store took them, every emission (resumed ones too) is
+  planned into the action feed in the same database (``pipeline.actions``); idempotent by key,
+  and a failed append is retried with the next batch.
 - **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
   events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
   (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding
@@ -44,7 +47,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -53,9 +56,12 @@ from cvguard.behavior import Alert, BehaviourEngine, TargetState, TopicState
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.events import Event, parse_events
+from cvguard.pipeline.actions import AlertActions, policy_of
 from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
 from cvguard.pipeline.ingest import Screening, admit_online, split_late, store_screened
+from cvguard.policy import CompiledPolicy
 from cvguard.store import EventStore
+from cvguard.store.actions import ActionFeed
 from cvguard.store.port import SnapshotStore
 from cvguard.store.retention import TextRetention
 from cvguard.verdict import Verdict
@@ -166,6 +172,7 @@ class Pipeline:
         gate: WallGate | WatermarkGate | None = None,
         wall: WallClock = wall_clock,
         lateness_s: float | None = None,
+        actions: AlertActions | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -186,6 +193,8 @@ class Pipeline:
         self.resumed_alerts: list[Alert] = []  # raised again by ``resume`` (for ``replay --out``)
         self._lock = threading.RLock()
         self._unsaved: dict[str, Alert] = {}  # alerts the store has not taken yet, by alert_id
+        self.actions = actions  # feed actions from alerts (pipeline.actions); None: no feed
+        self._unplanned: list[Alert] = []  # emissions stored but not yet planned into the feed
         self._since_checkpoint = 0
 
     @classmethod
@@ -199,8 +208,10 @@ class Pipeline:
         persist_behaviour: bool = True,
         offline: bool = False,
         wall: WallClock = wall_clock,
+        policy: Callable[[], CompiledPolicy] | None = None,
     ) -> Pipeline:
-        """The embedded defaults: the store at ``settings.database_url`` (migrated), in-memory behaviour.
+        """The embedded defaults: the store at ``settings.database_url`` (migrated), in-memory behaviour,
+        the action feed in the same database, planned with ``policy`` (default: ``policy_of(settings)``).
 
         ``persist_behaviour=False``: no checkpoint is read or written (a process that only reads
         the store while workers own the behaviour state, e.g. the API in scale-out mode).
@@ -224,6 +235,9 @@ class Pipeline:
                 text_retention_days=settings.text_retention_days,
                 gate=gate,
                 wall=wall,
+                actions=AlertActions(
+                    ActionFeed(store.engine), store, policy if policy is not None else policy_of(settings)
+                ),
             )
             pipeline.resume()
         except BaseException:
@@ -418,6 +432,11 @@ class Pipeline:
         if self._unsaved:
             self.store.upsert_alerts(list(self._unsaved.values()))  # a StoreError leaves them pending
             self._unsaved.clear()
+        if self.actions is not None:  # every emission, in order; a failure retries with the next batch
+            self._unplanned.extend(alerts)
+            if self._unplanned:
+                self.actions.on_alerts(self._unplanned, now=self.clock.now() if self.clock.started else None)
+                self._unplanned.clear()
 
     @property
     def pending_alerts(self) -> int:
