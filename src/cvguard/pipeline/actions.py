@@ -11,8 +11,8 @@ For each emission, in alert order:
 
   - a pile-on or incitement on a user: the events aimed at the target from an hour before the
     emission (its event time) up to the newest event time the caller has seen, with their verdicts
-    and the author's relationship to the target and account age (``concerned_of_target``, one
-    batched store read for all the targets of a call);
+    and the author's relationship to the target and account age, and the context of the other
+    alerts (``pipeline.context``); one batched store read for all the targets of a call;
   - a topic alert: the topic itself (``plan_alert`` adds it);
   - a brigade: the events of its cluster (the alert's ``event_ids``).
 
@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from cvguard.behavior import Alert
 from cvguard.config import Settings
 from cvguard.events import Event
+from cvguard.pipeline.context import DecisionContext
 from cvguard.policy import CompiledPolicy, DecisionInput, PolicyHolder, default_policy
 from cvguard.policy.feed import PlannedAction, plan_alert, plan_undo
 from cvguard.store.actions import ActionFeed, FeedEntry
@@ -101,13 +103,18 @@ class AlertActions:
     ) -> None:
         self.feed, self.store, self.policy, self.lookback = feed, store, policy, lookback
 
-    def on_alerts(self, alerts: Sequence[Alert], *, now: datetime | None = None) -> list[FeedEntry]:
+    def on_alerts(
+        self, alerts: Sequence[Alert], *, now: datetime | None = None, behaviour: object = None
+    ) -> list[FeedEntry]:
         """Plan and append the actions of ``alerts`` (every emission, in the order behaviour made
-        them); ``now`` is the newest event time seen (events up to it count as published)."""
+        them); ``now`` is the newest event time seen (events up to it count as published);
+        ``behaviour`` (the engine, or the scale-out replica) gives each input the context of the
+        other alerts (``pipeline.context``): without it only the event's own context counts."""
         if not alerts:
             return []
         policy = self.policy()
-        targets = self._concerned_of_targets(alerts, now)
+        ctx = None if behaviour is None else DecisionContext(behaviour, now)
+        targets = self._concerned_of_targets(alerts, now, ctx)
         planned: list[PlannedAction] = []
         previous: dict[str, str] = {}
         manual: dict[str, bool] = {}
@@ -126,7 +133,7 @@ class AlertActions:
             if alert.kind in _TARGET_KINDS and alert.subject_type == "user":
                 concerned = targets.get(alert.alert_id, ())
             elif alert.kind == "brigade":
-                concerned = _inputs(self.store.stored_pairs(list(alert.event_ids)))
+                concerned = _inputs(self.store.stored_pairs(list(alert.event_ids)), ctx, alert.alert_id)
             planned += plan_alert(
                 policy, alert, concerned=concerned, previous_level=previous.get(alert.alert_id)
             )
@@ -136,7 +143,7 @@ class AlertActions:
         return self.feed.append(planned)
 
     def _concerned_of_targets(
-        self, alerts: Iterable[Alert], now: datetime | None
+        self, alerts: Iterable[Alert], now: datetime | None, ctx: DecisionContext | None
     ) -> dict[str, list[DecisionInput]]:
         """For each open pile-on / incitement emission, the events aimed at its target from
         ``lookback`` before it to ``now``, read in one batched call."""
@@ -153,12 +160,29 @@ class AlertActions:
         for a in wanted:
             start = a.updated_at - self.lookback
             out[a.alert_id] = _inputs(
-                (e, v) for e, v in aimed.get(a.subject_id, ()) if e.occurred_at >= start
+                ((e, v) for e, v in aimed.get(a.subject_id, ()) if e.occurred_at >= start), ctx, a.alert_id
             )
         return out
 
 
-def _inputs(pairs: Iterable[tuple[Event, Verdict]]) -> list[DecisionInput]:
+def _inputs(
+    pairs: Iterable[tuple[Event, Verdict]], ctx: DecisionContext | None, alert_id: str
+) -> list[DecisionInput]:
     """Stored events as decision inputs: the verdict, the author's relationship to the target and
-    account age; no other alert's context (each input carries everything *but* the alert planned)."""
-    return [DecisionInput.from_event(e, v) for e, v in pairs]
+    account age, and (with ``ctx``) the other alerts' context; each carries everything *but* the
+    alert planned (``plan_alert`` adds it, at the level before and after this emission)."""
+    if ctx is None:
+        return [DecisionInput.from_event(e, v) for e, v in pairs]
+    return [_without(ctx.input_for(e, v), alert_id) for e, v in pairs]
+
+
+def _without(inp: DecisionInput, alert_id: str) -> DecisionInput:
+    """``inp`` with ``alert_id`` taken out of its context."""
+    changes: dict[str, object] = {}
+    if inp.pile_on_alert_id == alert_id:
+        changes.update(pile_on_level=None, pile_on_alert_id=None)
+    if inp.topic_alert_id == alert_id:
+        changes.update(topic_level=None, topic_alert_id=None)
+    if inp.brigade_alert_id == alert_id:
+        changes["brigade_alert_id"] = None
+    return replace(inp, **changes) if changes else inp  # type: ignore[arg-type]

@@ -435,7 +435,8 @@ class Pipeline:
         if self.actions is not None:  # every emission, in order; a failure retries with the next batch
             self._unplanned.extend(alerts)
             if self._unplanned:
-                self.actions.on_alerts(self._unplanned, now=self.clock.now() if self.clock.started else None)
+                now = self.clock.now() if self.clock.started else None
+                self.actions.on_alerts(self._unplanned, now=now, behaviour=self.behaviour)
                 self._unplanned.clear()
 
     @property

@@ -297,7 +297,7 @@ class Worker:
         if self.actions is not None and alerts:
             newest = self.behaviour.newest
             now = None if newest is None else datetime.fromtimestamp(newest, UTC)
-            self.actions.on_alerts(alerts, now=now)
+            self.actions.on_alerts(alerts, now=now, behaviour=self.behaviour)
 
     def _maybe_fail(self, point: str) -> None:
         if self._fault is None or self._fault[0] != point:
