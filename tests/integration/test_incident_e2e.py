@@ -178,7 +178,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
 
 def _pile_on_id(run: Run) -> str:
-    return str(next(a["alert_id"] for a in run.alerts if a["kind"] == "pile_on" and a["subject_id"] == run.target))
+    found = (a["alert_id"] for a in run.alerts if a["kind"] == "pile_on" and a["subject_id"] == run.target)
+    return str(next(found))
 
 
 def _stranger_abuse(run: Run, event_id: str) -> bool:
