@@ -118,7 +118,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     start, end = _at(labelled["start"]), _at(events[-1]["occurred_at"])
     extra: list[dict[str, Any]] = []
     thread = f"th_{target}_e2e"
-    for i, minutes in enumerate((-60, 15, 30, 45)):  # before the pile-on and during it
+    for i, minutes in enumerate((-45, 15, 30, 45)):  # before the pile-on and during it
         at = start + timedelta(minutes=minutes)
         extra.append(_reply(f"friend-{i}", at, f"friend{i}", "加油，我们一直支持你，别理他们", target, topic,
                             mutual=True, thread=thread))

@@ -9,8 +9,8 @@ For each emission, in alert order:
   :class:`~cvguard.policy.DecisionInput`\\ s, and append :func:`~cvguard.policy.feed.plan_alert`'s
   actions to the feed:
 
-  - a pile-on or incitement on a user: the events aimed at the target from an hour before the
-    emission (its event time) up to the newest event time the caller has seen, with their verdicts
+  - a pile-on or incitement on a user: the events aimed at the target in the hour up to the
+    emission (its event time; what comes after it is decided at publish time), with their verdicts
     and the author's relationship to the target and account age, and the context of the other
     alerts (``pipeline.context``); one batched store read for all the targets of a call;
   - a topic alert: the topic itself (``plan_alert`` adds it);
@@ -107,14 +107,14 @@ class AlertActions:
         self, alerts: Sequence[Alert], *, now: datetime | None = None, behaviour: object = None
     ) -> list[FeedEntry]:
         """Plan and append the actions of ``alerts`` (every emission, in the order behaviour made
-        them); ``now`` is the newest event time seen (events up to it count as published);
-        ``behaviour`` (the engine, or the scale-out replica) gives each input the context of the
-        other alerts (``pipeline.context``): without it only the event's own context counts."""
+        them); ``now`` is the newest event time seen (the behaviour state's time); ``behaviour``
+        (the engine, or the scale-out replica) gives each input the context of the other alerts
+        (``pipeline.context``); without it only the event's own context counts."""
         if not alerts:
             return []
         policy = self.policy()
         ctx = None if behaviour is None else DecisionContext(behaviour, now)
-        targets = self._concerned_of_targets(alerts, now, ctx)
+        targets = self._concerned_of_targets(alerts, ctx)
         planned: list[PlannedAction] = []
         previous: dict[str, str] = {}
         manual: dict[str, bool] = {}
@@ -131,7 +131,7 @@ class AlertActions:
                 continue
             concerned: Sequence[DecisionInput] = ()
             if alert.kind in _TARGET_KINDS and alert.subject_type == "user":
-                concerned = targets.get(alert.alert_id, ())
+                concerned = targets.get((alert.alert_id, alert.updated_at), ())
             elif alert.kind == "brigade":
                 concerned = _inputs(self.store.stored_pairs(list(alert.event_ids)), ctx, alert.alert_id)
             planned += plan_alert(
@@ -143,10 +143,10 @@ class AlertActions:
         return self.feed.append(planned)
 
     def _concerned_of_targets(
-        self, alerts: Iterable[Alert], now: datetime | None, ctx: DecisionContext | None
-    ) -> dict[str, list[DecisionInput]]:
-        """For each open pile-on / incitement emission, the events aimed at its target from
-        ``lookback`` before it to ``now``, read in one batched call."""
+        self, alerts: Iterable[Alert], ctx: DecisionContext | None
+    ) -> dict[tuple[str, datetime], list[DecisionInput]]:
+        """For each open pile-on / incitement emission, the events aimed at its target in the
+        ``lookback`` up to it, read in one batched call."""
         wanted = [
             a for a in alerts
             if a.kind in _TARGET_KINDS and a.subject_type == "user" and a.resolved_at is None
@@ -154,14 +154,13 @@ class AlertActions:
         if not wanted:
             return {}
         since = min(a.updated_at for a in wanted) - self.lookback
-        until = now if now is not None else max(a.updated_at for a in wanted)
+        until = max(a.updated_at for a in wanted)
         aimed = self.store.events_aimed_at(sorted({a.subject_id for a in wanted}), since=since, until=until)
-        out: dict[str, list[DecisionInput]] = {}
+        out: dict[tuple[str, datetime], list[DecisionInput]] = {}
         for a in wanted:
-            start = a.updated_at - self.lookback
-            out[a.alert_id] = _inputs(
-                ((e, v) for e, v in aimed.get(a.subject_id, ()) if e.occurred_at >= start), ctx, a.alert_id
-            )
+            start, end = a.updated_at - self.lookback, a.updated_at
+            pairs = ((e, v) for e, v in aimed.get(a.subject_id, ()) if start <= e.occurred_at <= end)
+            out[(a.alert_id, a.updated_at)] = _inputs(pairs, ctx, a.alert_id)
         return out
 
 
