@@ -1,6 +1,7 @@
 """Deciding speed on one core: decide() per call, and what it adds to a screen-and-decide call.
 
     python bench/bench_decide.py [--n 5000] [--calls 200000]
+    python bench/bench_decide.py --pipeline [--rounds 7] [--hours 3] [--batch 500]
 
 Real verdicts: typical COLD comments plus the violation fixtures (every category), screened once.
 Inputs cycle through every surface and a spread of behaviour contexts (none, pile-on stranger,
@@ -8,6 +9,13 @@ pile-on mutual, minor target, brigade, incitement initiator, topic warning, repe
 pairing of the two. Prints decide() median / p99 per call, its mean against the pipeline's
 per-event cost (screen_many measured in the same run, and the 130 µs/event the issue names), and
 single-call screen vs screen+decide p99.
+
+``--pipeline``: the embedded pipeline (SQLite, the packaged screener, behaviour) on a simulated
+stream with a pile-on, with and without the decision step (deciding every fresh event through the
+decision context and writing the decisions table), in interleaved rounds (order alternating, a
+fresh database each), one core; per-event cost and the ratio per round. Then the p99 of one
+screen-and-decide call as the API makes it (screen, the context from the engine, decide) against
+one screen alone.
 """
 
 from __future__ import annotations
@@ -114,5 +122,112 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
+def pipeline_main(args: argparse.Namespace) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from cvguard.config import Settings
+    from cvguard.detection.screen import Screener
+    from cvguard.events import parse_event
+    from cvguard.pipeline import Pipeline
+    from cvguard.pipeline.context import DecisionContext
+    from cvguard.policy import default_policy
+    from cvguard.simulate import SimConfig, generate
+
+    pinned = pin_one_core()
+    _truth, *raws = generate(
+        SimConfig(seed=3, hours=args.hours, users=300, targets=100, scenarios=("pileon", "debate"))
+    )
+    events = [parse_event(r) for r in raws]
+    screener = Screener.default()
+    screener.screen_many([e.text for e in events[:500]])  # warm
+
+    def run(decide: bool) -> tuple[float, Pipeline]:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/bench.db")
+            pipeline = Pipeline.open(settings, screener=screener, batch_size=args.batch, offline=True)
+            pipeline.decide = decide
+            t0 = time.perf_counter()
+            for i in range(0, len(events), args.batch):
+                pipeline.ingest(events[i : i + args.batch])
+            pipeline.finish()
+            took = time.perf_counter() - t0
+            pipeline.persist_behaviour = False  # no checkpoint on close: not part of ingest
+            pipeline.close()
+        return took / len(events) * 1e6, pipeline
+
+    run(True)  # warm (imports, the first database)
+    rows = []
+    last: Pipeline | None = None
+    for r in range(args.rounds):
+        order = (False, True) if r % 2 == 0 else (True, False)
+        got: dict[bool, float] = {}
+        for decide in order:
+            got[decide], p = run(decide)
+            if decide:
+                last = p
+        rows.append((got[False], got[True], got[True] / got[False]))
+    assert last is not None
+    ratios = sorted(x[2] for x in rows)
+
+    # one screen-and-decide call as the API makes it, against the engine after the stream
+    policy = default_policy()
+    engine = last.behaviour
+    at = last.clock.now()
+    sample = events[-args.single :]
+    single, with_decide = [], []
+    def alone(e: Any) -> float:
+        s = time.perf_counter()
+        screener.screen(e.text)
+        return time.perf_counter() - s
+
+    def deciding(e: Any) -> float:
+        s = time.perf_counter()
+        v = screener.screen(e.text)
+        policy.decide(DecisionContext(engine, at).input_for(e, v))
+        return time.perf_counter() - s
+
+    # interleaved per event, which goes first alternating (the second call finds the text in cache)
+    for rnd in range(2):
+        for i, e in enumerate(sample):
+            if i % 2:
+                a, b = alone(e), deciding(e)
+            else:
+                b, a = deciding(e), alone(e)
+            if rnd:
+                single.append(a)
+                with_decide.append(b)
+    single.sort()
+    with_decide.sort()
+
+    def q(xs: list[float], p: float) -> float:
+        return xs[min(len(xs) - 1, int(p * len(xs)))]
+
+    print(json.dumps({
+        "cpu": pinned,
+        "events": len(events),
+        "batch": args.batch,
+        "rounds": [
+            {"without_us": round(a, 1), "with_us": round(b, 1), "ratio": round(c, 3)} for a, b, c in rows
+        ],
+        "ratio_median": round(statistics.median(ratios), 3),
+        "ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)],
+        "screen_p99_ms": round(q(single, 0.99) * 1000, 3),
+        "screen_and_decide_p99_ms": round(q(with_decide, 0.99) * 1000, 3),
+        "added_p99_ms": round((q(with_decide, 0.99) - q(single, 0.99)) * 1000, 3),
+    }, indent=2))
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--pipeline" in sys.argv:
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--pipeline", action="store_true")
+        ap.add_argument("--rounds", type=int, default=7)
+        ap.add_argument("--hours", type=int, default=3)
+        ap.add_argument("--batch", type=int, default=500)
+        ap.add_argument("--single", type=int, default=3000)
+        pipeline_main(ap.parse_args())
+    else:
+        main()

@@ -409,6 +409,10 @@ def replay(
     batch: Annotated[
         int, typer.Option(min=1, help="Events per pipeline batch (one transaction).")
     ] = REPLAY_BATCH,
+    decisions: Annotated[
+        str | None,
+        typer.Option("--decisions", help='Where decision lines go, one per new event ("-": stdout).'),
+    ] = None,
 ) -> None:
     """Push events through the whole pipeline in event time; write every alert raised or escalated.
 
@@ -417,6 +421,9 @@ def replay(
     ALERTS is added to, never truncated: one line per alert emission, each written once however
     many runs it took (a crashed run resumed, a file replayed again). Remove it to start afresh.
     Events far ahead of the file's own time (a 2099 typo) are set aside and listed, never applied.
+    With --decisions, each new event's decision under the active policy (CVGUARD_POLICY_FILE, or the
+    default) is added to DECISIONS as one JSON line: action, rule, matched rules, spans, alert ids,
+    policy version. Decisions rest on the behaviour state after each batch (--batch).
     """
     from cvguard.pipeline import Pipeline, ReplaySummary, alert_line
     from cvguard.pipeline import replay as run_replay
@@ -434,6 +441,12 @@ def replay(
             src = _open_pair(stack, events, "-")[0]
             dst, written = _open_alerts(stack, out)
             pipeline = stack.enter_context(Pipeline.open(settings, batch_size=batch, offline=True))
+            decided = _open_decisions(stack, decisions) if decisions is not None else None
+
+            def write_decisions(made: Any) -> None:
+                assert decided is not None
+                decided.write(b"".join(_alert_json(d.to_dict()) for d in made))
+                decided.flush()
 
             def write(alerts: Any) -> None:
                 lines = []
@@ -450,7 +463,8 @@ def replay(
             advance = advance if advance is not None else _progress_log("replay", summary)
             fault = os.environ.get(FAULT_ENV)
             run_replay(pipeline, src, on_alerts=write, progress=advance, summary=summary,
-                       crash_after=int(fault) if fault else None)
+                       crash_after=int(fault) if fault else None,
+                       on_decisions=write_decisions if decided is not None else None)
     finally:
         _print_replay_summary(err, summary.to_dict())
 
@@ -509,6 +523,16 @@ def _open_alerts(stack: ExitStack, out: str) -> tuple[IO[bytes], set[str]]:
     except OSError as exc:
         raise InputError(f"{exc.filename}: {exc.strerror}") from None
     return dst, written
+
+
+def _open_decisions(stack: ExitStack, out: str) -> IO[bytes]:
+    """DECISIONS opened to add to (one line per new event; a replayed file adds nothing)."""
+    if out == "-":
+        return sys.stdout.buffer
+    try:
+        return stack.enter_context(Path(out).open("ab"))
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: {exc.strerror}") from None
 
 
 def _alert_json(obj: dict[str, Any]) -> bytes:
@@ -640,7 +664,9 @@ def worker(
 
 # ---------------------------------------------------------------------------------- policy
 
-policy_app = typer.Typer(cls=_Commands, no_args_is_help=True, help="Policies: validate a policy file.")
+policy_app = typer.Typer(
+    cls=_Commands, no_args_is_help=True, help="Policies: validate a policy file, compare two on events."
+)
 app.add_typer(policy_app, name="policy")
 
 
@@ -665,6 +691,39 @@ def policy_validate(
         typer.echo(f"{path}: ok ({policy.name} {policy.version}, {len(policy.rules)} rules)")
     if bad:
         raise typer.Exit(EXIT_INPUT)
+
+
+@policy_app.command("diff")
+def policy_diff(
+    events: Annotated[str, typer.Argument(help='Events, one JSON object a line ("-": stdin).')],
+    candidate: Annotated[
+        Path, typer.Option("--candidate", help="The candidate policy file.", show_default=False)
+    ],
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", help="The active policy (default: CVGUARD_POLICY_FILE, else the default)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON.")] = False,
+) -> None:
+    """Replay EVENTS in memory (screening, behaviour, the offline clock rules; nothing is stored),
+    deciding each event with the active policy and the candidate, and print by surface and action
+    how many decisions would change, with examples. Exit 2 on a bad policy file or event line."""
+    from cvguard.pipeline.policydiff import diff_replay
+    from cvguard.policy import PolicyError, default_policy, format_diff, format_issue, load_policy
+
+    settings = get_settings()
+    active_file = policy if policy is not None else settings.policy_file
+    try:
+        active = load_policy(active_file) if active_file is not None else default_policy()
+        compiled_candidate = load_policy(candidate)
+    except PolicyError as exc:
+        for issue in exc.issues:
+            typer.echo(_printable(format_issue(issue)), err=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    with ExitStack() as stack:
+        src = _open_pair(stack, events, "-")[0]
+        diff = diff_replay(src, active, compiled_candidate, settings=settings)
+    typer.echo(json.dumps(diff.to_dict(), ensure_ascii=False) if as_json else format_diff(diff))
 
 
 # ------------------------------------------------------------------------------------ keys

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # The policy (YAML, see docs/POLICY.md) the API decides with, followed for edits (hot reload);
     # None: the default policy shipped with cvguard.
     policy_file: Path | None = None
+    # Shadow mode: a candidate policy decides every event beside the active one; its decisions are
+    # recorded (``decisions`` table, shadow=true), never returned. None: no shadow.
+    shadow_policy_file: Path | None = None
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Source = Literal["lexicon", "pii", "model", "context"]
@@ -26,7 +26,11 @@ class Span:
     weight: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # asdict() copies recursively; the fields are plain values (a decision per event calls this)
+        return {
+            "start": self.start, "end": self.end, "term": self.term, "category": self.category,
+            "source": self.source, "severity": self.severity, "match": self.match, "weight": self.weight,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,14 +52,16 @@ def moderator(app: FastAPI, client: TestClient) -> TestClient:
 def test_a_good_event_is_accepted_once(client: TestClient) -> None:
     first = client.post("/v1/events", json=EVENT)
     assert first.status_code == 200, first.text
-    assert first.json() | {"alerts": []} == {
+    assert first.json() | {"alerts": [], "decisions": []} == {
         "accepted": 1, "duplicates": 0, "errors": [], "event_ids": ["ev-1"], "alerts": [], "queued": 0,
-        "conflicts": [], "late": 0, "late_ids": [],
+        "conflicts": [], "late": 0, "late_ids": [], "decisions": [],
     }
+    assert [d["event_id"] for d in first.json()["decisions"]] == ["ev-1"]  # one per accepted event
     # reposting (a client retry) changes nothing
     again = client.post("/v1/events", json=EVENT)
     assert again.status_code == 200
     assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 1)
+    assert again.json()["decisions"] == []  # decided once, when it was accepted
 
 
 @pytest.mark.parametrize(

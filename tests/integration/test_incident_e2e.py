@@ -3,8 +3,8 @@
 strangers mixed in, then quiet traffic seven hours later so the episode closes.
 
 - stranger abuse toward the target is hidden from the target from the moment the pile-on is
-  warned (the decision of each posted event, as of its batch: ``pipeline.context`` + ``decide``),
-  and not before;
+  warned (the decision ``POST /v1/events`` answers for each event, as of its batch), and not
+  before;
 - friends' replies get through (mutuals are not hidden, and the feed never touches them);
 - the feed (``GET /v1/actions``) carries the actions for the replies published before the warning
   (the default policy hides stranger abuse from the target: ``hide_from_target``);
@@ -27,8 +27,7 @@ from apiclient import ApiClient, api_client
 from cvguard.api import create_app
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
-from cvguard.pipeline.context import DecisionContext
-from cvguard.policy import decide, default_policy
+from cvguard.policy import default_policy
 from cvguard.simulate import SimConfig, generate
 from cvguard.store import EventStore
 
@@ -141,7 +140,6 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     ]
     settings = Settings(data_dir=tmp_path_factory.mktemp("e2e"), rate_limit_per_s=None)
     app = create_app(settings, Screener.default())
-    policy = default_policy()
     with api_client(app, role="platform") as platform:
         found = Run(app, platform, target, topic)
         found.friends = [e["event_id"] for e in extra if e["event_id"].startswith("friend")]
@@ -154,19 +152,21 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             chunk = stream[i : i + CHUNK]
             response = platform.post("/v1/events", json={"events": chunk})
             assert response.status_code == 200, response.text
-            alerts = response.json()["alerts"]
+            body = response.json()
+            alerts = body["alerts"]
             found.alerts += alerts
             if found.warned_chunk is None and any(
                 a["kind"] == "pile_on" and a["subject_id"] == target and a["level"] in ("warning", "critical")
                 for a in alerts
             ):
                 found.warned_chunk = n
-            # each event's decision as of its batch (what the publish-time answer holds)
-            ctx = DecisionContext(pipeline.behaviour, pipeline.now())
-            for event, verdict in store.stored_pairs([e["event_id"] for e in chunk]):
-                decision = decide(policy, ctx.input_for(event, verdict)).to_dict()
-                found.decisions[event.event_id] = {**decision, "violation": verdict.violation}
-                found.chunk_of[event.event_id] = n
+            # each event's decision, answered at publish time (as of its batch's behaviour state)
+            assert [d["event_id"] for d in body["decisions"]] == body["event_ids"]
+            violation = {e.event_id: v.violation for e, v in store.stored_pairs(body["event_ids"])}
+            for decision in body["decisions"]:
+                event_id = decision["event_id"]
+                found.decisions[event_id] = {**decision, "violation": violation[event_id]}
+                found.chunk_of[event_id] = n
         found.open_suggestion = _suggest(platform, target)
         found.feed_open = _read_feed(platform)
         response = platform.post("/v1/events", json={"events": quiet})

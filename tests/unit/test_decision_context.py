@@ -11,7 +11,7 @@ from behaviour_events import comment
 from cvguard.behavior import BehaviourEngine, TargetState, TopicState
 from cvguard.events import Author, Event
 from cvguard.pipeline.context import DecisionContext, decision_input
-from cvguard.policy import decide, default_policy
+from cvguard.policy import DecisionInput, decide, default_policy
 from cvguard.verdict import Verdict
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -39,6 +39,7 @@ def test_no_behaviour_yet_gives_the_plain_event_context() -> None:
     assert inp.surface == "comment" and inp.event_id == "e1" and inp.relationship == "stranger"
     assert inp.account_age_days is not None and inp.account_age_days >= 499
     assert inp.prior_violations is None and inp.target_groups == frozenset()
+    assert inp == DecisionInput.from_event(e, ABUSE)  # built positionally, field for field the same
 
 
 def test_an_open_pile_on_is_read_from_the_engine_and_hides_a_strangers_abuse() -> None:
@@ -86,6 +87,7 @@ def test_a_minor_flag_and_relationship_hints_come_from_the_event() -> None:
     assert inp.target_groups == frozenset({"minor"})
     assert inp.relationship == "followed"  # the target follows them
     assert inp.surface == "dm" and inp.account_age_days is None
+    assert inp == DecisionInput.from_event(e, CLEAN, target_groups=frozenset({"minor"}))
 
 
 class Twin:

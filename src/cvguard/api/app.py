@@ -15,7 +15,7 @@ from cvguard.api import docs, problems
 from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
 from cvguard.api.policy import FeedHolder, PolicySource, policy_source
-from cvguard.api.routes import actions, alerts, asks, events, health, keys, screen, targets
+from cvguard.api.routes import actions, alerts, asks, decisions, events, health, keys, screen, targets
 from cvguard.api.scaleout import SharedView, StreamIngest
 from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
@@ -32,7 +32,7 @@ from cvguard.metrics import (
 from cvguard.pipeline import Pipeline
 from cvguard.pipeline.ingest import Screening
 from cvguard.pipeline.redis_bus import DEFAULT_STREAM
-from cvguard.policy import CompiledPolicy
+from cvguard.policy import PolicyHolder
 from cvguard.store import EventStore
 from cvguard.store.counts import alert_counts
 
@@ -51,9 +51,11 @@ class PipelineHolder:
         pipeline: Pipeline | None,
         verdicts: VerdictTally | None = None,
         policy: PolicySource | None = None,
+        shadow_policy: PolicySource | None = None,
     ) -> None:
         self._settings = settings
-        self._policy = policy  # the app's policy: the pipeline plans feed actions with it
+        self._policy = policy
+        self._shadow_policy = shadow_policy
         self._screener = screener
         self._pipeline = pipeline
         self._verdicts = verdicts
@@ -72,7 +74,8 @@ class PipelineHolder:
                         self._settings,
                         screener=screening,
                         persist_behaviour=not self._settings.redis_url,
-                        policy=None if self._policy is None else _follow(self._policy),
+                        policy=self._policy,  # the app's policy (one holder, one version)
+                        shadow_policy=self._shadow_policy,
                     )
         return self._pipeline
 
@@ -87,10 +90,6 @@ class PipelineHolder:
                 self._pipeline = None
 
 
-def _follow(source: PolicySource) -> Callable[[], CompiledPolicy]:
-    return lambda: source.policy
-
-
 def create_app(
     settings: Settings | None = None, screener: Screener | None = None, pipeline: Pipeline | None = None
 ) -> FastAPI:
@@ -100,7 +99,9 @@ def create_app(
     provide: Callable[[], Screener] = (lambda: screener) if screener is not None else Screener.default
     verdicts = VerdictTally()
     policy = policy_source(settings)  # decisions (api.policy); hot reload of a policy file
-    holder = PipelineHolder(settings, provide, pipeline, verdicts, policy)
+    # shadow mode: a candidate decides every event too; recorded, never answered
+    shadow = PolicyHolder(settings.shadow_policy_file) if settings.shadow_policy_file is not None else None
+    holder = PipelineHolder(settings, provide, pipeline, verdicts, policy, shadow)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -127,6 +128,7 @@ def create_app(
     auth = Authenticator(settings)
     app.state.auth = auth
     app.state.policy = policy
+    app.state.shadow_policy = shadow
     feed = FeedHolder(settings)
     app.state.feed = feed
     # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour
@@ -151,6 +153,8 @@ def create_app(
     feed_readers = [Depends(guard(read=("platform", "moderator", "auditor")))]
     app.include_router(actions.router, dependencies=feed_readers, responses=AUTH_RESPONSES)
     app.include_router(asks.router, dependencies=platform, responses=AUTH_RESPONSES)
+    decision_readers = [Depends(guard(read=("platform", "moderator", "auditor")))]  # admin: all
+    app.include_router(decisions.router, dependencies=decision_readers, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))

@@ -10,6 +10,12 @@ entries), the API waits a little and then answers 503 rather than trimming unrea
 ``GET /v1/targets/{id}`` and ``/v1/topics/{id}`` read a replica of the shared behaviour state: the
 latest snapshot plus the passes the leader applied after it, caught up on every request. "Now" is
 the newest event time applied, as in embedded mode.
+
+Decisions (``POST /v1/events`` answers them with the 202): the API node screens the good events
+itself and decides each with the app's policy against the shared state as the replica has it when
+the request comes (``SharedView.decide``: the events of the request itself are not applied yet, so
+an alert they will raise counts from the next request on), records the decisions (first one per
+event stays), then still queues the events for the workers, which screen and store them as before.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from cvguard.behavior import TargetState, TopicState
 from cvguard.errors import StoreError
 from cvguard.events import Event
 from cvguard.pipeline.clock import EPOCH
+from cvguard.pipeline.context import PolicyLike
+from cvguard.pipeline.ingest import Decided, Item, decide_fresh
 from cvguard.pipeline.redis_bus import DEFAULT_GROUP, BacklogFull, RedisStreamBus
 from cvguard.pipeline.shared_state import SharedBehaviour
 
@@ -85,3 +93,15 @@ class SharedView:
             newest = self.state.newest
             at = EPOCH if newest is None else datetime.fromtimestamp(newest, UTC)
             return at, view(at)
+
+    def decide(
+        self, items: list[Item], policy: PolicyLike, shadow: PolicyLike | None = None
+    ) -> Decided:
+        """Decide ``items`` against the shared state caught up now, as of the newest event time
+        applied (the shared ingest step's ``decide_fresh``)."""
+        with self._lock:
+            try:
+                self.state.sync()
+            except redis.RedisError as exc:
+                raise StoreError(f"the shared behaviour state is unavailable: {exc}") from exc
+            return decide_fresh(policy, items, self.state.engine, at=self.state.newest, shadow=shadow)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
+from cvguard.policy import Decision
 from cvguard.verdict import Verdict
 
 
@@ -126,3 +127,37 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[ProblemError] | None = None
+
+
+# Decisions about published events (POST /v1/events, GET /v1/decisions/{event_id}).
+
+
+class MatchOut(BaseModel):
+    rule_id: str
+    action: str
+    priority: int
+    reason: str
+
+
+class NudgeOut(BaseModel):
+    reason: str = Field(description="The pre-publish pop-up's text.")
+    spans: list[SpanOut] = Field(description="The words to highlight.")
+
+
+class EventDecision(BaseModel):
+    """What the platform does with one event it published, and why (docs/POLICY.md)."""
+
+    event_id: str
+    action: str = Field(description="The surface's action: allow, nudge, fold, hide_from_target, ...")
+    params: dict[str, Any]
+    rule_id: str | None = Field(description="The winning rule; null: none matched (the surface's fallback).")
+    reason: str
+    matched: list[MatchOut] = Field(description="Every rule that matched, in the policy's order.")
+    alert_ids: list[str] = Field(description="The alerts the winning rule rests on.")
+    policy_version: str
+    nudge: NudgeOut | None = Field(default=None, description="For a nudge: the pop-up's reason and spans.")
+
+    @classmethod
+    def of(cls, decision: Decision | dict[str, Any]) -> EventDecision:
+        data = decision.to_dict() if isinstance(decision, Decision) else decision
+        return cls.model_validate({k: data.get(k) for k in cls.model_fields})

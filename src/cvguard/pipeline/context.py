@@ -8,8 +8,8 @@ verdict and the behaviour state as of that event:
 - the topic's open alert, level and id (the most severe of the event's topics);
 - a brigade alert id when the event is in one: an open brigade episode about one of the event's
   targets, its thread or one of its topics;
-- the author's role (``initiator`` beats ``copycat``) in an incitement against one of the targets,
-  with that incitement alert's id when one is open;
+- the author's role (``initiator`` beats ``copycat``) in an incitement under way against one of
+  the targets (an open incitement alert), with that alert's id;
 - the target's key groups: for now ``minor`` when ``author.minor`` is set (the platform's flag;
   key groups proper come with the protection issue);
 - relationship (from the event's hints) and account age, from the event itself;
@@ -38,11 +38,26 @@ from typing import Any, Protocol
 from cvguard.behavior import BehaviourEngine, TargetState, TopicState
 from cvguard.behavior.windows import seconds
 from cvguard.events import Event
-from cvguard.policy import DecisionInput
+from cvguard.policy import CompiledPolicy, DecisionInput, relationship_of
 from cvguard.verdict import Verdict
 from cvguard.vocabulary import LEVEL_RANK
 
 PILE_KINDS = ("pile_on", "incitement")
+
+
+class PolicySource(Protocol):
+    """A policy that may change (``PolicyHolder``, the app's ``FixedPolicy``): the active one now."""
+
+    @property
+    def policy(self) -> CompiledPolicy: ...
+
+
+PolicyLike = CompiledPolicy | PolicySource
+
+
+def compiled(source: PolicyLike) -> CompiledPolicy:
+    """The policy to decide with now (a holder is asked once per batch: one version per batch)."""
+    return source if isinstance(source, CompiledPolicy) else source.policy
 
 
 class StateReader(Protocol):
@@ -70,6 +85,8 @@ class Opened:
 
 
 _NONE_TARGET = TargetContext()
+_MINOR = frozenset({"minor"})
+_NO_GROUPS: frozenset[str] = frozenset()
 _NONE = Opened()
 
 
@@ -96,6 +113,7 @@ class DecisionContext:
         self._targets: dict[str, TargetContext] = {}
         self._topics: dict[str, Opened] = {}
         self._brigades: dict[tuple[str, str], str | None] = {}
+        self._roles: dict[tuple[str, str], str | None] = {}
 
     # -- subjects -------------------------------------------------------------------------------
 
@@ -172,6 +190,12 @@ class DecisionContext:
         return self._brigades[key]
 
     def role(self, author_id: str, target_id: str) -> str | None:
+        key = (author_id, target_id)
+        if key not in self._roles:
+            self._roles[key] = self._read_role(author_id, target_id)
+        return self._roles[key]
+
+    def _read_role(self, author_id: str, target_id: str) -> str | None:
         engine = self._engine
         if engine is not None:
             return engine.role_of(author_id, target_id)
@@ -191,7 +215,8 @@ class DecisionContext:
             tc = self.target(target_id)
             pile = _higher(pile, Opened(tc.pile_on_level, tc.pile_on_alert_id))
             brigade = brigade or tc.brigade_alert_id
-            r = self.role(event.author.id, target_id)
+            # a role counts in an incitement under way: an open incitement alert against the target
+            r = self.role(event.author.id, target_id) if tc.incitement_alert_id is not None else None
             if r is not None and (role is None or (r == "initiator" and role != "initiator")):
                 role, incitement = r, tc.incitement_alert_id
         topic = _NONE
@@ -200,18 +225,24 @@ class DecisionContext:
             brigade = brigade or self._brigade("topic", topic_id)
         if brigade is None and event.thread_id is not None:
             brigade = self._brigade("thread", event.thread_id)
-        return DecisionInput.from_event(
-            event,
+        rel = event.relationship
+        # positionally, in DecisionInput's field order (what DecisionInput.from_event builds)
+        return DecisionInput(
+            event.surface.value,
+            event.event_id,
             verdict,
-            pile_on_level=pile.level,
-            pile_on_alert_id=pile.alert_id,
-            topic_level=topic.level,
-            topic_alert_id=topic.alert_id,
-            brigade_alert_id=brigade,
-            author_role=role,
-            incitement_alert_id=incitement,
-            target_groups=frozenset({"minor"}) if event.author.minor else frozenset(),
-            prior_violations=None,
+            pile.level,
+            pile.alert_id,
+            topic.level,
+            topic.alert_id,
+            brigade,
+            role,
+            incitement,
+            _MINOR if event.author.minor else _NO_GROUPS,
+            False,
+            relationship_of(rel.target_follows_author, rel.author_follows_target),
+            event.account_age_days(),
+            None,  # prior violations: from enforcement (a later issue)
         )
 
 

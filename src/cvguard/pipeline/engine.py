@@ -47,7 +47,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -56,13 +56,22 @@ from cvguard.behavior import Alert, BehaviourEngine, TargetState, TopicState
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.events import Event, parse_events
-from cvguard.pipeline.actions import AlertActions, policy_of
+from cvguard.pipeline.actions import AlertActions
 from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
-from cvguard.pipeline.ingest import Screening, admit_online, split_late, store_screened
-from cvguard.policy import CompiledPolicy
+from cvguard.pipeline.context import PolicyLike, compiled
+from cvguard.pipeline.ingest import (
+    Screening,
+    admit_online,
+    decide_fresh,
+    paused_gc,
+    split_late,
+    store_screened,
+)
+from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.store import EventStore
 from cvguard.store.actions import ActionFeed
-from cvguard.store.port import SnapshotStore
+from cvguard.store.decisions import DecisionRecord
+from cvguard.store.port import DecisionStore, SnapshotStore
 from cvguard.store.retention import TextRetention
 from cvguard.verdict import Verdict
 from cvguard.vocabulary import SUBJECT_TYPES
@@ -124,6 +133,10 @@ class IngestResult:
     conflicts: list[str] = field(default_factory=list)  # id stored with another text: not stored
     future: list[tuple[str, str]] = field(default_factory=list)  # online: (id, why) refused
     waiting: int = 0  # offline: events far ahead of the watermark, waiting for a quorum
+    # one per fresh event (new_ids), in arrival order: what the active policy decided
+    decisions: list[Decision] = field(default_factory=list)
+    # shadow mode: the candidate policy's decisions (recorded, never answered)
+    shadow_decisions: list[Decision] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
@@ -149,6 +162,8 @@ class PipelineStats:
     store_s: float = 0.0
     behaviour_s: float = 0.0
     alerts_s: float = 0.0
+    decisions: int = 0
+    decide_s: float = 0.0  # deciding, storing the decisions included
 
     def to_dict(self) -> dict[str, float | int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -172,6 +187,9 @@ class Pipeline:
         gate: WallGate | WatermarkGate | None = None,
         wall: WallClock = wall_clock,
         lateness_s: float | None = None,
+        policy: PolicyLike | None = None,
+        shadow_policy: PolicyLike | None = None,
+        decide: bool = True,
         actions: AlertActions | None = None,
     ) -> None:
         if batch_size < 1:
@@ -189,6 +207,11 @@ class Pipeline:
         self.gate = gate if gate is not None else WallGate(DEFAULT_SKEW_S, wall)
         self.lateness_s = lateness_s if lateness_s is not None else _lateness_of(behaviour)
         self.retention = TextRetention.of(store, text_retention_days, wall=wall)
+        # decisions at ingest: the active policy (a holder follows its file), a shadow candidate
+        self.policy: PolicyLike = policy if policy is not None else default_policy()
+        self.shadow_policy: PolicyLike | None = shadow_policy
+        self.decide = decide  # False: no decision step (the benchmark's baseline)
+        self._undecided: list[DecisionRecord] = []  # decisions the store has not taken yet
         self.set_aside: list[str] = []  # offline: ids never admitted (too far ahead, not vouched for)
         self.resumed_alerts: list[Alert] = []  # raised again by ``resume`` (for ``replay --out``)
         self._lock = threading.RLock()
@@ -208,16 +231,24 @@ class Pipeline:
         persist_behaviour: bool = True,
         offline: bool = False,
         wall: WallClock = wall_clock,
-        policy: Callable[[], CompiledPolicy] | None = None,
+        policy: PolicyLike | None = None,
+        shadow_policy: PolicyLike | None = None,
     ) -> Pipeline:
         """The embedded defaults: the store at ``settings.database_url`` (migrated), in-memory behaviour,
-        the action feed in the same database, planned with ``policy`` (default: ``policy_of(settings)``).
+        the action feed in the same database (alerts planned into it with the pipeline's policy).
 
         ``persist_behaviour=False``: no checkpoint is read or written (a process that only reads
         the store while workers own the behaviour state, e.g. the API in scale-out mode).
         ``offline``: events come from a file (``replay``), judged against the stream's watermark
         rather than the wall clock (see ``pipeline.clock``).
+        ``policy`` / ``shadow_policy``: what decides each fresh event (default: ``settings.policy_file``
+        followed for edits, else the default policy) and the shadow candidate (default:
+        ``settings.shadow_policy_file``, if set).
         """
+        if policy is None:
+            policy = PolicyHolder(settings.policy_file) if settings.policy_file is not None else None
+        if shadow_policy is None and settings.shadow_policy_file is not None:
+            shadow_policy = PolicyHolder(settings.shadow_policy_file)
         gate: WallGate | WatermarkGate = (
             WatermarkGate(settings.replay_horizon_s, settings.replay_quorum)
             if offline
@@ -235,10 +266,11 @@ class Pipeline:
                 text_retention_days=settings.text_retention_days,
                 gate=gate,
                 wall=wall,
-                actions=AlertActions(
-                    ActionFeed(store.engine), store, policy if policy is not None else policy_of(settings)
-                ),
+                policy=policy,
+                shadow_policy=shadow_policy,
             )
+            active = pipeline  # the feed is planned with the policy that decides (one version)
+            pipeline.actions = AlertActions(ActionFeed(store.engine), store, lambda: compiled(active.policy))
             pipeline.resume()
         except BaseException:
             store.close()
@@ -366,6 +398,19 @@ class Pipeline:
             if self.retention is not None and self.clock.started:
                 self.retention.advance(self.clock.now())
             t4 = time.perf_counter()
+            decisions: list[Decision] = []
+            shadow: list[Decision] = []
+            if self.decide and fresh:
+                # after behaviour saw the whole batch: its alerts count for every event of it
+                decided = decide_fresh(
+                    self.policy, fresh, self.behaviour,
+                    at=self.clock.now() if self.clock.started else None, shadow=self.shadow_policy,
+                )
+                decisions, shadow = decided.decisions, decided.shadow
+                with paused_gc():
+                    self._save_decisions(decided.records)
+                stats.decisions += len(decisions)
+                stats.decide_s += time.perf_counter() - t4
             duplicates = step.duplicates
             waiting = self.gate.waiting if isinstance(self.gate, WatermarkGate) else 0
             stats.batches += 1
@@ -382,7 +427,7 @@ class Pipeline:
             stats.alerts_s += t4 - t3
             return IngestResult(
                 len(events), new_ids, duplicates, alerts, late=late, conflicts=conflicts, future=future,
-                waiting=waiting,
+                waiting=waiting, decisions=decisions, shadow_decisions=shadow,
             )
 
     def finish(self) -> IngestResult:
@@ -438,6 +483,16 @@ class Pipeline:
                 now = self.clock.now() if self.clock.started else None
                 self.actions.on_alerts(self._unplanned, now=now, behaviour=self.behaviour)
                 self._unplanned.clear()
+
+    def _save_decisions(self, records: list[DecisionRecord]) -> None:
+        """Record decisions in the store when it keeps them; a failure keeps them for the next batch."""
+        store = self.store
+        if not isinstance(store, DecisionStore):
+            return
+        self._undecided.extend(records)
+        if self._undecided:
+            store.add_decisions(self._undecided)  # a StoreError leaves them pending
+            self._undecided = []
 
     @property
     def pending_alerts(self) -> int:

@@ -9,6 +9,9 @@ acknowledges the stream), so a decision step added after screening is wired here
     step = store_screened(screener, store, admitted, keep_text=True)
     step.new_ids, step.conflicts, step.duplicates, step.fresh
     on_time, late = split_late(step.fresh, newest=..., lateness_s=600)
+    # ... behaviour processes ``on_time`` ...
+    decided = decide_fresh(policy, step.fresh, behaviour, at=clock.now(), shadow=candidate)
+    decided.decisions, decided.shadow, decided.records   # records: for the store's decisions table
 
 Screening is ``Screening.screen_many`` over the batch: the packaged screener screens each distinct
 text once (a chant, a copy-paste brigade, a redelivery) and gives its repeats the same verdict.
@@ -16,13 +19,19 @@ text once (a chant, a copy-paste brigade, a redelivery) and gives its repeats th
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from cvguard.events import Event
 from cvguard.pipeline.clock import WallGate
+from cvguard.pipeline.context import DecisionContext, PolicyLike, compiled
+from cvguard.policy import Decision
+from cvguard.store.decisions import DecisionRecord
 from cvguard.verdict import Verdict
 
 # Events and verdicts, paired: what behaviour (and a decision) reads.
@@ -142,3 +151,72 @@ def first_of(events: Sequence[Event], verdicts: Sequence[Verdict], new_ids: Sequ
             wanted.discard(event.event_id)
             out.append((event, verdict))
     return out
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Cyclic garbage collection paused for a burst of acyclic allocations (deciding a batch).
+
+    A batch's decisions are thousands of small objects kept until the batch is answered; each
+    collection they trigger would walk the whole heap (the behaviour state is most of it) and
+    cost more than the deciding itself (bench/bench_decide.py --pipeline). They form no cycles,
+    so reference counting frees them; collection resumes, as it was, right after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@dataclass(slots=True)
+class Decided:
+    """The decisions about one batch's fresh events, in arrival order, and their store records."""
+
+    decisions: list[Decision]  # the active policy's, one per fresh event
+    shadow: list[Decision]  # the candidate's (shadow mode), one per fresh event; empty without one
+    records: list[DecisionRecord]  # both, for the store (shadow ones flagged)
+    decide_s: float = 0.0
+
+
+def decide_fresh(
+    policy: PolicyLike,
+    items: Sequence[Item],
+    behaviour: object,
+    *,
+    at: datetime | float | None,
+    shadow: PolicyLike | None = None,
+) -> Decided:
+    """Decide every fresh event with ``policy`` (and the shadow candidate, if any), each event's
+    context read from ``behaviour`` as of ``at`` (the batch's clock after behaviour processed it:
+    see ``pipeline.context`` on granularity). Late events are decided too: stored, they are
+    published; the state they see is the batch's."""
+    with paused_gc():
+        return _decide(policy, items, behaviour, at, shadow)
+
+
+def _decide(
+    policy: PolicyLike,
+    items: Sequence[Item],
+    behaviour: object,
+    at: datetime | float | None,
+    shadow: PolicyLike | None,
+) -> Decided:
+    t0 = time.perf_counter()
+    active = compiled(policy)
+    candidate = compiled(shadow) if shadow is not None else None
+    ctx = DecisionContext(behaviour, at)
+    decisions: list[Decision] = []
+    shadows: list[Decision] = []
+    records: list[DecisionRecord] = []
+    for event, verdict in items:
+        inp = ctx.input_for(event, verdict)
+        d = active.decide(inp)
+        decisions.append(d)
+        records.append(DecisionRecord.of(d, event.occurred_at))
+        if candidate is not None:
+            c = candidate.decide(inp)
+            shadows.append(c)
+            records.append(DecisionRecord.of(c, event.occurred_at, shadow=True))
+    return Decided(decisions, shadows, records, time.perf_counter() - t0)

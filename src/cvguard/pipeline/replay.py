@@ -32,6 +32,7 @@ from cvguard.errors import InputError
 from cvguard.events import Event, clean_text
 from cvguard.pipeline.bus import BusClosed, InProcessBus
 from cvguard.pipeline.engine import IngestResult, Pipeline
+from cvguard.policy import Decision
 
 QUEUE_BATCHES = 8  # batches parsed ahead of the pipeline before the reader blocks
 # "N": SIGKILL the process once the N-th batch is stored, before its alerts are handed over (tests)
@@ -153,11 +154,13 @@ def replay(
     summary: ReplaySummary | None = None,
     queue_batches: int = QUEUE_BATCHES,
     crash_after: int | None = None,
+    on_decisions: Callable[[Sequence[Decision]], None] | None = None,
 ) -> ReplaySummary:
     """Replays ``src`` through ``pipeline``; ``summary`` (if given) is filled in even on error.
 
     ``crash_after``: kill the process (SIGKILL) after that many batches were stored, before their
     alerts reach ``on_alerts``, as a crash would (``FAULT_ENV``; tests of resuming).
+    ``on_decisions``: handed each batch's decisions (one per new event, after its alerts).
     """
     tally = summary if summary is not None else ReplaySummary()
     bus: InProcessBus[list[Event]] = InProcessBus(queue_batches)
@@ -188,10 +191,12 @@ def replay(
                 _count(tally, result)
                 if result.alerts:
                     on_alerts(result.alerts)
+                if result.decisions and on_decisions is not None:
+                    on_decisions(result.decisions)
         except InputError:
-            _finish(pipeline, tally, on_alerts)  # a bad line: the good ones before it are kept
+            _finish(pipeline, tally, on_alerts, on_decisions)  # a bad line: the good ones before it are kept
             raise
-        _finish(pipeline, tally, on_alerts)
+        _finish(pipeline, tally, on_alerts, on_decisions)
     finally:
         bus.cancel()
         reader.join()
@@ -199,12 +204,19 @@ def replay(
     return tally
 
 
-def _finish(pipeline: Pipeline, tally: ReplaySummary, on_alerts: Callable[[Sequence[Alert]], None]) -> None:
+def _finish(
+    pipeline: Pipeline,
+    tally: ReplaySummary,
+    on_alerts: Callable[[Sequence[Alert]], None],
+    on_decisions: Callable[[Sequence[Decision]], None] | None = None,
+) -> None:
     """The end of the stream: what waited for a quorum is ingested or set aside."""
     result = pipeline.finish()
     _count(tally, result)
     if result.alerts:
         on_alerts(result.alerts)
+    if result.decisions and on_decisions is not None:
+        on_decisions(result.decisions)
 
 
 def _count(tally: ReplaySummary, result: IngestResult) -> None:

@@ -20,7 +20,7 @@ from cvguard.policy.decide import (
     compile_policy,
     decide,
 )
-from cvguard.policy.diff import ActionChange, PolicyDiff, diff_decisions, format_diff
+from cvguard.policy.diff import ActionChange, PolicyDiff, diff_decisions, diff_pairs, format_diff
 from cvguard.policy.holder import PolicyHolder
 from cvguard.policy.schema import Policy, Rule, When
 from cvguard.policy.validate import (
@@ -55,6 +55,7 @@ __all__ = [
     "decide",
     "default_policy",
     "diff_decisions",
+    "diff_pairs",
     "format_diff",
     "format_issue",
     "load_policy",

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cvguard.policy.decide import CompiledPolicy, DecisionInput, decide
+from cvguard.policy.decide import CompiledPolicy, Decision, DecisionInput, decide
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,23 +81,35 @@ def diff_decisions(
     examples: int = 3,
 ) -> PolicyDiff:
     """Decide every input under both policies and count what changes, by surface and action."""
-    out = PolicyDiff(active.version, candidate.version)
-    for inp in inputs:
-        a, c = decide(active, inp), decide(candidate, inp)
+    pairs = ((decide(active, inp), decide(candidate, inp)) for inp in inputs)
+    return diff_pairs(active.version, candidate.version, pairs, examples=examples)
+
+
+def diff_pairs(
+    active_version: str,
+    candidate_version: str,
+    pairs: Iterable[tuple[Decision, Decision]],
+    *,
+    examples: int = 3,
+) -> PolicyDiff:
+    """``diff_decisions`` over decisions already made: (active, candidate) about the same input
+    (shadow mode records both; ``cvguard policy diff`` replays a file deciding with both)."""
+    out = PolicyDiff(active_version, candidate_version)
+    for a, c in pairs:
         out.total += 1
-        out.by_surface[inp.surface] += 1
+        out.by_surface[a.surface] += 1
         if a.action == c.action:
             out.rule_only += a.rule_id != c.rule_id
             continue
         out.changed += 1
-        out.changed_by_surface[inp.surface] += 1
-        key = (inp.surface, a.action, c.action)
+        out.changed_by_surface[a.surface] += 1
+        key = (a.surface, a.action, c.action)
         change = out.changes.get(key)
         if change is None:
             change = out.changes[key] = ActionChange(*key)
         change.count += 1
         if len(change.examples) < examples:
-            change.examples.append(Example(inp.event_id, a.rule_id, c.rule_id))
+            change.examples.append(Example(a.event_id, a.rule_id, c.rule_id))
     return out
 
 

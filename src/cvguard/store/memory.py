@@ -10,7 +10,8 @@ checks against both, tests/integration/test_store_contract.py):
   (``set_alert_status``); ``get_alert``, ``list_alerts`` (filters and keyset pages as the SQL store);
 - ``events_aimed_at``, ``stored_pairs`` (what an alert concerns, for the action feed);
 - ``events_since``, ``last_ingested_at``, ``last_occurred_at``, ``count_events``, ``purge_text``;
-- behaviour snapshots (``save_snapshot``, ``load_snapshot``).
+- behaviour snapshots (``save_snapshot``, ``load_snapshot``);
+- decisions (``add_decisions``: the first per event and mode stays, ``get_decision``).
 
 Verdicts are kept as given (the SQL store keeps spans and notes too; ``events_since`` returns them
 without spans, like the SQL store). Not thread-safe beyond what the pipeline's own lock gives.
@@ -28,6 +29,7 @@ from typing import Any
 
 from cvguard.errors import InputError, StoreError
 from cvguard.events import Event
+from cvguard.store.decisions import DecisionRecord, check_decision
 from cvguard.store.engine import json_dumps
 from cvguard.store.records import AlertLike, Snapshot, StatusChange, StoredAlert, StoredEvent
 from cvguard.verdict import Verdict
@@ -76,6 +78,7 @@ class MemoryStore:
         self._alerts: dict[str, StoredAlert] = {}
         self._history: list[StatusChange] = []
         self._snapshots: dict[str, Snapshot] = {}
+        self._decisions: dict[tuple[str, bool], DecisionRecord] = {}
         self.closed = False
 
     def close(self) -> None:
@@ -333,3 +336,20 @@ class MemoryStore:
 
     def alert_history(self, alert_id: str) -> list[StatusChange]:
         return [c for c in self._history if c.alert_id == alert_id]
+
+    # -- decisions ------------------------------------------------------------------------------
+
+    def add_decisions(self, records: Sequence[DecisionRecord]) -> int:
+        for d in records:
+            check_decision(d)
+        new = 0
+        for d in records:
+            key = (d.event_id, d.shadow)
+            if key not in self._decisions:
+                # as the SQL store gives it back: JSON
+                self._decisions[key] = replace(d, explained=json_dumps(json.loads(d.explained)))
+                new += 1
+        return new
+
+    def get_decision(self, event_id: str, *, shadow: bool = False) -> DecisionRecord | None:
+        return self._decisions.get((event_id, shadow))

@@ -249,3 +249,22 @@ actions = Table(
     Index(None, "alert_id"),
     sqlite_autoincrement=True,  # ids never reused, even after the newest row is deleted
 )
+
+
+# What the policy decided for each event at ingest (``store.decisions``): one active decision and,
+# when a candidate policy runs in shadow mode, one shadow decision per event; the first stays.
+# ``decision`` is ``Decision.to_dict()`` (matched rules, spans, scores, alert ids); ``decided_at``
+# is the event's time.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("event_id", String(ID), primary_key=True),
+    Column("shadow", Boolean(), primary_key=True),
+    Column("surface", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("rule_id", String(128), nullable=True),
+    Column("policy", String(128), nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("decision", JSONDoc, nullable=False),
+    Column("decided_at", UTCDateTime(), nullable=False),
+)

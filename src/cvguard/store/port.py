@@ -6,11 +6,12 @@ for them instead of for one class, so it checkpoints, resumes and purges text on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from cvguard.events import Event
+from cvguard.store.decisions import DecisionRecord
 from cvguard.store.records import Snapshot
 from cvguard.verdict import Verdict
 
@@ -41,3 +42,12 @@ class SnapshotStore(Protocol):
         occurred_from: datetime | None = None,
         chunk: int = 5000,
     ) -> Iterator[list[tuple[Event, Verdict]]]: ...
+
+
+@runtime_checkable
+class DecisionStore(Protocol):
+    """Records the decisions made at ingest (``store.decisions``)."""
+
+    def add_decisions(self, records: Sequence[DecisionRecord]) -> int: ...
+
+    def get_decision(self, event_id: str, *, shadow: bool = False) -> DecisionRecord | None: ...

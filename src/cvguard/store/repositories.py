@@ -11,6 +11,8 @@ were new get their verdict, target and topic rows. Reads return the frozen recor
 from __future__ import annotations
 
 from cvguard.store.alerts import AlertRepository
+from cvguard.store.decisions import DecisionRecord as DecisionRecord
+from cvguard.store.decisions import DecisionRepository
 from cvguard.store.events import EventRepository
 from cvguard.store.records import AlertLike as AlertLike
 from cvguard.store.records import EventText as EventText
@@ -24,7 +26,9 @@ from cvguard.store.snapshots import SnapshotRepository
 from cvguard.store.summaries import SummaryRepository
 
 
-class EventStore(EventRepository, SnapshotRepository, SummaryRepository, AlertRepository):
+class EventStore(
+    EventRepository, SnapshotRepository, SummaryRepository, AlertRepository, DecisionRepository
+):
     """Events, verdicts and alerts in SQLite or PostgreSQL: the one store port, one part per aggregate.
 
     ``EventStore.open(url)`` builds the engine and migrates; ``EventStore(engine)`` wraps one the
@@ -37,4 +41,5 @@ class EventStore(EventRepository, SnapshotRepository, SummaryRepository, AlertRe
       ``topic_summary``
     - alerts (``store.alerts``): ``upsert_alert(s)``, ``get_alert``, ``list_alerts``,
       ``set_alert_status``, ``alert_history``
+    - decisions made at ingest (``store.decisions``): ``add_decisions``, ``get_decision``
     """

@@ -23,13 +23,16 @@ from pydantic import BaseModel, Field
 
 from cvguard.api.deps import IngestDep, SettingsDep
 from cvguard.api.problems import PayloadTooLarge, document_errors
-from cvguard.api.schemas import Problem
+from cvguard.api.scaleout import SharedView
+from cvguard.api.schemas import EventDecision, Problem
 from cvguard.config import Settings
 from cvguard.errors import InputError, TextTooLarge
 from cvguard.events import Event, parse_events
 from cvguard.pipeline import Pipeline
 from cvguard.pipeline.clock import WallGate
+from cvguard.policy import Decision
 from cvguard.store import AlertLike
+from cvguard.store.port import DecisionStore
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -113,6 +116,12 @@ class IngestOut(BaseModel):
     errors: list[RejectedEvent] = Field(description="Every event refused, with why.")
     event_ids: list[str] = Field(description="The ids of the accepted (or, when queued, the queued) events.")
     alerts: list[AlertOut] = Field(description="Alerts these events raised or escalated.")
+    decisions: list[EventDecision] = Field(
+        default_factory=list,
+        description="What to do with each accepted (or, when queued, each queued) event, in the order "
+        "of event_ids: the action on its surface, the rule and reason, the alerts behind it and the "
+        "policy version (docs/POLICY.md). Also served later by GET /v1/decisions/{event_id}.",
+    )
     queued: int = Field(
         default=0,
         description="Scale-out mode (202): events handed to the workers' stream, to be screened and "
@@ -195,6 +204,7 @@ def post_events(
     good = _refuse_future(indexed, bad, gate or WallGate(settings.max_clock_skew_s), single=_single(payload))
     errors = [RejectedEvent.model_validate(b) for b in sorted(bad, key=lambda b: int(b["index"]))]
     if queue is not None:
+        decided = _decide_queued(request, good)
         queue.publish(good)
         response.status_code = 202
         return IngestOut(
@@ -204,6 +214,7 @@ def post_events(
             event_ids=[e.event_id for e in good],
             alerts=[],
             queued=len(good),
+            decisions=[EventDecision.of(d) for d in decided],
         )
     assert pipeline is not None
     result = pipeline.ingest(good)
@@ -218,7 +229,29 @@ def post_events(
         errors=errors,
         event_ids=result.new_ids,
         alerts=[AlertOut.of(a) for a in result.alerts],
+        decisions=[EventDecision.of(d) for d in result.decisions],
     )
+
+
+def _decide_queued(request: Request, good: list[Event]) -> list[Decision]:
+    """Scale-out: screen the events here, decide them against the shared behaviour state, record
+    the decisions (``api.scaleout``); the workers screen and store the events themselves."""
+    if not good:
+        return []
+    state = request.app.state
+    view = state.behaviour()
+    if not isinstance(view, SharedView):
+        return []
+    verdicts = state.screener().screen_many([e.text for e in good])
+    first: dict[str, int] = {}
+    for i, e in enumerate(good):
+        first.setdefault(e.event_id, i)
+    items = [(good[i], verdicts[i]) for i in first.values()]
+    decided = view.decide(items, state.policy, getattr(state, "shadow_policy", None))
+    store = state.pipeline().store
+    if isinstance(store, DecisionStore):
+        store.add_decisions(decided.records)
+    return decided.decisions
 
 
 def _single(payload: Any) -> bool:
