@@ -610,10 +610,12 @@ def worker(
     from prometheus_client import CollectorRegistry, start_http_server
 
     from cvguard.metrics import CountingScreening, StatsCollector, StreamCollector, VerdictTally
+    from cvguard.pipeline.actions import AlertActions, policy_of
     from cvguard.pipeline.redis_bus import RedisStreamBus
     from cvguard.pipeline.shared_state import SharedBehaviour
     from cvguard.pipeline.worker import FAULT_ENV, Worker
     from cvguard.store import EventStore
+    from cvguard.store.actions import ActionFeed
 
     settings = get_settings()
     url = redis_url or settings.redis_url
@@ -640,6 +642,7 @@ def worker(
             text_retention_days=settings.text_retention_days,
             fault=os.environ.get(FAULT_ENV),
             max_skew_s=settings.max_clock_skew_s,
+            actions=AlertActions(ActionFeed(store.engine), store, policy_of(settings)),
         )
         signal.signal(signal.SIGTERM, w.stop)
         signal.signal(signal.SIGINT, w.stop)

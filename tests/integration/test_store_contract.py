@@ -156,6 +156,36 @@ def test_last_times_and_events_since(store: Store) -> None:
         True, 0.92, "harmful", {"insult": 0.92, "threat": 0.1})
 
 
+def test_what_an_alert_concerns_events_aimed_at_and_stored_pairs(store: Store) -> None:
+    """The batched reads the action feed's wiring makes (pipeline.actions)."""
+    rel = {"target_follows_author": True, "author_follows_target": True}
+    store.add_batch(
+        [
+            event(1, at=T0),
+            event(2, at=T0 + timedelta(minutes=5), target_ids=["victim", "other"], relationship=rel),
+            event(3, at=T0 + timedelta(minutes=10), target_ids=["other"]),
+            event(4, at=T0 - timedelta(hours=2)),
+            event(5, at=T0 + timedelta(hours=2)),
+        ],
+        [ABUSE, CLEAN, ABUSE, ABUSE, ABUSE],
+        keep_text=True,
+    )
+    aimed = store.events_aimed_at(["victim", "other", "nobody"], since=T0, until=T0 + timedelta(hours=1))
+    assert {k: [e.event_id for e, _ in v] for k, v in aimed.items()} == {
+        "victim": ["ev-1", "ev-2"],
+        "other": ["ev-2", "ev-3"],
+        "nobody": [],
+    }
+    e, v = aimed["victim"][1]
+    assert (e.relationship.target_follows_author, e.relationship.author_follows_target) == (True, True)
+    assert e.text == "你是傻逼 2" and (v.violation, v.score) == (False, 0.03)
+    assert [e.event_id for e, _ in store.events_aimed_at(["victim"], since=T0)["victim"]] == [
+        "ev-1", "ev-2", "ev-5"]
+    pairs = store.stored_pairs(["ev-5", "ev-1", "missing", "ev-4"])
+    assert [e.event_id for e, _ in pairs] == ["ev-4", "ev-1", "ev-5"]  # by event time
+    assert pairs[1][1].categories == {"insult": 0.92, "threat": 0.1}
+
+
 def test_purge_text_drops_old_text_in_a_range_and_keeps_the_hash(store: Store) -> None:
     store.add_batch([event(i, at=T0 + timedelta(hours=i)) for i in range(4)], [CLEAN] * 4, keep_text=True)
     before = store.get_event("ev-0")

@@ -26,6 +26,9 @@ What the pipeline guarantees:
 - **Alerts after events.** Alerts reference events, so they are written after the batch that
   holds them commits. An alert the store could not take stays pending and is written before the
   next batch (the behaviour state will not emit it again).
+- **Feed actions after alerts.** Once the store took them, every emission (resumed ones too) is
+  planned into the action feed in the same database (``pipeline.actions``); idempotent by key,
+  and a failed append is retried with the next batch.
 - **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
   events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
   (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding
@@ -53,8 +56,9 @@ from cvguard.behavior import Alert, BehaviourEngine, TargetState, TopicState
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.events import Event, parse_events
+from cvguard.pipeline.actions import AlertActions
 from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
-from cvguard.pipeline.context import PolicyLike
+from cvguard.pipeline.context import PolicyLike, compiled
 from cvguard.pipeline.ingest import (
     Screening,
     admit_online,
@@ -65,6 +69,7 @@ from cvguard.pipeline.ingest import (
 )
 from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.store import EventStore
+from cvguard.store.actions import ActionFeed
 from cvguard.store.decisions import DecisionRecord
 from cvguard.store.port import DecisionStore, SnapshotStore
 from cvguard.store.retention import TextRetention
@@ -185,6 +190,7 @@ class Pipeline:
         policy: PolicyLike | None = None,
         shadow_policy: PolicyLike | None = None,
         decide: bool = True,
+        actions: AlertActions | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -210,6 +216,8 @@ class Pipeline:
         self.resumed_alerts: list[Alert] = []  # raised again by ``resume`` (for ``replay --out``)
         self._lock = threading.RLock()
         self._unsaved: dict[str, Alert] = {}  # alerts the store has not taken yet, by alert_id
+        self.actions = actions  # feed actions from alerts (pipeline.actions); None: no feed
+        self._unplanned: list[Alert] = []  # emissions stored but not yet planned into the feed
         self._since_checkpoint = 0
 
     @classmethod
@@ -226,7 +234,8 @@ class Pipeline:
         policy: PolicyLike | None = None,
         shadow_policy: PolicyLike | None = None,
     ) -> Pipeline:
-        """The embedded defaults: the store at ``settings.database_url`` (migrated), in-memory behaviour.
+        """The embedded defaults: the store at ``settings.database_url`` (migrated), in-memory behaviour,
+        the action feed in the same database (alerts planned into it with the pipeline's policy).
 
         ``persist_behaviour=False``: no checkpoint is read or written (a process that only reads
         the store while workers own the behaviour state, e.g. the API in scale-out mode).
@@ -260,6 +269,8 @@ class Pipeline:
                 policy=policy,
                 shadow_policy=shadow_policy,
             )
+            active = pipeline  # the feed is planned with the policy that decides (one version)
+            pipeline.actions = AlertActions(ActionFeed(store.engine), store, lambda: compiled(active.policy))
             pipeline.resume()
         except BaseException:
             store.close()
@@ -466,6 +477,12 @@ class Pipeline:
         if self._unsaved:
             self.store.upsert_alerts(list(self._unsaved.values()))  # a StoreError leaves them pending
             self._unsaved.clear()
+        if self.actions is not None:  # every emission, in order; a failure retries with the next batch
+            self._unplanned.extend(alerts)
+            if self._unplanned:
+                now = self.clock.now() if self.clock.started else None
+                self.actions.on_alerts(self._unplanned, now=now, behaviour=self.behaviour)
+                self._unplanned.clear()
 
     def _save_decisions(self, records: list[DecisionRecord]) -> None:
         """Record decisions in the store when it keeps them; a failure keeps them for the next batch."""

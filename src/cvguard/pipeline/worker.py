@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cvguard.behavior import Alert
+from cvguard.pipeline.actions import AlertActions
 from cvguard.pipeline.clock import WallClock, WallGate, wall_clock
 from cvguard.pipeline.engine import DEFAULT_SKEW_S
 from cvguard.pipeline.ingest import Screening, refusals, store_screened
@@ -111,6 +112,7 @@ class Worker:
         fault: str | None = None,
         max_skew_s: float = DEFAULT_SKEW_S,
         wall: WallClock = wall_clock,
+        actions: AlertActions | None = None,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
@@ -121,6 +123,7 @@ class Worker:
         self.max_lag, self.hold_ms, self.drain_s = max_lag, hold_ms, drain_s
         self.gate = WallGate(max_skew_s, wall)
         self.retention = TextRetention.of(store, text_retention_days, wall=wall)  # applied by the leader
+        self.actions = actions  # feed actions from the alerts this worker stores (pipeline.actions)
         self.stats = WorkerStats()
         self._stopping = False
         self._fault = _parse_fault(fault)
@@ -272,6 +275,7 @@ class Worker:
         """Store every alert left in the outbox (by this or a dead worker); returns how many."""
         pending = self.behaviour.outbox()
         self._upsert([a for a, _ in pending])
+        self._plan([a for a, _ in pending])  # planned again under the same keys: appended once
         self.behaviour.clear_outbox([(a.alert_id, raw) for a, raw in pending])
         return len(pending)
 
@@ -279,6 +283,7 @@ class Worker:
         # an episode emitted twice in one batch (raised, then escalated) is stored once, newest
         latest = {a.alert_id: a for a in alerts}
         self._upsert(list(latest.values()))
+        self._plan(alerts)  # before the outbox is cleared: a crash here plans them again
         self.behaviour.clear_outbox([(i, alert_json(a)) for i, a in latest.items()])
 
     def _upsert(self, alerts: Sequence[Alert]) -> None:
@@ -287,6 +292,12 @@ class Worker:
         storable = [a for a in alerts if a.subject_type in SUBJECT_TYPES]
         if storable:
             self.store.upsert_alerts(storable)
+
+    def _plan(self, alerts: Sequence[Alert]) -> None:
+        if self.actions is not None and alerts:
+            newest = self.behaviour.newest
+            now = None if newest is None else datetime.fromtimestamp(newest, UTC)
+            self.actions.on_alerts(alerts, now=now, behaviour=self.behaviour)
 
     def _maybe_fail(self, point: str) -> None:
         if self._fault is None or self._fault[0] != point:

@@ -8,6 +8,7 @@ checks against both, tests/integration/test_store_contract.py):
 - ``upsert_alert(s)``: the first ``raised_at`` stays, an older state changes nothing, event ids
   accumulate, a resolution is recorded once, and automation never overrides a status a person set
   (``set_alert_status``); ``get_alert``, ``list_alerts`` (filters and keyset pages as the SQL store);
+- ``events_aimed_at``, ``stored_pairs`` (what an alert concerns, for the action feed);
 - ``events_since``, ``last_ingested_at``, ``last_occurred_at``, ``count_events``, ``purge_text``;
 - behaviour snapshots (``save_snapshot``, ``load_snapshot``);
 - decisions (``add_decisions``: the first per event and mode stays, ``get_decision``).
@@ -178,6 +179,26 @@ class MemoryStore:
         pairs = [(r.event.model_copy(update={"text": r.text or ""}), _slim(r.verdict)) for r in rows]
         for i in range(0, len(pairs), chunk):
             yield pairs[i : i + chunk]
+
+    def events_aimed_at(
+        self, target_ids: Sequence[str], *, since: datetime, until: datetime | None = None
+    ) -> dict[str, list[tuple[Event, Verdict]]]:
+        ids = list(dict.fromkeys(target_ids))
+        out: dict[str, list[tuple[Event, Verdict]]] = {t: [] for t in ids}
+        rows = sorted(self._events.values(), key=lambda r: (r.event.occurred_at, r.event.event_id))
+        for r in rows:
+            t = r.event.occurred_at
+            if t < since or (until is not None and t > until):
+                continue
+            for target in dict.fromkeys(r.event.target_ids):
+                if target in out:
+                    out[target].append((r.event.model_copy(update={"text": r.text or ""}), _slim(r.verdict)))
+        return out
+
+    def stored_pairs(self, event_ids: Sequence[str]) -> list[tuple[Event, Verdict]]:
+        rows = [self._events[i] for i in dict.fromkeys(event_ids) if i in self._events]
+        rows.sort(key=lambda r: (r.event.occurred_at, r.event.event_id))
+        return [(r.event.model_copy(update={"text": r.text or ""}), _slim(r.verdict)) for r in rows]
 
     def purge_text(self, older_than: datetime, *, newer_than: datetime | None = None) -> int:
         n = 0

@@ -1,5 +1,6 @@
 """Reads for targets and topics: a target's abusive timeline, event texts with their spans, a topic's
-summary. Part of ``EventStore``."""
+summary; the events an alert concerns (``events_aimed_at``, ``stored_pairs``, for the action feed).
+Part of ``EventStore``."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from datetime import datetime
 
 from sqlalchemy import and_, case, func, select
 
+from cvguard.events import Event
 from cvguard.store import models as m
 from cvguard.store.base import StoreBase
+from cvguard.store.events import _stored_pair
 from cvguard.store.records import EventText, TimelineEntry, TopicSummary
-from cvguard.verdict import Span
+from cvguard.verdict import Span, Verdict
 
 
 class SummaryRepository(StoreBase):
@@ -58,6 +61,49 @@ class SummaryRepository(StoreBase):
                 )
                 for r in conn.execute(stmt)
             ]
+
+    def events_aimed_at(
+        self, target_ids: Sequence[str], *, since: datetime, until: datetime | None = None
+    ) -> dict[str, list[tuple[Event, Verdict]]]:
+        """Every stored event aimed at one of ``target_ids`` with ``since <= occurred_at`` (and
+        ``<= until`` when given), with its verdict (no spans), by target, oldest first: what a
+        pile-on alert concerns (``pipeline.actions``). One query per 500 targets."""
+        ids = list(dict.fromkeys(target_ids))
+        out: dict[str, list[tuple[Event, Verdict]]] = {t: [] for t in ids}
+        e, v, et = m.events, m.verdicts, m.event_targets
+        with self._tx() as conn:
+            for i in range(0, len(ids), 500):
+                stmt = (
+                    select(et.c.target_id.label("aimed_at"), e, v.c.violation, v.c.score, v.c.severity,
+                           v.c.categories)
+                    .select_from(et)
+                    .join(e, e.c.event_id == et.c.event_id)
+                    .join(v, v.c.event_id == et.c.event_id)
+                    .where(et.c.target_id.in_(ids[i : i + 500]), et.c.occurred_at >= since)
+                    .order_by(et.c.target_id, et.c.occurred_at, et.c.event_id)
+                )
+                if until is not None:
+                    stmt = stmt.where(et.c.occurred_at <= until)
+                for row in conn.execute(stmt).mappings():
+                    out[row["aimed_at"]].append(_stored_pair(row))
+        return out
+
+    def stored_pairs(self, event_ids: Sequence[str]) -> list[tuple[Event, Verdict]]:
+        """These stored events with their verdicts (no spans), by event time; ids not stored are
+        left out: what a brigade alert concerns (``pipeline.actions``)."""
+        ids = list(dict.fromkeys(event_ids))
+        e, v = m.events, m.verdicts
+        found: list[tuple[Event, Verdict]] = []
+        with self._tx() as conn:
+            for i in range(0, len(ids), 1000):
+                stmt = (
+                    select(e, v.c.violation, v.c.score, v.c.severity, v.c.categories)
+                    .join(v, v.c.event_id == e.c.event_id)
+                    .where(e.c.event_id.in_(ids[i : i + 1000]))
+                )
+                found += [_stored_pair(r) for r in conn.execute(stmt).mappings()]
+        found.sort(key=lambda p: (p[0].occurred_at, p[0].event_id))
+        return found
 
     def event_texts(self, event_ids: Sequence[str]) -> dict[str, EventText]:
         """The stored text and verdict spans of these events (ids not stored are left out)."""

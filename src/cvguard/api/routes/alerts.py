@@ -20,7 +20,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -36,6 +36,7 @@ from cvguard.api.deps import PipelineDep
 from cvguard.api.routes.events import AlertOut
 from cvguard.api.schemas import Problem
 from cvguard.errors import InputError
+from cvguard.pipeline.actions import undo_false_positive
 from cvguard.store import EventStore, StatusChange, StoredAlert
 from cvguard.vocabulary import AlertStatus, Kind, Level, SubjectType
 
@@ -245,12 +246,17 @@ def get_alert(alert_id: AlertId, pipeline: PipelineDep) -> AlertDetail:
     },
     summary="Set an alert's status",
 )
-def set_status(alert_id: AlertId, change: StatusIn, pipeline: PipelineDep, who: ModeratorDep) -> AlertDetail:
+def set_status(
+    alert_id: AlertId, change: StatusIn, pipeline: PipelineDep, who: ModeratorDep, request: Request
+) -> AlertDetail:
     """A moderator (or admin) acknowledges, resolves, marks false-positive or reopens an alert.
     The caller and the time (UTC) are recorded on the alert and in its history; from then on
-    nothing automatic changes the status."""
+    nothing automatic changes the status. A false positive undoes, in the action feed, everything
+    the alert caused (and it causes nothing more)."""
     store = event_store(pipeline)
     changed = store.set_alert_status(alert_id, status=change.status, actor=actor(who), note=change.note)
     if changed is None:
         raise _not_found(alert_id)
+    if change.status == "false_positive":
+        undo_false_positive(request.app.state.feed(), alert_id, request.app.state.policy.policy.version)
     return _detail(store, changed)

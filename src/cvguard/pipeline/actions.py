@@ -1,0 +1,187 @@
+"""Feed actions from alerts: what an alert changes about content already published, wired once.
+
+Both places that store alerts call :meth:`AlertActions.on_alerts` right after the store took them:
+the embedded :class:`~cvguard.pipeline.engine.Pipeline` (every batch, and the alerts raised again
+while it resumes) and, in scale-out, the behaviour leader's outbox flush in ``cvguard worker``.
+For each emission, in alert order:
+
+- **raised or escalated**: gather the things concerned that are already published, as
+  :class:`~cvguard.policy.DecisionInput`\\ s, and append :func:`~cvguard.policy.feed.plan_alert`'s
+  actions to the feed:
+
+  - a pile-on or incitement on a user: the events aimed at the target in the hour up to the
+    emission (its event time; what comes after it is decided at publish time), with their verdicts
+    and the author's relationship to the target and account age, and the context of the other
+    alerts (``pipeline.context``); one batched store read for all the targets of a call;
+  - a topic alert: the topic itself (``plan_alert`` adds it);
+  - a brigade: the events of its cluster (the alert's ``event_ids``).
+
+- **closing** (``resolved_at`` set): the undo of everything the feed holds for the alert
+  (``ActionFeed.caused_by``), last first.
+
+An alert a person marked ``false_positive`` acts no more (its actions were undone when it was
+marked: ``api/routes/alerts.py`` appends :func:`undo_false_positive`).
+
+Idempotent: the keys are derived from the alert id (with its episode), the subject and the action,
+so an alert planned again (a crash before the append, a resumed pipeline raising it again, a new
+leader flushing a dead one's outbox) appends nothing twice. ``previous_level`` is the level of an
+earlier emission of the same alert in the same call, else None, which ``plan_alert`` documents as
+safe (what a lower level caused is planned again under the same keys).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from cvguard.behavior import Alert
+from cvguard.config import Settings
+from cvguard.events import Event
+from cvguard.pipeline.context import DecisionContext
+from cvguard.policy import CompiledPolicy, DecisionInput, PolicyHolder, default_policy
+from cvguard.policy.feed import PlannedAction, plan_alert, plan_undo
+from cvguard.store.actions import ActionFeed, FeedEntry
+from cvguard.store.records import StoredAlert
+from cvguard.verdict import Verdict
+
+__all__ = ["LOOKBACK", "AlertActions", "ConcernedStore", "policy_of", "undo_false_positive"]
+
+log = logging.getLogger(__name__)
+
+LOOKBACK = timedelta(hours=1)  # a pile-on confirmed: the replies to its target from the last hour
+_TARGET_KINDS = frozenset({"pile_on", "incitement"})
+
+
+class ConcernedStore(Protocol):
+    """The store reads the wiring needs (``EventStore`` and ``MemoryStore`` have them)."""
+
+    def events_aimed_at(
+        self, target_ids: Sequence[str], *, since: datetime, until: datetime | None = None
+    ) -> dict[str, list[tuple[Event, Verdict]]]: ...
+
+    def stored_pairs(self, event_ids: Sequence[str]) -> list[tuple[Event, Verdict]]: ...
+
+    def get_alert(self, alert_id: str) -> StoredAlert | None: ...
+
+
+def policy_of(settings: Settings) -> Callable[[], CompiledPolicy]:
+    """The policy to plan with: ``settings.policy_file`` followed for edits, or the default one
+    (the same choice as the API's ``app.state.policy``)."""
+    if settings.policy_file is not None:
+        holder = PolicyHolder(settings.policy_file)
+        return lambda: holder.policy
+    fixed = default_policy()
+    return lambda: fixed
+
+
+def undo_false_positive(
+    feed: ActionFeed, alert_id: str, policy_version: str | None = None
+) -> list[FeedEntry]:
+    """A person closed ``alert_id`` as a false positive: undo everything it caused (once)."""
+    planned = plan_undo(
+        alert_id,
+        feed.caused_by(alert_id),
+        policy_version=policy_version,
+        reason=f"alert {alert_id} marked a false positive: what it caused is undone",
+    )
+    return feed.append(planned)
+
+
+class AlertActions:
+    """Plans each alert emission against the policy and appends the actions to the feed."""
+
+    def __init__(
+        self,
+        feed: ActionFeed,
+        store: ConcernedStore,
+        policy: Callable[[], CompiledPolicy],
+        *,
+        lookback: timedelta = LOOKBACK,
+    ) -> None:
+        self.feed, self.store, self.policy, self.lookback = feed, store, policy, lookback
+
+    def on_alerts(
+        self, alerts: Sequence[Alert], *, now: datetime | None = None, behaviour: object = None
+    ) -> list[FeedEntry]:
+        """Plan and append the actions of ``alerts`` (every emission, in the order behaviour made
+        them); ``now`` is the newest event time seen (the behaviour state's time); ``behaviour``
+        (the engine, or the scale-out replica) gives each input the context of the other alerts
+        (``pipeline.context``); without it only the event's own context counts."""
+        if not alerts:
+            return []
+        policy = self.policy()
+        ctx = None if behaviour is None else DecisionContext(behaviour, now)
+        targets = self._concerned_of_targets(alerts, ctx)
+        planned: list[PlannedAction] = []
+        previous: dict[str, str] = {}
+        manual: dict[str, bool] = {}
+        for alert in alerts:
+            if alert.alert_id not in manual:
+                stored = self.store.get_alert(alert.alert_id)
+                manual[alert.alert_id] = stored is not None and stored.status == "false_positive"
+            if manual[alert.alert_id]:
+                continue
+            if alert.resolved_at is not None:
+                caused = self.feed.caused_by(alert.alert_id)
+                caused_now = [p for p in planned if p.alert_id == alert.alert_id]
+                planned += plan_alert(policy, alert, caused=[*caused, *caused_now])
+                continue
+            concerned: Sequence[DecisionInput] = ()
+            if alert.kind in _TARGET_KINDS and alert.subject_type == "user":
+                concerned = targets.get((alert.alert_id, alert.updated_at), ())
+            elif alert.kind == "brigade":
+                concerned = _inputs(self.store.stored_pairs(list(alert.event_ids)), ctx, alert.alert_id)
+            planned += plan_alert(
+                policy, alert, concerned=concerned, previous_level=previous.get(alert.alert_id)
+            )
+            previous[alert.alert_id] = alert.level
+        if not planned:
+            return []
+        return self.feed.append(planned)
+
+    def _concerned_of_targets(
+        self, alerts: Iterable[Alert], ctx: DecisionContext | None
+    ) -> dict[tuple[str, datetime], list[DecisionInput]]:
+        """For each open pile-on / incitement emission, the events aimed at its target in the
+        ``lookback`` up to it, read in one batched call."""
+        wanted = [
+            a for a in alerts
+            if a.kind in _TARGET_KINDS and a.subject_type == "user" and a.resolved_at is None
+        ]
+        if not wanted:
+            return {}
+        since = min(a.updated_at for a in wanted) - self.lookback
+        until = max(a.updated_at for a in wanted)
+        aimed = self.store.events_aimed_at(sorted({a.subject_id for a in wanted}), since=since, until=until)
+        out: dict[tuple[str, datetime], list[DecisionInput]] = {}
+        for a in wanted:
+            start, end = a.updated_at - self.lookback, a.updated_at
+            pairs = ((e, v) for e, v in aimed.get(a.subject_id, ()) if start <= e.occurred_at <= end)
+            out[(a.alert_id, a.updated_at)] = _inputs(pairs, ctx, a.alert_id)
+        return out
+
+
+def _inputs(
+    pairs: Iterable[tuple[Event, Verdict]], ctx: DecisionContext | None, alert_id: str
+) -> list[DecisionInput]:
+    """Stored events as decision inputs: the verdict, the author's relationship to the target and
+    account age, and (with ``ctx``) the other alerts' context; each carries everything *but* the
+    alert planned (``plan_alert`` adds it, at the level before and after this emission)."""
+    if ctx is None:
+        return [DecisionInput.from_event(e, v) for e, v in pairs]
+    return [_without(ctx.input_for(e, v), alert_id) for e, v in pairs]
+
+
+def _without(inp: DecisionInput, alert_id: str) -> DecisionInput:
+    """``inp`` with ``alert_id`` taken out of its context."""
+    changes: dict[str, object] = {}
+    if inp.pile_on_alert_id == alert_id:
+        changes.update(pile_on_level=None, pile_on_alert_id=None)
+    if inp.topic_alert_id == alert_id:
+        changes.update(topic_level=None, topic_alert_id=None)
+    if inp.brigade_alert_id == alert_id:
+        changes["brigade_alert_id"] = None
+    return replace(inp, **changes) if changes else inp  # type: ignore[arg-type]
