@@ -77,17 +77,17 @@ def test_the_incitement_initiator_is_named_with_the_incitement_alert() -> None:
     assert decide(default_policy(), boss).action == "hold_for_review"
 
 
-def test_a_minor_flag_and_relationship_hints_come_from_the_event() -> None:
+def test_relationship_hints_come_from_the_event_and_an_authors_minor_flag_is_not_the_targets() -> None:
     e = Event(
         event_id="m1", surface="dm", occurred_at=T0, text="x",
         author=Author(id="a", minor=True), target_ids=("t",),
         relationship={"target_follows_author": True},
     )
     inp = decision_input(e, CLEAN, BehaviourEngine(), T0)
-    assert inp.target_groups == frozenset({"minor"})
+    assert inp.target_groups == frozenset()  # the author is the minor here, not the target
     assert inp.relationship == "followed"  # the target follows them
     assert inp.surface == "dm" and inp.account_age_days is None
-    assert inp == DecisionInput.from_event(e, CLEAN, target_groups=frozenset({"minor"}))
+    assert inp == DecisionInput.from_event(e, CLEAN)
 
 
 class Twin:

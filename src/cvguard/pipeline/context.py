@@ -10,8 +10,9 @@ verdict and the behaviour state as of that event:
   targets, its thread or one of its topics;
 - the author's role (``initiator`` beats ``copycat``) in an incitement under way against one of
   the targets (an open incitement alert), with that alert's id;
-- the target's key groups: for now ``minor`` when ``author.minor`` is set (the platform's flag;
-  key groups proper come with the protection issue);
+- the target's key groups: none yet. ``author.minor`` describes the *author*, not the person the
+  event is aimed at; the target's groups (a minor, a person caught in a hot event...) come from the
+  platform with the protection issue (``PUT /v1/users/{id}/groups``);
 - relationship (from the event's hints) and account age, from the event itself;
 - prior violations: ``None`` (unknown) until the enforcement issue.
 
@@ -85,7 +86,6 @@ class Opened:
 
 
 _NONE_TARGET = TargetContext()
-_MINOR = frozenset({"minor"})
 _NO_GROUPS: frozenset[str] = frozenset()
 _NONE = Opened()
 
@@ -238,7 +238,7 @@ class DecisionContext:
             brigade,
             role,
             incitement,
-            _MINOR if event.author.minor else _NO_GROUPS,
+            _NO_GROUPS,  # the target's key groups: set by the platform (protection issue)
             False,
             relationship_of(rel.target_follows_author, rel.author_follows_target),
             event.account_age_days(),
