@@ -172,7 +172,7 @@ def test_concurrent_appends_keep_a_strict_order_readers_never_skip(feed: ActionF
         t.join()
     reader.stop.set()
     follower.join()
-    assert not errors
+    assert not errors, [repr(e.__cause__) for e in errors]
     everything, _ = feed.after(0, limit=1000)
     assert len(everything) == writers * batches * 3 + batches
     assert len({e.key for e in everything}) == len(everything)

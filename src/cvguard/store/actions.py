@@ -29,8 +29,9 @@ Appends are atomic per batch: all of it or none.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -142,6 +143,7 @@ class ActionFeed:
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
         self._engine = engine
         self._clock = clock
+        self._local = _sqlite_lock(engine)
 
     @classmethod
     def open(cls, url: str, *, clock: Callable[[], datetime] = _utcnow) -> ActionFeed:
@@ -166,7 +168,7 @@ class ActionFeed:
     def _append_tx(self) -> Iterator[Connection]:
         """A transaction that holds the feed's append lock until it ends (see the module docstring)."""
         try:
-            with self._engine.connect() as connection:
+            with self._local, self._engine.connect() as connection:
                 if self._engine.dialect.name == "sqlite":
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
                 else:
@@ -251,6 +253,21 @@ class ActionFeed:
                 return [_entry(r) for r in rows.mappings()]
         except SQLAlchemyError as exc:
             raise StoreError(f"the action feed failed: {type(exc).__name__}") from exc
+
+
+_SQLITE_LOCKS: dict[str, threading.Lock] = {}
+_SQLITE_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_lock(engine: Engine) -> threading.Lock | nullcontext[None]:
+    """One in-process lock per SQLite file, shared by every feed on it: this process's writers
+    queue on it instead of polling SQLite's busy handler, which is unfair under contention (a
+    writer can lose every retry for longer than the busy timeout). Other processes still meet
+    ``BEGIN IMMEDIATE``."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _SQLITE_LOCKS_GUARD:
+        return _SQLITE_LOCKS.setdefault(str(engine.url), threading.Lock())
 
 
 def _entry(row: RowMapping) -> FeedEntry:
