@@ -118,16 +118,18 @@ class EventRepository(StoreBase):
         stored (or kept earlier in the same batch) under that id: a conflict, not a duplicate.
         Compared by SHA-256, so it holds after retention dropped the stored text."""
         new = set(new_ids)
-        first: dict[str, str] = {}  # id -> digest of the version kept from this batch
-        digest = _RowMemo(self._bulk).digest
+        kept: dict[str, Event] = {}  # id -> the version stored from this batch (its first)
         repeats: list[Event] = []
         for ev in events:
-            if ev.event_id in new and ev.event_id not in first:
-                first[ev.event_id] = digest(ev.text)
+            if ev.event_id in new and ev.event_id not in kept:
+                kept[ev.event_id] = ev
             else:
                 repeats.append(ev)
         if not repeats:
             return []
+        digest = _RowMemo(self._bulk).digest
+        # digests of the kept versions only where a repeat needs them (add_batch hashed them all)
+        first = {i: digest(kept[i].text) for i in {ev.event_id for ev in repeats} if i in kept}
         wanted = sorted({ev.event_id for ev in repeats if ev.event_id not in first})
         stored: dict[str, str] = {}
         with self._tx() as conn:
