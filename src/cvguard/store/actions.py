@@ -33,15 +33,15 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, RowMapping, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from cvguard.errors import InputError, StoreError
+from cvguard.errors import InputError
 from cvguard.store import models as m
-from cvguard.store.engine import create_store_engine, migrate
+from cvguard.store.base import StoreBase, _utcnow
 
 __all__ = ["MAX_CURSOR", "MAX_PAGE", "ActionFeed", "ActionLike", "FeedEntry"]
 
@@ -113,9 +113,6 @@ class FeedEntry:
         }
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 def _check(action: ActionLike) -> None:
     for name, value, width in (
@@ -137,32 +134,14 @@ def _check(action: ActionLike) -> None:
             raise InputError(f"an action's {name} must have 1 to {width} characters", field=name)
 
 
-class ActionFeed:
+class ActionFeed(StoreBase):
     """The feed in the store's database (SQLite or PostgreSQL)."""
 
+    _failure = "the action feed failed"
+
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
-        self._engine = engine
-        self._clock = clock
+        super().__init__(engine, clock=clock)
         self._local = _sqlite_lock(engine)
-
-    @classmethod
-    def open(cls, url: str, *, clock: Callable[[], datetime] = _utcnow) -> ActionFeed:
-        engine = create_store_engine(url)
-        try:
-            migrate(engine)
-        except BaseException:
-            engine.dispose()
-            raise
-        return cls(engine, clock=clock)
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __enter__(self) -> ActionFeed:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     @contextmanager
     def _append_tx(self) -> Iterator[Connection]:
@@ -180,7 +159,7 @@ class ActionFeed:
                     raise
                 connection.commit()
         except SQLAlchemyError as exc:
-            raise StoreError(f"the action feed failed: {type(exc).__name__}") from exc
+            raise self._error(exc) from exc
 
     def append(self, actions: Sequence[ActionLike]) -> list[FeedEntry]:
         """Append ``actions`` in order, all or none; one entry per action given, in that order:
@@ -239,7 +218,7 @@ class ActionFeed:
                 )
                 entries = [_entry(r) for r in rows.mappings()]
         except SQLAlchemyError as exc:
-            raise StoreError(f"the action feed failed: {type(exc).__name__}") from exc
+            raise self._error(exc) from exc
         return entries, (entries[-1].seq if entries else cursor)
 
     def caused_by(self, alert_id: str) -> list[FeedEntry]:
@@ -252,7 +231,7 @@ class ActionFeed:
                 )
                 return [_entry(r) for r in rows.mappings()]
         except SQLAlchemyError as exc:
-            raise StoreError(f"the action feed failed: {type(exc).__name__}") from exc
+            raise self._error(exc) from exc
 
 
 _SQLITE_LOCKS: dict[str, threading.Lock] = {}

@@ -42,6 +42,9 @@ class StoreBase:
     caller owns. ``clock`` stamps ``ingested_at`` (injected so tests can pin it).
     """
 
+    # Set by a store whose errors name it and the error's type only (never the database's message).
+    _failure: str | None = None
+
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
         self._engine = engine
         self._clock = clock
@@ -83,4 +86,9 @@ class StoreBase:
             with self._engine.begin() as connection:
                 yield connection
         except SQLAlchemyError as exc:
-            raise StoreError(f"{type(exc).__name__}: {exc}") from exc
+            raise self._error(exc) from exc
+
+    def _error(self, exc: SQLAlchemyError) -> StoreError:
+        if self._failure is not None:
+            return StoreError(f"{self._failure}: {type(exc).__name__}")
+        return StoreError(f"{type(exc).__name__}: {exc}")

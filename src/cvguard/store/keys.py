@@ -15,18 +15,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, get_args
 
-from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, RowMapping, insert, select, update
 
-from cvguard.errors import InputError, StoreError
+from cvguard.errors import InputError
 from cvguard.store import models as m
-from cvguard.store.engine import create_store_engine, migrate
+from cvguard.store.base import StoreBase, _utcnow
 
 Role = Literal["platform", "moderator", "auditor", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -36,9 +34,6 @@ _SECRET_BYTES = 32
 # last_used_at is written at most this often per key (not a write per request)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _digest(secret: str) -> str:
@@ -81,40 +76,14 @@ class IssuedKey:
         return self.info.key_id
 
 
-class KeyStore:
+class KeyStore(StoreBase):
     """API keys in the store's database (SQLite or PostgreSQL)."""
 
+    _failure = "the key store failed"
+
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
-        self._engine = engine
-        self._clock = clock
+        super().__init__(engine, clock=clock)
         self._written_use: dict[str, datetime] = {}
-
-    @classmethod
-    def open(cls, url: str, *, clock: Callable[[], datetime] = _utcnow) -> KeyStore:
-        engine = create_store_engine(url)
-        try:
-            migrate(engine)
-        except BaseException:
-            engine.dispose()
-            raise
-        return cls(engine, clock=clock)
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __enter__(self) -> KeyStore:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except SQLAlchemyError as exc:
-            raise StoreError(f"the key store failed: {type(exc).__name__}") from exc
 
     def create(self, *, role: str, name: str = "", expires_in: timedelta | None = None) -> IssuedKey:
         checked = parse_role(role)
