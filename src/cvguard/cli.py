@@ -8,7 +8,7 @@
     cvguard replay EVENTS --out ALERTS        events through the whole pipeline, alerts out
     cvguard worker --redis URL --db URL       a consumer of the Redis event stream (scale-out)
     cvguard purge [--older-than-days N]       drop old raw text (retention), hashes kept
-    cvguard keys create --role ROLE           an API key (printed once, alone on the last line)
+    cvguard keys create --role ROLE [--user ID]  an API key (printed once, alone on the last line)
     cvguard keys list / keys revoke ID        the keys there are (no secrets) / end one now
 
 Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
@@ -746,6 +746,9 @@ def keys_create(
     expires_days: Annotated[
         float | None, typer.Option(min=0.0, help="Days until the key stops working (default: never).")
     ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="A platform key that acts for this one user only.", show_default=False)
+    ] = None,
     db: Annotated[str | None, _DB_OPTION] = None,
 ) -> None:
     """Create an API key. It is printed once, alone on the last line; only its hash is stored."""
@@ -758,10 +761,11 @@ def keys_create(
         raise InputError("--expires-days must be more than 0")
     with _key_store(db) as keys:
         expires = timedelta(days=expires_days) if expires_days is not None else None
-        issued = keys.create(role=checked, name=name, expires_in=expires)
+        issued = keys.create(role=checked, name=name, expires_in=expires, user_id=user)
     info = issued.info
     until = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
-    typer.echo(f"key {info.key_id} ({info.role}, {info.name!r}), expires: {until}; shown this once:")
+    scope = f", for user {info.user_id!r} only" if info.user_id else ""
+    typer.echo(f"key {info.key_id} ({info.role}{scope}, {info.name!r}), expires: {until}; shown this once:")
     typer.echo(issued.key)
 
 
@@ -786,6 +790,7 @@ def keys_list(
     if as_json:
         for k in listed:
             row = {"key_id": k.key_id, "name": k.name, "role": k.role, "state": state(k)}
+            row["user_id"] = k.user_id
             for f in ("created_at", "expires_at", "revoked_at", "last_used_at"):
                 row[f] = getattr(k, f) and getattr(k, f).isoformat()
             typer.echo(json.dumps(row, ensure_ascii=False))

@@ -6,8 +6,8 @@ strangers mixed in, then quiet traffic seven hours later so the episode closes.
   warned (the decision ``POST /v1/events`` answers for each event, as of its batch), and not
   before;
 - friends' replies get through (mutuals are not hidden, and the feed never touches them);
-- the feed (``GET /v1/actions``) carries the actions for the replies published before the warning
-  (the default policy hides stranger abuse from the target: ``hide_from_target``);
+- the feed (``GET /v1/actions``) carries the fold actions for the stranger replies published in the
+  hour before the warning (those not folded already when published: an insult is folded at once);
 - a search for the target's name with an insult suggestion is suppressed while the alert is open;
 - the topic gets its guidance note in the feed (then its lock, when critical);
 - all of it is undone in the feed when the alerts resolve.
@@ -125,6 +125,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                             f"你这个{MOCKERY}，哈哈，明天见", target, topic, mutual=True, thread=thread))
         extra.append(_reply(f"stranger-{i}", at + timedelta(seconds=2), f"passerby{i}", "你就是个贱人",
                             target, topic, mutual=False, thread=thread))
+        # mockery is published (with a nudge to its writer); once the pile-on is warned it is folded
+        extra.append(_reply(f"stranger-mock-{i}", at + timedelta(minutes=15, seconds=3), f"onlooker{i}",
+                            f"你真是个{MOCKERY}，笑死", target, topic, mutual=False, thread=thread))
     stream = sorted([*events, *extra], key=lambda e: _at(e["occurred_at"]))
     # seven hours of quiet later (past the 6 h quiet period of pile-ons and topics): the episodes close
     quiet = [
@@ -224,21 +227,29 @@ def test_friends_replies_get_through(run: Run) -> None:
     assert not touched & set(run.friends)
 
 
-def test_the_feed_carries_the_actions_for_the_replies_published_before_the_warning(run: Run) -> None:
+def test_the_feed_carries_the_fold_actions_for_the_replies_published_before_the_warning(run: Run) -> None:
     pile_on = _pile_on_id(run)
     assert run.warned_chunk is not None
-    hides = [a for a in run.feed_open if a["alert_id"] == pile_on and a["kind"] == "hide_from_target"]
-    assert hides
-    for a in hides:
-        assert a["params"] == {"target_id": run.target} and a["subject_type"] == "event"
-        assert a["rule_id"] in ("chat-pileon-stranger", "chat-pileon-new-account")
+    acts = [a for a in run.feed_open if a["alert_id"] == pile_on and a["subject_type"] == "event"]
+    folds = [a for a in acts if a["kind"] == "fold"]
+    assert folds
+    for a in acts:
         assert a["policy_version"] == default_policy().version
         e = run.events[a["subject"]]
         assert run.decisions[a["subject"]]["violation"] and run.target in e["target_ids"]
         assert e["relationship"] != {"target_follows_author": True, "author_follows_target": True}
-    subjects = {a["subject"] for a in hides}
+        if a["kind"] == "fold":
+            assert a["rule_id"] == "chat-pileon-stranger-earlier" and a["params"] == {}
+            assert run.decisions[a["subject"]]["action"] != "fold"  # not folded when published
+        else:  # a new account that follows the target: hidden from the target
+            assert (a["kind"], a["rule_id"]) == ("hide_from_target", "chat-pileon-new-account")
+            assert a["params"] == {"target_id": run.target}
+    # folded now, or when it was published
+    subjects = {a["subject"] for a in folds} | {
+        i for i, d in run.decisions.items() if d["action"] == "fold"
+    }
     earlier = {i for i in run.decisions if _stranger_abuse(run, i) and run.chunk_of[i] < run.warned_chunk}
-    # the stranger abuse published in the hour before the warning is in the feed
+    # the stranger abuse published in the hour before the warning is folded
     warned_at = min(
         _at(a["updated_at"]) for a in run.alerts
         if a["alert_id"] == pile_on and a["level"] in ("warning", "critical")

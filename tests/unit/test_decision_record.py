@@ -1,5 +1,6 @@
 """The decisions table's JSON column: ``explanation_json`` (encoded once, on the ingest path) writes
-exactly what ``Decision.to_dict()`` holds besides the columns; a record gives the decision back."""
+exactly what ``Decision.to_dict()`` holds besides the columns and the verdict's parts; a record with
+the verdict's parts read back gives the decision back."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from cvguard.detection.screen import Screener
 from cvguard.policy import DecisionInput, decide, default_policy
 from cvguard.policy.vocabulary import SURFACES
-from cvguard.store.decisions import COLUMNS, DecisionRecord, explanation_json
+from cvguard.store.decisions import COLUMNS, VERDICT_PARTS, DecisionRecord, explanation_json, whole_json
 from cvguard.store.engine import json_dumps
 
 CONTEXTS: list[dict[str, Any]] = [
@@ -36,12 +37,15 @@ def test_the_explanation_is_the_decision_without_its_columns_for_every_kind_of_d
     for v, surface, ctx in itertools.product(verdicts, SURFACES, CONTEXTS):
         d = decide(policy, DecisionInput(surface, "e1", v, **ctx))
         full = d.to_dict()
-        expected = {k: x for k, x in full.items() if k not in COLUMNS}
+        expected = {k: x for k, x in full.items() if k not in COLUMNS and k not in VERDICT_PARTS}
+        assert json.loads(whole_json(d)) == {k: x for k, x in full.items() if k not in COLUMNS}
         text = explanation_json(d)
         assert json.loads(text) == expected
         assert text == json_dumps(expected)  # byte for byte what the store would have written
         record = DecisionRecord.of(d, datetime(2026, 3, 1, tzinfo=UTC))
-        assert record.decision == full
+        # the verdict's parts are read back from the stored verdict (see test_event_decisions)
+        assert record.with_verdict({k: full[k] for k in VERDICT_PARTS}).decision == full
+        assert set(record.decision) == set(full) - set(VERDICT_PARTS)
         actions.add(d.action)
         seen_nudge |= d.nudge is not None
         seen_params |= bool(d.params)

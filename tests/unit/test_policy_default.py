@@ -29,6 +29,12 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "plain": {},
     "minor": {"target_groups": frozenset({"minor"})},
     "pileon_stranger": {"pile_on_level": "warning", "pile_on_alert_id": "pile_on:user:t1:1"},
+    # the feed deciding again about a stranger's reply published before the warning
+    "pileon_stranger_published": {
+        "pile_on_level": "warning",
+        "pile_on_alert_id": "pile_on:user:t1:1",
+        "published": True,
+    },
     "pileon_mutual": {
         "pile_on_level": "critical",
         "pile_on_alert_id": "pile_on:user:t1:1",
@@ -51,7 +57,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "repeat_offender": {"prior_violations": 3, "relationship": "mutual"},
 }
 ALL = frozenset(CONTEXTS)
-PILE_ON = frozenset({"pileon_stranger", "pileon_mutual", "pileon_new_follower"})
+PILE_ON = frozenset({"pileon_stranger", "pileon_stranger_published", "pileon_mutual", "pileon_new_follower"})
 TOPIC = frozenset({"topic_warning", "topic_critical"})
 
 
@@ -96,6 +102,8 @@ ROWS: list[Row] = [
     (CHAT, BELOW_ILLEGAL, only("initiator"), "hold_for_review", "chat-incitement-initiator"),
     # a target under a pile-on: strangers' abuse is hidden from them ...
     (CHAT, BELOW_ILLEGAL, only("pileon_stranger"), "hide_from_target", "chat-pileon-stranger"),
+    # ... and what strangers published before the warning is folded (the feed's decision)
+    (CHAT, BELOW_ILLEGAL, only("pileon_stranger_published"), "fold", "chat-pileon-stranger-earlier"),
     # ... and new accounts', even following the target
     (CHAT, BELOW_ILLEGAL, only("pileon_new_follower"), "hide_from_target", "chat-pileon-new-account"),
     (CHAT, BELOW_ILLEGAL, only("brigade"), "fold", "chat-brigade"),

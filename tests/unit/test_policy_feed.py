@@ -58,12 +58,12 @@ BRIGADE = Alert("brigade:thread:th1:1", "brigade", "thread", "th1", "warning")
 
 def inp(
     event_id: str,
-    category: str | None = "insult",
+    category: str | None = "ridicule",  # mockery: published with a nudge, so the feed may fold it
     *,
     surface: str = "reply",
     relationship: str = "stranger",
     score: float = 0.9,
-    severity: str | None = "harmful",
+    severity: str | None = "inappropriate",
     **context: Any,
 ) -> DecisionInput:
     return DecisionInput(
@@ -78,18 +78,18 @@ def inp(
 # (name, alert, previous level, concerned, expected [(kind, subject_type, subject, rule_id)])
 CASES: list[tuple[str, Alert, str | None, list[DecisionInput], list[tuple[str, str, str, str | None]]]] = [
     (
-        "a warned pile-on hides strangers' abuse from the target, not friends' or the harmless",
+        # e1, an insult, was folded when published (chat-harmful): nothing changes for it
+        "a warned pile-on folds strangers' earlier abuse not folded yet, not friends' or the harmless",
         PILE,
         None,
         [
-            inp("e1"),
+            inp("e1", "insult", severity="harmful"),
             inp("e2", relationship="mutual"),
             inp("e3", category=None),
-            inp("e4", "ridicule", severity="inappropriate", surface="comment"),
+            inp("e4", surface="comment"),
         ],
         [
-            ("hide_from_target", "event", "e1", "chat-pileon-stranger"),
-            ("hide_from_target", "event", "e4", "chat-pileon-stranger"),
+            ("fold", "event", "e4", "chat-pileon-stranger-earlier"),
         ],
     ),
     (
@@ -107,11 +107,11 @@ CASES: list[tuple[str, Alert, str | None, list[DecisionInput], list[tuple[str, s
         [],
     ),
     (
-        "watch → warning: now it is hidden",
+        "watch → warning: now it is folded",
         PILE,
         "watch",
         [inp("e1")],
-        [("hide_from_target", "event", "e1", "chat-pileon-stranger")],
+        [("fold", "event", "e1", "chat-pileon-stranger-earlier")],
     ),
     (
         "unlawful content was already blocked at publish time: nothing new",
@@ -132,7 +132,7 @@ CASES: list[tuple[str, Alert, str | None, list[DecisionInput], list[tuple[str, s
         Alert("incitement:user:t1:1", "incitement", "user", "t1", "warning"),
         None,
         [inp("e1")],
-        [("hide_from_target", "event", "e1", "chat-pileon-stranger")],
+        [("fold", "event", "e1", "chat-pileon-stranger-earlier")],
     ),
     (
         "a topic alert at warning: the topic gets its guidance note",
@@ -201,9 +201,8 @@ def test_an_escalation_planned_without_its_previous_level_repeats_only_known_key
 
 
 def test_what_an_action_carries() -> None:
-    (hide,) = plan_alert(POLICY, PILE, concerned=[inp("e1")])
-    assert hide.params == {"target_id": "t1"}  # hidden from whom
-    assert hide.surface == "reply"
+    (fold,) = plan_alert(POLICY, PILE, concerned=[inp("e1")])
+    assert (fold.kind, fold.params, fold.surface) == ("fold", {}, "reply")
     (note,) = plan_alert(POLICY, TOPIC)
     assert note.params["note"] and note.surface == "topic"
 
@@ -243,10 +242,10 @@ def test_a_resolved_alert_undoes_everything_it_caused_once() -> None:
     closing = Alert(PILE.alert_id, "pile_on", "user", "t1", "warning", resolved_at=T1)
     undos = plan_alert(POLICY, closing, concerned=[inp("e9")], caused=caused)  # concerned: not read
     assert [(u.kind, u.subject, u.undoes) for u in undos] == [
-        ("restore", "e4", raised[1].key),  # the last thing done is undone first
-        ("restore", "e1", raised[0].key),
+        ("unfold", "e4", raised[1].key),  # the last thing done is undone first
+        ("unfold", "e1", raised[0].key),
     ]
-    assert all(u.params == {"target_id": "t1"} and u.alert_id == PILE.alert_id for u in undos)
+    assert all(u.params == {} and u.alert_id == PILE.alert_id for u in undos)
     assert all(u.rule_id is None and "resolved" in u.reason for u in undos)
     # what was undone already (and the undos themselves) is not undone again
     later = plan_alert(POLICY, closing, caused=caused + _entries(undos[:1]))

@@ -5,6 +5,13 @@
     auditor    read everything (GET), change nothing
     admin      everything, keys and settings included (passes every check)
 
+What belongs to one person (their protection, filtered folder, evidence, reports) is theirs: a
+platform call made *for* them reaches it, staff of the roles a route names reach it, nobody else
+(:func:`owner_or_staff`). A platform call is made for a person by a key scoped to them (``cvguard
+keys create --role platform --user ID``) or, with an unscoped platform key, by naming them in the
+``X-On-Behalf-Of`` header (the platform vouches for its signed-in user). A scoped key cannot name
+anyone else.
+
 The routers under ``/v1`` are guarded where ``api.app`` includes them, with :func:`guard` (one role
 set for reads, GET/HEAD, and one for writes), so route files carry no access code; a route that
 needs its own rule adds ``Depends(require(...))`` or one of the aliases below. ``/healthz``,
@@ -43,12 +50,16 @@ __all__ = [
     "Principal",
     "RateLimiter",
     "Role",
+    "acting_for",
     "authenticate",
     "can_read_texts",
     "current_principal",
     "guard",
+    "owner_or_staff",
     "require",
 ]
+
+ON_BEHALF_OF = "X-On-Behalf-Of"
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TEXT_READERS: frozenset[Role] = frozenset({"moderator", "auditor", "admin"})
@@ -69,6 +80,7 @@ class Principal:
     key_id: str
     name: str
     role: Role
+    user_id: str | None = None  # a platform key scoped to this one person
 
 
 class RateLimiter:
@@ -114,7 +126,9 @@ class Authenticator:
 
     def principal(self, key: str) -> Principal | None:
         found = self.keys.verify(key)
-        return Principal(key_id=found.key_id, name=found.name, role=found.role) if found else None
+        if found is None:
+            return None
+        return Principal(key_id=found.key_id, name=found.name, role=found.role, user_id=found.user_id)
 
     def close(self) -> None:
         with self._lock:
@@ -162,6 +176,40 @@ def current_principal(request: Request) -> Principal | None:
 def can_read_texts(principal: Principal | None) -> bool:
     """Whether this caller may read the raw texts of events (moderator, auditor, admin)."""
     return principal is not None and principal.role in TEXT_READERS
+
+
+def acting_for(request: Request, principal: Principal) -> str | None:
+    """The person a platform call is made for (see the module docstring), or None. 403 when a key
+    scoped to one person names another in ``X-On-Behalf-Of``; the header means nothing on a staff
+    key (staff act as themselves)."""
+    named = request.headers.get(ON_BEHALF_OF)
+    named = named.strip() if named is not None else None
+    if principal.user_id is not None:
+        if named and named != principal.user_id:
+            raise HTTPException(403, f"key {principal.key_id} acts for one user only, not for {named!r}")
+        return principal.user_id
+    if principal.role != "platform" or not named:
+        return None
+    if len(named) > 128 or "\x00" in named:
+        raise HTTPException(400, f"{ON_BEHALF_OF} is not a user id (1 to 128 characters)")
+    return named
+
+
+def owner_or_staff(request: Request, principal: Principal, owner: str, staff: tuple[Role, ...]) -> str:
+    """Let through a platform call made for ``owner`` or a caller of one of the ``staff`` roles
+    (admin always); 403 otherwise. Returns who is acting: the owner's id, or ``role:key_id``."""
+    if principal.role == "admin" or principal.role in staff:
+        return f"{principal.role}:{principal.key_id}"
+    if acting_for(request, principal) == owner:
+        return owner
+    if principal.role == "platform":
+        who = acting_for(request, principal)
+        detail = (
+            f"this call is made for user {who!r}, not for {owner!r}" if who is not None
+            else f"a platform call reaches a person's own records only when made for them ({ON_BEHALF_OF})"
+        )
+        raise HTTPException(403, detail)
+    raise _forbidden(principal, frozenset((*staff, "admin")))
 
 
 def _forbidden(principal: Principal, allowed: frozenset[Role]) -> HTTPException:

@@ -104,4 +104,6 @@ class SharedView:
                 self.state.sync()
             except redis.RedisError as exc:
                 raise StoreError(f"the shared behaviour state is unavailable: {exc}") from exc
-            return decide_fresh(policy, items, self.state.engine, at=self.state.newest, shadow=shadow)
+            return decide_fresh(
+                policy, items, self.state.engine, at=self.state.newest, shadow=shadow, whole=True
+            )

@@ -142,12 +142,13 @@ class DecisionContext:
             for a in (pile, inc):
                 if a is not None and a.resolved_at is None:
                     best = _higher(best, Opened(a.level, a.alert_id))
-            return TargetContext(
+            found = TargetContext(
                 best.level,
                 best.alert_id,
                 inc.alert_id if inc is not None and inc.resolved_at is None else None,
                 brig.alert_id if brig is not None and brig.resolved_at is None else None,
             )
+            return _NONE_TARGET if found == _NONE_TARGET else found
         state: TargetState = self._reader.target_state(target_id, self._at)
         best, inc_id, brig_id = _NONE, None, None
         for alert in state.alerts:
@@ -160,7 +161,8 @@ class DecisionContext:
                 inc_id = alert_id
             elif kind == "brigade":
                 brig_id = alert_id
-        return TargetContext(best.level, best.alert_id, inc_id, brig_id)
+        found = TargetContext(best.level, best.alert_id, inc_id, brig_id)
+        return _NONE_TARGET if found == _NONE_TARGET else found
 
     def _read_topic(self, topic_id: str) -> Opened:
         if self._t is None:
@@ -211,9 +213,15 @@ class DecisionContext:
         brigade: str | None = None
         role: str | None = None
         incitement: str | None = None
+        targets = self._targets
         for target_id in event.target_ids:
-            tc = self.target(target_id)
-            pile = _higher(pile, Opened(tc.pile_on_level, tc.pile_on_alert_id))
+            tc = targets.get(target_id)
+            if tc is None:
+                tc = targets[target_id] = self._read_target(target_id)
+            if tc is _NONE_TARGET:  # most targets: no open alert
+                continue
+            if tc.pile_on_level is not None:
+                pile = _higher(pile, Opened(tc.pile_on_level, tc.pile_on_alert_id))
             brigade = brigade or tc.brigade_alert_id
             # a role counts in an incitement under way: an open incitement alert against the target
             r = self.role(event.author.id, target_id) if tc.incitement_alert_id is not None else None
@@ -226,9 +234,10 @@ class DecisionContext:
         if brigade is None and event.thread_id is not None:
             brigade = self._brigade("thread", event.thread_id)
         rel = event.relationship
+        created = event.author.created_at
         # positionally, in DecisionInput's field order (what DecisionInput.from_event builds)
         return DecisionInput(
-            event.surface.value,
+            event.surface._value_,  # (.value goes through a descriptor: this is per event)
             event.event_id,
             verdict,
             pile.level,
@@ -241,7 +250,7 @@ class DecisionContext:
             _NO_GROUPS,  # the target's key groups: set by the platform (protection issue)
             False,
             relationship_of(rel.target_follows_author, rel.author_follows_target),
-            event.account_age_days(),
+            None if created is None else (event.occurred_at - created).total_seconds() / 86400.0,
             None,  # prior violations: from enforcement (a later issue)
         )
 

@@ -187,13 +187,15 @@ def decide_fresh(
     *,
     at: datetime | float | None,
     shadow: PolicyLike | None = None,
+    whole: bool = False,
 ) -> Decided:
     """Decide every fresh event with ``policy`` (and the shadow candidate, if any), each event's
     context read from ``behaviour`` as of ``at`` (the batch's clock after behaviour processed it:
     see ``pipeline.context`` on granularity). Late events are decided too: stored, they are
-    published; the state they see is the batch's."""
+    published; the state they see is the batch's. ``whole``: the records carry the verdict's parts
+    themselves (a scale-out API node records decisions before a worker stores the verdicts)."""
     with paused_gc():
-        return _decide(policy, items, behaviour, at, shadow)
+        return _decide(policy, items, behaviour, at, shadow, whole)
 
 
 def _decide(
@@ -202,6 +204,7 @@ def _decide(
     behaviour: object,
     at: datetime | float | None,
     shadow: PolicyLike | None,
+    whole: bool = False,
 ) -> Decided:
     t0 = time.perf_counter()
     active = compiled(policy)
@@ -214,9 +217,9 @@ def _decide(
         inp = ctx.input_for(event, verdict)
         d = active.decide(inp)
         decisions.append(d)
-        records.append(DecisionRecord.of(d, event.occurred_at))
+        records.append(DecisionRecord.of(d, event.occurred_at, whole=whole))
         if candidate is not None:
             c = candidate.decide(inp)
             shadows.append(c)
-            records.append(DecisionRecord.of(c, event.occurred_at, shadow=True))
+            records.append(DecisionRecord.of(c, event.occurred_at, shadow=True, whole=whole))
     return Decided(decisions, shadows, records, time.perf_counter() - t0)

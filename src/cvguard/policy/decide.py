@@ -78,6 +78,9 @@ class DecisionInput:
     relationship: str = "stranger"
     account_age_days: float | None = None
     prior_violations: int | None = None  # from enforcement; None: not known
+    published: bool = False  # already published: the feed decides again when an alert changes
+    dm_unanswered: bool = False  # dm: a stranger's earlier message to the recipient is unanswered
+    dm_over_rate: bool = False  # dm: the sender is over the per-sender rate to the recipient
 
     @classmethod
     def from_event(cls, event: Event, verdict: VerdictLike | None, **context: Any) -> DecisionInput:
@@ -159,7 +162,10 @@ class Decision:
 
 
 # The matcher's arguments, computed once per decision.
-_ARGS = "violation, score, cats, sev, pile, topic, brigade, role, groups, protected, rel, age, prior"
+_ARGS = (
+    "violation, score, cats, sev, pile, topic, brigade, role, groups, protected, rel, age, prior,"
+    " published, unanswered, over_rate"
+)
 Matcher = Callable[..., list[int]]
 
 
@@ -206,6 +212,11 @@ def _condition(rule: Rule, consts: dict[str, object]) -> tuple[str, tuple[str, .
         parts.append(f"(age is not None and age < {const(w.account_age_days_below)})")
     if w.prior_violations_at_least is not None:
         parts.append(f"(prior is not None and prior >= {const(w.prior_violations_at_least)})")
+    flags = (("published", "published"), ("dm_unanswered", "unanswered"), ("dm_over_rate", "over_rate"))
+    for name, arg in flags:
+        flag = getattr(w, name)
+        if flag is not None:
+            parts.append(arg if flag else f"not {arg}")
     return (" and ".join(parts) or "True"), tuple(alerts)
 
 
@@ -305,22 +316,15 @@ def decide(policy: CompiledPolicy, inp: DecisionInput) -> Decision:
         inp.relationship,
         inp.account_age_days,
         inp.prior_violations,
+        inp.published,
+        inp.dm_unanswered,
+        inp.dm_over_rate,
     )
-    if not found:
+    if not found:  # most decisions; positionally, in Decision's field order
+        p = policy.policy
         return Decision(
-            event_id=inp.event_id,
-            surface=inp.surface,
-            action=FALLBACK[inp.surface],
-            rule_id=None,
-            reason="no rule matched",
-            matched=(),
-            params=_EMPTY,
-            policy=policy.name,
-            policy_version=policy.version,
-            score=score,
-            severity=severity,
-            categories=cats,
-            spans=spans,
+            inp.event_id, inp.surface, FALLBACK[inp.surface], None, "no rule matched", (),
+            p.name, p.version, _EMPTY, score, severity, cats, spans,
         )
     best = found[0]
     if len(found) > 1:

@@ -209,6 +209,7 @@ def plan_alert(
     out: list[PlannedAction] = []
     seen: set[str] = set()
     for inp in inputs:
+        inp = replace(inp, published=True)  # decided again: content already out there
         new_inp = _context(inp, alert, alert.level)
         if new_inp is None:
             return []

@@ -85,6 +85,12 @@ class When(BaseModel):
     # the author's history
     account_age_days_below: float | None = Field(default=None, gt=0)
     prior_violations_at_least: int | None = Field(default=None, ge=1)
+    # when: true for content already published (the feed's decisions, made when an alert changes
+    # what should happen to it), false at publish time
+    published: bool | None = None
+    # private messages (the recipient is the target)
+    dm_unanswered: bool | None = None  # a stranger writes again before the recipient has replied
+    dm_over_rate: bool | None = None  # the sender is over the per-sender rate to this recipient
 
 
 RuleId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]

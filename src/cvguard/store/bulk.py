@@ -35,14 +35,15 @@ class BulkWriter:
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
         self._sqlite = dialect.name == "sqlite"
-        self._statements: dict[tuple[str, int, bool], str] = {}
+        self._statements: dict[tuple[str, int, bool, bool], str] = {}
 
     def time(self, value: datetime) -> Any:
         """A timezone-aware datetime as ``UTCDateTime`` stores it."""
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
         if self._sqlite:
-            # SQLAlchemy's SQLite DATETIME text format; range queries compare these strings
-            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            # SQLAlchemy's SQLite DATETIME text format ("+00:00" cut); range queries compare these
+            return value.isoformat(sep=" ", timespec="microseconds")[:26]
         return value
 
     @staticmethod
@@ -66,7 +67,7 @@ class BulkWriter:
         if not rows:
             return []
         if not self._sqlite:
-            return self._insert_arrays(conn, table, rows, skip_existing)
+            return self._insert_arrays(conn, table, rows, skip_existing, returning=True)[0]
         width = len(table.c)
         per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMS[self._dialect.name] // width))
         inserted: list[Any] = []
@@ -79,34 +80,61 @@ class BulkWriter:
                 inserted.extend(r[0] for r in result)
         return inserted
 
+    def insert_new(self, conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert ``rows``, skipping those whose primary key is stored; how many were inserted
+        (the driver's row count: no ids are sent back)."""
+        if not rows:
+            return 0
+        if not self._sqlite:
+            return self._insert_arrays(conn, table, rows, True, returning=False)[1]
+        width = len(table.c)
+        per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMS[self._dialect.name] // width))
+        count = 0
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            sql = self._statement(table, len(chunk), True, returning=False)
+            count += int(conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk))).rowcount)
+        return count
+
     def _insert_arrays(
-        self, conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]], skip_existing: bool
-    ) -> list[Any]:
-        sql = self._statements.get((table.name, -1, skip_existing))
+        self,
+        conn: Connection,
+        table: Table,
+        rows: Sequence[tuple[Any, ...]],
+        skip_existing: bool,
+        *,
+        returning: bool,
+    ) -> tuple[list[Any], int]:
+        """The ids inserted (``skip_existing`` and ``returning``), and how many rows were."""
+        key = (table.name, -1, skip_existing, returning)
+        sql = self._statements.get(key)
         if sql is None:
             # %b: parameters in binary format (no per-element quoting of array text)
             arrays = ", ".join(f"CAST(%b AS {_array_type(c.type, self._dialect)})" for c in table.c)
-            sql = f"{self._into(table)} SELECT * FROM unnest({arrays}){self._skip(table, skip_existing)}"
-            self._statements[(table.name, -1, skip_existing)] = sql
+            skip = self._skip(table, skip_existing, returning=returning)
+            sql = f"{self._into(table)} SELECT * FROM unnest({arrays}){skip}"
+            self._statements[key] = sql
         columns = tuple(list(col) for col in zip(*rows, strict=True))
         result = conn.exec_driver_sql(sql, columns)
-        return [r[0] for r in result] if skip_existing else []
+        ids = [r[0] for r in result] if skip_existing and returning else []
+        return ids, int(result.rowcount)
 
     def _into(self, table: Table) -> str:
         quote = self._dialect.identifier_preparer.quote
         return f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in table.c)})"
 
-    def _skip(self, table: Table, skip_existing: bool) -> str:
+    def _skip(self, table: Table, skip_existing: bool, *, returning: bool = True) -> str:
         """The clause that skips stored primary keys and returns the ids inserted (or nothing)."""
         if not skip_existing:
             return ""
         quote = self._dialect.identifier_preparer.quote
         pk = list(table.primary_key.columns)
         keys = ", ".join(quote(c.name) for c in pk)
-        return f" ON CONFLICT ({keys}) DO NOTHING RETURNING {quote(pk[0].name)}"
+        back = f" RETURNING {quote(pk[0].name)}" if returning else ""
+        return f" ON CONFLICT ({keys}) DO NOTHING{back}"
 
-    def _statement(self, table: Table, n: int, skip_existing: bool) -> str:
-        key = (table.name, n, skip_existing)
+    def _statement(self, table: Table, n: int, skip_existing: bool, *, returning: bool = True) -> str:
+        key = (table.name, n, skip_existing, returning)
         sql = self._statements.get(key)
         if sql is None:
             mark = "?" if self._sqlite else "%s"
@@ -115,7 +143,8 @@ class BulkWriter:
                 for c in table.c
             ]
             row = "(" + ", ".join(holders) + ")"
-            sql = f"{self._into(table)} VALUES {', '.join([row] * n)}{self._skip(table, skip_existing)}"
+            skip = self._skip(table, skip_existing, returning=returning)
+            sql = f"{self._into(table)} VALUES {', '.join([row] * n)}{skip}"
             if len(self._statements) >= _CACHED_STATEMENTS:
                 self._statements.clear()  # odd batch sizes: keep the cache bounded
             self._statements[key] = sql

@@ -8,6 +8,9 @@ only its SHA-256, compared in constant time. A high-entropy secret needs no slow
     issued = keys.create(role="moderator", name="alice")   # issued.key: show it once
     keys.verify(issued.key)                                # -> ApiKey, or None
     keys.revoke(issued.key_id)
+
+A platform key may be scoped to one person (``user_id``): it then acts for that person only (their
+protection, filtered folder, evidence and reports), never for anyone else.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class ApiKey:
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    user_id: str | None = None  # a platform key scoped to this one person
 
     def active(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
@@ -85,8 +89,21 @@ class KeyStore(StoreBase):
         super().__init__(engine, clock=clock)
         self._written_use: dict[str, datetime] = {}
 
-    def create(self, *, role: str, name: str = "", expires_in: timedelta | None = None) -> IssuedKey:
+    def create(
+        self,
+        *,
+        role: str,
+        name: str = "",
+        expires_in: timedelta | None = None,
+        user_id: str | None = None,
+    ) -> IssuedKey:
         checked = parse_role(role)
+        if user_id is not None:
+            user_id = user_id.strip()
+            if checked != "platform":
+                raise InputError("only a platform key can be scoped to one user", field="user_id")
+            if not user_id or len(user_id) > m.ID or "\x00" in user_id:
+                raise InputError(f"a user id is 1 to {m.ID} characters", field="user_id")
         if expires_in is not None and expires_in <= timedelta(0):
             raise InputError("a key's lifetime must be positive", field="expires")
         name = name.strip() or checked
@@ -103,6 +120,7 @@ class KeyStore(StoreBase):
             expires_at=now + expires_in if expires_in is not None else None,
             revoked_at=None,
             last_used_at=None,
+            user_id=user_id,
         )
         with self._tx() as c:
             c.execute(
@@ -113,6 +131,7 @@ class KeyStore(StoreBase):
                     secret_sha256=_digest(secret),
                     created_at=info.created_at,
                     expires_at=info.expires_at,
+                    user_id=user_id,
                 )
             )
         return IssuedKey(key=f"{PREFIX}{key_id}_{secret}", info=info)
@@ -184,4 +203,5 @@ def _key(row: RowMapping) -> ApiKey:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
+        user_id=row["user_id"],
     )

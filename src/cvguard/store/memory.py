@@ -29,7 +29,7 @@ from typing import Any
 
 from cvguard.errors import InputError, StoreError
 from cvguard.events import Event
-from cvguard.store.decisions import DecisionRecord, check_decision
+from cvguard.store.decisions import DecisionRecord, check_decision, verdict_parts
 from cvguard.store.engine import json_dumps
 from cvguard.store.records import AlertLike, Snapshot, StatusChange, StoredAlert, StoredEvent
 from cvguard.verdict import Verdict
@@ -352,4 +352,11 @@ class MemoryStore:
         return new
 
     def get_decision(self, event_id: str, *, shadow: bool = False) -> DecisionRecord | None:
-        return self._decisions.get((event_id, shadow))
+        found = self._decisions.get((event_id, shadow))
+        row = self._events.get(event_id)
+        if found is None or row is None:
+            return found
+        v = row.verdict  # the verdict's parts come from the stored verdict, as in the SQL store
+        return found.with_verdict(
+            verdict_parts(v.score, v.severity, v.categories, [s.to_dict() for s in v.spans])
+        )

@@ -224,6 +224,8 @@ api_keys = Table(
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("last_used_at", UTCDateTime(), nullable=True),
+    # a platform key that acts for this one person only (a per-user client of the platform's)
+    Column("user_id", String(ID), nullable=True),
 )
 
 

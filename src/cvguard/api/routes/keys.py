@@ -28,6 +28,10 @@ class KeyIn(BaseModel):
     role: Role
     name: str = Field(default="", max_length=128, description="Who or what the key is for.")
     expires_days: float | None = Field(default=None, gt=0, le=36_500, description="Days until it expires.")
+    user_id: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[^\x00]*$",
+        description="A platform key that acts for this one person only.",
+    )
 
 
 class KeyOut(BaseModel):
@@ -38,6 +42,7 @@ class KeyOut(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    user_id: str | None = None
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyOut:
@@ -66,7 +71,9 @@ def list_keys(request: Request) -> KeyList:
 def create_key(body: KeyIn, request: Request) -> IssuedKeyOut:
     """The answer holds the key, once; only its hash is stored."""
     expires = timedelta(days=body.expires_days) if body.expires_days is not None else None
-    issued = _auth(request).keys.create(role=body.role, name=body.name, expires_in=expires)
+    issued = _auth(request).keys.create(
+        role=body.role, name=body.name, expires_in=expires, user_id=body.user_id
+    )
     return IssuedKeyOut(**KeyOut.of(issued.info).model_dump(), key=issued.key)
 
 
