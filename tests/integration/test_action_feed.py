@@ -116,17 +116,18 @@ def test_planned_raise_and_resolve_round_trip_through_the_feed(feed: ActionFeed)
         resolved_at: datetime | None = None
 
     policy = default_policy()
-    abuse = Verdict(True, 0.9, "harmful", {"insult": 0.9}, (), {})
+    # mockery, published with a nudge: once the pile-on is warned, a stranger's is folded
+    abuse = Verdict(True, 0.9, "inappropriate", {"ridicule": 0.9}, (), {})
     friend = DecisionInput("reply", "e2", abuse, relationship="mutual")
     concerned = [DecisionInput("reply", "e1", abuse), friend]
     raised = feed.append(plan_alert(policy, Alert(), concerned=concerned))
-    assert [(e.kind, e.subject) for e in raised] == [("hide_from_target", "e1")]
+    assert [(e.kind, e.subject) for e in raised] == [("fold", "e1")]
     assert feed.append(plan_alert(policy, Alert(), concerned=concerned)) == raised  # a replay: nothing new
     closing = Alert(resolved_at=T0)
     undone = feed.append(plan_alert(policy, closing, caused=feed.caused_by(closing.alert_id)))
-    assert [(e.kind, e.subject, e.undoes) for e in undone] == [("restore", "e1", raised[0].key)]
+    assert [(e.kind, e.subject, e.undoes) for e in undone] == [("unfold", "e1", raised[0].key)]
     assert feed.append(plan_alert(policy, closing, caused=feed.caused_by(closing.alert_id))) == []
-    assert [e.kind for e in feed.after(0)[0]] == ["hide_from_target", "restore"]
+    assert [e.kind for e in feed.after(0)[0]] == ["fold", "unfold"]
 
 
 @dataclass

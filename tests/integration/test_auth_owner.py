@@ -22,7 +22,8 @@ from cvguard.store.keys import KeyStore
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
-    made = create_app(Settings(data_dir=tmp_path_factory.mktemp("owner"), rate_limit_per_s=None), Screener.default())
+    settings = Settings(data_dir=tmp_path_factory.mktemp("owner"), rate_limit_per_s=None)
+    made = create_app(settings, Screener.default())
 
     # a route of the shape the protection, evidence and report routes have
     @made.get("/test-owner/{user_id}")

@@ -4,12 +4,14 @@ decisions beside them; ``POST /v1/events`` answers them and ``GET /v1/decisions/
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from apiclient import api_client
 from cvguard.api import create_app
@@ -161,6 +163,20 @@ def test_the_decisions_table_on_both_databases(database_url: str, tmp_path: Path
         again = DecisionRecord.of_dict({**found.decision, "action": "allow"}, found.decided_at)
         assert store.add_decisions([again]) == 0
         assert store.get_decision("s19").action == "hide_from_target"  # type: ignore[union-attr]
+        # the row keeps what the policy added; the verdict's parts are read from the verdicts row
+        stored_verdict = store.get_event("s19").verdict  # type: ignore[union-attr]
+        assert stored_verdict is not None
+        with store.engine.connect() as conn:
+            raw = conn.execute(
+                text("SELECT decision FROM decisions WHERE event_id = 's19' AND shadow = :s"), {"s": False}
+            ).scalar_one()
+        raw = json.loads(raw) if isinstance(raw, str) else raw
+        assert not {"score", "severity", "categories", "spans"} & set(raw)
+        assert found.decision["score"] == round(stored_verdict.score, 4)
+        assert found.decision["categories"] == {
+            k: round(v, 4) for k, v in stored_verdict.categories.items() if v >= 0.01
+        }
+        assert found.decision["spans"] == [s.to_dict() for s in stored_verdict.spans]
 
 
 def test_post_events_answers_the_decisions_and_get_serves_them(tmp_path: Path) -> None:
