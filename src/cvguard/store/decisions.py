@@ -170,6 +170,10 @@ def verdict_parts(
     }
 
 
+def _key(row: tuple[Any, ...]) -> tuple[str, bool]:
+    return row[0], row[1]
+
+
 class DecisionRepository(StoreBase):
     """``add_decisions``, ``get_decision``."""
 
@@ -177,16 +181,23 @@ class DecisionRepository(StoreBase):
         """Record decisions (first one per event and mode stays); returns how many were new."""
         if not records:
             return 0
-        cv = self._bulk
-        rows: dict[tuple[str, bool], tuple[Any, ...]] = {}
+        time = self._bulk.time
         for d in records:
             check_decision(d)
-            rows.setdefault(
-                (d.event_id, d.shadow),
+        ordered = sorted(  # a fixed lock order; the first of a repeated (event, mode) stays
+            [
                 (d.event_id, d.shadow, d.surface, d.action, d.rule_id, d.policy, d.policy_version,
-                 d.explained, cv.time(d.decided_at)),
-            )
-        ordered = [rows[k] for k in sorted(rows)]  # a fixed lock order
+                 d.explained, time(d.decided_at))
+                for d in records
+            ],
+            key=_key,
+        )
+        if len({r[:2] for r in ordered}) < len(ordered):
+            first: dict[tuple[str, bool], tuple[Any, ...]] = {}
+            for r in ordered:
+                first.setdefault(r[:2], r)
+            ordered = list(first.values())
+        cv = self._bulk
         with self._tx() as conn:
             return cv.insert_new(conn, m.decisions, ordered)
 
