@@ -37,9 +37,9 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from cvguard.config import Settings, get_settings
+from cvguard.config import Settings, get_settings, redact_url
 from cvguard.detection.screen import Screener
-from cvguard.errors import CvguardError, InputError
+from cvguard.errors import CvguardError, InputError, StoreError
 from cvguard.runtime import long_running
 from cvguard.verdict import Verdict
 
@@ -624,6 +624,12 @@ def worker(
     long_running()
     _log_to_stderr(settings)
     client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        raise StoreError(f"Redis at {redact_url(url)} is unreachable ({type(exc).__name__}): start it, "
+                         "or pass --redis / set CVGUARD_REDIS_URL") from None
     store = EventStore.open(db or settings.database_url)
     tally = VerdictTally()
     stack = ExitStack()

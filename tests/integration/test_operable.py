@@ -178,3 +178,16 @@ def test_a_database_error_does_not_carry_the_texts_it_was_writing(postgres_url: 
         with pytest.raises(StoreError) as refused:
             store.add_batch([bad], Screener.default().screen_many([bad.text]), keep_text=True)
     assert "parameters hidden" in str(refused.value) and TEXTS[0] not in str(refused.value)
+
+
+def test_a_worker_whose_redis_is_unreachable_says_so_without_a_traceback_or_the_password(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"redis://user:hunter2@127.0.0.1:{port}/0"
+    result = CliRunner().invoke(app, ["worker", "--redis", url, "--db", f"sqlite:///{tmp_path}/w.db"])
+    assert result.exit_code == 2, result.output
+    assert "is unreachable" in result.output and "Traceback" not in result.output
+    assert "hunter2" not in result.output and "127.0.0.1" in result.output
