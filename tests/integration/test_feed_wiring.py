@@ -154,6 +154,52 @@ def test_a_false_positive_undoes_what_the_alert_caused_and_it_causes_nothing_mor
         assert len(again) == len(after)
 
 
+def test_an_alert_reopened_after_a_false_positive_acts_again_once_per_reopening(
+    tmp_path: Path, raw_stream: tuple[str, list[dict[str, Any]]], screener: Screener
+) -> None:
+    _target, raw = raw_stream
+    app = create_app(Settings(data_dir=tmp_path, rate_limit_per_s=None), screener)
+    with api_client(app, role="platform") as platform, api_client(app, role="moderator") as moderator:
+        pile_on: str | None = None
+        for i in range(0, len(raw), CHUNK):
+            response = platform.post("/v1/events", json={"events": raw[i : i + CHUNK]})
+            assert response.status_code == 200, response.text
+            alerts = response.json()["alerts"]
+            found = [a for a in alerts if a["kind"] == "pile_on" and a["level"] == "critical"]
+            if found:
+                pile_on = found[0]["alert_id"]
+                break
+        assert pile_on is not None
+
+        def mine() -> list[dict[str, Any]]:
+            feed = platform.get("/v1/actions", params={"limit": 1000}).json()["actions"]
+            return [a for a in feed if a["alert_id"] == pile_on]
+
+        caused = mine()
+        assert caused
+        for round_ in (1, 2):
+            marked = moderator.patch(f"/v1/alerts/{pile_on}", json={"status": "false_positive"})
+            assert marked.status_code == 200
+            before = mine()
+            assert moderator.patch(f"/v1/alerts/{pile_on}", json={"status": "open"}).status_code == 200
+            redone = mine()[len(before) :]
+            # each action the marking undid is done again, once, under a key of its own
+            assert sorted((a["kind"], a["subject"]) for a in redone) == sorted(
+                (a["kind"], a["subject"]) for a in caused
+            )
+            assert all(a["undoes"] is None and "reopened" in a["reason"] for a in redone)
+            assert all(a["key"].endswith(f"/again/{round_}") for a in redone)
+            # reopening again (already open) adds nothing
+            acknowledged = moderator.patch(f"/v1/alerts/{pile_on}", json={"status": "acknowledged"})
+            assert acknowledged.status_code == 200
+            assert len(mine()) == len(before) + len(redone)
+        # and a false positive after a reopening undoes what the reopening did
+        moderator.patch(f"/v1/alerts/{pile_on}", json={"status": "false_positive"})
+        feed = mine()
+        live = {a["key"] for a in feed if a["undoes"] is None} - {a["undoes"] for a in feed}
+        assert live == set()
+
+
 @pytest.fixture
 def client(redis_url: str) -> Iterator[redis.Redis]:
     c = redis.Redis.from_url(redis_url)

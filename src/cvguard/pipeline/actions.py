@@ -20,7 +20,9 @@ For each emission, in alert order:
   (``ActionFeed.caused_by``), last first.
 
 An alert a person marked ``false_positive`` acts no more (its actions were undone when it was
-marked: ``api/routes/alerts.py`` appends :func:`undo_false_positive`).
+marked: ``api/routes/alerts.py`` appends :func:`undo_false_positive`). A person who reopens it
+(``open`` or ``acknowledged`` again) has what the marking undid done again
+(:func:`redo_reopened`, under new keys: each reopening once).
 
 Idempotent: the keys are derived from the alert id (with its episode), the subject and the action,
 so an alert planned again (a crash before the append, a resumed pipeline raising it again, a new
@@ -35,6 +37,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Protocol
 
 from cvguard.behavior import Alert
@@ -42,12 +45,12 @@ from cvguard.config import Settings
 from cvguard.events import Event
 from cvguard.pipeline.context import DecisionContext
 from cvguard.policy import CompiledPolicy, DecisionInput, PolicyHolder, default_policy
-from cvguard.policy.feed import PlannedAction, plan_alert, plan_undo
+from cvguard.policy.feed import PlannedAction, again_key, plan_alert, plan_undo
 from cvguard.store.actions import ActionFeed, FeedEntry
 from cvguard.store.records import StoredAlert
 from cvguard.verdict import Verdict
 
-__all__ = ["LOOKBACK", "AlertActions", "ConcernedStore", "policy_of", "undo_false_positive"]
+__all__ = ["LOOKBACK", "AlertActions", "ConcernedStore", "policy_of", "redo_reopened", "undo_false_positive"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,45 @@ def undo_false_positive(
         policy_version=policy_version,
         reason=f"alert {alert_id} marked a false positive: what it caused is undone",
     )
+    return feed.append(planned)
+
+
+def redo_reopened(
+    feed: ActionFeed, alert_id: str, policy_version: str | None = None
+) -> list[FeedEntry]:
+    """A person reopened ``alert_id`` after marking it a false positive: each action the marking
+    undid (the latest of each subject and kind, unless one like it is still in effect) is done
+    again, under a new key (``KEY/again/N``, ``KEY`` the first such action's: done N + 1 times),
+    so a later undo and a later reopening work the same way."""
+    caused = feed.caused_by(alert_id)
+    undone = {c.undoes for c in caused if c.undoes is not None}
+    done = [c for c in caused if c.undoes is None]
+    live = {(c.subject_type, c.subject, c.kind) for c in done if c.key not in undone}
+    times: dict[tuple[str, str, str], int] = {}
+    latest: dict[tuple[str, str, str], FeedEntry] = {}
+    first: dict[tuple[str, str, str], str] = {}
+    for c in done:
+        ident = (c.subject_type, c.subject, c.kind)
+        times[ident] = times.get(ident, 0) + 1
+        first.setdefault(ident, c.key)
+        if c.key in undone:
+            latest[ident] = c
+    planned = [
+        PlannedAction(
+            key=again_key(first[ident], times[ident]),
+            kind=c.kind,
+            surface=c.surface,
+            subject_type=c.subject_type,
+            subject=c.subject,
+            reason=f"alert {alert_id} reopened by a person: what its false positive undid is done again",
+            params=MappingProxyType(dict(c.params)),
+            rule_id=c.rule_id,
+            alert_id=alert_id,
+            policy_version=policy_version,
+        )
+        for ident, c in latest.items()
+        if ident not in live
+    ]
     return feed.append(planned)
 
 

@@ -164,6 +164,11 @@ def undo_key(key: str) -> str:
     return _fit(f"{key}/undo")
 
 
+def again_key(key: str, n: int) -> str:
+    """The key of action ``key`` done again the ``n``-th time (an alert reopened by a person)."""
+    return _fit(f"{key}/again/{n}")
+
+
 def _context(inp: DecisionInput, alert: AlertLike, level: str | None) -> DecisionInput | None:
     """``inp`` with ``alert`` at ``level`` (None: absent) folded into its context; None when the
     alert's kind is no context a rule reads."""

@@ -36,7 +36,7 @@ from cvguard.api.deps import PipelineDep
 from cvguard.api.routes.events import AlertOut
 from cvguard.api.schemas import Problem
 from cvguard.errors import InputError
-from cvguard.pipeline.actions import undo_false_positive
+from cvguard.pipeline.actions import redo_reopened, undo_false_positive
 from cvguard.store import EventStore, StatusChange, StoredAlert
 from cvguard.vocabulary import AlertStatus, Kind, Level, SubjectType
 
@@ -254,9 +254,18 @@ def set_status(
     nothing automatic changes the status. A false positive undoes, in the action feed, everything
     the alert caused (and it causes nothing more)."""
     store = event_store(pipeline)
+    before = store.get_alert(alert_id)
     changed = store.set_alert_status(alert_id, status=change.status, actor=actor(who), note=change.note)
     if changed is None:
         raise _not_found(alert_id)
+    version = request.app.state.policy.policy.version
     if change.status == "false_positive":
-        undo_false_positive(request.app.state.feed(), alert_id, request.app.state.policy.policy.version)
+        undo_false_positive(request.app.state.feed(), alert_id, version)
+    elif (
+        change.status in ("open", "acknowledged")
+        and before is not None
+        and before.status == "false_positive"
+        and changed.resolved_at is None
+    ):
+        redo_reopened(request.app.state.feed(), alert_id, version)
     return _detail(store, changed)
