@@ -419,6 +419,18 @@ class ReportStore(StoreBase):
             )
             return [Timing(Priority(p), f, a, d) for p, f, a, d in rows]
 
+    def overdue_counts(self, now: datetime) -> dict[Priority, int]:
+        """How many reports are past due now, per priority."""
+        r = m.reports.c
+        with self._tx() as c:
+            rows = c.execute(
+                select(r.priority, func.count())
+                .where(r.status.in_(sorted(_RUNNING)), r.due_at < now)
+                .group_by(r.priority)
+            )
+            found = {Priority(p): int(n) for p, n in rows}
+        return {p: found.get(p, 0) for p in Priority}
+
     # -- staff ---------------------------------------------------------------------------------
 
     def assign(self, report_id: str, *, assignee: str, actor: str) -> StoredReport | None:
