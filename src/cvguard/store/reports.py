@@ -61,7 +61,7 @@ PENDING: frozenset[str] = frozenset({"open", "assigned", "needs_more_info"})  # 
 FINAL: frozenset[str] = frozenset({"upheld", "rejected"})
 _RUNNING: frozenset[str] = frozenset({"open", "assigned"})  # the SLA clock runs (not waiting on the reporter)
 AUTOMATIC = "cvguard"  # the actor of what the crowd assessment changes
-MAX_CROWD = 2000  # reports against one account assessed together (the newest)
+MAX_CROWD = 500  # reports against one account assessed together (the newest): bounds a filing's cost
 MAX_PAGE = 500
 _ACCOUNT_LOCK = 0x63767270  # "cvrp": advisory lock space of reports against one account
 
@@ -286,10 +286,35 @@ class ReportStore(StoreBase):
             ).mappings()
         )
         crowd = assess_crowd(_reporter_facts(c, rows), rules.ring)
+        # the counts and the ring: one statement per distinct value (the ring's members, the rest),
+        # not one per report, so a big crowd costs a few statements a filing
+        by_value: dict[str, tuple[dict[str, Any] | None, list[str]]] = {}
         for row in rows:
-            self._apply_crowd(c, row, crowd, rules, now, filed=filed)
+            ring = crowd.ring_of(row["reporter_id"])
+            shown = ring.to_dict() if ring is not None else None
+            if (row["reporters"], row["independent_reporters"], row["ring"]) != (
+                crowd.reporters,
+                crowd.independent_reporters,
+                shown,
+            ):
+                key = json.dumps(shown, sort_keys=True)
+                by_value.setdefault(key, (shown, []))[1].append(row["report_id"])
+        for shown, ids in by_value.values():
+            for i in range(0, len(ids), 500):
+                c.execute(
+                    update(m.reports)
+                    .where(m.reports.c.report_id.in_(ids[i : i + 500]))
+                    .values(
+                        reporters=crowd.reporters,
+                        independent_reporters=crowd.independent_reporters,
+                        ring=shown,
+                    )
+                )
+        for row in rows:
+            if row["status"] in PENDING:  # a decided report keeps what it was decided under
+                self._reprioritise(c, row, crowd, rules, now, filed=filed)
 
-    def _apply_crowd(
+    def _reprioritise(
         self,
         c: Connection,
         row: RowMapping,
@@ -299,30 +324,25 @@ class ReportStore(StoreBase):
         *,
         filed: str,
     ) -> None:
-        ring = crowd.ring_of(row["reporter_id"])
-        values: dict[str, Any] = {
-            "reporters": crowd.reporters,
-            "independent_reporters": crowd.independent_reporters,
-            "ring": ring.to_dict() if ring is not None else None,
-        }
+        """The report's priority, reasons and due time under this crowd; a change is recorded."""
         base = Priority(row["base_priority"])
         reasons = [x for x in row["priority_reasons"] if not x.startswith(_CROWD_REASON)]
-        if row["status"] in PENDING:  # a decided report keeps what it was decided under
-            priority, why = queue_priority(base, crowd.independent_reporters, rules.promote_at)
-            if why is not None:
-                reasons.append(f"{_CROWD_REASON}{why}")
-            values["priority"] = int(priority)
-            values["priority_reasons"] = reasons
-            values["due_at"] = rules.due(row["filed_at"], priority)
+        priority, why = queue_priority(base, crowd.independent_reporters, rules.promote_at)
+        if why is not None:
+            reasons.append(f"{_CROWD_REASON}{why}")
+        values: dict[str, Any] = {
+            "priority": int(priority),
+            "priority_reasons": reasons,
+            "due_at": rules.due(row["filed_at"], priority),
+        }
         changed = {k: v for k, v in values.items() if row[k] != v}
         if not changed:
             return
         c.execute(update(m.reports).where(m.reports.c.report_id == row["report_id"]).values(**changed))
         if "priority" in changed and row["report_id"] != filed:
-            moved = Priority(values["priority"])
             note = (
-                f"priority {Priority(row['priority']).label} -> {moved.label}: {crowd.independent_reporters} "
-                f"independent reporters of {crowd.reporters} against the account"
+                f"priority {Priority(row['priority']).label} -> {priority.label}: "
+                f"{crowd.independent_reporters} independent of {crowd.reporters} reporters of the account"
             )
             self._history(
                 c, row["report_id"], now, AUTOMATIC, "reprioritised", row["status"], row["status"], None, note
