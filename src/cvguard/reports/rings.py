@@ -63,8 +63,8 @@ class Link:
 @dataclass(frozen=True, slots=True)
 class Ring:
     members: tuple[str, ...]
-    reasons: tuple[str, ...]  # at most MAX_REASONS links, in words
-    links: int  # how many links joined the members in all
+    reasons: tuple[str, ...]  # the links that joined its members (at most MAX_REASONS), in words
+    links: int  # pairs linked among the members, in all
 
     def to_dict(self) -> dict[str, object]:
         return {"members": list(self.members), "reasons": list(self.reasons), "links": self.links}
@@ -77,72 +77,107 @@ class CrowdAssessment:
     clusters: tuple[tuple[str, ...], ...]  # every cluster of 2 or more, members sorted
     rings: tuple[Ring, ...]
 
+    by_member: dict[str, Ring] = field(default_factory=dict, compare=False, repr=False)
+
     def ring_of(self, reporter_id: str) -> Ring | None:
-        return next((r for r in self.rings if reporter_id in r.members), None)
+        return self.by_member.get(reporter_id)
 
 
-def _hours(delta: timedelta) -> str:
-    s = abs(delta.total_seconds())
+def _span(seconds: float) -> str:
+    s = abs(seconds)
     return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min"
 
 
-def find_links(facts: Sequence[ReporterFacts], rule: RingRule) -> list[Link]:
-    """Every pair of reporters the rule links, each pair once (the first kind that links them)."""
-    links: list[Link] = []
-    seen: set[tuple[str, str]] = set()
-    by_time = sorted(facts, key=lambda f: (f.reported_at, f.reporter_id))
-    for i, a in enumerate(by_time):
-        for b in by_time[i + 1 :]:
-            apart = b.reported_at - a.reported_at
-            if apart > rule.reported_within:
-                break
-            if a.created_at is None or b.created_at is None:
-                continue
-            created_apart = abs(b.created_at - a.created_at)
-            if created_apart <= rule.created_within:
-                pair = (min(a.reporter_id, b.reporter_id), max(a.reporter_id, b.reporter_id))
-                seen.add(pair)
-                links.append(
-                    Link(
-                        *pair,
-                        kind="created_together_in_sync",
-                        detail=f"{pair[0]} and {pair[1]}: accounts created {_hours(created_apart)} apart, "
-                        f"reported {_hours(apart)} apart",
-                    )
-                )
-    follows = {f.reporter_id: f.follows for f in facts}
-    for a_id, a_follows in sorted(follows.items()):
-        for b_id in sorted(a_follows):
-            if a_id < b_id and b_id in follows and a_id in follows[b_id] and (a_id, b_id) not in seen:
-                seen.add((a_id, b_id))
-                links.append(Link(a_id, b_id, "follow_each_other", f"{a_id} and {b_id} follow each other"))
-    return links
+class _Forest:
+    """Union-find over reporter ids; remembers the links that joined two clusters (a spanning
+    forest: what a ring's reasons show) and counts every link."""
 
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.parent = {x: x for x in ids}
+        self.joining: list[Link] = []
+        self.pairs: list[tuple[str, str]] = []  # every pair linked
 
-def assess_crowd(facts: Iterable[ReporterFacts], rule: RingRule | None = None) -> CrowdAssessment:
-    """Cluster the reporters of one account (one ``ReporterFacts`` per reporter; a reporter given
-    twice keeps the first) and count each cluster once."""
-    rule = rule if rule is not None else RingRule()
-    unique: dict[str, ReporterFacts] = {}
-    for f in facts:
-        unique.setdefault(f.reporter_id, f)
-    people = list(unique.values())
-    parent = {p.reporter_id: p.reporter_id for p in people}
-
-    def root(x: str) -> str:
+    def root(self, x: str) -> str:
+        parent = self.parent
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
-    links = find_links(people, rule)
-    for link in links:
-        ra, rb = root(link.a), root(link.b)
+    def link(self, a: str, b: str, kind: str, made_apart: float = 0.0, apart: float = 0.0) -> None:
+        """Link ``a`` and ``b`` (``a < b``); the words are written only for a joining link."""
+        self.pairs.append((a, b))
+        ra, rb = self.root(a), self.root(b)
         if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+            self.parent[max(ra, rb)] = min(ra, rb)
+            if kind == "follow_each_other":
+                detail = f"{a} and {b} follow each other"
+            else:
+                detail = (
+                    f"{a} and {b}: accounts created {_span(made_apart)} apart, reported {_span(apart)} apart"
+                )
+            self.joining.append(Link(a, b, kind=kind, detail=detail))
+
+
+def _in_sync(
+    a: tuple[float, float | None], b: tuple[float, float | None], within_s: float, created_s: float
+) -> bool:
+    return (
+        a[1] is not None
+        and b[1] is not None
+        and abs(a[0] - b[0]) <= within_s
+        and abs(a[1] - b[1]) <= created_s
+    )
+
+
+def _link_all(people: Sequence[ReporterFacts], rule: RingRule) -> _Forest:
+    """Apply the rule to every pair (each pair counted once, by the first kind that links it)."""
+    forest = _Forest(p.reporter_id for p in people)
+    within_s = rule.reported_within.total_seconds()
+    created_s = rule.created_within.total_seconds()
+    times = {
+        p.reporter_id: (p.reported_at.timestamp(), p.created_at.timestamp() if p.created_at else None)
+        for p in people
+    }
+    # sorted by report time: a pair is looked at only while in sync
+    timed = sorted((at, who, made) for who, (at, made) in times.items())
+    for i, (at_a, a, made_a) in enumerate(timed):
+        if made_a is None:
+            continue
+        for at_b, b, made_b in timed[i + 1 :]:
+            if at_b - at_a > within_s:
+                break
+            if made_b is not None and abs(made_b - made_a) <= created_s:
+                first, second = (a, b) if a < b else (b, a)
+                forest.link(first, second, "created_together_in_sync", made_b - made_a, at_b - at_a)
+    follows = {p.reporter_id: p.follows for p in people}
+    for a, a_follows in sorted(follows.items()):
+        for b in sorted(a_follows):
+            if (
+                a < b
+                and b in follows
+                and a in follows[b]
+                and not _in_sync(times[a], times[b], within_s, created_s)
+            ):
+                forest.link(a, b, "follow_each_other")
+    return forest
+
+
+def assess_crowd(facts: Iterable[ReporterFacts], rule: RingRule | None = None) -> CrowdAssessment:
+    """Cluster the reporters of one account (one ``ReporterFacts`` per reporter; a reporter given
+    twice keeps the first) and count each cluster once.
+
+    Every pair the rule links is counted (``Ring.links``); the reasons shown are the links that
+    joined two clusters, in the order found, which is enough to see why each member is there."""
+    rule = rule if rule is not None else RingRule()
+    unique: dict[str, ReporterFacts] = {}
+    for f in facts:
+        unique.setdefault(f.reporter_id, f)
+    people = list(unique.values())
+    forest = _link_all(people, rule)
     groups: dict[str, list[str]] = {}
     for p in people:
-        groups.setdefault(root(p.reporter_id), []).append(p.reporter_id)
+        groups.setdefault(forest.root(p.reporter_id), []).append(p.reporter_id)
     clusters = tuple(
         sorted((tuple(sorted(g)) for g in groups.values() if len(g) > 1), key=lambda c: (-len(c), c))
     )
@@ -151,10 +186,13 @@ def assess_crowd(facts: Iterable[ReporterFacts], rule: RingRule | None = None) -
         if len(members) < rule.min_ring:
             continue
         inside = set(members)
-        mine = [link for link in links if link.a in inside]
-        rings.append(
-            Ring(members=members, reasons=tuple(x.detail for x in mine[:MAX_REASONS]), links=len(mine))
-        )
+        mine = [link for link in forest.joining if link.a in inside]
+        links = sum(1 for a, _ in forest.pairs if a in inside)
+        rings.append(Ring(members=members, reasons=tuple(x.detail for x in mine[:MAX_REASONS]), links=links))
     return CrowdAssessment(
-        reporters=len(people), independent_reporters=len(groups), clusters=clusters, rings=tuple(rings)
+        reporters=len(people),
+        independent_reporters=len(groups),
+        clusters=clusters,
+        rings=tuple(rings),
+        by_member={who: ring for ring in rings for who in ring.members},
     )
