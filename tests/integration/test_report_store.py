@@ -250,3 +250,43 @@ def test_reporter_pages(reports: ReportStore, clock: Clock) -> None:
         seen += [r.report_id for r in page]
         after = (page[-1].filed_at, page[-1].report_id)
     assert seen == ids[::-1]
+
+
+def test_a_decided_report_keeps_its_priority(reports: ReportStore, clock: Clock) -> None:
+    decided = _file(reports, "p0", account="bully")
+    reports.decide(decided, outcome="rejected", note=None, actor="m")
+    for i in range(1, 6):
+        clock.advance(hours=3)
+        _file(reports, f"p{i}", account="bully", reporter_created_at=T0 - timedelta(days=300 * i))
+    kept = reports.get(decided)
+    assert kept is not None and kept.priority is Priority.NORMAL  # decided under normal, stays
+    assert kept.independent_reporters == 6  # the crowd is still shown
+    assert {r.priority for r in reports.queue(now=clock())} == {Priority.HIGH}
+
+
+def test_concurrent_filings_against_one_account_each_see_the_others(database_url: str) -> None:
+    import threading
+
+    stores = [ReportStore.open(database_url) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def file_some(store: ReportStore, n: int) -> None:
+        try:
+            for i in range(3):
+                _file(store, f"w{n}-{i}", account="crowded")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=file_some, args=(s, n)) for n, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert not errors
+        got = stores[0].queue(now=datetime.now(UTC), limit=100)
+        # whichever filing came last assessed all twelve and wrote the count on every report
+        assert len(got) == 12 and {r.reporters for r in got} == {12}
+    finally:
+        for s in stores:
+            s.close()
