@@ -143,6 +143,10 @@ def test_who_reads_the_queue_and_decides(
             {"category": "insult", "account_id": "x", "reporter": {"created_at": "2020-01-01T00:00:00"}},
             "created_at",
         ),
+        (
+            {"category": "insult", "account_id": "x", "reporter": {"created_at": "1900-01-01T00:00:00Z"}},
+            "created_at",
+        ),
     ],
 )
 def test_bad_reports_are_422(app: FastAPI, body: dict[str, Any], field: str) -> None:

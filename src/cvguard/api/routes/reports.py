@@ -21,13 +21,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from cvguard.api.auth import ON_BEHALF_OF, Principal, acting_for, authenticate, owner_or_staff, require
 from cvguard.api.reportdesk import ReportDesk
 from cvguard.api.routes.alerts import actor
 from cvguard.api.schemas import Problem
 from cvguard.errors import InputError
+from cvguard.events import CREATED_FROM, OCCURRED_BEFORE
 from cvguard.reports.groups import any_minor
 from cvguard.reports.outcome import outcome_action
 from cvguard.reports.priority import Priority, base_priority, response_figures
@@ -54,6 +55,7 @@ UserId = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL, descr
 Status = Literal["open", "assigned", "needs_more_info", "upheld", "rejected"]
 Outcome = Literal["upheld", "rejected", "needs_more_info"]
 MAX_NOTE = 4000
+MAX_MINOR_CHECKS = 200  # people asked about per report (the reporter first): bounds the reader's calls
 
 _PROBLEM: dict[str, Any] = {"model": Problem, "content": {"application/problem+json": {}}}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {**_PROBLEM, "description": "No such report."}}
@@ -66,8 +68,16 @@ class ReporterFactsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     created_at: AwareDatetime | None = Field(
-        default=None, description="When the reporter's account was created."
+        default=None, description="When the reporter's account was created (1970 to 2100)."
     )
+
+    @field_validator("created_at")
+    @classmethod
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not CREATED_FROM <= value < OCCURRED_BEFORE:
+            raise ValueError(f"must be between {CREATED_FROM:%Y-%m-%d} and {OCCURRED_BEFORE:%Y-%m-%d}")
+        return value
+
     follows: list[Id] = Field(
         default_factory=list, max_length=5000, description="The ids the reporter follows."
     )
@@ -265,9 +275,9 @@ def file_report(body: ReportIn, request: Request, principal: Caller, desk: Desk)
     account = body.account_id
     if account is None and len(set(authors.values())) == 1:
         account = next(iter(authors.values()))  # the reported content's one author
-    minor = (
-        any_minor(desk.groups, [reporter, *sorted(aimed_at - {account} if account else aimed_at)]) is not None
-    )
+    # the reporter and the people the reported content is aimed at (not the reported account)
+    aimed = sorted(aimed_at - {account, reporter})[: MAX_MINOR_CHECKS - 1]
+    minor = any_minor(desk.groups, [reporter, *aimed]) is not None
     priority, reasons = base_priority(body.category, taxonomy, minor=minor)
     facts = body.reporter or ReporterFactsIn()
     filed = store.file(
