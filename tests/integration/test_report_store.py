@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cvguard.errors import InputError
 from cvguard.events import Event
 from cvguard.reports import Priority, ReportRules
 from cvguard.store import EventStore
@@ -290,3 +291,23 @@ def test_concurrent_filings_against_one_account_each_see_the_others(database_url
     finally:
         for s in stores:
             s.close()
+
+
+def test_the_reporters_answer_reopens_with_a_fresh_sla(reports: ReportStore, clock: Clock) -> None:
+    report_id = _file(reports, "u1", category="threat", base=Priority.URGENT, evidence_case_ids=("c1",))
+    with pytest.raises(InputError, match="not waiting"):
+        reports.add_info(report_id, text="more", rules=RULES)
+    reports.decide(report_id, outcome="needs_more_info", note="which post?", actor="m")
+    clock.advance(hours=5)
+    answered = reports.add_info(
+        report_id, text="这条：e9", evidence_event_ids=("e9",), evidence_case_ids=("c1", "c2"), rules=RULES
+    )
+    assert answered is not None
+    assert answered.status == "open" and answered.sla_from == clock()
+    assert answered.due_at == clock() + timedelta(hours=1)
+    assert answered.evidence_event_ids == ("e9",) and answered.evidence_case_ids == ("c1", "c2")
+    last = answered.history[-1]
+    assert (last.action, last.actor, last.note) == ("info_added", "u1", "这条：e9")
+    assert not answered.overdue(clock() + timedelta(minutes=59))
+    assert answered.overdue(clock() + timedelta(minutes=61))
+    assert reports.add_info("rep_nope", text="x", rules=RULES) is None

@@ -327,3 +327,24 @@ def test_report_text_is_never_logged(app: FastAPI, caplog: pytest.LogCaptureFixt
             c.post(f"/v1/reports/{rid}/decision", json={"outcome": "upheld", "note": secret})
     assert rid in caplog.text
     assert secret not in caplog.text
+
+
+def test_the_reporter_answers_a_request_for_more_information(app: FastAPI, clock: Clock) -> None:
+    rid = _file(app, "u1", category="insult")["report_id"]
+    with api_client(app, role="platform", on_behalf_of="u1") as c:
+        assert c.post(f"/v1/reports/{rid}/info", json={"text": "x"}).status_code == 409  # nothing was asked
+    with api_client(app, role="moderator") as c:
+        c.post(f"/v1/reports/{rid}/decision", json={"outcome": "needs_more_info", "note": "which post?"})
+        assert c.post(f"/v1/reports/{rid}/info", json={"text": "x"}).status_code == 403  # staff do not answer
+    with api_client(app, role="platform", on_behalf_of="u2") as c:
+        assert c.post(f"/v1/reports/{rid}/info", json={"text": "x"}).status_code == 403  # nor anyone else
+    clock.advance(hours=30)
+    with api_client(app, role="platform", user="u1") as c:
+        assert c.post(f"/v1/reports/{rid}/info", json={}).status_code == 422
+        answered = c.post(f"/v1/reports/{rid}/info", json={"text": "是这条", "evidence_event_ids": ["e5"]})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["status"] == "open" and answered.json()["evidence_event_ids"] == ["e5"]
+    with api_client(app, role="moderator") as c:
+        staff = c.get(f"/v1/reports/{rid}").json()["staff"]
+    assert not staff["overdue"] and staff["due_at"].startswith("2026-11-22T18:00")  # 24 h from the answer
+    assert staff["history"][-1]["action"] == "info_added" and staff["history"][-1]["note"] == "是这条"

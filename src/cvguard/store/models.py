@@ -294,7 +294,8 @@ reports = Table(
     Column("base_priority", Integer(), nullable=False),
     Column("priority", Integer(), nullable=False),
     Column("priority_reasons", JSONDoc, nullable=False),
-    Column("due_at", UTCDateTime(), nullable=False),
+    Column("sla_from", UTCDateTime(), nullable=False),  # filing, or the reporter's answer to needs_more_info
+    Column("due_at", UTCDateTime(), nullable=False),  # sla_from + the SLA of the priority
     Column("status", String(16), nullable=False),  # open / assigned / needs_more_info / upheld / rejected
     Column("assigned_to", String(ACTOR), nullable=True),
     Column("outcome", String(16), nullable=True),
@@ -315,7 +316,7 @@ reports = Table(
     Index(None, "reporter_id", "client_key", unique=True),
 )
 
-# Everything that happened to a report: filed, assigned, decided, re-prioritised (by whom, when).
+# Everything that happened to a report: filed, assigned, decided, reprioritised, info_added (by whom, when).
 report_history = Table(
     "report_history",
     metadata,
@@ -325,7 +326,7 @@ report_history = Table(
     ),
     Column("at", UTCDateTime(), nullable=False),  # wall clock
     Column("actor", String(ACTOR), nullable=False),
-    Column("action", String(16), nullable=False),  # filed / assigned / decided / reprioritised
+    Column("action", String(16), nullable=False),  # filed / assigned / decided / reprioritised / info_added
     Column("previous_status", String(16), nullable=True),
     Column("status", String(16), nullable=False),
     Column("outcome", String(16), nullable=True),

@@ -18,6 +18,8 @@ What it guarantees:
   first decision stays in ``first_decided_at`` (response figures), later ones replace the current
   outcome and count up ``decision_no``. The same decision again (outcome and note) changes nothing.
 - A person's assessment beats the crowd's: a decided report keeps its priority and due time.
+- **SLA** runs from ``sla_from``: the filing, or the reporter's answer to ``needs_more_info``
+  (``add_info``), which opens the report again.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ class StoredReport:
     base_priority: Priority
     priority: Priority
     priority_reasons: tuple[str, ...]
+    sla_from: datetime
     due_at: datetime
     status: ReportStatus
     assigned_to: str | None
@@ -193,6 +196,7 @@ class ReportStore(StoreBase):
                         base_priority=int(base_priority),
                         priority=int(base_priority),
                         priority_reasons=list(priority_reasons),
+                        sla_from=now,
                         due_at=rules.due(now, base_priority),
                         status="open",
                         decision_no=0,
@@ -271,6 +275,7 @@ class ReportStore(StoreBase):
                     r.reporter_created_at,
                     r.reporter_follows,
                     r.filed_at,
+                    r.sla_from,
                     r.status,
                     r.base_priority,
                     r.priority,
@@ -333,7 +338,7 @@ class ReportStore(StoreBase):
         values: dict[str, Any] = {
             "priority": int(priority),
             "priority_reasons": reasons,
-            "due_at": rules.due(row["filed_at"], priority),
+            "due_at": rules.due(row["sla_from"], priority),
         }
         changed = {k: v for k, v in values.items() if row[k] != v}
         if not changed:
@@ -508,6 +513,44 @@ class ReportStore(StoreBase):
         assert found is not None
         return found, fresh
 
+    def add_info(
+        self,
+        report_id: str,
+        *,
+        text: str | None,
+        evidence_event_ids: Sequence[str] = (),
+        evidence_case_ids: Sequence[str] = (),
+        rules: ReportRules,
+    ) -> StoredReport | None:
+        """The reporter answers ``needs_more_info``: the evidence is added, the text kept in the
+        history entry, and the report is open again with its SLA counted from now. InputError
+        when the report is not waiting for information; None when there is no such report."""
+        now = self._clock()
+        with self._tx() as c:
+            row = self._claim(c, report_id, now)
+            if row is None:
+                return None
+            if row["status"] != "needs_more_info":
+                raise InputError(f"report {report_id} is {row['status']}: it is not waiting for information")
+            events = list(dict.fromkeys([*row["evidence_event_ids"], *evidence_event_ids]))
+            cases = list(dict.fromkeys([*row["evidence_case_ids"], *evidence_case_ids]))
+            c.execute(
+                update(m.reports)
+                .where(m.reports.c.report_id == report_id)
+                .values(
+                    status="open",
+                    evidence_event_ids=events,
+                    evidence_case_ids=cases,
+                    sla_from=now,
+                    due_at=rules.due(now, Priority(row["priority"])),
+                )
+            )
+            note = _db_text(text) if text is not None else None
+            self._history(
+                c, report_id, now, row["reporter_id"], "info_added", row["status"], "open", None, note
+            )
+        return self.get(report_id)
+
     def _claim(self, c: Connection, report_id: str, now: datetime) -> RowMapping | None:
         """Lock the report's row for this transaction (an UPDATE first: SQLite's write lock and
         PostgreSQL's row lock), then read it."""
@@ -635,6 +678,7 @@ def _report(row: RowMapping, history: tuple[HistoryEntry, ...]) -> StoredReport:
         base_priority=Priority(row["base_priority"]),
         priority=Priority(row["priority"]),
         priority_reasons=tuple(row["priority_reasons"] or ()),
+        sla_from=row["sla_from"],
         due_at=row["due_at"],
         status=row["status"],
         assigned_to=row["assigned_to"],

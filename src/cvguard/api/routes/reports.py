@@ -8,6 +8,8 @@
     POST /v1/reports/{id}/assign       a moderator takes a report, or gives it to someone
     POST /v1/reports/{id}/decision     upheld / rejected / needs_more_info, with a note (moderator);
                                        the reporter is told through the action feed (``report_outcome``)
+    POST /v1/reports/{id}/info         the reporter answers needs_more_info: text and evidence, and
+                                       the report is open again (its SLA counted from the answer)
 
 A reporter sees their report and its status and outcome; staff see the priority and why, the
 due time, the crowd against the reported account (independent reporters, a suspected ring) and
@@ -125,6 +127,7 @@ class StaffView(BaseModel):
     reporter_id: str
     priority: str = Field(description="urgent, high or normal.")
     priority_reasons: list[str]
+    sla_from: datetime = Field(description="The filing, or the reporter's answer to needs_more_info.")
     due_at: datetime
     overdue: bool = Field(description="Past due while waiting for staff (open or assigned).")
     minor: bool = Field(description="A minor is involved (the reporter or a person the content is aimed at).")
@@ -165,6 +168,7 @@ class ReportOut(BaseModel):
                 reporter_id=r.reporter_id,
                 priority=r.priority.label,
                 priority_reasons=list(r.priority_reasons),
+                sla_from=r.sla_from,
                 due_at=r.due_at,
                 overdue=r.overdue(now),
                 minor=r.minor,
@@ -201,6 +205,16 @@ class ReportOut(BaseModel):
 class ReportList(BaseModel):
     reports: list[ReportOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class InfoIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(
+        default=None, max_length=100_000, description="The reporter's answer (any script)."
+    )
+    evidence_event_ids: list[Id] = Field(default_factory=list, max_length=100)
+    evidence_case_ids: list[Id] = Field(default_factory=list, max_length=50)
 
 
 class AssignIn(BaseModel):
@@ -474,3 +488,35 @@ def decide_report(
         action_key=entry.key,
         action_seq=entry.seq,
     )
+
+
+@router.post(
+    "/reports/{report_id}/info",
+    response_model=ReportOut,
+    responses={**_NOT_FOUND, **_INVALID, 409: {**_PROBLEM, "description": "Not waiting for information."}},
+    summary="Answer a request for more information (the reporter)",
+)
+def add_info(report_id: ReportId, body: InfoIn, request: Request, principal: Caller, desk: Desk) -> ReportOut:
+    """Only the reporter (a call made for them) answers; the report must be `needs_more_info`."""
+    report = _found(desk, report_id)
+    if acting_for(request, principal) != report.reporter_id:
+        raise HTTPException(
+            403, "only the reporter answers a request for more information (a call made for them)"
+        )
+    if report.status != "needs_more_info":
+        raise HTTPException(409, f"report {report_id} is {report.status}: it is not waiting for information")
+    if body.text is not None and len(body.text) > desk.max_text:
+        raise InputError(f"text is at most {desk.max_text} characters", field="text")
+    if body.text is None and not body.evidence_event_ids and not body.evidence_case_ids:
+        raise InputError("an answer carries text, evidence, or both", field="text")
+    answered = desk.store.add_info(
+        report_id,
+        text=body.text,
+        evidence_event_ids=body.evidence_event_ids,
+        evidence_case_ids=body.evidence_case_ids,
+        rules=desk.rules,
+    )
+    if answered is None:
+        raise HTTPException(404, f"no report {report_id!r}")
+    log.info("report %s: the reporter added information", report_id)
+    return ReportOut.of(answered, staff=False, now=desk.now())

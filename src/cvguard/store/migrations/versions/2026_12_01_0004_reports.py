@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("base_priority", sa.Integer(), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("priority_reasons", _json(), nullable=False),
+        sa.Column("sla_from", _time(), nullable=False),
         sa.Column("due_at", _time(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("assigned_to", sa.String(ACTOR), nullable=True),
