@@ -334,7 +334,11 @@ def test_the_reporter_answers_a_request_for_more_information(app: FastAPI, clock
     with api_client(app, role="platform", on_behalf_of="u1") as c:
         assert c.post(f"/v1/reports/{rid}/info", json={"text": "x"}).status_code == 409  # nothing was asked
     with api_client(app, role="moderator") as c:
-        c.post(f"/v1/reports/{rid}/decision", json={"outcome": "needs_more_info", "note": "which post?"})
+        asked = c.post(
+            f"/v1/reports/{rid}/decision",
+            json={"outcome": "needs_more_info", "note": "vague", "reply": "请告诉我们是哪一条帖子"},
+        ).json()
+        assert asked["report"]["reply"] == "请告诉我们是哪一条帖子"
         assert c.post(f"/v1/reports/{rid}/info", json={"text": "x"}).status_code == 403  # staff do not answer
     with api_client(app, role="platform", on_behalf_of="u2") as c:
         assert c.post(f"/v1/reports/{rid}/info", json={"text": "x"}).status_code == 403  # nor anyone else
@@ -344,6 +348,13 @@ def test_the_reporter_answers_a_request_for_more_information(app: FastAPI, clock
         answered = c.post(f"/v1/reports/{rid}/info", json={"text": "是这条", "evidence_event_ids": ["e5"]})
     assert answered.status_code == 200, answered.text
     assert answered.json()["status"] == "open" and answered.json()["evidence_event_ids"] == ["e5"]
+    assert answered.json()["reply"] == "请告诉我们是哪一条帖子" and answered.json()["staff"] is None
+    with api_client(app, role="platform") as c:
+        (action,) = [a for a in c.get("/v1/actions").json()["actions"] if a["kind"] == "report_outcome"]
+    assert (
+        action["params"]["reply"] == "请告诉我们是哪一条帖子"
+        and action["params"]["outcome"] == "needs_more_info"
+    )
     with api_client(app, role="moderator") as c:
         staff = c.get(f"/v1/reports/{rid}").json()["staff"]
     assert not staff["overdue"] and staff["due_at"].startswith("2026-11-22T18:00")  # 24 h from the answer

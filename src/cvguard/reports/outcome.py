@@ -34,9 +34,16 @@ class OutcomeAction:
 
 
 def outcome_action(
-    *, report_id: str, reporter_id: str, outcome: str, decision_no: int, category: str
+    *,
+    report_id: str,
+    reporter_id: str,
+    outcome: str,
+    decision_no: int,
+    category: str,
+    reply: str | None = None,
 ) -> OutcomeAction:
-    """The feed action for decision number ``decision_no`` (1, 2, ...) of a report."""
+    """The feed action for decision number ``decision_no`` (1, 2, ...) of a report; ``reply`` is
+    the moderator's message to the reporter (null when none)."""
     return OutcomeAction(
         key=f"{KIND}:{report_id}:{decision_no}",
         subject=report_id,
@@ -45,6 +52,7 @@ def outcome_action(
             "reporter_id": reporter_id,
             "category": category,
             "decision_no": decision_no,
+            "reply": reply,
         },
         reason=f"a moderator decided the report: {outcome}",
     )

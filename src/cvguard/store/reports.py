@@ -130,6 +130,7 @@ class StoredReport:
     decided_by: str | None
     decided_at: datetime | None
     decision_note: str | None
+    reply: str | None  # the decision's message to the reporter
     first_action_at: datetime | None
     first_decided_at: datetime | None
     reporters: int
@@ -479,20 +480,22 @@ class ReportStore(StoreBase):
         return self.get(report_id)
 
     def decide(
-        self, report_id: str, *, outcome: str, note: str | None, actor: str
+        self, report_id: str, *, outcome: str, note: str | None, actor: str, reply: str | None = None
     ) -> tuple[StoredReport, bool] | None:
-        """Record ``outcome`` (upheld, rejected, needs_more_info) with ``note``; the report and
-        whether this was a new decision (False: the same outcome and note as the current one).
-        None when there is no such report."""
+        """Record ``outcome`` (upheld, rejected, needs_more_info) with ``note`` (for staff) and
+        ``reply`` (for the reporter: what is asked, or why); the report and whether this was a new
+        decision (False: the same outcome, note and reply as the current one). None when there is
+        no such report."""
         if outcome not in OUTCOMES:
             raise InputError(f"outcome must be one of {', '.join(OUTCOMES)}", field="outcome")
         now = self._clock()
         note = _db_text(note) if note is not None else None
+        reply = _db_text(reply) if reply is not None else None
         with self._tx() as c:
             row = self._claim(c, report_id, now)
             if row is None:
                 return None
-            fresh = not (row["outcome"] == outcome and row["decision_note"] == note)
+            fresh = (row["outcome"], row["decision_note"], row["reply"]) != (outcome, note, reply)
             if fresh:
                 c.execute(
                     update(m.reports)
@@ -504,6 +507,7 @@ class ReportStore(StoreBase):
                         decided_by=actor[: m.ACTOR],
                         decided_at=now,
                         decision_note=note,
+                        reply=reply,
                         first_action_at=row["first_action_at"] or now,
                         first_decided_at=row["first_decided_at"] or (now if outcome in FINAL else None),
                     )
@@ -687,6 +691,7 @@ def _report(row: RowMapping, history: tuple[HistoryEntry, ...]) -> StoredReport:
         decided_by=row["decided_by"],
         decided_at=row["decided_at"],
         decision_note=row["decision_note"],
+        reply=row["reply"],
         first_action_at=row["first_action_at"],
         first_decided_at=row["first_decided_at"],
         reporters=int(row["reporters"]),

@@ -155,6 +155,7 @@ class ReportOut(BaseModel):
     text: str | None
     status: str
     outcome: str | None
+    reply: str | None = Field(description="The decision's message to the reporter.")
     filed_at: datetime
     decided_at: datetime | None
     client_key: str | None
@@ -195,6 +196,7 @@ class ReportOut(BaseModel):
             text=r.text,
             status=r.status,
             outcome=r.outcome,
+            reply=r.reply,
             filed_at=r.filed_at,
             decided_at=r.decided_at,
             client_key=r.client_key,
@@ -229,7 +231,14 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Outcome
-    note: str | None = Field(default=None, max_length=MAX_NOTE, description="Why (kept with the decision).")
+    note: str | None = Field(
+        default=None, max_length=MAX_NOTE, description="Why, for staff (kept with the decision)."
+    )
+    reply: str | None = Field(
+        default=None,
+        max_length=MAX_NOTE,
+        description="For the reporter: what more is needed, or why (shown to them, in the outcome action).",
+    )
 
 
 class DecisionOut(BaseModel):
@@ -465,7 +474,9 @@ def decide_report(
 ) -> DecisionOut:
     """upheld, rejected or needs_more_info, with a note; recorded with actor and time, and the
     reporter told through the action feed (kind `report_outcome`, one action per decision)."""
-    decided = desk.store.decide(report_id, outcome=body.outcome, note=body.note, actor=actor(principal))
+    decided = desk.store.decide(
+        report_id, outcome=body.outcome, note=body.note, reply=body.reply, actor=actor(principal)
+    )
     if decided is None:
         raise HTTPException(404, f"no report {report_id!r}")
     report, fresh = decided
@@ -478,6 +489,7 @@ def decide_report(
                 outcome=body.outcome,
                 decision_no=report.decision_no,
                 category=report.category,
+                reply=report.reply,
             )
         ]
     )

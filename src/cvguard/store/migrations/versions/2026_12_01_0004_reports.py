@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(ACTOR), nullable=True),
         sa.Column("decided_at", _time(), nullable=True),
         sa.Column("decision_note", sa.Text(), nullable=True),
+        sa.Column("reply", sa.Text(), nullable=True),
         sa.Column("first_action_at", _time(), nullable=True),
         sa.Column("first_decided_at", _time(), nullable=True),
         sa.Column("reporters", sa.Integer(), nullable=False),
