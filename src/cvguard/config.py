@@ -75,6 +75,19 @@ class Settings(BaseSettings):
     # Shadow mode: a candidate policy decides every event beside the active one; its decisions are
     # recorded (``decisions`` table, shadow=true), never returned. None: no shadow.
     shadow_policy_file: Path | None = None
+    # Reports (docs/REPORTS.md): the SLA of each priority, in hours of wall-clock time; how many
+    # independent reporters of one account raise a report a level, over what window; the ring rule
+    # (reporters created within ``report_ring_created_within_h`` of each other AND reporting within
+    # ``report_ring_reported_within_min`` of each other, or following each other, are one voice).
+    report_sla_urgent_h: float = Field(default=1.0, gt=0)
+    report_sla_high_h: float = Field(default=4.0, gt=0)
+    report_sla_normal_h: float = Field(default=24.0, gt=0)
+    report_promote_at: int = Field(default=5, ge=2)
+    report_crowd_window_h: float = Field(default=168.0, gt=0)
+    report_ring_created_within_h: float = Field(default=72.0, ge=0)
+    report_ring_reported_within_min: float = Field(default=30.0, ge=0)
+    report_ring_min_size: int = Field(default=3, ge=2)
+    report_max_text_chars: int = Field(default=4000, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

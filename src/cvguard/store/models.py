@@ -270,3 +270,67 @@ decisions = Table(
     Column("decision", JSONDoc, nullable=False),
     Column("decided_at", UTCDateTime(), nullable=False),
 )
+
+
+# Reports people file about content or accounts (``store.reports``): the staff queue reads them by
+# priority and due time. ``independent_reporters`` and ``ring`` are the crowd against the reported
+# account as last assessed (``reports.rings``); ``priority`` is ``base_priority`` raised by that crowd.
+REPORT_ID = 64
+reports = Table(
+    "reports",
+    metadata,
+    Column("report_id", String(REPORT_ID), primary_key=True),
+    Column("reporter_id", String(ID), nullable=False),
+    Column("client_key", String(ID), nullable=True),  # the platform's idempotency key, per reporter
+    Column("category", String(64), nullable=False),
+    Column("account_id", String(ID), nullable=True),  # the reported account (given or the events' author)
+    Column("event_ids", JSONDoc, nullable=False),
+    Column("evidence_event_ids", JSONDoc, nullable=False),
+    Column("evidence_case_ids", JSONDoc, nullable=False),
+    Column("text", Text(), nullable=True),
+    Column("reporter_created_at", UTCDateTime(), nullable=True),
+    Column("reporter_follows", JSONDoc, nullable=False),
+    Column("minor", Boolean(), nullable=False),
+    Column("base_priority", Integer(), nullable=False),
+    Column("priority", Integer(), nullable=False),
+    Column("priority_reasons", JSONDoc, nullable=False),
+    Column("sla_from", UTCDateTime(), nullable=False),  # filing, or the reporter's answer to needs_more_info
+    Column("due_at", UTCDateTime(), nullable=False),  # sla_from + the SLA of the priority
+    Column("status", String(16), nullable=False),  # open / assigned / needs_more_info / upheld / rejected
+    Column("assigned_to", String(ACTOR), nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("decision_no", Integer(), nullable=False),
+    Column("decided_by", String(ACTOR), nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("decision_note", Text(), nullable=True),  # for staff
+    Column("reply", Text(), nullable=True),  # the decision's message to the reporter
+    Column("first_action_at", UTCDateTime(), nullable=True),
+    Column("first_decided_at", UTCDateTime(), nullable=True),
+    Column("reporters", Integer(), nullable=False),
+    Column("independent_reporters", Integer(), nullable=False),
+    Column("ring", JSONDoc, nullable=True),
+    Column("filed_at", UTCDateTime(), nullable=False),  # wall clock
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "reporter_id", "filed_at"),
+    Index(None, "account_id", "filed_at"),
+    Index(None, "priority", "due_at", "report_id"),
+    Index(None, "reporter_id", "client_key", unique=True),
+)
+
+# Everything that happened to a report: filed, assigned, decided, reprioritised, info_added (by whom, when).
+report_history = Table(
+    "report_history",
+    metadata,
+    Column("entry_id", Integer(), primary_key=True, autoincrement=True),
+    Column(
+        "report_id", String(REPORT_ID), ForeignKey("reports.report_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("at", UTCDateTime(), nullable=False),  # wall clock
+    Column("actor", String(ACTOR), nullable=False),
+    Column("action", String(16), nullable=False),  # filed / assigned / decided / reprioritised / info_added
+    Column("previous_status", String(16), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("outcome", String(16), nullable=True),
+    Column("note", Text(), nullable=True),
+    Index(None, "report_id", "entry_id"),
+)
