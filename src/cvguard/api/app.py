@@ -15,7 +15,18 @@ from cvguard.api import docs, problems
 from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
 from cvguard.api.policy import FeedHolder, PolicySource, policy_source
-from cvguard.api.routes import actions, alerts, asks, decisions, events, health, keys, screen, targets
+from cvguard.api.routes import (
+    actions,
+    alerts,
+    asks,
+    decisions,
+    events,
+    evidence,
+    health,
+    keys,
+    screen,
+    targets,
+)
 from cvguard.api.scaleout import SharedView, StreamIngest
 from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
@@ -110,6 +121,7 @@ def create_app(
         finally:
             holder.close()
             feed.close()
+            vault.close()
             auth.close()
             if client is not None:
                 client.close()
@@ -131,6 +143,8 @@ def create_app(
     app.state.shadow_policy = shadow
     feed = FeedHolder(settings)
     app.state.feed = feed
+    vault = evidence.VaultHolder(settings)
+    app.state.vault = vault
     # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour
     # reads come from the state they share; the store (reads) is the same database they write.
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -155,6 +169,11 @@ def create_app(
     app.include_router(asks.router, dependencies=platform, responses=AUTH_RESPONSES)
     decision_readers = [Depends(guard(read=("platform", "moderator", "auditor")))]  # admin: all
     app.include_router(decisions.router, dependencies=decision_readers, responses=AUTH_RESPONSES)
+    # evidence: a person's own (a platform call made for them) or staff's (api.routes.evidence)
+    evidence_users = [
+        Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))
+    ]
+    app.include_router(evidence.router, dependencies=evidence_users, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))
