@@ -912,7 +912,7 @@ def evidence_verify(
     package_file: Annotated[Path, typer.Argument(help="An evidence package (.zip).", show_default=False)],
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Also compare with the case in this vault (database URL).", show_default=False),
+        typer.Option("--db", help="Also compare with the case in this vault (a database URL)."),
     ] = None,
 ) -> None:
     """Check an evidence package: every item's digest and the chain, each file against the
@@ -953,7 +953,7 @@ def evidence_verify_vault(db: Annotated[str | None, _DB_OPTION] = None) -> None:
 @evidence_app.command("export")
 def evidence_export(
     case_id: Annotated[str, typer.Argument(help="The case id (ev_...).", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where the package (.zip) goes.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the package (.zip) goes.")],
     db: Annotated[str | None, _DB_OPTION] = None,
 ) -> None:
     """Write a case's package (report.pdf, items.jsonl, case.json, manifest.json in one zip)."""
