@@ -4,6 +4,7 @@ every byte counts: one byte changed anywhere fails verification, naming what cha
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import zipfile
 from typing import Any
@@ -46,7 +47,7 @@ def test_canonical_json_is_one_byte_string_per_value() -> None:
 def test_each_digest_covers_the_previous_one_and_the_record() -> None:
     links = chain(HEADER, _items())
     assert links[0].prev == genesis(HEADER) == sha256(canonical(HEADER))
-    for before, after in zip(links, links[1:], strict=False):
+    for before, after in itertools.pairwise(links):
         assert after.prev == before.digest
     assert links[1].digest == link(links[0].digest, canonical(_items()[1]))
     # the same item in another place, or after another item, has another digest

@@ -28,8 +28,9 @@ TEXTS = ["你这个垃圾，滚出网络！", "大家一起去骂她，地址在
 
 def _render() -> bytes:
     items = [
-        {"event_id": f"e{i}", "text": t, "author": {"id": f"作者{i}"}, "occurred_at": "2026-12-01T09:00:00+00:00",
-         "surface": "comment", "target_ids": ["用户甲"], "context": {"thread_id": "帖子1", "topic_ids": ["话题"]},
+        {"event_id": f"e{i}", "text": t, "author": {"id": f"作者{i}"},
+         "occurred_at": "2026-12-01T09:00:00+00:00", "surface": "comment", "target_ids": ["用户甲"],
+         "context": {"thread_id": "帖子1", "topic_ids": ["话题"]},
          "verdict": {"violation": True, "score": 0.93, "severity": "high", "categories": {"insult": 0.93}},
          "decision": {"action": "fold", "rule_id": "insult-fold", "reason": "辱骂"}, "text_sha256": "0" * 64}
         for i, t in enumerate(TEXTS)
