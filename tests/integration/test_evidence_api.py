@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -144,7 +144,8 @@ def test_a_person_preserves_only_what_concerns_them(world: World) -> None:
     [
         {"reason": "x"},  # nothing selected
         {"reason": "x", "event_ids": ["a"], "alert_id": "b"},  # two selections
-        {"reason": "x", "since": "2026-01-01T00:00:00", "until": "2026-01-02T00:00:00Z", "user_id": "u1"},  # naive
+        # a time without a zone
+        {"reason": "x", "since": "2026-01-01T00:00:00", "until": "2026-01-02T00:00:00Z", "user_id": "u1"},
         {"reason": "x", "since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z", "user_id": "u1"},
         {"reason": "", "event_ids": ["api-u1-0"]},  # no reason
         {"reason": "x", "event_ids": ["never-stored"], "user_id": "u1"},  # not stored
@@ -227,3 +228,39 @@ def test_end_to_end_a_simulated_pile_on_preserved_by_its_alert_exports_a_package
     result = runner.invoke(cli, ["evidence", "verify", str(path)])
     flat_out = " ".join(result.output.split())
     assert result.exit_code == 2 and f"item 2 (event {records[2]['event_id']!r})" in flat_out, result.output
+
+
+@dataclass
+class _Alert:
+    alert_id: str
+    subject_id: str
+    event_ids: tuple[str, ...]
+    subject_type: str = "user"
+    kind: str = "pile_on"
+    level: str = "warning"
+    raised_at: datetime = T0
+    updated_at: datetime = T0
+    evidence: dict[str, Any] = field(default_factory=dict)
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+
+
+def test_preserving_by_alert_keeps_the_stored_events_behind_it(world: World) -> None:
+    store = world.app.state.pipeline().store
+    store.upsert_alert(_Alert("pile_on:user:u1:9", "u1", ("api-u1-3", "api-u1-2", "deleted-since")))
+    store.upsert_alert(_Alert("brigade:thread:th-u1:9", "th-u1", ("api-u1-3",), subject_type="thread"))
+    body = {"alert_id": "pile_on:user:u1:9", "reason": "alert"}
+    with api_client(world.app, role="platform", user="u2") as other:
+        assert other.post("/v1/evidence", json=body).status_code == 403  # an alert about someone else
+    with api_client(world.app, role="platform", user="u1") as person:
+        response = person.post("/v1/evidence", json=body)
+        assert response.status_code == 201, response.text
+        case = response.json()
+        # a thread's alert holds others' messages too: the person keeps what concerns them
+        thread = person.post("/v1/evidence", json={"alert_id": "brigade:thread:th-u1:9", "reason": "t"})
+        assert thread.status_code == 201 and thread.json()["owner_id"] == "u1", thread.text
+    assert case["owner_id"] == "u1"
+    assert [i["record"]["event_id"] for i in case["items"]] == ["api-u1-2", "api-u1-3"]  # by event time
+    assert case["selection"] == {
+        "by": "alert", "alert_id": "pile_on:user:u1:9", "not_stored": ["deleted-since"]
+    }

@@ -183,3 +183,19 @@ def test_the_cli_exports_and_verifies_against_the_vault(
     result = runner.invoke(cli, ["evidence", "export", "ev_000000000000000000000000", "--out", str(out),
                                  "--db", database_url])
     assert result.exit_code == 2 and "no evidence case" in result.output
+
+
+def test_concurrent_preservations_keep_one_vault_chain(stores: Any, database_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, vault = stores
+    others = [EvidenceVault.open(database_url) for _ in range(3)]  # as other API processes would
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            cases = list(pool.map(lambda n: _preserve([vault, *others][n % 4], [f"ev-{n % 5}"]), range(12)))
+    finally:
+        for other in others:
+            other.close()
+    assert len({c.case_id for c in cases}) == 12
+    found = vault.verify()
+    assert found.ok and found.cases == 12, found.problem

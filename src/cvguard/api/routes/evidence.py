@@ -170,8 +170,13 @@ def _select(
         if found is None:
             raise HTTPException(404, f"there is no alert {body.alert_id!r}")
         subject_type, subject_id, ids = found
-        owner = subject_id if subject_type == "user" else body.user_id
-        return owner, ids, {"by": "alert", "alert_id": body.alert_id}, False
+        about_person = subject_type == "user"
+        owner = subject_id if about_person else body.user_id or person
+        stored = vault.targets_of(ids)  # content deleted since the alert cannot be preserved
+        missing = [i for i in ids if i not in stored]
+        selection = {"by": "alert", "alert_id": body.alert_id, "not_stored": missing}
+        # an alert about a thread or topic holds others' messages: a person keeps what concerns them
+        return owner, [i for i in ids if i in stored], selection, not about_person
     owner = body.user_id or person
     if owner is None:
         raise HTTPException(422, "a range is preserved for a person: give user_id")
