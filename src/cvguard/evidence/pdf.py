@@ -23,6 +23,7 @@ from cvguard.evidence.chain import Link
 FONT_FILE = "wqy-microhei.ttf"
 _FONT = "wqy"
 MISSING = "\u25a1"  # □
+_PT_MM = 25.4 / 72  # one point in millimetres (the page's unit)
 
 
 def font_path() -> Path:
@@ -31,19 +32,48 @@ def font_path() -> Path:
 
 
 @lru_cache(maxsize=1)
-def covered() -> frozenset[int]:
-    """The code points the packaged font has a glyph for."""
+def _advances() -> dict[int, float]:
+    """Each code point the packaged font draws, with its advance width (in em)."""
     from fontTools.ttLib import TTFont
 
     with TTFont(font_path(), lazy=True) as font:
         cmap = font.getBestCmap()
-    return frozenset(cmap)
+        metrics = font["hmtx"].metrics
+        em = float(font["head"].unitsPerEm)
+        return {cp: metrics[glyph][0] / em for cp, glyph in cmap.items()}
+
+
+def covered() -> frozenset[int]:
+    """The code points the packaged font has a glyph for."""
+    return frozenset(_advances())
 
 
 def drawable(text: str) -> str:
-    """``text`` with what the font cannot draw as □ (line breaks and tabs kept)."""
-    have = covered()
-    return "".join(c if c in "\n\t" or ord(c) in have else MISSING for c in text)
+    """``text`` with what the font cannot draw as □ (line breaks and tabs as spaces)."""
+    have = _advances()
+    return "".join(" " if c in "\n\t" else c if ord(c) in have else MISSING for c in text)
+
+
+def wrap(text: str, width: float) -> list[str]:
+    """``text`` (drawable) cut into lines no wider than ``width`` em: at the last space when a line
+    has one (words stay whole), else anywhere (Chinese has no spaces). In one pass: fpdf2's own
+    line breaking measures each line again per character, which is quadratic in a long text."""
+    advance = _advances()
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        start, used, space = 0, 0.0, -1
+        for i, c in enumerate(paragraph):
+            w = advance.get(ord(c), 1.0)
+            if used + w > width and i > start:
+                cut = space + 1 if space > start else i
+                lines.append(paragraph[start:cut].rstrip(" "))
+                start, space = cut, -1
+                used = sum(advance.get(ord(x), 1.0) for x in paragraph[start:i])
+            if c == " ":
+                space = i
+            used += w
+        lines.append(paragraph[start:])
+    return lines
 
 
 def render(header: Mapping[str, Any], links: Sequence[Link]) -> bytes:
@@ -63,7 +93,9 @@ def render(header: Mapping[str, Any], links: Sequence[Link]) -> bytes:
 
     def line(text: str, size: float = 9, height: float = 5) -> None:
         pdf.set_font(_FONT, size=size)
-        pdf.multi_cell(width, height, drawable(text), new_x="LMARGIN", new_y="NEXT")
+        em = width / (size * _PT_MM)  # the line's width in em of this size
+        for part in wrap("\n".join(drawable(p) for p in text.split("\n")), em * 0.98):
+            pdf.cell(width, height, part, new_x="LMARGIN", new_y="NEXT")
 
     line("证据保全报告  Evidence report", size=16, height=9)
     line(f"案件 Case: {header.get('case_id')}")
