@@ -10,6 +10,8 @@
     cvguard purge [--older-than-days N]       drop old raw text (retention), hashes kept
     cvguard keys create --role ROLE [--user ID]  an API key (printed once, alone on the last line)
     cvguard keys list / keys revoke ID        the keys there are (no secrets) / end one now
+    cvguard evidence verify PACKAGE [--db]    check an evidence package (exit 2 naming what changed)
+    cvguard evidence verify-vault / export    check the stored vault / write a case's package
 
 Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
 code 2; that mapping lives in :class:`_Commands` and nowhere else.
@@ -26,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -901,6 +903,79 @@ def evaluate(
 ) -> None:
     """Evaluate screening on a labelled data set."""
     _print_report(_training().eval_main(data), as_json)
+
+
+# ------------------------------------------------------------------------------------ evidence
+
+evidence_app = typer.Typer(
+    cls=_Commands, no_args_is_help=True, help="Evidence: verify packages and the vault, export cases."
+)
+app.add_typer(evidence_app, name="evidence")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    package_file: Annotated[Path, typer.Argument(help="An evidence package (.zip).", show_default=False)],
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Also compare with the case in this vault (a database URL)."),
+    ] = None,
+) -> None:
+    """Check an evidence package: every item's digest and the chain, each file against the
+    manifest, the zip container itself. Exit 0 when intact, 2 naming the first thing altered."""
+    from cvguard.evidence.package import verify
+
+    try:
+        data = package_file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{package_file}: {exc.strerror}") from None
+    found = verify(data)
+    if found.problem is None and db is not None:
+        from cvguard.store.evidence import EvidenceVault
+
+        with EvidenceVault.open(db) as vault:
+            case = vault.case(found.case_id or "")
+        if case is None:
+            found = replace(found, problem=f"case {found.case_id} is not in this vault")
+        elif case.summary.head != found.head:
+            found = replace(found, problem=f"case {found.case_id}: the package's head is not the vault's")
+    if found.problem is not None:
+        raise InputError(f"{package_file}: {found.problem}")
+    typer.echo(f"{package_file}: intact (case {found.case_id}, {found.count} items, head {found.head})")
+
+
+@evidence_app.command("verify-vault")
+def evidence_verify_vault(db: Annotated[str | None, _DB_OPTION] = None) -> None:
+    """Check every stored case and item of the vault; exit 2 naming the first that was altered."""
+    from cvguard.store.evidence import EvidenceVault
+
+    with EvidenceVault.open(db or get_settings().database_url) as vault:
+        found = vault.verify()
+    if found.problem is not None:
+        raise InputError(f"the vault does not verify: {found.problem}")
+    typer.echo(f"vault intact: {found.cases} cases, {found.items} items, head {found.head}")
+
+
+@evidence_app.command("export")
+def evidence_export(
+    case_id: Annotated[str, typer.Argument(help="The case id (ev_...).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the package (.zip) goes.")],
+    db: Annotated[str | None, _DB_OPTION] = None,
+) -> None:
+    """Write a case's package (report.pdf, items.jsonl, case.json, manifest.json in one zip)."""
+    from cvguard.evidence import package, pdf
+    from cvguard.store.evidence import EvidenceVault
+
+    with EvidenceVault.open(db or get_settings().database_url) as vault:
+        case = vault.case(case_id)
+    if case is None:
+        raise InputError(f"there is no evidence case {case_id!r}")
+    data = package.build(case.header, case.links, pdf.render(case.header, case.links))
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise InputError(f"{out}: {exc.strerror}") from None
+    typer.echo(f"{out}: case {case_id}, {len(case.links)} items, head {case.summary.head}")
 
 
 @app.callback(invoke_without_command=True)

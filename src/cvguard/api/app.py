@@ -25,6 +25,7 @@ from cvguard.api.routes import (
     health,
     keys,
     reports,
+    evidence,
     screen,
     targets,
 )
@@ -123,6 +124,7 @@ def create_app(
             holder.close()
             feed.close()
             desk.close()
+            vault.close()
             auth.close()
             if client is not None:
                 client.close()
@@ -147,6 +149,8 @@ def create_app(
     # reports (api.reportdesk): the store on first use; ``desk.groups`` takes the key-groups reader
     desk = ReportDesk(settings)
     app.state.reports = desk
+    vault = evidence.VaultHolder(settings)
+    app.state.vault = vault
     # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour
     # reads come from the state they share; the store (reads) is the same database they write.
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -176,6 +180,11 @@ def create_app(
         Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))
     ]
     app.include_router(reports.router, dependencies=report_access, responses=AUTH_RESPONSES)
+    # evidence: a person's own (a platform call made for them) or staff's (api.routes.evidence)
+    evidence_users = [
+        Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))
+    ]
+    app.include_router(evidence.router, dependencies=evidence_users, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))

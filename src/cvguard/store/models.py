@@ -334,3 +334,41 @@ report_history = Table(
     Column("note", Text(), nullable=True),
     Index(None, "report_id", "entry_id"),
 )
+
+
+# The evidence vault (``store.evidence``): append-only, hash-chained copies of preserved content.
+# No foreign key to events: a preserved item outlives the event (its deletion, the text retention
+# purge); nothing in cvguard updates or deletes these rows. ``header`` and ``record`` hold the
+# canonical JSON exactly as it was hashed (``evidence.chain``); the other columns repeat parts of
+# it for lookups, and verification checks they agree. ``seq`` orders cases in the vault-wide chain
+# (``vault_prev`` → ``vault_digest``), so a case removed or replaced whole is found too.
+evidence_cases = Table(
+    "evidence_cases",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("case_id", String(32), nullable=False, unique=True),
+    Column("owner_id", String(ID), nullable=True),  # the person the content concerns
+    Column("actor", String(ACTOR), nullable=False),  # who preserved it
+    Column("reason", Text(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),  # wall clock
+    Column("header", Text(), nullable=False),  # canonical JSON: genesis = SHA-256 of it
+    Column("item_count", Integer(), nullable=False),
+    Column("head", String(64), nullable=False),
+    Column("vault_prev", String(64), nullable=False),
+    Column("vault_digest", String(64), nullable=False),
+    Index(None, "owner_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+evidence_items = Table(
+    "evidence_items",
+    metadata,
+    Column("case_id", String(32), ForeignKey("evidence_cases.case_id"), nullable=False),
+    Column("position", Integer(), nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("record", Text(), nullable=False),  # canonical JSON of the item
+    Column("prev", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    PrimaryKeyConstraint("case_id", "position"),
+    Index(None, "event_id"),
+)
