@@ -75,6 +75,18 @@ class Settings(BaseSettings):
     # Shadow mode: a candidate policy decides every event beside the active one; its decisions are
     # recorded (``decisions`` table, shadow=true), never returned. None: no shadow.
     shadow_policy_file: Path | None = None
+    # Private messages (``protection.dm``, docs/DM_AND_NUDGES.md), all in event time: a sender over
+    # ``dm_rate_per_recipient`` messages to one person within ``dm_rate_per_recipient_window_s``, or
+    # over ``dm_rate_per_sender`` to anyone within ``dm_rate_per_sender_window_s``, is over rate;
+    # ``dm_abuse_escalate_after`` abusive messages to one person within ``dm_abuse_window_s``
+    # escalate; a stranger's unanswered first message counts for ``dm_unanswered_expiry_days``.
+    dm_rate_per_recipient: int = Field(default=20, ge=1)
+    dm_rate_per_recipient_window_s: float = Field(default=60.0, gt=0)
+    dm_rate_per_sender: int = Field(default=60, ge=1)
+    dm_rate_per_sender_window_s: float = Field(default=600.0, gt=0)
+    dm_abuse_escalate_after: int = Field(default=3, ge=1)
+    dm_abuse_window_s: float = Field(default=86_400.0, gt=0)
+    dm_unanswered_expiry_days: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

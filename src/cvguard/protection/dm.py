@@ -34,6 +34,7 @@ behaviour state).
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from typing import Any, Protocol
 from cvguard.events import Event
 
 RULE = "dm-repeated-abuse"
+MAX_ID = 256  # an escalation id fits the store's column (the width of an alert id)
 MAX_EVENT_IDS = 100  # the event ids an escalation lists (the first ones, then the latest)
 _SWEEP_EVERY = 10_000  # observed messages between two sweeps of idle senders and pairs
 
@@ -238,8 +240,12 @@ class DmGuard:
         half = MAX_EVENT_IDS // 2
         shown = keys if len(keys) <= MAX_EVENT_IDS else keys[:half] + keys[-half:]
         sender, recipient = pair
+        escalation_id = f"{RULE}:{sender}:{recipient}:{episode.number}"
+        if len(escalation_id) > MAX_ID:  # two long user ids: the pair by its hash
+            digest = hashlib.sha256(f"{sender}\x00{recipient}".encode()).hexdigest()
+            escalation_id = f"{RULE}:sha256:{digest}:{episode.number}"
         return Escalation(
-            escalation_id=f"{RULE}:{sender}:{recipient}:{episode.number}",
+            escalation_id=escalation_id,
             sender_id=sender,
             recipient_id=recipient,
             rule=RULE,
