@@ -15,7 +15,19 @@ from cvguard.api import docs, problems
 from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
 from cvguard.api.policy import FeedHolder, PolicySource, policy_source
-from cvguard.api.routes import actions, alerts, asks, decisions, events, health, keys, screen, targets
+from cvguard.api.routes import (
+    actions,
+    alerts,
+    asks,
+    decisions,
+    escalations,
+    events,
+    health,
+    keys,
+    nudges,
+    screen,
+    targets,
+)
 from cvguard.api.scaleout import SharedView, StreamIngest
 from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
@@ -155,6 +167,11 @@ def create_app(
     app.include_router(asks.router, dependencies=platform, responses=AUTH_RESPONSES)
     decision_readers = [Depends(guard(read=("platform", "moderator", "auditor")))]  # admin: all
     app.include_router(decisions.router, dependencies=decision_readers, responses=AUTH_RESPONSES)
+    # nudge outcomes: the platform reports them; platform and staff read the stats
+    nudge_access = [Depends(guard(read=("platform", "moderator", "auditor"), write=("platform",)))]
+    app.include_router(nudges.router, dependencies=nudge_access, responses=AUTH_RESPONSES)
+    staff_only = [Depends(guard(read=("moderator", "auditor")))]  # DM escalations: never a platform key
+    app.include_router(escalations.router, dependencies=staff_only, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))
