@@ -62,7 +62,8 @@ CASES: list[tuple[str, list[list[Msg]], dict[str, str]]] = [
     ("rate-all", [[(f"m{i}", "s", f"r{i}", i * 60, None) for i in range(6)]],
      {"m0": "", "m1": "", "m2": "", "m3": "", "m4": "", "m5": "r"}),
     # a stranger's unanswered message and an over-rate one
-    ("both", [[(f"m{i}", "s", "r", i, None) for i in range(4)]], {"m0": "", "m1": "u", "m2": "u", "m3": "ur"}),
+    ("both", [[(f"m{i}", "s", "r", i, None) for i in range(4)]],
+     {"m0": "", "m1": "u", "m2": "u", "m3": "ur"}),
 ]
 
 
@@ -83,7 +84,9 @@ def test_dm_rules(name: str, batches: list[list[Msg]], expected: dict[str, str])
 
 
 @pytest.mark.parametrize(("name", "batches", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_a_restored_guard_judges_the_same(name: str, batches: list[list[Msg]], expected: dict[str, str]) -> None:
+def test_a_restored_guard_judges_the_same(
+    name: str, batches: list[list[Msg]], expected: dict[str, str]
+) -> None:
     """Save after each batch, restore into a new guard (a restart): the same flags."""
     guard = DmGuard(LIMITS)
     out: dict[str, str] = {}
