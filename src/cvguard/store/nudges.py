@@ -106,8 +106,8 @@ class NudgeOutcomes(StoreBase):
             stmt = self._insert(t).values(
                 nudge_id=nudge_id, outcome=outcome, occurred_at=occurred_at, recorded_at=now,
                 recorded_by=by[:m.ACTOR],
-            ).on_conflict_do_nothing(index_elements=[t.c.nudge_id])
-            created = conn.execute(stmt).rowcount == 1
+            ).on_conflict_do_nothing(index_elements=[t.c.nudge_id]).returning(t.c.nudge_id)
+            created = conn.execute(stmt).first() is not None
             row = conn.execute(select(t).where(t.c.nudge_id == nudge_id)).mappings().one()
         stored = _outcome(row)
         if stored.outcome != outcome:
