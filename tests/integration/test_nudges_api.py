@@ -39,6 +39,7 @@ def app(tmp_path: Path, database_url: str) -> Any:
         nudges = [d for d in decisions if d["action"] == "nudge"]
         assert len(nudges) == 6
         assert all(d["nudge"]["id"] == d["event_id"] for d in nudges)  # a nudge's id: its event's
+        assert c.get("/v1/decisions/n0").json()["nudge"]["id"] == "n0"
     return app
 
 
