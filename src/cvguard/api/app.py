@@ -42,6 +42,7 @@ from cvguard.metrics import (
     VerdictTally,
 )
 from cvguard.pipeline import Pipeline
+from cvguard.pipeline.engine import dm_limits
 from cvguard.pipeline.ingest import Screening
 from cvguard.pipeline.redis_bus import DEFAULT_STREAM
 from cvguard.policy import PolicyHolder
@@ -147,7 +148,7 @@ def create_app(
     # reads come from the state they share; the store (reads) is the same database they write.
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.ingest = StreamIngest(client) if client is not None else None
-    shared = SharedView(client) if client is not None else None
+    shared = SharedView(client, dm_limits(settings)) if client is not None else None
     app.state.behaviour = (lambda: shared) if shared is not None else holder
     app.state.metrics = _registry(holder, verdicts, client)
     problems.install(app)

@@ -23,9 +23,9 @@ import gc
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from cvguard.events import Event
 from cvguard.pipeline.clock import WallGate
@@ -178,6 +178,7 @@ class Decided:
     shadow: list[Decision]  # the candidate's (shadow mode), one per fresh event; empty without one
     records: list[DecisionRecord]  # both, for the store (shadow ones flagged)
     decide_s: float = 0.0
+    escalations: list[Any] = field(default_factory=list)  # scale-out: DM escalations (``shared_dm``)
 
 
 def decide_fresh(

@@ -118,7 +118,17 @@ class _Episode:
     open: bool = True
 
 
-def _at(t: float) -> datetime:
+def escalation_id(sender: str, recipient: str, episode: int) -> str:
+    """``dm-repeated-abuse:SENDER:RECIPIENT:EPISODE``; past ``MAX_ID`` the pair by its SHA-256."""
+    found = f"{RULE}:{sender}:{recipient}:{episode}"
+    if len(found) <= MAX_ID:
+        return found
+    digest = hashlib.sha256(f"{sender}\x00{recipient}".encode()).hexdigest()
+    return f"{RULE}:sha256:{digest}:{episode}"
+
+
+def at_time(t: float) -> datetime:
+    """Epoch seconds as a UTC datetime."""
     return datetime.fromtimestamp(t, UTC)
 
 
@@ -240,12 +250,8 @@ class DmGuard:
         half = MAX_EVENT_IDS // 2
         shown = keys if len(keys) <= MAX_EVENT_IDS else keys[:half] + keys[-half:]
         sender, recipient = pair
-        escalation_id = f"{RULE}:{sender}:{recipient}:{episode.number}"
-        if len(escalation_id) > MAX_ID:  # two long user ids: the pair by its hash
-            digest = hashlib.sha256(f"{sender}\x00{recipient}".encode()).hexdigest()
-            escalation_id = f"{RULE}:sha256:{digest}:{episode.number}"
         return Escalation(
-            escalation_id=escalation_id,
+            escalation_id=escalation_id(sender, recipient, episode.number),
             sender_id=sender,
             recipient_id=recipient,
             rule=RULE,
@@ -253,9 +259,9 @@ class DmGuard:
             threshold=lim.abuse_threshold,
             window_s=lim.abuse_window_s,
             event_ids=tuple(k[1] for k in shown),
-            first_at=_at(keys[0][0]),
-            last_at=_at(keys[-1][0]),
-            raised_at=_at(episode.raised[0]),
+            first_at=at_time(keys[0][0]),
+            last_at=at_time(keys[-1][0]),
+            raised_at=at_time(episode.raised[0]),
         )
 
     def _trim(self, dms: Sequence[tuple[Event, VerdictLike]]) -> None:
