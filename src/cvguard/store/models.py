@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -270,6 +271,12 @@ decisions = Table(
     Column("decision", JSONDoc, nullable=False),
     Column("decided_at", UTCDateTime(), nullable=False),
 )
+
+# The nudges among the decisions, by time (``store.nudges`` stats over a period): a partial index,
+# so only a nudge's decision row pays for it on the ingest path.
+NUDGES_ONLY = "action = 'nudge' AND shadow = false"
+Index("ix_decisions_nudges_decided_at", decisions.c.decided_at,
+      sqlite_where=text(NUDGES_ONLY), postgresql_where=text(NUDGES_ONLY))
 
 
 # Repeated abusive private messages from one sender to one recipient (``store.dm``), one row per

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import RowMapping, and_, func, select
+from sqlalchemy import RowMapping, and_, func, select, text
 
 from cvguard.errors import InputError
 from cvguard.store import models as m
 from cvguard.store.base import StoreBase
+from cvguard.store.models import NUDGES_ONLY
 
 Outcome = Literal["edited", "cancelled", "posted_anyway"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
@@ -126,7 +127,7 @@ class NudgeOutcomes(StoreBase):
     def stats(self, *, since: datetime | None = None, until: datetime | None = None) -> NudgeStats:
         """Nudges decided in ``[since, until)`` and their outcomes, in all, by rule, by surface."""
         d, o = m.decisions, m.nudge_outcomes
-        where = [d.c.action == "nudge", d.c.shadow.is_(False)]
+        where: list[Any] = [text(NUDGES_ONLY)]  # written as the partial index's own condition
         if since is not None:
             where.append(d.c.decided_at >= since)
         if until is not None:

@@ -1,4 +1,5 @@
-"""dm_escalations (repeated abusive private messages) and nudge_outcomes (what writers did after a nudge)
+"""dm_escalations (repeated abusive private messages), nudge_outcomes (what writers did after a
+nudge) and a partial index on the nudges among the decisions
 
 Revision ID: 2026_12_01_0002
 Revises: 2026_11_30_0005
@@ -52,8 +53,13 @@ def upgrade() -> None:
         sa.Column("recorded_by", sa.String(ACTOR), nullable=False),
         sa.PrimaryKeyConstraint("nudge_id", name="pk_nudge_outcomes"),
     )
+    # only the nudges' decision rows are indexed (the stats of GET /v1/nudges/stats)
+    nudges_only = sa.text("action = 'nudge' AND shadow = false")
+    op.create_index("ix_decisions_nudges_decided_at", "decisions", ["decided_at"],
+                    sqlite_where=nudges_only, postgresql_where=nudges_only)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_decisions_nudges_decided_at", table_name="decisions")
     op.drop_table("nudge_outcomes")
     op.drop_table("dm_escalations")
