@@ -88,6 +88,18 @@ class Settings(BaseSettings):
     report_ring_reported_within_min: float = Field(default=30.0, ge=0)
     report_ring_min_size: int = Field(default=3, ge=2)
     report_max_text_chars: int = Field(default=4000, ge=1, le=100_000)
+    # Private messages (``protection.dm``, docs/DM_AND_NUDGES.md), all in event time: a sender over
+    # ``dm_rate_per_recipient`` messages to one person within ``dm_rate_per_recipient_window_s``, or
+    # over ``dm_rate_per_sender`` to anyone within ``dm_rate_per_sender_window_s``, is over rate;
+    # ``dm_abuse_escalate_after`` abusive messages to one person within ``dm_abuse_window_s``
+    # escalate; a stranger's unanswered first message counts for ``dm_unanswered_expiry_days``.
+    dm_rate_per_recipient: int = Field(default=20, ge=1)
+    dm_rate_per_recipient_window_s: float = Field(default=60.0, gt=0)
+    dm_rate_per_sender: int = Field(default=60, ge=1)
+    dm_rate_per_sender_window_s: float = Field(default=600.0, gt=0)
+    dm_abuse_escalate_after: int = Field(default=3, ge=1)
+    dm_abuse_window_s: float = Field(default=86_400.0, gt=0)
+    dm_unanswered_expiry_days: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

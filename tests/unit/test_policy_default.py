@@ -55,6 +55,9 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     },
     "topic_critical": {"topic_level": "critical", "topic_alert_id": "topic:topic:x:1"},
     "repeat_offender": {"prior_violations": 3, "relationship": "mutual"},
+    # private messages: a stranger writing again unanswered, a sender over rate (protection.dm)
+    "dm_unanswered": {"dm_unanswered": True},
+    "dm_over_rate": {"dm_over_rate": True, "relationship": "mutual"},
 }
 ALL = frozenset(CONTEXTS)
 PILE_ON = frozenset({"pileon_stranger", "pileon_stranger_published", "pileon_mutual", "pileon_new_follower"})
@@ -81,7 +84,9 @@ POST = ("post", "repost")
 NOT_PRIVACY = frozenset(CATEGORIES) - {"privacy"}
 BELOW_ILLEGAL = frozenset({"harmful", "inappropriate"})
 NOT_MINOR_NOR_INITIATOR = ALL - {"minor", "initiator"}
-ORDINARY = frozenset({"plain", "pileon_mutual", "repeat_offender"}) | TOPIC  # no rule of their own on chat
+DM_FLAGS = frozenset({"dm_unanswered", "dm_over_rate"})
+# no rule of their own on chat
+ORDINARY = frozenset({"plain", "pileon_mutual", "repeat_offender"}) | TOPIC | DM_FLAGS
 
 
 def only(*names: str) -> frozenset[str]:
@@ -111,11 +116,14 @@ ROWS: list[Row] = [
     (CHAT, only("harmful"), ORDINARY, "fold", "chat-harmful"),
     (CHAT, only("inappropriate"), ORDINARY, "nudge", "chat-inappropriate"),
     # -- private messages
-    (("dm",), CLEAN, ALL, "deliver", None),
+    (("dm",), CLEAN, ALL - DM_FLAGS, "deliver", None),
     (("dm",), only("illegal_high"), ALL, "block", "dm-illegal"),
     (("dm",), only("illegal_borderline", "harmful"), only("minor"), "block", "dm-minor"),
     (("dm",), only("inappropriate"), only("minor"), "filter_folder", "dm-abuse"),
-    (("dm",), BORDERLINE_DOWN, ALL - {"minor"}, "filter_folder", "dm-abuse"),
+    # a stranger's second message before any reply, and a flood, are not delivered at all
+    (("dm",), CLEAN | BORDERLINE_DOWN, only("dm_unanswered"), "block", "dm-unanswered"),
+    (("dm",), CLEAN | BORDERLINE_DOWN, only("dm_over_rate"), "block", "dm-over-rate"),
+    (("dm",), BORDERLINE_DOWN, ALL - {"minor"} - DM_FLAGS, "filter_folder", "dm-abuse"),
     # -- posts, reposts, video text
     (POST, CLEAN, ALL, "allow", None),
     (POST, only("illegal_high"), ALL, "remove", "post-illegal"),

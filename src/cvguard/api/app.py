@@ -26,6 +26,8 @@ from cvguard.api.routes import (
     keys,
     reports,
     evidence,
+    escalations,
+    nudges,
     screen,
     targets,
 )
@@ -43,6 +45,7 @@ from cvguard.metrics import (
     VerdictTally,
 )
 from cvguard.pipeline import Pipeline
+from cvguard.pipeline.engine import dm_limits
 from cvguard.pipeline.ingest import Screening
 from cvguard.pipeline.redis_bus import DEFAULT_STREAM
 from cvguard.policy import PolicyHolder
@@ -155,7 +158,7 @@ def create_app(
     # reads come from the state they share; the store (reads) is the same database they write.
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.ingest = StreamIngest(client) if client is not None else None
-    shared = SharedView(client) if client is not None else None
+    shared = SharedView(client, dm_limits(settings)) if client is not None else None
     app.state.behaviour = (lambda: shared) if shared is not None else holder
     app.state.metrics = _registry(holder, verdicts, client)
     problems.install(app)
@@ -185,6 +188,11 @@ def create_app(
         Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))
     ]
     app.include_router(evidence.router, dependencies=evidence_users, responses=AUTH_RESPONSES)
+    # nudge outcomes: the platform reports them; platform and staff read the stats
+    nudge_access = [Depends(guard(read=("platform", "moderator", "auditor"), write=("platform",)))]
+    app.include_router(nudges.router, dependencies=nudge_access, responses=AUTH_RESPONSES)
+    staff_only = [Depends(guard(read=("moderator", "auditor")))]  # DM escalations: never a platform key
+    app.include_router(escalations.router, dependencies=staff_only, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))

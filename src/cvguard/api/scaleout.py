@@ -16,6 +16,9 @@ itself and decides each with the app's policy against the shared state as the re
 the request comes (``SharedView.decide``: the events of the request itself are not applied yet, so
 an alert they will raise counts from the next request on), records the decisions (first one per
 event stays), then still queues the events for the workers, which screen and store them as before.
+Private messages are judged against the DM state every API node shares in Redis
+(``pipeline.shared_dm``), and the escalations of repeated abuse are recorded by the node that saw
+the message which raised or updated them.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from cvguard.pipeline.clock import EPOCH
 from cvguard.pipeline.context import PolicyLike
 from cvguard.pipeline.ingest import Decided, Item, decide_fresh
 from cvguard.pipeline.redis_bus import DEFAULT_GROUP, BacklogFull, RedisStreamBus
+from cvguard.pipeline.shared_dm import SharedDmGuard
 from cvguard.pipeline.shared_state import SharedBehaviour
+from cvguard.protection.dm import DmLimits
 
 DEFAULT_MAX_BACKLOG = 500_000  # entries; the stream's cap (redis_bus.DEFAULT_MAXLEN) is twice this
 PUBLISH_WAIT_S = 2.0
@@ -73,8 +78,9 @@ S = TypeVar("S", TargetState, TopicState)
 class SharedView:
     """Behaviour reads from the shared state, with the same shape as the embedded pipeline's."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, dm: DmLimits | None = None) -> None:
         self.state = SharedBehaviour(client)
+        self.dm = SharedDmGuard(client, dm)  # the private-message rules, shared by every API node
         self._lock = threading.Lock()  # one replica, requests on a thread pool
 
     def target_state(self, target_id: str) -> tuple[datetime, TargetState]:
@@ -98,12 +104,17 @@ class SharedView:
         self, items: list[Item], policy: PolicyLike, shadow: PolicyLike | None = None
     ) -> Decided:
         """Decide ``items`` against the shared state caught up now, as of the newest event time
-        applied (the shared ingest step's ``decide_fresh``)."""
+        applied (the shared ingest step's ``decide_fresh``); private messages are judged against
+        the DM state in Redis first (``pipeline.shared_dm``), escalations returned with the decisions."""
         with self._lock:
             try:
                 self.state.sync()
+                judged = self.dm.judge(items, now=self.state.newest)
             except redis.RedisError as exc:
                 raise StoreError(f"the shared behaviour state is unavailable: {exc}") from exc
-            return decide_fresh(
-                policy, items, self.state.engine, at=self.state.newest, shadow=shadow, whole=True
+            decided = decide_fresh(
+                policy, items, self.state.engine, at=self.state.newest, shadow=shadow, whole=True,
+                dm=judged,
             )
+            decided.escalations = list(judged.escalations)
+            return decided

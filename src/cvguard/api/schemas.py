@@ -140,6 +140,11 @@ class MatchOut(BaseModel):
 
 
 class NudgeOut(BaseModel):
+    id: str | None = Field(
+        default=None,
+        description="The nudge's id: the event id of the decision. Report what the writer did with "
+        "POST /v1/nudges/{id}/outcome.",
+    )
     reason: str = Field(description="The pre-publish pop-up's text.")
     spans: list[SpanOut] = Field(description="The words to highlight.")
 
@@ -160,4 +165,8 @@ class EventDecision(BaseModel):
     @classmethod
     def of(cls, decision: Decision | dict[str, Any]) -> EventDecision:
         data = decision.to_dict() if isinstance(decision, Decision) else decision
-        return cls.model_validate({k: data.get(k) for k in cls.model_fields})
+        shown = {k: data.get(k) for k in cls.model_fields}
+        nudge = shown.get("nudge")
+        if isinstance(nudge, dict):  # a nudge is known by its decision's event id
+            shown["nudge"] = {**nudge, "id": data.get("event_id")}
+        return cls.model_validate(shown)

@@ -14,7 +14,9 @@ verdict and the behaviour state as of that event:
   event is aimed at; the target's groups (a minor, a person caught in a hot event...) come from the
   platform with the protection issue (``PUT /v1/users/{id}/groups``);
 - relationship (from the event's hints) and account age, from the event itself;
-- prior violations: ``None`` (unknown) until the enforcement issue.
+- prior violations: ``None`` (unknown) until the enforcement issue;
+- on ``dm``, ``dm_unanswered`` and ``dm_over_rate`` from the private-message state
+  (``protection.dm``) as of the message itself, when the context is given one (``dm=``).
 
 Reading is cheap: a :class:`DecisionContext` is made once per batch, as of one time (the batch's
 event clock after behaviour processed it), and looks each target and topic up once, straight in
@@ -61,6 +63,12 @@ def compiled(source: PolicyLike) -> CompiledPolicy:
     return source if isinstance(source, CompiledPolicy) else source.policy
 
 
+class DmReader(Protocol):
+    """The private-message state (``protection.dm.DmGuard``): ``(dm_unanswered, dm_over_rate)``."""
+
+    def flags(self, event: Event) -> tuple[bool, bool]: ...
+
+
 class StateReader(Protocol):
     """What a context reads when the behaviour is not an engine it can read directly (a twin)."""
 
@@ -105,7 +113,8 @@ def _higher(a: Opened, b: Opened) -> Opened:
 class DecisionContext:
     """Behaviour context for the events of one batch, as of ``at``; each subject looked up once."""
 
-    def __init__(self, behaviour: object, at: datetime | float | None) -> None:
+    def __init__(self, behaviour: object, at: datetime | float | None, dm: DmReader | None = None) -> None:
+        self._dm = dm  # private-message state (protection.dm), the batch already observed
         self._engine = engine_of(behaviour)
         self._reader: Any = behaviour
         self._t = None if at is None else seconds(at)
@@ -235,6 +244,10 @@ class DecisionContext:
             brigade = self._brigade("thread", event.thread_id)
         rel = event.relationship
         created = event.author.created_at
+        # private messages: a stranger writing again unanswered, a sender over rate (protection.dm)
+        unanswered = over_rate = False
+        if self._dm is not None and event.surface._value_ == "dm":
+            unanswered, over_rate = self._dm.flags(event)
         # positionally, in DecisionInput's field order (what DecisionInput.from_event builds)
         return DecisionInput(
             event.surface._value_,  # (.value goes through a descriptor: this is per event)
@@ -252,6 +265,9 @@ class DecisionContext:
             relationship_of(rel.target_follows_author, rel.author_follows_target),
             None if created is None else (event.occurred_at - created).total_seconds() / 86400.0,
             None,  # prior violations: from enforcement (a later issue)
+            False,  # published: at publish time
+            unanswered,
+            over_rate,
         )
 
 

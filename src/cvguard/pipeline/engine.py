@@ -68,9 +68,11 @@ from cvguard.pipeline.ingest import (
     store_screened,
 )
 from cvguard.policy import Decision, PolicyHolder, default_policy
+from cvguard.protection.dm import DmGuard, DmLimits, Escalation
 from cvguard.store import EventStore
 from cvguard.store.actions import ActionFeed
 from cvguard.store.decisions import DecisionRecord
+from cvguard.store.dm import EscalationStore
 from cvguard.store.port import DecisionStore, SnapshotStore
 from cvguard.store.retention import TextRetention
 from cvguard.verdict import Verdict
@@ -118,6 +120,26 @@ class AlertStore(Protocol):
     def close(self) -> None: ...
 
 
+class EscalationSink(Protocol):
+    """Where escalations of repeated abusive private messages go (``store.dm.EscalationStore``)."""
+
+    def upsert(self, escalations: Sequence[Escalation]) -> int: ...
+
+
+def dm_limits(settings: Settings, lateness_s: float = DEFAULT_LATENESS_S) -> DmLimits:
+    """The private-message rules' numbers from the settings (``protection.dm``)."""
+    return DmLimits(
+        per_recipient=settings.dm_rate_per_recipient,
+        per_recipient_window_s=settings.dm_rate_per_recipient_window_s,
+        per_sender=settings.dm_rate_per_sender,
+        per_sender_window_s=settings.dm_rate_per_sender_window_s,
+        abuse_threshold=settings.dm_abuse_escalate_after,
+        abuse_window_s=settings.dm_abuse_window_s,
+        unanswered_expiry_s=settings.dm_unanswered_expiry_days * 86_400.0,
+        lateness_s=lateness_s,
+    )
+
+
 @dataclass(slots=True)
 class IngestResult:
     """What one ``ingest`` did. ``received == len(new_ids) + duplicates + len(conflicts)
@@ -137,6 +159,8 @@ class IngestResult:
     decisions: list[Decision] = field(default_factory=list)
     # shadow mode: the candidate policy's decisions (recorded, never answered)
     shadow_decisions: list[Decision] = field(default_factory=list)
+    # repeated abusive private messages raised or updated by this batch (protection.dm)
+    escalations: list[Escalation] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
@@ -191,6 +215,9 @@ class Pipeline:
         shadow_policy: PolicyLike | None = None,
         decide: bool = True,
         actions: AlertActions | None = None,
+        dm: DmGuard | None = None,
+        dm_rules: bool = True,
+        escalations: EscalationSink | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -219,6 +246,11 @@ class Pipeline:
         self.actions = actions  # feed actions from alerts (pipeline.actions); None: no feed
         self._unplanned: list[Alert] = []  # emissions stored but not yet planned into the feed
         self._since_checkpoint = 0
+        # private messages (protection.dm): the rules' state, checkpointed with behaviour, and
+        # where escalations go (kept for the next batch when the store fails)
+        self.dm: DmGuard | None = (dm if dm is not None else DmGuard()) if dm_rules else None
+        self.escalations = escalations
+        self._unescalated: dict[str, Escalation] = {}
 
     @classmethod
     def open(
@@ -268,6 +300,8 @@ class Pipeline:
                 wall=wall,
                 policy=policy,
                 shadow_policy=shadow_policy,
+                dm=DmGuard(dm_limits(settings)),
+                escalations=EscalationStore(store.engine),
             )
             active = pipeline  # the feed is planned with the policy that decides (one version)
             pipeline.actions = AlertActions(ActionFeed(store.engine), store, lambda: compiled(active.policy))
@@ -314,6 +348,7 @@ class Pipeline:
             state = {
                 "engine": behaviour.save(),
                 "clock": self.clock.now().isoformat() if self.clock.started else None,
+                "dm": self.dm.save() if self.dm is not None else None,
             }
             data = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
             store.save_snapshot(SNAPSHOT_NAME, data, through=through, fmt=SNAPSHOT_FORMAT)
@@ -340,6 +375,8 @@ class Pipeline:
                 behaviour.restore(state["engine"])
                 if state["clock"] is not None:
                     self.clock.advance(datetime.fromisoformat(state["clock"]))
+                if self.dm is not None and state.get("dm") is not None:
+                    self.dm.restore(state["dm"])
                 after = snapshot.through
             else:
                 newest = store.last_occurred_at()
@@ -353,6 +390,7 @@ class Pipeline:
                 for event, _ in on_time:
                     self.clock.advance(event.occurred_at)
                 self._save_alerts(alerts)
+                self._save_escalations(self._observe_dms(chunk))
                 self.resumed_alerts.extend(alerts)
                 fed += len(chunk)
             self.stats.resumed += fed
@@ -398,6 +436,7 @@ class Pipeline:
             if self.retention is not None and self.clock.started:
                 self.retention.advance(self.clock.now())
             t4 = time.perf_counter()
+            escalated = self._observe_dms(fresh)  # before deciding: each message judged as of itself
             decisions: list[Decision] = []
             shadow: list[Decision] = []
             if self.decide and fresh:
@@ -405,12 +444,14 @@ class Pipeline:
                 decided = decide_fresh(
                     self.policy, fresh, self.behaviour,
                     at=self.clock.now() if self.clock.started else None, shadow=self.shadow_policy,
+                    dm=self.dm,
                 )
                 decisions, shadow = decided.decisions, decided.shadow
                 with paused_gc():
                     self._save_decisions(decided.records)
                 stats.decisions += len(decisions)
                 stats.decide_s += time.perf_counter() - t4
+            self._save_escalations(escalated)
             duplicates = step.duplicates
             waiting = self.gate.waiting if isinstance(self.gate, WatermarkGate) else 0
             stats.batches += 1
@@ -427,7 +468,7 @@ class Pipeline:
             stats.alerts_s += t4 - t3
             return IngestResult(
                 len(events), new_ids, duplicates, alerts, late=late, conflicts=conflicts, future=future,
-                waiting=waiting, decisions=decisions, shadow_decisions=shadow,
+                waiting=waiting, decisions=decisions, shadow_decisions=shadow, escalations=escalated,
             )
 
     def finish(self) -> IngestResult:
@@ -483,6 +524,24 @@ class Pipeline:
                 now = self.clock.now() if self.clock.started else None
                 self.actions.on_alerts(self._unplanned, now=now, behaviour=self.behaviour)
                 self._unplanned.clear()
+
+    def _observe_dms(self, items: Sequence[tuple[Event, Verdict]]) -> list[Escalation]:
+        """Feed the private-message rules every new message (late ones too: they count in event
+        time); the escalations raised or updated."""
+        if self.dm is None or not items:
+            return []
+        return self.dm.observe(items, now=self.clock.now() if self.clock.started else None)
+
+    def _save_escalations(self, escalations: Sequence[Escalation]) -> None:
+        """Write escalations where they go; a failure keeps them for the next batch."""
+        for e in escalations:
+            log.info("dm escalation %s: %d abusive messages", e.escalation_id, e.count)
+            self._unescalated[e.escalation_id] = e  # the newest version of each
+        if self.escalations is not None and self._unescalated:
+            self.escalations.upsert(list(self._unescalated.values()))  # a StoreError leaves them pending
+            self._unescalated.clear()
+        elif self.escalations is None:
+            self._unescalated.clear()
 
     def _save_decisions(self, records: list[DecisionRecord]) -> None:
         """Record decisions in the store when it keeps them; a failure keeps them for the next batch."""

@@ -23,13 +23,13 @@ import gc
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from cvguard.events import Event
 from cvguard.pipeline.clock import WallGate
-from cvguard.pipeline.context import DecisionContext, PolicyLike, compiled
+from cvguard.pipeline.context import DecisionContext, DmReader, PolicyLike, compiled
 from cvguard.policy import Decision
 from cvguard.store.decisions import DecisionRecord
 from cvguard.verdict import Verdict
@@ -178,6 +178,7 @@ class Decided:
     shadow: list[Decision]  # the candidate's (shadow mode), one per fresh event; empty without one
     records: list[DecisionRecord]  # both, for the store (shadow ones flagged)
     decide_s: float = 0.0
+    escalations: list[Any] = field(default_factory=list)  # scale-out: DM escalations (``shared_dm``)
 
 
 def decide_fresh(
@@ -188,14 +189,16 @@ def decide_fresh(
     at: datetime | float | None,
     shadow: PolicyLike | None = None,
     whole: bool = False,
+    dm: DmReader | None = None,
 ) -> Decided:
     """Decide every fresh event with ``policy`` (and the shadow candidate, if any), each event's
     context read from ``behaviour`` as of ``at`` (the batch's clock after behaviour processed it:
     see ``pipeline.context`` on granularity). Late events are decided too: stored, they are
     published; the state they see is the batch's. ``whole``: the records carry the verdict's parts
-    themselves (a scale-out API node records decisions before a worker stores the verdicts)."""
+    themselves (a scale-out API node records decisions before a worker stores the verdicts).
+    ``dm``: the private-message state, the batch already observed (``protection.dm``)."""
     with paused_gc():
-        return _decide(policy, items, behaviour, at, shadow, whole)
+        return _decide(policy, items, behaviour, at, shadow, whole, dm)
 
 
 def _decide(
@@ -205,11 +208,12 @@ def _decide(
     at: datetime | float | None,
     shadow: PolicyLike | None,
     whole: bool = False,
+    dm: DmReader | None = None,
 ) -> Decided:
     t0 = time.perf_counter()
     active = compiled(policy)
     candidate = compiled(shadow) if shadow is not None else None
-    ctx = DecisionContext(behaviour, at)
+    ctx = DecisionContext(behaviour, at, dm)
     decisions: list[Decision] = []
     shadows: list[Decision] = []
     records: list[DecisionRecord] = []

@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -371,4 +372,48 @@ evidence_items = Table(
     Column("digest", String(64), nullable=False),
     PrimaryKeyConstraint("case_id", "position"),
     Index(None, "event_id"),
+)
+
+
+# The nudges among the decisions, by time (``store.nudges`` stats over a period): a partial index,
+# so only a nudge's decision row pays for it on the ingest path.
+NUDGES_ONLY = "action = 'nudge' AND shadow = false"
+Index("ix_decisions_nudges_decided_at", decisions.c.decided_at,
+      sqlite_where=text(NUDGES_ONLY), postgresql_where=text(NUDGES_ONLY))
+
+
+# Repeated abusive private messages from one sender to one recipient (``store.dm``), one row per
+# episode, updated as it grows; the event times come from the messages, ``recorded_at`` is the
+# wall clock of the last write.
+dm_escalations = Table(
+    "dm_escalations",
+    metadata,
+    Column("escalation_id", String(ALERT_ID), primary_key=True),
+    Column("sender_id", String(ID), nullable=False),
+    Column("recipient_id", String(ID), nullable=False),
+    Column("rule", String(128), nullable=False),
+    Column("count", Integer(), nullable=False),
+    Column("threshold", Integer(), nullable=False),
+    Column("window_s", Float(), nullable=False),
+    Column("event_ids", JSONDoc, nullable=False),
+    Column("first_at", UTCDateTime(), nullable=False),
+    Column("last_at", UTCDateTime(), nullable=False),
+    Column("raised_at", UTCDateTime(), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Index(None, "recipient_id", "last_at"),
+    Index(None, "sender_id", "last_at"),
+    Index(None, "last_at"),
+)
+
+
+# What the writer did after a nudge (``store.nudges``): one outcome per nudge, whose id is the
+# event id of the decision; ``occurred_at`` is when the writer acted (the platform's time).
+nudge_outcomes = Table(
+    "nudge_outcomes",
+    metadata,
+    Column("nudge_id", String(ID), primary_key=True),
+    Column("outcome", String(16), nullable=False),  # edited / cancelled / posted_anyway
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),  # wall clock
+    Column("recorded_by", String(ACTOR), nullable=False),  # the API key's name and id
 )

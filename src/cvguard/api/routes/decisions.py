@@ -50,4 +50,8 @@ def get_decision(event_id: EventId, pipeline: PipelineDep) -> StoredDecisionOut:
     if found is None:
         raise HTTPException(404, f"there is no decision about event {event_id!r}")
     data = {**found.decision, "decided_at": found.decided_at}
-    return StoredDecisionOut.model_validate({k: data.get(k) for k in StoredDecisionOut.model_fields})
+    shown = {k: data.get(k) for k in StoredDecisionOut.model_fields}
+    nudge = shown.get("nudge")
+    if isinstance(nudge, dict):  # a nudge is known by its decision's event id
+        shown["nudge"] = {**nudge, "id": found.event_id}
+    return StoredDecisionOut.model_validate(shown)

@@ -31,7 +31,8 @@ from cvguard.events import Event, parse_events
 from cvguard.pipeline import Pipeline
 from cvguard.pipeline.clock import WallGate
 from cvguard.policy import Decision
-from cvguard.store import AlertLike
+from cvguard.store import AlertLike, EventStore
+from cvguard.store.dm import EscalationStore
 from cvguard.store.port import DecisionStore
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -251,6 +252,8 @@ def _decide_queued(request: Request, good: list[Event]) -> list[Decision]:
     store = state.pipeline().store
     if isinstance(store, DecisionStore):
         store.add_decisions(decided.records)
+    if decided.escalations and isinstance(store, EventStore):  # repeated abusive DMs (store.dm)
+        EscalationStore(store.engine).upsert(decided.escalations)
     return decided.decisions
 
 

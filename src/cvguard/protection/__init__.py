@@ -1,0 +1,1 @@
+"""Protection of the people targeted: pure rules (no web, database or Redis import)."""
