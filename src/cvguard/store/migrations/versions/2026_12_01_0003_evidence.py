@@ -1,7 +1,7 @@
 """evidence_cases, evidence_items: the append-only, hash-chained evidence vault
 
 Revision ID: 2026_12_01_0003
-Revises: 2026_11_30_0005
+Revises: 2026_12_01_0002
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "2026_12_01_0003"
-down_revision: str | None = "2026_11_30_0005"
+down_revision: str | None = "2026_12_01_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

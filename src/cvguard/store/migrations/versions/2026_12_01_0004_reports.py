@@ -1,7 +1,7 @@
 """reports and report_history: reports people file, the staff queue, decisions and their history
 
 Revision ID: 2026_12_01_0004
-Revises: 2026_11_30_0005
+Revises: 2026_12_01_0003
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "2026_12_01_0004"
-down_revision: str | None = "2026_11_30_0005"
+down_revision: str | None = "2026_12_01_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
