@@ -6,6 +6,7 @@ Nothing reads the environment at import time. Edges build a :class:`Settings` wi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
     # Shadow mode: a candidate policy decides every event beside the active one; its decisions are
     # recorded (``decisions`` table, shadow=true), never returned. None: no shadow.
     shadow_policy_file: Path | None = None
+    # Key groups the platform marks people with beyond cvguard's own (minor, hot_event_bystander and
+    # the policy vocabulary's): a JSON list, e.g. CVGUARD_EXTRA_KEY_GROUPS='["new_creator"]'. A
+    # member of any key group is shielded automatically under a pile-on; policies name only the
+    # vocabulary's groups (``cvguard policy validate`` stays strict).
+    extra_key_groups: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
@@ -87,6 +93,14 @@ class Settings(BaseSettings):
         # database and Redis URLs carry passwords: never shown whole (repr, logs, tracebacks)
         for name, value in super().__repr_args__():
             yield name, redact_url(value) if name in _SECRET_URLS and isinstance(value, str) else value
+
+    @field_validator("extra_key_groups")
+    @classmethod
+    def _group_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not re.match(r"^[a-z][a-z0-9_]{0,31}$", name):
+                raise ValueError(f"key group {name!r}: lower-case letters, digits and _, 1 to 32")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -15,7 +15,18 @@ from cvguard.api import docs, problems
 from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
 from cvguard.api.policy import FeedHolder, PolicySource, policy_source
-from cvguard.api.routes import actions, alerts, asks, decisions, events, health, keys, screen, targets
+from cvguard.api.routes import (
+    actions,
+    alerts,
+    asks,
+    decisions,
+    events,
+    health,
+    keys,
+    protection,
+    screen,
+    targets,
+)
 from cvguard.api.scaleout import SharedView, StreamIngest
 from cvguard.config import Settings, get_settings
 from cvguard.detection.screen import Screener
@@ -155,6 +166,9 @@ def create_app(
     app.include_router(asks.router, dependencies=platform, responses=AUTH_RESPONSES)
     decision_readers = [Depends(guard(read=("platform", "moderator", "auditor")))]  # admin: all
     app.include_router(decisions.router, dependencies=decision_readers, responses=AUTH_RESPONSES)
+    # a person's shield, key groups and filtered folder: owner_or_staff per route (api.routes.protection)
+    people = [Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))]
+    app.include_router(protection.router, dependencies=people, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))

@@ -67,10 +67,12 @@ from cvguard.pipeline.ingest import (
     split_late,
     store_screened,
 )
+from cvguard.pipeline.protection import PeopleBook
 from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.store import EventStore
 from cvguard.store.actions import ActionFeed
 from cvguard.store.decisions import DecisionRecord
+from cvguard.store.people import PeopleStore
 from cvguard.store.port import DecisionStore, SnapshotStore
 from cvguard.store.retention import TextRetention
 from cvguard.verdict import Verdict
@@ -191,6 +193,7 @@ class Pipeline:
         shadow_policy: PolicyLike | None = None,
         decide: bool = True,
         actions: AlertActions | None = None,
+        people: PeopleBook | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -218,6 +221,7 @@ class Pipeline:
         self._unsaved: dict[str, Alert] = {}  # alerts the store has not taken yet, by alert_id
         self.actions = actions  # feed actions from alerts (pipeline.actions); None: no feed
         self._unplanned: list[Alert] = []  # emissions stored but not yet planned into the feed
+        self.people = people  # key groups and shields (pipeline.protection); None: no protection
         self._since_checkpoint = 0
 
     @classmethod
@@ -270,7 +274,11 @@ class Pipeline:
                 shadow_policy=shadow_policy,
             )
             active = pipeline  # the feed is planned with the policy that decides (one version)
-            pipeline.actions = AlertActions(ActionFeed(store.engine), store, lambda: compiled(active.policy))
+            people = PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups)
+            pipeline.people = people
+            pipeline.actions = AlertActions(
+                ActionFeed(store.engine), store, lambda: compiled(active.policy), protection=people
+            )
             pipeline.resume()
         except BaseException:
             store.close()
@@ -402,13 +410,19 @@ class Pipeline:
             shadow: list[Decision] = []
             if self.decide and fresh:
                 # after behaviour saw the whole batch: its alerts count for every event of it
+                people = self.people
+                if people is not None:
+                    people.refresh()  # another process's changes (a poll at most every second)
                 decided = decide_fresh(
                     self.policy, fresh, self.behaviour,
                     at=self.clock.now() if self.clock.started else None, shadow=self.shadow_policy,
+                    people=people,
                 )
                 decisions, shadow = decided.decisions, decided.shadow
                 with paused_gc():
                     self._save_decisions(decided.records)
+                if people is not None:
+                    self._protect(fresh, decisions)
                 stats.decisions += len(decisions)
                 stats.decide_s += time.perf_counter() - t4
             duplicates = step.duplicates
@@ -483,6 +497,18 @@ class Pipeline:
                 now = self.clock.now() if self.clock.started else None
                 self.actions.on_alerts(self._unplanned, now=now, behaviour=self.behaviour)
                 self._unplanned.clear()
+
+    def _protect(self, fresh: Sequence[tuple[Event, Verdict]], decisions: Sequence[Decision]) -> None:
+        """After deciding: what was held back goes to the filtered folders of the people it is aimed
+        at; shields within a day of their end get their reminder in the feed (event time)."""
+        people = self.people
+        assert people is not None
+        people.file(fresh, decisions)
+        if self.actions is not None and self.clock.started:
+            due = people.reminders(self.clock.now())
+            if due:
+                self.actions.feed.append(due)
+                people.reminded(due)
 
     def _save_decisions(self, records: list[DecisionRecord]) -> None:
         """Record decisions in the store when it keeps them; a failure keeps them for the next batch."""

@@ -47,8 +47,12 @@ ROLES = ("initiator", "copycat")  # the author's role in an incitement (behavior
 # The author as the target sees them: "follower" follows the target, "followed" is followed by the
 # target, "mutual" both; anything else (including no hint from the platform) is a "stranger".
 RELATIONSHIPS = ("stranger", "follower", "followed", "mutual")
-# Groups a target may belong to that call for stricter handling; protection (the next issue) sets them.
-KEY_GROUPS = ("minor", "elderly", "disabled", "bereaved", "victim", "public_figure")
+# Groups a target may belong to that call for stricter handling; the platform or a moderator marks
+# people with them (``PUT /v1/users/{id}/groups``). A platform may mark its own extra groups too
+# (``Settings.extra_key_groups``), but a policy names only these: validation stays strict.
+KEY_GROUPS = (
+    "minor", "hot_event_bystander", "elderly", "disabled", "bereaved", "victim", "public_figure"
+)
 
 # The screening threshold (detection.screen.THRESHOLD): a category "is present" at this score.
 CATEGORY_THRESHOLD = 0.5
