@@ -10,6 +10,7 @@ import pytest
 
 from cvguard.protection import (
     OFFER_COOLDOWN,
+    ProtectionStep,
     Shield,
     extend_shield,
     holds_back,
@@ -139,7 +140,7 @@ def _plan(
     current: Shield | None = None,
     offered: datetime | None = None,
     kind: str = "pile_on",
-):  # type: ignore[no-untyped-def]
+) -> ProtectionStep | None:
     return plan_protection(
         alert_id="pile_on:user:t:1",
         kind=kind,
