@@ -99,3 +99,32 @@ def test_filtered_folder_is_idempotent_paged_and_restorable(people: PeopleStore)
     _, total = people.filtered("u1", restored=True)
     assert total == 5
     assert people.filtered("u2")[0][0].alert_ids == ("a1",)
+
+
+def test_a_book_sees_another_processs_changes_after_its_poll(database_url: str) -> None:
+    from cvguard.pipeline.protection import PeopleBook
+
+    ticks = [0.0]
+    a, b = PeopleStore.open(database_url), PeopleStore.open(database_url)
+    try:
+        writer = PeopleBook(a)
+        reader = PeopleBook(b, poll_s=1.0, monotonic=lambda: ticks[0])
+        writer.set_groups("u1", frozenset({"minor"}), actor="m")
+        writer.turn_on("u2", at=T0, duration_days=7, scopes=frozenset({"comments"}), audience="strangers",
+                       close_friends=frozenset(), actor="u2", reason="r")
+        reader.refresh()
+        assert reader.groups_of("u1") == frozenset()  # polled less than a second ago
+        ticks[0] = 1.0
+        reader.refresh()
+        assert reader.groups_of("u1") == {"minor"}
+        shield = reader.shield_of("u2")
+        assert shield is not None and shield.on_at(T0.timestamp())
+        writer.set_groups("u1", frozenset(), actor="m")  # cleared
+        ticks[0] = 2.0
+        reader.refresh()
+        assert reader.groups_of("u1") == frozenset()
+        with pytest.raises(ValueError, match="unknown key group"):
+            writer.set_groups("u1", frozenset({"teenager"}), actor="m")
+    finally:
+        a.close()
+        b.close()
