@@ -135,8 +135,12 @@ ROWS: list[Row] = [
     (POST, only("illegal_borderline", "harmful"), MINORS, "remove", "post-minor-harmful"),
     (POST, BORDERLINE_DOWN, only("initiator"), "remove", "post-incitement-initiator"),
     (POST, only("illegal_borderline"), NOT_MINOR_NOR_INITIATOR, "hold_for_review", "post-illegal-borderline"),
-    (POST, only("harmful"), NOT_MINOR_NOR_INITIATOR, "limit_visibility", "post-harmful"),
-    (POST, only("inappropriate"), ALL - {"initiator"}, "exclude_from_recommendation", "post-inappropriate"),
+    # a post naming (or a repost of) a protected person: hidden from them, into their folder
+    (POST, only("harmful"), only("protected"), "hide_from_target", "post-protected"),
+    (POST, only("inappropriate"), PROTECTED, "hide_from_target", "post-protected"),
+    (POST, only("harmful"), NOT_MINOR_NOR_INITIATOR - PROTECTED, "limit_visibility", "post-harmful"),
+    (POST, only("inappropriate"), ALL - {"initiator"} - PROTECTED, "exclude_from_recommendation",
+     "post-inappropriate"),
     # -- search suggestions: a person under attack paired with abusive words
     (("search_suggestion",), ABUSE, PILE_ON, "suppress", "suggestion-target-under-attack"),
     # ... or a person whose shield covers search

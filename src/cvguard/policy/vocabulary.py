@@ -17,7 +17,10 @@ DECISION_ONLY_SURFACES = ("search_suggestion", "hotlist_item", "recommendation")
 SURFACES: tuple[str, ...] = (*(s.value for s in Surface), *DECISION_ONLY_SURFACES)
 
 _CHAT = ("allow", "nudge", "fold", "hide_from_target", "hold_for_review", "block")
-_POST = ("allow", "limit_visibility", "exclude_from_recommendation", "hold_for_review", "remove")
+# hide_from_target on a post or repost: it names a person whose shield covers mentions or reposts
+_POST = (
+    "allow", "limit_visibility", "exclude_from_recommendation", "hide_from_target", "hold_for_review", "remove"
+)
 _SEARCH = ("allow", "suppress", "filter_results")
 _TOPIC = ("allow", "guidance_note", "lock_topic", "pull")
 
