@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 from common import pin_one_core
-
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.events import Event, parse_event
@@ -222,7 +221,9 @@ def cost(args: argparse.Namespace) -> dict[str, Any]:
         "cpu": pinned,
         "events": len(events),
         "batch": args.batch,
-        "rounds": [{"without_us": round(a, 1), "with_us": round(b, 1), "ratio": round(c, 3)} for a, b, c in rows],
+        "rounds": [
+            {"without_us": round(a, 1), "with_us": round(b, 1), "ratio": round(c, 3)} for a, b, c in rows
+        ],
         "ratio_median": round(statistics.median(ratios), 3),
         "ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)],
     }

@@ -19,7 +19,12 @@ SURFACES: tuple[str, ...] = (*(s.value for s in Surface), *DECISION_ONLY_SURFACE
 _CHAT = ("allow", "nudge", "fold", "hide_from_target", "hold_for_review", "block")
 # hide_from_target on a post or repost: it names a person whose shield covers mentions or reposts
 _POST = (
-    "allow", "limit_visibility", "exclude_from_recommendation", "hide_from_target", "hold_for_review", "remove"
+    "allow",
+    "limit_visibility",
+    "exclude_from_recommendation",
+    "hide_from_target",
+    "hold_for_review",
+    "remove",
 )
 _SEARCH = ("allow", "suppress", "filter_results")
 _TOPIC = ("allow", "guidance_note", "lock_topic", "pull")
