@@ -178,27 +178,18 @@ class PeopleStore(StoreBase):
         """Put ``items`` in their folders (the first write of a (user, event) stays); how many were new."""
         if not items:
             return 0
-        rows = {
-            (i.user_id, i.event_id): {
-                "user_id": i.user_id,
-                "event_id": i.event_id,
-                "surface": i.surface,
-                "action": i.action,
-                "rule_id": i.rule_id,
-                "reason": i.reason,
-                "alert_ids": list(i.alert_ids),
-                "filtered_at": i.filtered_at,
-            }
-            for i in items
-        }
-        values = list(rows.values())
-        new = 0
+        bulk = self._bulk  # on the ingest path: one prepared multi-row INSERT, values encoded once
+        rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for i in items:
+            rows.setdefault(
+                (i.user_id, i.event_id),
+                (
+                    i.user_id, i.event_id, i.surface, i.action, i.rule_id, i.reason,
+                    bulk.json(list(i.alert_ids)), bulk.time(i.filtered_at), None, None,
+                ),
+            )
         with self._tx() as c:
-            for i in range(0, len(values), 500):  # one multi-row statement a chunk
-                stmt = self._insert(m.filtered).values(values[i : i + 500])
-                stmt = stmt.on_conflict_do_nothing(index_elements=["user_id", "event_id"])
-                new += len(c.execute(stmt.returning(m.filtered.c.event_id)).all())
-        return new
+            return bulk.insert_new(c, m.filtered, list(rows.values()))
 
     def filtered(
         self, user_id: str, *, offset: int = 0, limit: int = 50, restored: bool = False
