@@ -120,13 +120,14 @@ def test_planned_raise_and_resolve_round_trip_through_the_feed(feed: ActionFeed)
     friend = DecisionInput("reply", "e2", abuse, relationship="mutual")
     concerned = [DecisionInput("reply", "e1", abuse), friend]
     raised = feed.append(plan_alert(policy, Alert(), concerned=concerned))
-    assert [(e.kind, e.subject) for e in raised] == [("hide_from_target", "e1")]
+    # a stranger's abuse published before the warning is folded (chat-pileon-stranger-earlier)
+    assert [(e.kind, e.subject) for e in raised] == [("fold", "e1")]
     assert feed.append(plan_alert(policy, Alert(), concerned=concerned)) == raised  # a replay: nothing new
     closing = Alert(resolved_at=T0)
     undone = feed.append(plan_alert(policy, closing, caused=feed.caused_by(closing.alert_id)))
-    assert [(e.kind, e.subject, e.undoes) for e in undone] == [("restore", "e1", raised[0].key)]
+    assert [(e.kind, e.subject, e.undoes) for e in undone] == [("unfold", "e1", raised[0].key)]
     assert feed.append(plan_alert(policy, closing, caused=feed.caused_by(closing.alert_id))) == []
-    assert [e.kind for e in feed.after(0)[0]] == ["hide_from_target", "restore"]
+    assert [e.kind for e in feed.after(0)[0]] == ["fold", "unfold"]
 
 
 @dataclass
