@@ -116,7 +116,8 @@ def test_planned_raise_and_resolve_round_trip_through_the_feed(feed: ActionFeed)
         resolved_at: datetime | None = None
 
     policy = default_policy()
-    abuse = Verdict(True, 0.9, "harmful", {"insult": 0.9}, (), {})
+    # mockery: published with a nudge; once the pile-on is warned, a stranger's is folded
+    abuse = Verdict(True, 0.9, "inappropriate", {"ridicule": 0.9}, (), {})
     friend = DecisionInput("reply", "e2", abuse, relationship="mutual")
     concerned = [DecisionInput("reply", "e1", abuse), friend]
     raised = feed.append(plan_alert(policy, Alert(), concerned=concerned))
