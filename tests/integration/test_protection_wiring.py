@@ -84,3 +84,15 @@ def test_a_persons_off_is_not_undone_by_the_next_warning(wired: tuple[AlertActio
     shield = book.shield_of("kid")
     assert shield is not None and not shield.on_at((T0 + timedelta(hours=2)).timestamp())
     assert [h.change for h in book.history("kid")] == ["on", "off"]
+
+
+def test_the_reminder_comes_with_an_emission_once_it_is_due(wired: tuple[AlertActions, PeopleBook]) -> None:
+    actions, book = wired
+    shield = book.turn_on("u1", at=T0, duration_days=3, scopes=frozenset({"comments"}), audience="strangers",
+                          close_friends=frozenset(), actor="u1", reason="r")
+    actions.on_alerts([_alert("other")], now=T0 + timedelta(days=1))  # not due yet
+    assert ("protection_ending", "u1") not in _kinds(actions)
+    due = shield.ends_at - timedelta(hours=12)
+    actions.on_alerts([_alert("other", "critical", at=due)], now=due)
+    actions.on_alerts([_alert("other", "critical", at=due)], now=due + timedelta(hours=1))
+    assert _kinds(actions).count(("protection_ending", "u1")) == 1

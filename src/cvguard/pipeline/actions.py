@@ -152,11 +152,16 @@ class AlertActions:
             [a for a in alerts if not manual[a.alert_id]]
         )
         planned += [action for _, action in steps]
+        # shields near their end (the embedded pipeline also checks after every batch; a scale-out
+        # leader only here, with its alert emissions)
+        due = [] if self.protection is None or now is None else self.protection.reminders(now)
+        planned += due
         if not planned:
             return []
         entries = self.feed.append(planned)
-        if steps and self.protection is not None:
+        if self.protection is not None:
             self.protection.apply(steps)  # after the append: a failed one is planned again
+            self.protection.reminded(due)
         return entries
 
     def _concerned_of_targets(
