@@ -29,6 +29,9 @@ What the pipeline guarantees:
 - **Feed actions after alerts.** Once the store took them, every emission (resumed ones too) is
   planned into the action feed in the same database (``pipeline.actions``); idempotent by key,
   and a failed append is retried with the next batch.
+- **Protection after deciding.** Decisions read the targets' key groups and shields from an
+  in-memory cache (``pipeline.protection``); what a decision holds back from a person goes to
+  their filtered folder, and shields near their end get their reminder in the feed.
 - **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
   events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
   (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding

@@ -82,6 +82,7 @@ class PeopleBook:
         self._polled = -float("inf")
         self._lock = threading.RLock()
         self._reminded: set[str] = set()
+        self._unfiled: list[FilteredItem] = []  # folder items the store has not taken yet
         self.refresh(force=True)
 
     # -- reads ------------------------------------------------------------------------------------
@@ -249,7 +250,8 @@ class PeopleBook:
 
     def file(self, items: Sequence[tuple[Event, Verdict]], decisions: Sequence[Decision]) -> int:
         """Every decision that holds an event back from the people it is aimed at goes into each of
-        their filtered folders; how many items were new."""
+        their filtered folders; how many items were new. Items a failed write could not store are
+        written with the next call (the events will not be decided again)."""
         filed: list[FilteredItem] = []
         for (event, _), d in zip(items, decisions, strict=True):
             if d.action not in FILED_ACTIONS or not event.target_ids:
@@ -260,7 +262,12 @@ class PeopleBook:
                         FilteredItem(target, event.event_id, d.surface, d.action, d.rule_id, d.reason,
                                      tuple(d.alert_ids), event.occurred_at)
                     )
-        return self.store.add_filtered(filed) if filed else 0
+        self._unfiled.extend(filed)
+        if not self._unfiled:
+            return 0
+        new = self.store.add_filtered(self._unfiled)  # a StoreError keeps them for the next batch
+        self._unfiled = []
+        return new
 
 
 def _action(step: ProtectionStep) -> PlannedAction:
