@@ -42,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import cvguard.protection.plan as shield_plan
 from common import pin_one_core
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
@@ -122,7 +123,7 @@ def _run(
                     protected_at[e.subject] = (e.kind, at)
                     if e.kind == "offer_protection":  # the person accepts the prompt at once
                         people.turn_on(e.subject, at=at, duration_days=7, scopes=DEFAULT_SCOPES,
-                                       audience="recent_followers", close_friends=frozenset(),
+                                       audience=shield_plan.AUTO_AUDIENCE, close_friends=frozenset(),
                                        actor=e.subject, reason="accepted the prompt")
     pipeline.finish()
     by_target: dict[str, list[Event]] = {}
@@ -281,7 +282,10 @@ def main() -> None:
     ap.add_argument("--incidents", type=int, default=6)
     ap.add_argument("--batch", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--audience", default=None, help="the automatic (and accepted) shield's audience")
     args = ap.parse_args()
+    if args.audience is not None:
+        shield_plan.AUTO_AUDIENCE = args.audience
     if args.cost:
         if args.batch == 200:
             args.batch = 500

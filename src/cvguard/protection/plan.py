@@ -21,6 +21,7 @@ from typing import Literal
 from cvguard.protection.shield import DEFAULT_SCOPES, Shield, new_shield
 
 AUTO_DAYS = 7
+AUTO_AUDIENCE = "recent_followers"  # who an automatic shield holds back
 OFFER_COOLDOWN = timedelta(hours=24)
 REMINDER_BEFORE = timedelta(hours=24)
 _LEVELS = frozenset({"warning", "critical"})
