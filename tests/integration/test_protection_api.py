@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,25 @@ def test_a_platform_may_configure_its_own_key_groups(tmp_path: Path, screener: S
         assert moderator.put("/v1/users/u1/groups", json={"groups": ["new_creator"]}).status_code == 200
     with pytest.raises(ValueError, match="key group"):
         Settings(data_dir=tmp_path, extra_key_groups=("Bad Name",))
+
+
+def test_scale_out_decisions_read_shields_and_fill_folders(
+    redis_url: str, tmp_path: Path, screener: Screener
+) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url=redis_url, rate_limit_per_s=None)
+    app = create_app(settings, screener)
+    # no event applied yet: a shield starts at the wall clock
+    soon = datetime.now(UTC) + timedelta(seconds=30)
+    with api_client(app, role="platform", on_behalf_of="kid") as person, \
+            api_client(app, role="platform") as platform:
+        assert person.put("/v1/users/kid/protection", json={"duration_days": 7}).status_code == 200
+        mock = _comment("so-1", soon, "passerby", "你真是个小丑，笑死", "kid", mutual=False)
+        response = platform.post("/v1/events", json={"events": [mock]})
+        assert response.status_code == 202, response.text
+        (decision,) = response.json()["decisions"]
+        assert (decision["action"], decision["rule_id"]) == ("hide_from_target", "chat-protected")
+        folder = person.get("/v1/users/kid/filtered").json()
+        assert [i["event_id"] for i in folder["items"]] == ["so-1"]
 
 
 # -- a simulated pile-on, end to end -------------------------------------------------------------------

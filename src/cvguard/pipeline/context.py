@@ -278,13 +278,13 @@ class DecisionContext:
         people = self._people
         assert people is not None
         groups, protected = _NO_GROUPS, False
-        t = self._t
+        t = self._t if self._t is not None else event.occurred_at.timestamp()  # no clock yet: its own
         for target_id in event.target_ids:
             g = people.groups_of(target_id)
             if g:
                 groups = g if not groups else groups | g
             shield = people.shield_of(target_id)
-            if shield is not None and t is not None and not protected:
+            if shield is not None and not protected:
                 protected = holds_back(
                     shield, surface=event.surface._value_, t=t, author_id=event.author.id,
                     relationship=relationship, account_age_days=age,
