@@ -613,11 +613,13 @@ def worker(
 
     from cvguard.metrics import CountingScreening, StatsCollector, StreamCollector, VerdictTally
     from cvguard.pipeline.actions import AlertActions, policy_of
+    from cvguard.pipeline.protection import PeopleBook
     from cvguard.pipeline.redis_bus import RedisStreamBus
     from cvguard.pipeline.shared_state import SharedBehaviour
     from cvguard.pipeline.worker import FAULT_ENV, Worker
     from cvguard.store import EventStore
     from cvguard.store.actions import ActionFeed
+    from cvguard.store.people import PeopleStore
 
     settings = get_settings()
     url = redis_url or settings.redis_url
@@ -650,7 +652,10 @@ def worker(
             text_retention_days=settings.text_retention_days,
             fault=os.environ.get(FAULT_ENV),
             max_skew_s=settings.max_clock_skew_s,
-            actions=AlertActions(ActionFeed(store.engine), store, policy_of(settings)),
+            actions=AlertActions(
+                ActionFeed(store.engine), store, policy_of(settings),
+                protection=PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups),
+            ),
         )
         signal.signal(signal.SIGTERM, w.stop)
         signal.signal(signal.SIGINT, w.stop)

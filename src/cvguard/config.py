@@ -6,6 +6,7 @@ Nothing reads the environment at import time. Edges build a :class:`Settings` wi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -100,6 +101,11 @@ class Settings(BaseSettings):
     dm_abuse_escalate_after: int = Field(default=3, ge=1)
     dm_abuse_window_s: float = Field(default=86_400.0, gt=0)
     dm_unanswered_expiry_days: float = Field(default=30.0, gt=0)
+    # Key groups the platform marks people with beyond cvguard's own (minor, hot_event_bystander and
+    # the policy vocabulary's): a JSON list, e.g. CVGUARD_EXTRA_KEY_GROUPS='["new_creator"]'. A
+    # member of any key group is shielded automatically under a pile-on; policies name only the
+    # vocabulary's groups (``cvguard policy validate`` stays strict).
+    extra_key_groups: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
@@ -112,6 +118,14 @@ class Settings(BaseSettings):
         # database and Redis URLs carry passwords: never shown whole (repr, logs, tracebacks)
         for name, value in super().__repr_args__():
             yield name, redact_url(value) if name in _SECRET_URLS and isinstance(value, str) else value
+
+    @field_validator("extra_key_groups")
+    @classmethod
+    def _group_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not re.match(r"^[a-z][a-z0-9_]{0,31}$", name):
+                raise ValueError(f"key group {name!r}: lower-case letters, digits and _, 1 to 32")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

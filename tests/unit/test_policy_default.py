@@ -58,10 +58,15 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     # private messages: a stranger writing again unanswered, a sender over rate (protection.dm)
     "dm_unanswered": {"dm_unanswered": True},
     "dm_over_rate": {"dm_over_rate": True, "relationship": "mutual"},
+    # a stranger writing to a person whose shield holds strangers back (a minor's, too)
+    "protected": {"target_protected": True},
+    "protected_minor": {"target_groups": frozenset({"minor"}), "target_protected": True},
 }
 ALL = frozenset(CONTEXTS)
 PILE_ON = frozenset({"pileon_stranger", "pileon_stranger_published", "pileon_mutual", "pileon_new_follower"})
 TOPIC = frozenset({"topic_warning", "topic_critical"})
+MINORS = frozenset({"minor", "protected_minor"})
+PROTECTED = frozenset({"protected", "protected_minor"})
 
 
 def grade(category: str, band: str) -> str:
@@ -83,7 +88,7 @@ POST = ("post", "repost")
 
 NOT_PRIVACY = frozenset(CATEGORIES) - {"privacy"}
 BELOW_ILLEGAL = frozenset({"harmful", "inappropriate"})
-NOT_MINOR_NOR_INITIATOR = ALL - {"minor", "initiator"}
+NOT_MINOR_NOR_INITIATOR = ALL - MINORS - {"initiator"}
 DM_FLAGS = frozenset({"dm_unanswered", "dm_over_rate"})
 # no rule of their own on chat
 ORDINARY = frozenset({"plain", "pileon_mutual", "repeat_offender"}) | TOPIC | DM_FLAGS
@@ -98,13 +103,17 @@ Row = tuple[Any, ...]
 ROWS: list[Row] = [
     # -- comments, replies, danmaku, live chat
     (CHAT, only("clean"), ALL, "allow", None),  # nothing abusive: published, whoever writes
-    (CHAT, only("near"), ALL - {"minor"}, "allow", None),
-    (CHAT, only("near"), only("minor"), "nudge", "chat-minor-near-miss"),  # a stricter threshold for minors
-    (CHAT, HARMFUL_UP, only("minor"), "block", "chat-minor-harmful"),  # stricter for minors
+    (CHAT, only("near"), ALL - MINORS, "allow", None),
+    (CHAT, only("near"), MINORS, "nudge", "chat-minor-near-miss"),  # a stricter threshold for minors
+    (CHAT, HARMFUL_UP, MINORS, "block", "chat-minor-harmful"),  # stricter for minors
     (CHAT, only("inappropriate"), only("minor"), "fold", "chat-minor-inappropriate"),
-    (CHAT, only("illegal_high"), ALL - {"minor"}, "block", "chat-illegal"),
-    (CHAT, only("illegal_borderline"), ALL - {"minor"}, "hold_for_review", "chat-illegal-borderline"),
+    (CHAT, only("illegal_high"), ALL - MINORS, "block", "chat-illegal"),
+    (CHAT, only("illegal_borderline"), ALL - MINORS, "hold_for_review", "chat-illegal-borderline"),
     (CHAT, BELOW_ILLEGAL, only("initiator"), "hold_for_review", "chat-incitement-initiator"),
+    # a shield: abuse from the audience it holds back is hidden (into the filtered folder), a
+    # minor's mockery too (rather than folded for everyone)
+    (CHAT, BELOW_ILLEGAL, only("protected"), "hide_from_target", "chat-protected"),
+    (CHAT, only("inappropriate"), only("protected_minor"), "hide_from_target", "chat-protected"),
     # a target under a pile-on: strangers' abuse is hidden from them ...
     (CHAT, BELOW_ILLEGAL, only("pileon_stranger"), "hide_from_target", "chat-pileon-stranger"),
     # ... and what strangers published before the warning is folded (the feed's decision)
@@ -116,26 +125,36 @@ ROWS: list[Row] = [
     (CHAT, only("harmful"), ORDINARY, "fold", "chat-harmful"),
     (CHAT, only("inappropriate"), ORDINARY, "nudge", "chat-inappropriate"),
     # -- private messages
-    (("dm",), CLEAN, ALL - DM_FLAGS, "deliver", None),
+    (("dm",), CLEAN, ALL - DM_FLAGS - PROTECTED, "deliver", None),
+    # a shield holds back the audience's messages, kind or not, into the filtered folder
+    (("dm",), CLEAN, PROTECTED, "filter_folder", "dm-protected"),
     (("dm",), only("illegal_high"), ALL, "block", "dm-illegal"),
-    (("dm",), only("illegal_borderline", "harmful"), only("minor"), "block", "dm-minor"),
+    (("dm",), only("illegal_borderline", "harmful"), MINORS, "block", "dm-minor"),
     (("dm",), only("inappropriate"), only("minor"), "filter_folder", "dm-abuse"),
     # a stranger's second message before any reply, and a flood, are not delivered at all
     (("dm",), CLEAN | BORDERLINE_DOWN, only("dm_unanswered"), "block", "dm-unanswered"),
     (("dm",), CLEAN | BORDERLINE_DOWN, only("dm_over_rate"), "block", "dm-over-rate"),
-    (("dm",), BORDERLINE_DOWN, ALL - {"minor"} - DM_FLAGS, "filter_folder", "dm-abuse"),
+    (("dm",), only("inappropriate"), only("protected_minor"), "filter_folder", "dm-protected"),
+    (("dm",), BORDERLINE_DOWN, only("protected"), "filter_folder", "dm-protected"),
+    (("dm",), BORDERLINE_DOWN, ALL - MINORS - PROTECTED - DM_FLAGS, "filter_folder", "dm-abuse"),
     # -- posts, reposts, video text
     (POST, CLEAN, ALL, "allow", None),
     (POST, only("illegal_high"), ALL, "remove", "post-illegal"),
-    (POST, only("illegal_borderline", "harmful"), only("minor"), "remove", "post-minor-harmful"),
+    (POST, only("illegal_borderline", "harmful"), MINORS, "remove", "post-minor-harmful"),
     (POST, BORDERLINE_DOWN, only("initiator"), "remove", "post-incitement-initiator"),
     (POST, only("illegal_borderline"), NOT_MINOR_NOR_INITIATOR, "hold_for_review", "post-illegal-borderline"),
-    (POST, only("harmful"), NOT_MINOR_NOR_INITIATOR, "limit_visibility", "post-harmful"),
-    (POST, only("inappropriate"), ALL - {"initiator"}, "exclude_from_recommendation", "post-inappropriate"),
+    # a post naming (or a repost of) a protected person: hidden from them, into their folder
+    (POST, only("harmful"), only("protected"), "hide_from_target", "post-protected"),
+    (POST, only("inappropriate"), PROTECTED, "hide_from_target", "post-protected"),
+    (POST, only("harmful"), NOT_MINOR_NOR_INITIATOR - PROTECTED, "limit_visibility", "post-harmful"),
+    (POST, only("inappropriate"), ALL - {"initiator"} - PROTECTED, "exclude_from_recommendation",
+     "post-inappropriate"),
     # -- search suggestions: a person under attack paired with abusive words
     (("search_suggestion",), ABUSE, PILE_ON, "suppress", "suggestion-target-under-attack"),
-    (("search_suggestion",), HARMFUL_UP, ALL - PILE_ON, "suppress", "suggestion-harmful"),
-    (("search_suggestion",), only("inappropriate"), ALL - PILE_ON, "allow", None),
+    # ... or a person whose shield covers search
+    (("search_suggestion",), ABUSE, PROTECTED, "suppress", "suggestion-protected"),
+    (("search_suggestion",), HARMFUL_UP, ALL - PILE_ON - PROTECTED, "suppress", "suggestion-harmful"),
+    (("search_suggestion",), only("inappropriate"), ALL - PILE_ON - PROTECTED, "allow", None),
     (("search_suggestion",), CLEAN, ALL, "allow", None),
     # -- search queries: searches for private data, and about a person under attack, are filtered
     (("search_query",), ILLEGAL, ALL, "filter_results", "query-doxxing", {"privacy"}),

@@ -28,6 +28,7 @@ from cvguard.api.routes import (
     keys,
     nudges,
     reports,
+    protection,
     screen,
     targets,
 )
@@ -193,6 +194,9 @@ def create_app(
     app.include_router(nudges.router, dependencies=nudge_access, responses=AUTH_RESPONSES)
     staff_only = [Depends(guard(read=("moderator", "auditor")))]  # DM escalations: never a platform key
     app.include_router(escalations.router, dependencies=staff_only, responses=AUTH_RESPONSES)
+    # a person's shield, key groups and filtered folder: owner_or_staff per route (api.routes.protection)
+    people = [Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))]
+    app.include_router(protection.router, dependencies=people, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))

@@ -35,7 +35,7 @@ from cvguard.behavior import TargetState, TopicState
 from cvguard.errors import StoreError
 from cvguard.events import Event
 from cvguard.pipeline.clock import EPOCH
-from cvguard.pipeline.context import PolicyLike
+from cvguard.pipeline.context import PeopleView, PolicyLike
 from cvguard.pipeline.ingest import Decided, Item, decide_fresh
 from cvguard.pipeline.redis_bus import DEFAULT_GROUP, BacklogFull, RedisStreamBus
 from cvguard.pipeline.shared_dm import SharedDmGuard
@@ -100,12 +100,28 @@ class SharedView:
             at = EPOCH if newest is None else datetime.fromtimestamp(newest, UTC)
             return at, view(at)
 
+    def now(self) -> datetime | None:
+        """The newest event time applied (None before any); caught up first."""
+        with self._lock:
+            try:
+                self.state.sync()
+            except redis.RedisError as exc:
+                raise StoreError(f"the shared behaviour state is unavailable: {exc}") from exc
+            newest = self.state.newest
+            return None if newest is None else datetime.fromtimestamp(newest, UTC)
+
     def decide(
-        self, items: list[Item], policy: PolicyLike, shadow: PolicyLike | None = None
+        self,
+        items: list[Item],
+        policy: PolicyLike,
+        shadow: PolicyLike | None = None,
+        people: PeopleView | None = None,
     ) -> Decided:
         """Decide ``items`` against the shared state caught up now, as of the newest event time
         applied (the shared ingest step's ``decide_fresh``); private messages are judged against
-        the DM state in Redis first (``pipeline.shared_dm``), escalations returned with the decisions."""
+        the DM state in Redis first (``pipeline.shared_dm``), escalations returned with the decisions;
+        ``people``: the targets' key groups and shields (``pipeline.protection``, polled from the
+        shared database)."""
         with self._lock:
             try:
                 self.state.sync()
@@ -114,7 +130,7 @@ class SharedView:
                 raise StoreError(f"the shared behaviour state is unavailable: {exc}") from exc
             decided = decide_fresh(
                 policy, items, self.state.engine, at=self.state.newest, shadow=shadow, whole=True,
-                dm=judged,
+                dm=judged, people=people,
             )
             decided.escalations = list(judged.escalations)
             return decided

@@ -19,6 +19,11 @@ For each emission, in alert order:
 - **closing** (``resolved_at`` set): the undo of everything the feed holds for the alert
   (``ActionFeed.caused_by``), last first.
 
+With a :class:`~cvguard.pipeline.protection.PeopleBook` (``protection``), a pile-on or incitement
+at warning or above against a user also turns a key-group member's shield on (``protection_on``)
+or offers one to anyone else (``offer_protection``), appended in the same call, after the alert's
+own actions; the shield or offer is written once the append succeeded.
+
 An alert a person marked ``false_positive`` acts no more (its actions were undone when it was
 marked: ``api/routes/alerts.py`` appends :func:`undo_false_positive`). A person who reopens it
 (``open`` or ``acknowledged`` again) has what the marking undid done again
@@ -38,7 +43,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cvguard.behavior import Alert
 from cvguard.config import Settings
@@ -49,6 +54,9 @@ from cvguard.policy.feed import PlannedAction, again_key, plan_alert, plan_undo
 from cvguard.store.actions import ActionFeed, FeedEntry
 from cvguard.store.records import StoredAlert
 from cvguard.verdict import Verdict
+
+if TYPE_CHECKING:
+    from cvguard.pipeline.protection import PeopleBook
 
 __all__ = ["LOOKBACK", "AlertActions", "ConcernedStore", "policy_of", "redo_reopened", "undo_false_positive"]
 
@@ -142,8 +150,10 @@ class AlertActions:
         policy: Callable[[], CompiledPolicy],
         *,
         lookback: timedelta = LOOKBACK,
+        protection: PeopleBook | None = None,
     ) -> None:
         self.feed, self.store, self.policy, self.lookback = feed, store, policy, lookback
+        self.protection = protection  # auto-shields and offers (pipeline.protection); None: none
 
     def on_alerts(
         self, alerts: Sequence[Alert], *, now: datetime | None = None, behaviour: object = None
@@ -155,7 +165,7 @@ class AlertActions:
         if not alerts:
             return []
         policy = self.policy()
-        ctx = None if behaviour is None else DecisionContext(behaviour, now)
+        ctx = None if behaviour is None else DecisionContext(behaviour, now, self.protection)
         targets = self._concerned_of_targets(alerts, ctx)
         planned: list[PlannedAction] = []
         previous: dict[str, str] = {}
@@ -180,9 +190,21 @@ class AlertActions:
                 policy, alert, concerned=concerned, previous_level=previous.get(alert.alert_id)
             )
             previous[alert.alert_id] = alert.level
+        steps = [] if self.protection is None else self.protection.plan(
+            [a for a in alerts if not manual[a.alert_id]]
+        )
+        planned += [action for _, action in steps]
+        # shields near their end (the embedded pipeline also checks after every batch; a scale-out
+        # leader only here, with its alert emissions)
+        due = [] if self.protection is None or now is None else self.protection.reminders(now)
+        planned += due
         if not planned:
             return []
-        return self.feed.append(planned)
+        entries = self.feed.append(planned)
+        if self.protection is not None:
+            self.protection.apply(steps)  # after the append: a failed one is planned again
+            self.protection.reminded(due)
+        return entries
 
     def _concerned_of_targets(
         self, alerts: Iterable[Alert], ctx: DecisionContext | None

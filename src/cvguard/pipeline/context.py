@@ -10,9 +10,11 @@ verdict and the behaviour state as of that event:
   targets, its thread or one of its topics;
 - the author's role (``initiator`` beats ``copycat``) in an incitement under way against one of
   the targets (an open incitement alert), with that alert's id;
-- the target's key groups: none yet. ``author.minor`` describes the *author*, not the person the
-  event is aimed at; the target's groups (a minor, a person caught in a hot event...) come from the
-  platform with the protection issue (``PUT /v1/users/{id}/groups``);
+- the target's key groups: the union over the event's targets of the groups the platform or a
+  moderator marked them with (``PUT /v1/users/{id}/groups``; ``author.minor`` describes the
+  *author*, not the person the event is aimed at);
+- ``target_protected``: a shield of one of the event's targets is on at the batch's time, covers
+  the event's surface, and holds back this author (``protection.holds_back``);
 - relationship (from the event's hints) and account age, from the event itself;
 - prior violations: ``None`` (unknown) until the enforcement issue;
 - on ``dm``, ``dm_unanswered`` and ``dm_over_rate`` from the private-message state
@@ -42,6 +44,7 @@ from cvguard.behavior import BehaviourEngine, TargetState, TopicState
 from cvguard.behavior.windows import seconds
 from cvguard.events import Event
 from cvguard.policy import CompiledPolicy, DecisionInput, relationship_of
+from cvguard.protection import Shield, holds_back
 from cvguard.verdict import Verdict
 from cvguard.vocabulary import LEVEL_RANK
 
@@ -75,6 +78,14 @@ class StateReader(Protocol):
     def target_state(self, target_id: str, t: Any) -> TargetState: ...
 
     def topic_state(self, topic_id: str, t: Any) -> TopicState: ...
+
+
+class PeopleView(Protocol):
+    """The targets' key groups and shields (``pipeline.protection.PeopleBook``): cheap lookups."""
+
+    def groups_of(self, user_id: str) -> frozenset[str]: ...
+
+    def shield_of(self, user_id: str) -> Shield | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +124,16 @@ def _higher(a: Opened, b: Opened) -> Opened:
 class DecisionContext:
     """Behaviour context for the events of one batch, as of ``at``; each subject looked up once."""
 
-    def __init__(self, behaviour: object, at: datetime | float | None, dm: DmReader | None = None) -> None:
+    def __init__(
+        self,
+        behaviour: object,
+        at: datetime | float | None,
+        dm: DmReader | None = None,
+        people: PeopleView | None = None,
+    ) -> None:
         self._dm = dm  # private-message state (protection.dm), the batch already observed
         self._engine = engine_of(behaviour)
+        self._people = people
         self._reader: Any = behaviour
         self._t = None if at is None else seconds(at)
         self._at = at
@@ -248,6 +266,11 @@ class DecisionContext:
         unanswered = over_rate = False
         if self._dm is not None and event.surface._value_ == "dm":
             unanswered, over_rate = self._dm.flags(event)
+        relationship = relationship_of(rel.target_follows_author, rel.author_follows_target)
+        age = None if created is None else (event.occurred_at - created).total_seconds() / 86400.0
+        groups, protected = _NO_GROUPS, False
+        if self._people is not None and event.target_ids:
+            groups, protected = self._protection(event, relationship, age)
         # positionally, in DecisionInput's field order (what DecisionInput.from_event builds)
         return DecisionInput(
             event.surface._value_,  # (.value goes through a descriptor: this is per event)
@@ -260,15 +283,33 @@ class DecisionContext:
             brigade,
             role,
             incitement,
-            _NO_GROUPS,  # the target's key groups: set by the platform (protection issue)
-            False,
-            relationship_of(rel.target_follows_author, rel.author_follows_target),
-            None if created is None else (event.occurred_at - created).total_seconds() / 86400.0,
+            groups,
+            protected,
+            relationship,
+            age,
             None,  # prior violations: from enforcement (a later issue)
             False,  # published: at publish time
             unanswered,
             over_rate,
         )
+
+    def _protection(self, event: Event, relationship: str, age: float | None) -> tuple[frozenset[str], bool]:
+        """The union of the targets' key groups, and whether a target's shield holds this back."""
+        people = self._people
+        assert people is not None
+        groups, protected = _NO_GROUPS, False
+        t = self._t if self._t is not None else event.occurred_at.timestamp()  # no clock yet: its own
+        for target_id in event.target_ids:
+            g = people.groups_of(target_id)
+            if g:
+                groups = g if not groups else groups | g
+            shield = people.shield_of(target_id)
+            if shield is not None and not protected:
+                protected = holds_back(
+                    shield, surface=event.surface._value_, t=t, author_id=event.author.id,
+                    relationship=relationship, account_age_days=age,
+                )
+        return groups, protected
 
 
 def decision_input(

@@ -29,6 +29,9 @@ What the pipeline guarantees:
 - **Feed actions after alerts.** Once the store took them, every emission (resumed ones too) is
   planned into the action feed in the same database (``pipeline.actions``); idempotent by key,
   and a failed append is retried with the next batch.
+- **Protection after deciding.** Decisions read the targets' key groups and shields from an
+  in-memory cache (``pipeline.protection``); what a decision holds back from a person goes to
+  their filtered folder, and shields near their end get their reminder in the feed.
 - **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
   events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
   (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding
@@ -67,12 +70,14 @@ from cvguard.pipeline.ingest import (
     split_late,
     store_screened,
 )
+from cvguard.pipeline.protection import PeopleBook
 from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.protection.dm import DmGuard, DmLimits, Escalation
 from cvguard.store import EventStore
 from cvguard.store.actions import ActionFeed
 from cvguard.store.decisions import DecisionRecord
 from cvguard.store.dm import EscalationStore
+from cvguard.store.people import PeopleStore
 from cvguard.store.port import DecisionStore, SnapshotStore
 from cvguard.store.retention import TextRetention
 from cvguard.verdict import Verdict
@@ -218,6 +223,7 @@ class Pipeline:
         dm: DmGuard | None = None,
         dm_rules: bool = True,
         escalations: EscalationSink | None = None,
+        people: PeopleBook | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -245,6 +251,7 @@ class Pipeline:
         self._unsaved: dict[str, Alert] = {}  # alerts the store has not taken yet, by alert_id
         self.actions = actions  # feed actions from alerts (pipeline.actions); None: no feed
         self._unplanned: list[Alert] = []  # emissions stored but not yet planned into the feed
+        self.people = people  # key groups and shields (pipeline.protection); None: no protection
         self._since_checkpoint = 0
         # private messages (protection.dm): the rules' state, checkpointed with behaviour, and
         # where escalations go (kept for the next batch when the store fails)
@@ -304,7 +311,11 @@ class Pipeline:
                 escalations=EscalationStore(store.engine),
             )
             active = pipeline  # the feed is planned with the policy that decides (one version)
-            pipeline.actions = AlertActions(ActionFeed(store.engine), store, lambda: compiled(active.policy))
+            people = PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups)
+            pipeline.people = people
+            pipeline.actions = AlertActions(
+                ActionFeed(store.engine), store, lambda: compiled(active.policy), protection=people
+            )
             pipeline.resume()
         except BaseException:
             store.close()
@@ -441,14 +452,20 @@ class Pipeline:
             shadow: list[Decision] = []
             if self.decide and fresh:
                 # after behaviour saw the whole batch: its alerts count for every event of it
+                people = self.people
+                if people is not None:
+                    people.refresh()  # another process's changes (a poll at most every second)
                 decided = decide_fresh(
                     self.policy, fresh, self.behaviour,
                     at=self.clock.now() if self.clock.started else None, shadow=self.shadow_policy,
                     dm=self.dm,
+                    people=people,
                 )
                 decisions, shadow = decided.decisions, decided.shadow
                 with paused_gc():
                     self._save_decisions(decided.records)
+                if people is not None:
+                    self._protect(fresh, decisions)
                 stats.decisions += len(decisions)
                 stats.decide_s += time.perf_counter() - t4
             self._save_escalations(escalated)
@@ -542,6 +559,17 @@ class Pipeline:
             self._unescalated.clear()
         elif self.escalations is None:
             self._unescalated.clear()
+    def _protect(self, fresh: Sequence[tuple[Event, Verdict]], decisions: Sequence[Decision]) -> None:
+        """After deciding: what was held back goes to the filtered folders of the people it is aimed
+        at; shields within a day of their end get their reminder in the feed (event time)."""
+        people = self.people
+        assert people is not None
+        people.file(fresh, decisions)
+        if self.actions is not None and self.clock.started:
+            due = people.reminders(self.clock.now())
+            if due:
+                self.actions.feed.append(due)
+                people.reminded(due)
 
     def _save_decisions(self, records: list[DecisionRecord]) -> None:
         """Record decisions in the store when it keeps them; a failure keeps them for the next batch."""

@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from cvguard.events import Event
 from cvguard.pipeline.clock import WallGate
-from cvguard.pipeline.context import DecisionContext, DmReader, PolicyLike, compiled
+from cvguard.pipeline.context import DecisionContext, DmReader, PeopleView, PolicyLike, compiled
 from cvguard.policy import Decision
 from cvguard.store.decisions import DecisionRecord
 from cvguard.verdict import Verdict
@@ -190,15 +190,17 @@ def decide_fresh(
     shadow: PolicyLike | None = None,
     whole: bool = False,
     dm: DmReader | None = None,
+    people: PeopleView | None = None,
 ) -> Decided:
     """Decide every fresh event with ``policy`` (and the shadow candidate, if any), each event's
     context read from ``behaviour`` as of ``at`` (the batch's clock after behaviour processed it:
     see ``pipeline.context`` on granularity). Late events are decided too: stored, they are
     published; the state they see is the batch's. ``whole``: the records carry the verdict's parts
     themselves (a scale-out API node records decisions before a worker stores the verdicts).
-    ``dm``: the private-message state, the batch already observed (``protection.dm``)."""
+    ``dm``: the private-message state, the batch already observed (``protection.dm``).
+    ``people``: the targets' key groups and shields (``pipeline.protection``); None: none known."""
     with paused_gc():
-        return _decide(policy, items, behaviour, at, shadow, whole, dm)
+        return _decide(policy, items, behaviour, at, shadow, whole, dm, people)
 
 
 def _decide(
@@ -209,11 +211,12 @@ def _decide(
     shadow: PolicyLike | None,
     whole: bool = False,
     dm: DmReader | None = None,
+    people: PeopleView | None = None,
 ) -> Decided:
     t0 = time.perf_counter()
     active = compiled(policy)
     candidate = compiled(shadow) if shadow is not None else None
-    ctx = DecisionContext(behaviour, at, dm)
+    ctx = DecisionContext(behaviour, at, dm, people)
     decisions: list[Decision] = []
     shadows: list[Decision] = []
     records: list[DecisionRecord] = []

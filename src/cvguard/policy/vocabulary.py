@@ -17,7 +17,15 @@ DECISION_ONLY_SURFACES = ("search_suggestion", "hotlist_item", "recommendation")
 SURFACES: tuple[str, ...] = (*(s.value for s in Surface), *DECISION_ONLY_SURFACES)
 
 _CHAT = ("allow", "nudge", "fold", "hide_from_target", "hold_for_review", "block")
-_POST = ("allow", "limit_visibility", "exclude_from_recommendation", "hold_for_review", "remove")
+# hide_from_target on a post or repost: it names a person whose shield covers mentions or reposts
+_POST = (
+    "allow",
+    "limit_visibility",
+    "exclude_from_recommendation",
+    "hide_from_target",
+    "hold_for_review",
+    "remove",
+)
 _SEARCH = ("allow", "suppress", "filter_results")
 _TOPIC = ("allow", "guidance_note", "lock_topic", "pull")
 
@@ -47,8 +55,12 @@ ROLES = ("initiator", "copycat")  # the author's role in an incitement (behavior
 # The author as the target sees them: "follower" follows the target, "followed" is followed by the
 # target, "mutual" both; anything else (including no hint from the platform) is a "stranger".
 RELATIONSHIPS = ("stranger", "follower", "followed", "mutual")
-# Groups a target may belong to that call for stricter handling; protection (the next issue) sets them.
-KEY_GROUPS = ("minor", "elderly", "disabled", "bereaved", "victim", "public_figure")
+# Groups a target may belong to that call for stricter handling; the platform or a moderator marks
+# people with them (``PUT /v1/users/{id}/groups``). A platform may mark its own extra groups too
+# (``Settings.extra_key_groups``), but a policy names only these: validation stays strict.
+KEY_GROUPS = (
+    "minor", "hot_event_bystander", "elderly", "disabled", "bereaved", "victim", "public_figure"
+)
 
 # The screening threshold (detection.screen.THRESHOLD): a category "is present" at this score.
 CATEGORY_THRESHOLD = 0.5

@@ -1,1 +1,56 @@
-"""Protection of the people targeted: pure rules (no web, database or Redis import)."""
+"""Protection of the people targeted: shields, key groups and what an alert offers them. Pure.
+
+A :class:`Shield` is a person's protection: on from one event time to another, over some scopes
+(comments, DMs, search...), holding back an audience (strangers, recent followers, everyone but
+close friends). Policies read it through ``DecisionInput.target_protected``
+(:func:`holds_back`); what is held back goes to the person's filtered folder, never deleted.
+:func:`plan_protection` decides what a pile-on warning does for its target: a key-group member's
+shield turns on by itself, anyone else is offered one (with a cool-down). No I/O here: the store
+(``store.people``) keeps shields, groups and the folder; ``pipeline.protection`` wires them in.
+"""
+
+from cvguard.protection.plan import (
+    AUTO_DAYS,
+    OFFER_COOLDOWN,
+    REMINDER_BEFORE,
+    ProtectionStep,
+    plan_protection,
+    reminder_due,
+)
+from cvguard.protection.shield import (
+    AUDIENCES,
+    BASE_GROUPS,
+    DEFAULT_SCOPES,
+    DURATIONS,
+    RECENT_DAYS,
+    SCOPES,
+    Shield,
+    ShieldChange,
+    extend_shield,
+    holds_back,
+    new_shield,
+    scope_of,
+    valid_group,
+)
+
+__all__ = [
+    "AUDIENCES",
+    "AUTO_DAYS",
+    "BASE_GROUPS",
+    "DEFAULT_SCOPES",
+    "DURATIONS",
+    "OFFER_COOLDOWN",
+    "RECENT_DAYS",
+    "REMINDER_BEFORE",
+    "SCOPES",
+    "ProtectionStep",
+    "Shield",
+    "ShieldChange",
+    "extend_shield",
+    "holds_back",
+    "new_shield",
+    "plan_protection",
+    "reminder_due",
+    "scope_of",
+    "valid_group",
+]

@@ -417,3 +417,70 @@ nudge_outcomes = Table(
     Column("recorded_at", UTCDateTime(), nullable=False),  # wall clock
     Column("recorded_by", String(ACTOR), nullable=False),  # the API key's name and id
 )
+
+
+# People (``store.people``): what cvguard keeps about the people targeted. ``updated_at`` (wall
+# clock) is what a process's cache polls to see another process's changes.
+# A person's key groups, and when they were last offered a shield (event time: the cool-down).
+people = Table(
+    "people",
+    metadata,
+    Column("user_id", String(ID), primary_key=True),
+    Column("groups", JSONDoc, nullable=False),  # sorted list of group names
+    Column("groups_by", String(ACTOR), nullable=True),
+    Column("offered_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "updated_at"),
+)
+
+# A person's shield (one row: the current or last one); times are event time.
+shields = Table(
+    "shields",
+    metadata,
+    Column("user_id", String(ID), primary_key=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("scopes", JSONDoc, nullable=False),
+    Column("audience", String(32), nullable=False),
+    Column("close_friends", JSONDoc, nullable=False),
+    Column("actor", String(ACTOR), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("alert_id", String(ALERT_ID), nullable=True),
+    Column("off_at", UTCDateTime(), nullable=True),
+    Column("off_by", String(ACTOR), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "updated_at"),
+)
+
+# Every change to a shield: who, when (event time), what and why.
+shield_history = Table(
+    "shield_history",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("user_id", String(ID), nullable=False),
+    Column("change", String(16), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(ACTOR), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("alert_id", String(ALERT_ID), nullable=True),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Index(None, "user_id"),
+)
+
+# What was held back from a person (hide_from_target, filter_folder): their filtered folder.
+filtered = Table(
+    "filtered",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("surface", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("rule_id", String(128), nullable=True),
+    Column("reason", Text(), nullable=False),
+    Column("alert_ids", JSONDoc, nullable=False),
+    Column("filtered_at", UTCDateTime(), nullable=False),  # the event's time
+    Column("restored_at", UTCDateTime(), nullable=True),  # wall clock
+    Column("restored_by", String(ACTOR), nullable=True),
+    PrimaryKeyConstraint("user_id", "event_id"),
+    Index(None, "user_id", "filtered_at"),
+)

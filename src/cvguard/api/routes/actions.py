@@ -26,11 +26,12 @@ class ActionOut(BaseModel):
     key: str = Field(description="The idempotency key: the same key is the same action.")
     kind: str = Field(
         description="fold, hide_from_target, lock_topic, guidance_note, pull, ... or an undo: unfold, "
-        "restore, unlock_topic, remove_guidance_note, unmute_member."
+        "restore, unlock_topic, remove_guidance_note, unmute_member; about a person: protection_on "
+        "(a shield turned on automatically), offer_protection (prompt them), protection_ending."
     )
     surface: str
-    subject_type: str = Field(description="event or topic.")
-    subject: str = Field(description="The event id or topic id the action applies to.")
+    subject_type: str = Field(description="event, topic or user.")
+    subject: str = Field(description="The event id, topic id or user id the action applies to.")
     params: dict[str, Any] = Field(description="Per action: scope, note, target_id (hidden from whom), ...")
     reason: str
     rule_id: str | None = Field(description="The policy rule that decided it (null for an undo).")

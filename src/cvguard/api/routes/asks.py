@@ -18,13 +18,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, StringConstraints
 
-from cvguard.api.deps import BehaviourDep, BehaviourView, ScreenerDep, SettingsDep
+from cvguard.api.deps import BehaviourDep, BehaviourView, PipelineDep, ScreenerDep, SettingsDep
 from cvguard.api.problems import PayloadTooLarge
 from cvguard.api.routes.alerts import NO_NUL
 from cvguard.api.schemas import Problem, SpanOut
 from cvguard.config import Settings
+from cvguard.pipeline.context import PeopleView
 from cvguard.policy import CompiledPolicy, Decision, DecisionInput, decide
 from cvguard.policy.vocabulary import LEVEL_RANK
+from cvguard.protection import holds_back
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
@@ -167,15 +169,29 @@ def _open_alert(state: dict[str, Any], kinds: tuple[str, ...]) -> Context:
 class _People:
     """The pile-on context of people, each looked up once per request."""
 
-    def __init__(self, view: BehaviourView) -> None:
+    def __init__(self, view: BehaviourView, book: PeopleView | None = None) -> None:
         self._view = view
+        self._book = book  # shields (pipeline.protection): a person may be protected from search
         self._seen: dict[str, Context] = {}
+        self._as_of: float | None = None
 
     def one(self, user_id: str) -> Context:
         if user_id not in self._seen:
-            _as_of, state = self._view.target_state(user_id)
+            as_of, state = self._view.target_state(user_id)
+            self._as_of = as_of.timestamp()
             self._seen[user_id] = _open_alert(_state(state), ("pile_on", "incitement"))
         return self._seen[user_id]
+
+    def protected(self, user_ids: list[str]) -> bool:
+        """Whether one of them has a shield on that covers search (after ``worst`` read the time)."""
+        book, t = self._book, self._as_of
+        if book is None or t is None:
+            return False
+        return any(
+            holds_back(book.shield_of(u), surface="search_suggestion", t=t, author_id="",
+                       relationship="stranger", account_age_days=None)
+            for u in user_ids
+        )
 
     def worst(self, user_ids: list[str]) -> Context:
         best: Context = (None, None)
@@ -198,15 +214,16 @@ def search_suggestions(
     settings: SettingsDep,
     screener: ScreenerDep,
     behaviour: BehaviourDep,
+    pipeline: PipelineDep,
 ) -> SuggestionsOut:
-    """A suggestion that pairs a person under an open pile-on (warning or above) with abusive
-    words is suppressed (with the default policy); so is an abusive one about anybody. Name the
-    people with `user_ids`, on the query or per suggestion."""
+    """A suggestion that pairs a person under an open pile-on (warning or above), or a person whose
+    shield covers search, with abusive words is suppressed (with the default policy); so is an
+    abusive one about anybody. Name the people with `user_ids`, on the query or per suggestion."""
     policy = _policy(request)
     items = [Suggestion(text=s) if isinstance(s, str) else s for s in body.suggestions]
     _within(settings, [body.query, *(s.text for s in items)])
     verdicts = screener.screen_many([body.query or " ", *(s.text for s in items)])
-    people = _People(behaviour)
+    people = _People(behaviour, pipeline.people)
     level, alert_id = people.worst(body.user_ids)
     query = decide(
         policy,
@@ -224,7 +241,8 @@ def search_suggestions(
         decision = decide(
             policy,
             DecisionInput(
-                surface="search_suggestion", verdict=verdict, pile_on_level=level, pile_on_alert_id=alert_id
+                surface="search_suggestion", verdict=verdict, pile_on_level=level, pile_on_alert_id=alert_id,
+                target_protected=people.protected(user_ids),
             ),
         )
         out.append(

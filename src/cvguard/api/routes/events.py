@@ -248,12 +248,18 @@ def _decide_queued(request: Request, good: list[Event]) -> list[Decision]:
     for i, e in enumerate(good):
         first.setdefault(e.event_id, i)
     items = [(good[i], verdicts[i]) for i in first.values()]
-    decided = view.decide(items, state.policy, getattr(state, "shadow_policy", None))
-    store = state.pipeline().store
+    pipeline = state.pipeline()
+    people = pipeline.people  # protection (pipeline.protection): shields and key groups
+    if people is not None:
+        people.refresh()
+    decided = view.decide(items, state.policy, getattr(state, "shadow_policy", None), people)
+    store = pipeline.store
     if isinstance(store, DecisionStore):
         store.add_decisions(decided.records)
     if decided.escalations and isinstance(store, EventStore):  # repeated abusive DMs (store.dm)
         EscalationStore(store.engine).upsert(decided.escalations)
+    if people is not None:
+        people.file(items, decided.decisions)  # held back: into the targets' filtered folders
     return decided.decisions
 
 
