@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "src" / "cvguard"
-PURE = ["detection", "behavior", "policy", "evidence", "taxonomy.py", "events.py", "verdict.py", "vocabulary.py"]
+PURE = [
+    "detection", "behavior", "policy", "evidence", "taxonomy.py",
+    "events.py", "verdict.py", "vocabulary.py",
+]
 FORBIDDEN = {
     "fastapi",
     "starlette",
