@@ -264,3 +264,25 @@ def test_preserving_by_alert_keeps_the_stored_events_behind_it(world: World) -> 
     assert case["selection"] == {
         "by": "alert", "alert_id": "pile_on:user:u1:9", "not_stored": ["deleted-since"]
     }
+
+
+def test_the_vault_route_names_a_stored_row_changed_by_sql(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from cvguard.store import models as m
+
+    app = create_app(Settings(data_dir=tmp_path, rate_limit_per_s=None), Screener.default())
+    with api_client(app, role="platform") as platform:
+        batch = [_event(i, "u3") for i in range(3)]
+        assert platform.post("/v1/events", json={"events": batch}).status_code == 200
+    with api_client(app, role="moderator") as moderator:
+        case = moderator.post("/v1/evidence", json={"since": _iso(T0), "until": _iso(T0 + timedelta(hours=1)),
+                                                    "user_id": "u3", "reason": "route"}).json()
+        assert moderator.get("/v1/evidence/vault").json()["ok"] is True
+        vault = app.state.vault()
+        with vault.engine.begin() as c:
+            second = m.evidence_items.c.position == 1
+            c.execute(update(m.evidence_items).where(second).values(digest="f" * 64))
+        found = moderator.get("/v1/evidence/vault").json()
+    assert found["ok"] is False
+    assert f"case {case['case_id']}, item 1 (event 'api-u3-1')" in found["problem"]

@@ -109,6 +109,7 @@ def test_every_single_byte_changed_anywhere_fails_and_names_what_changed() -> No
     items_start, items_end = _span(data, "items.jsonl")
     pdf_start, pdf_end = _span(data, "report.pdf")
     case_start, case_end = _span(data, "case.json")
+    manifest_start, manifest_end = _span(data, "manifest.json")
     lines = data[items_start:items_end].split(b"\n")
     for at in range(len(data)):
         for flip in (0x01, 0x20):
@@ -127,6 +128,8 @@ def test_every_single_byte_changed_anywhere_fails_and_names_what_changed() -> No
                 assert "report.pdf" in problem, (at, problem)
             elif case_start <= at < case_end:
                 assert "case.json" in problem, (at, problem)
+            elif not manifest_start <= at < manifest_end:  # a zip header or the central directory
+                assert "zip" in problem, (at, problem)
 
 
 def test_the_named_item_is_the_one_altered() -> None:
@@ -154,3 +157,21 @@ def test_an_empty_case_packages_and_verifies() -> None:
     data = package.build(HEADER, [], b"%PDF")
     found = package.verify(data)
     assert found.ok and found.count == 0 and found.head == genesis(HEADER)
+
+
+def test_bytes_changed_across_a_package_with_its_real_pdf_are_each_named() -> None:
+    from cvguard.evidence import pdf
+
+    links = chain(HEADER, _items(5))
+    data = package.build(HEADER, links, pdf.render(HEADER, links))
+    assert package.verify(data).ok
+    spans = {name: _span(data, name) for name in package.MEMBERS}
+    for at in range(0, len(data), max(1, len(data) // 400)):  # ~400 places, every region
+        altered = bytearray(data)
+        altered[at] ^= 0x04
+        problem = package.verify(bytes(altered)).problem
+        assert problem is not None, f"byte {at} went unnoticed"
+        inside = next((n for n, (s, e) in spans.items() if s <= at < e), None)
+        expected = {"items.jsonl": "item ", "report.pdf": "report.pdf", "case.json": "case.json",
+                    "manifest.json": "manifest.json", None: "zip"}[inside]
+        assert expected in problem, (at, inside, problem)

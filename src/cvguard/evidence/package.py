@@ -11,8 +11,10 @@ The zip is written byte for byte the same way every time (stored, not deflated; 
 attributes; fixed order), so the verifier rebuilds the container from the files it holds and
 compares: one byte changed anywhere (a record, a digest, the PDF, the manifest, or a zip header)
 fails, and the first thing found altered is named: an item (position and event id), a file, the
-manifest or the container. What it cannot tell alone is a package rebuilt whole from forged
-records: compare its head with the vault's (``GET /v1/evidence/{case_id}``, ``verify --db``).
+manifest or the container. When the PDF and the manifest's digest of it disagree, the report is
+rendered again from the verified records (it is deterministic) to tell which of the two changed.
+What it cannot tell alone is a package rebuilt whole from forged records: compare its head with
+the vault's (``GET /v1/evidence/{case_id}``, ``verify --db``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import struct
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cvguard.evidence.chain import Link, canonical, genesis, is_canonical, link, sha256
@@ -117,14 +120,22 @@ def _members(data: bytes) -> dict[str, bytes]:
         raise _Altered(f"the package is not a readable zip archive ({exc})") from None
     names = [i.filename for i in infos]
     if names != list(MEMBERS):
-        raise _Altered(f"the package's files are {names}, not {list(MEMBERS)} (altered)")
+        raise _Altered(f"the zip container was altered: its files are {names}, not {list(MEMBERS)}")
     out: dict[str, bytes] = {}
     for info in infos:
         at = info.header_offset
-        stored = info.compress_type == zipfile.ZIP_STORED
-        if not stored or data[at : at + 4] != _LOCAL_HEADER or at + 30 > len(data):
-            raise _Altered(f"the zip container was altered (the header of {info.filename})")
-        name_len, extra_len = struct.unpack("<HH", data[at + 26 : at + 30])
+        header = data[at : at + 30]
+        if len(header) < 30 or header[:4] != _LOCAL_HEADER:
+            raise _Altered(f"the zip container was altered (where the header of {info.filename} is)")
+        method, crc, size, plain, name_len, extra_len = struct.unpack("<8xH4xLLLHH", header)
+        name = data[at + 30 : at + 30 + name_len]
+        # the local header must say what the central directory says, or the data would be read
+        # from the wrong place and blamed on the file
+        if (method, crc, size, plain, name, extra_len) != (
+            zipfile.ZIP_STORED, info.CRC, info.compress_size, info.file_size,
+            info.orig_filename.encode(), len(info.extra),
+        ) or info.compress_type != zipfile.ZIP_STORED:
+            raise _Altered(f"the zip container was altered (the headers of {info.filename} disagree)")
         start = at + 30 + name_len + extra_len
         end = start + info.compress_size
         if end > len(data):
@@ -151,7 +162,7 @@ def _verify(data: bytes) -> PackageCheck:
     for name in (CASE, ITEMS, REPORT):
         if stated.get("files", {}).get(name) != expected["files"][name]:
             if name == REPORT:
-                raise _Altered("report.pdf was altered (its SHA-256 is not the one in the manifest)")
+                raise _Altered(_which_report(header, links, files[REPORT], stated["files"].get(REPORT)))
             raise _Altered(f"manifest.json was altered (the SHA-256 it gives for {name})")
     stated_items = stated.get("items")
     if not isinstance(stated_items, list):
@@ -171,6 +182,29 @@ def _verify(data: bytes) -> PackageCheck:
         problem=None, case_id=str(header.get("case_id")), head=expected["head"], count=len(links),
         items=expected["items"],
     )
+
+
+def _which_report(header: Mapping[str, Any], links: Sequence[Link], report: bytes, stated: object) -> str:
+    """Which of the PDF and the manifest's digest of it was altered: the report is rendered again
+    from the verified records (one case, one PDF) and compared with both."""
+    again = _rendered(canonical(dict(header)), tuple(links))
+    if again is not None and again == sha256(report):
+        return "manifest.json was altered (the SHA-256 it gives for report.pdf)"
+    if again is not None and again == stated:
+        return "report.pdf was altered (it is not the report of these records)"
+    return "report.pdf was altered (its SHA-256 is not the one in the manifest)"
+
+
+@lru_cache(maxsize=4)
+def _rendered(header: bytes, links: tuple[Link, ...]) -> str | None:
+    """The SHA-256 of the report of these (verified) records, rendered again; None when this
+    version cannot render it."""
+    try:
+        from cvguard.evidence import pdf
+
+        return sha256(pdf.render(json.loads(header), links))
+    except Exception:  # say what is known rather than fail the check
+        return None
 
 
 def _links(raw: bytes, start: str, stated: Mapping[str, Any]) -> list[Link]:

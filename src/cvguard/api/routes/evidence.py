@@ -200,6 +200,8 @@ def preserve(body: PreserveIn, request: Request, principal: PrincipalDep, vault:
     """Copy the selected events (text, author, time, surface, context, verdict, decision) into the
     append-only vault as one hash-chained case; returns the case id and its items."""
     person = acting_for(request, principal) if principal.role == "platform" else None
+    if principal.role == "platform" and person is None:
+        owner_or_staff(request, principal, "", PRESERVERS)  # the platform acting for nobody: 403
     owner, ids, selection, chosen = _select(body, vault, person)
     actor_id = owner_or_staff(request, principal, owner or "", PRESERVERS)
     if actor_id == owner and chosen:
