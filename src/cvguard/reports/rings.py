@@ -19,6 +19,7 @@ rejects a report: a ring's reports are still read by a person, they just do not 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -95,7 +96,7 @@ class _Forest:
     def __init__(self, ids: Iterable[str]) -> None:
         self.parent = {x: x for x in ids}
         self.joining: list[Link] = []
-        self.pairs: list[tuple[str, str]] = []  # every pair linked
+        self.linked: Counter[str] = Counter()  # links per reporter (counted at the smaller id)
 
     def root(self, x: str) -> str:
         parent = self.parent
@@ -106,7 +107,7 @@ class _Forest:
 
     def link(self, a: str, b: str, kind: str, made_apart: float = 0.0, apart: float = 0.0) -> None:
         """Link ``a`` and ``b`` (``a < b``); the words are written only for a joining link."""
-        self.pairs.append((a, b))
+        self.linked[a] += 1
         ra, rb = self.root(a), self.root(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
@@ -141,14 +142,22 @@ def _link_all(people: Sequence[ReporterFacts], rule: RingRule) -> _Forest:
     }
     # sorted by report time: a pair is looked at only while in sync
     timed = sorted((at, who, made) for who, (at, made) in times.items())
+    root, linked = forest.root, forest.linked
+    n = len(timed)
     for i, (at_a, a, made_a) in enumerate(timed):
         if made_a is None:
             continue
-        for at_b, b, made_b in timed[i + 1 :]:
-            if at_b - at_a > within_s:
+        latest, low, high = at_a + within_s, made_a - created_s, made_a + created_s
+        for j in range(i + 1, n):
+            at_b, b, made_b = timed[j]
+            if at_b > latest:
                 break
-            if made_b is not None and abs(made_b - made_a) <= created_s:
-                first, second = (a, b) if a < b else (b, a)
+            if made_b is None or not low <= made_b <= high:
+                continue
+            first, second = (a, b) if a < b else (b, a)
+            if root(a) == root(b):  # the common case in a dense crowd: count it, nothing joins
+                linked[first] += 1
+            else:
                 forest.link(first, second, "created_together_in_sync", made_b - made_a, at_b - at_a)
     follows = {p.reporter_id: p.follows for p in people}
     for a, a_follows in sorted(follows.items()):
@@ -187,7 +196,7 @@ def assess_crowd(facts: Iterable[ReporterFacts], rule: RingRule | None = None) -
             continue
         inside = set(members)
         mine = [link for link in forest.joining if link.a in inside]
-        links = sum(1 for a, _ in forest.pairs if a in inside)
+        links = sum(forest.linked[who] for who in members)
         rings.append(Ring(members=members, reasons=tuple(x.detail for x in mine[:MAX_REASONS]), links=links))
     return CrowdAssessment(
         reporters=len(people),
