@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
+
 __all__ = ["MAX_REASONS", "CrowdAssessment", "Link", "ReporterFacts", "Ring", "RingRule", "assess_crowd"]
 
 MAX_REASONS = 20  # links named per ring (the count of all is given too)
@@ -140,25 +142,30 @@ def _link_all(people: Sequence[ReporterFacts], rule: RingRule) -> _Forest:
         p.reporter_id: (p.reported_at.timestamp(), p.created_at.timestamp() if p.created_at else None)
         for p in people
     }
-    # sorted by report time: a pair is looked at only while in sync
+    # sorted by report time: a reporter is compared with those reporting after it, while in sync
+    # (vectorised: a crowd of hundreds in one half hour is a hundred thousand pairs)
     timed = sorted((at, who, made) for who, (at, made) in times.items())
-    root, linked = forest.root, forest.linked
-    n = len(timed)
-    for i, (at_a, a, made_a) in enumerate(timed):
-        if made_a is None:
+    ids = [who for _, who, _ in timed]
+    at = np.array([t for t, _, _ in timed], dtype=np.float64)
+    made = np.array([np.nan if m is None else m for _, _, m in timed], dtype=np.float64)
+    ends = np.searchsorted(at, at + within_s, side="right")
+    label = np.arange(len(ids))  # the cluster of each reporter, as an index, kept with the forest
+    for i in range(len(ids)):
+        start, stop = i + 1, int(ends[i])
+        if stop <= start or np.isnan(made[i]):
             continue
-        latest, low, high = at_a + within_s, made_a - created_s, made_a + created_s
-        for j in range(i + 1, n):
-            at_b, b, made_b = timed[j]
-            if at_b > latest:
-                break
-            if made_b is None or not low <= made_b <= high:
+        hits = np.nonzero(np.abs(made[start:stop] - made[i]) <= created_s)[0] + start
+        if not len(hits):
+            continue
+        joined = 0
+        for j in hits[label[hits] != label[i]]:
+            if label[j] == label[i]:  # joined through an earlier hit of this round
                 continue
-            first, second = (a, b) if a < b else (b, a)
-            if root(a) == root(b):  # the common case in a dense crowd: count it, nothing joins
-                linked[first] += 1
-            else:
-                forest.link(first, second, "created_together_in_sync", made_b - made_a, at_b - at_a)
+            a, b = (ids[i], ids[j]) if ids[i] < ids[j] else (ids[j], ids[i])
+            forest.link(a, b, "created_together_in_sync", float(made[j] - made[i]), float(at[j] - at[i]))
+            label[label == label[j]] = label[i]
+            joined += 1
+        forest.linked[ids[i]] += len(hits) - joined
     follows = {p.reporter_id: p.follows for p in people}
     for a, a_follows in sorted(follows.items()):
         for b in sorted(a_follows):
