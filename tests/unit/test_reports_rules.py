@@ -272,3 +272,64 @@ def test_outcome_action_key_is_per_decision() -> None:
     assert first.key == again.key != second.key
     assert first.kind == "report_outcome" and first.subject == "rep_1"
     assert first.params["reporter_id"] == "u1" and first.params["outcome"] == "upheld"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_clusters_match_a_plain_pairwise_reading_of_the_rule(seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)
+    rule = RingRule()
+    people = [
+        ReporterFacts(
+            f"x{i}",
+            reported_at=T0 + timedelta(minutes=rnd.uniform(0, 240)),
+            created_at=None if rnd.random() < 0.1 else T0 - timedelta(hours=rnd.uniform(0, 24 * 30)),
+            follows=frozenset(f"x{rnd.randrange(40)}" for _ in range(rnd.randrange(3))),
+        )
+        for i in range(40)
+    ]
+    parent = {p.reporter_id: p.reporter_id for p in people}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    links = 0
+    for i, a in enumerate(people):
+        for b in people[i + 1 :]:
+            timing = (
+                a.created_at is not None
+                and b.created_at is not None
+                and abs(a.created_at - b.created_at) <= rule.created_within
+                and abs(a.reported_at - b.reported_at) <= rule.reported_within
+            )
+            mutual = b.reporter_id in a.follows and a.reporter_id in b.follows
+            if timing or mutual:
+                links += 1
+                parent[root(a.reporter_id)] = root(b.reporter_id)
+    crowd = assess_crowd(people, rule)
+    assert crowd.independent_reporters == len({root(p.reporter_id) for p in people})
+    clusters = {}
+    for p in people:
+        clusters.setdefault(root(p.reporter_id), set()).add(p.reporter_id)
+    assert sorted(crowd.clusters) == sorted(tuple(sorted(c)) for c in clusters.values() if len(c) > 1)
+    for ring in crowd.rings:
+        inside = set(ring.members)
+        assert ring.links == sum(
+            1
+            for i, a in enumerate(people)
+            for b in people[i + 1 :]
+            if a.reporter_id in inside
+            and b.reporter_id in inside
+            and (
+                (
+                    a.created_at is not None
+                    and b.created_at is not None
+                    and abs(a.created_at - b.created_at) <= rule.created_within
+                    and abs(a.reported_at - b.reported_at) <= rule.reported_within
+                )
+                or (b.reporter_id in a.follows and a.reporter_id in b.follows)
+            )
+        )

@@ -274,8 +274,7 @@ decisions = Table(
 
 
 # Reports people file about content or accounts (``store.reports``): the staff queue reads them by
-# priority and due time. ``independent_reporters`` and ``ring`` are the crowd against the reported
-# account as last assessed (``reports.rings``); ``priority`` is ``base_priority`` raised by that crowd.
+# priority and due time; ``priority`` is ``base_priority`` raised by the crowd against the account.
 REPORT_ID = 64
 reports = Table(
     "reports",
@@ -307,15 +306,24 @@ reports = Table(
     Column("reply", Text(), nullable=True),  # the decision's message to the reporter
     Column("first_action_at", UTCDateTime(), nullable=True),
     Column("first_decided_at", UTCDateTime(), nullable=True),
-    Column("reporters", Integer(), nullable=False),
-    Column("independent_reporters", Integer(), nullable=False),
-    Column("ring", JSONDoc, nullable=True),
     Column("filed_at", UTCDateTime(), nullable=False),  # wall clock
     Column("updated_at", UTCDateTime(), nullable=False),
     Index(None, "reporter_id", "filed_at"),
     Index(None, "account_id", "filed_at"),
     Index(None, "priority", "due_at", "report_id"),
     Index(None, "reporter_id", "client_key", unique=True),
+)
+
+# The crowd against one reported account as last assessed (``reports.rings``): one row per account,
+# rewritten by each report filed against it; ``rings`` lists the suspected rings (members, reasons).
+report_crowds = Table(
+    "report_crowds",
+    metadata,
+    Column("account_id", String(ID), primary_key=True),
+    Column("reporters", Integer(), nullable=False),
+    Column("independent_reporters", Integer(), nullable=False),
+    Column("rings", JSONDoc, nullable=False),
+    Column("assessed_at", UTCDateTime(), nullable=False),  # wall clock
 )
 
 # Everything that happened to a report: filed, assigned, decided, reprioritised, info_added (by whom, when).

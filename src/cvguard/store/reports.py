@@ -9,8 +9,9 @@ What it guarantees:
 
 - **One transaction a change.** Filing writes the report, its ``filed`` history entry and the
   crowd against the reported account (every report against it in ``rules.crowd_window``
-  re-assessed: independent reporters, the suspected ring, the priority it raises, ``due_at``) at
-  once; a priority that moves is recorded in each report's history (actor ``cvguard``).
+  re-assessed: one ``report_crowds`` row with the reporters, independent reporters and suspected
+  rings; the priority each pending report gets from it, and its ``due_at``) at once; a priority that
+  moves is recorded in that report's history (actor ``cvguard``).
   Reports against one account are filed one at a time (a PostgreSQL advisory lock on the account;
   SQLite's single writer), so each assessment sees every report filed before it.
 - **Idempotent filing.** A ``client_key`` the reporter used before returns that report.
@@ -133,9 +134,9 @@ class StoredReport:
     reply: str | None  # the decision's message to the reporter
     first_action_at: datetime | None
     first_decided_at: datetime | None
-    reporters: int
+    reporters: int  # the crowd against the account, as last assessed (1 without an account)
     independent_reporters: int
-    ring: dict[str, Any] | None
+    ring: dict[str, Any] | None  # the suspected ring this reporter is in
     filed_at: datetime
     updated_at: datetime
     history: tuple[HistoryEntry, ...] = field(default=())
@@ -201,9 +202,6 @@ class ReportStore(StoreBase):
                         due_at=rules.due(now, base_priority),
                         status="open",
                         decision_no=0,
-                        reporters=1,
-                        independent_reporters=1,
-                        ring=None,
                         filed_at=now,
                         updated_at=now,
                     )
@@ -281,9 +279,6 @@ class ReportStore(StoreBase):
                     r.base_priority,
                     r.priority,
                     r.priority_reasons,
-                    r.independent_reporters,
-                    r.reporters,
-                    r.ring,
                     r.due_at,
                 )
                 .where(r.account_id == account_id, r.filed_at >= now - rules.crowd_window)
@@ -292,30 +287,18 @@ class ReportStore(StoreBase):
             ).mappings()
         )
         crowd = assess_crowd(_reporter_facts(c, rows), rules.ring)
-        # the counts and the ring: one statement per distinct value (the ring's members, the rest),
-        # not one per report, so a big crowd costs a few statements a filing
-        by_value: dict[str, tuple[dict[str, Any] | None, list[str]]] = {}
-        for row in rows:
-            ring = crowd.ring_of(row["reporter_id"])
-            shown = ring.to_dict() if ring is not None else None
-            if (row["reporters"], row["independent_reporters"], row["ring"]) != (
-                crowd.reporters,
-                crowd.independent_reporters,
-                shown,
-            ):
-                key = json.dumps(shown, sort_keys=True)
-                by_value.setdefault(key, (shown, []))[1].append(row["report_id"])
-        for shown, ids in by_value.values():
-            for i in range(0, len(ids), 500):
-                c.execute(
-                    update(m.reports)
-                    .where(m.reports.c.report_id.in_(ids[i : i + 500]))
-                    .values(
-                        reporters=crowd.reporters,
-                        independent_reporters=crowd.independent_reporters,
-                        ring=shown,
-                    )
-                )
+        # one row per account, whatever the size of the crowd
+        values = {
+            "reporters": crowd.reporters,
+            "independent_reporters": crowd.independent_reporters,
+            "rings": [ring.to_dict() for ring in crowd.rings],
+            "assessed_at": now,
+        }
+        c.execute(
+            self._insert(m.report_crowds)
+            .values(account_id=account_id, **values)
+            .on_conflict_do_update(index_elements=["account_id"], set_=values)
+        )
         for row in rows:
             if row["status"] in PENDING:  # a decided report keeps what it was decided under
                 self._reprioritise(c, row, crowd, rules, now, filed=filed)
@@ -362,7 +345,8 @@ class ReportStore(StoreBase):
             if row is None:
                 return None
             entries = self._entries(c, report_id) if history else ()
-        return _report(row, entries)
+            crowds = _crowds(c, [row])
+        return _report(row, entries, crowds)
 
     @staticmethod
     def _entries(c: Connection, report_id: str) -> tuple[HistoryEntry, ...]:
@@ -395,7 +379,7 @@ class ReportStore(StoreBase):
             query = query.where(or_(r.filed_at < at, and_(r.filed_at == at, r.report_id > report_id)))
         query = query.order_by(r.filed_at.desc(), r.report_id).limit(limit)
         with self._tx() as c:
-            return [_report(x, ()) for x in c.execute(query).mappings()]
+            return _reports(c, list(c.execute(query).mappings()))
 
     def queue(
         self,
@@ -432,7 +416,7 @@ class ReportStore(StoreBase):
             )
         query = query.order_by(r.priority, r.due_at, r.report_id).limit(limit)
         with self._tx() as c:
-            return [_report(x, ()) for x in c.execute(query).mappings()]
+            return _reports(c, list(c.execute(query).mappings()))
 
     def timings(self, *, since: datetime) -> list[Timing]:
         """The times of every report filed since ``since``, for ``reports.response_figures``."""
@@ -667,7 +651,29 @@ def _check_limit(limit: int) -> None:
         raise InputError(f"limit must be 1 to {MAX_PAGE}", field="limit")
 
 
-def _report(row: RowMapping, history: tuple[HistoryEntry, ...]) -> StoredReport:
+def _crowds(c: Connection, rows: Sequence[RowMapping]) -> dict[str, RowMapping]:
+    """The crowd rows of the accounts ``rows`` report."""
+    accounts = sorted({r["account_id"] for r in rows if r["account_id"] is not None})
+    found: dict[str, RowMapping] = {}
+    for i in range(0, len(accounts), 500):
+        chunk = accounts[i : i + 500]
+        query = select(m.report_crowds).where(m.report_crowds.c.account_id.in_(chunk))
+        found.update((x["account_id"], x) for x in c.execute(query).mappings())
+    return found
+
+
+def _reports(c: Connection, rows: Sequence[RowMapping]) -> list[StoredReport]:
+    crowds = _crowds(c, rows)
+    return [_report(x, (), crowds) for x in rows]
+
+
+def _report(
+    row: RowMapping, history: tuple[HistoryEntry, ...], crowds: dict[str, RowMapping]
+) -> StoredReport:
+    crowd = crowds.get(row["account_id"]) if row["account_id"] is not None else None
+    ring = None
+    if crowd is not None:
+        ring = next((x for x in crowd["rings"] if row["reporter_id"] in x["members"]), None)
     return StoredReport(
         report_id=row["report_id"],
         reporter_id=row["reporter_id"],
@@ -694,9 +700,9 @@ def _report(row: RowMapping, history: tuple[HistoryEntry, ...]) -> StoredReport:
         reply=row["reply"],
         first_action_at=row["first_action_at"],
         first_decided_at=row["first_decided_at"],
-        reporters=int(row["reporters"]),
-        independent_reporters=int(row["independent_reporters"]),
-        ring=row["ring"],
+        reporters=int(crowd["reporters"]) if crowd is not None else 1,
+        independent_reporters=int(crowd["independent_reporters"]) if crowd is not None else 1,
+        ring=ring,
         filed_at=row["filed_at"],
         updated_at=row["updated_at"],
         history=history,

@@ -1,4 +1,4 @@
-"""reports and report_history: reports people file, the staff queue, decisions and their history
+"""reports, report_crowds, report_history: reports people file, the crowd against each account, history
 
 Revision ID: 2026_12_01_0004
 Revises: 2026_12_01_0003
@@ -62,9 +62,6 @@ def upgrade() -> None:
         sa.Column("reply", sa.Text(), nullable=True),
         sa.Column("first_action_at", _time(), nullable=True),
         sa.Column("first_decided_at", _time(), nullable=True),
-        sa.Column("reporters", sa.Integer(), nullable=False),
-        sa.Column("independent_reporters", sa.Integer(), nullable=False),
-        sa.Column("ring", _json(), nullable=True),
         sa.Column("filed_at", _time(), nullable=False),
         sa.Column("updated_at", _time(), nullable=False),
         sa.PrimaryKeyConstraint("report_id", name="pk_reports"),
@@ -74,6 +71,15 @@ def upgrade() -> None:
     op.create_index("ix_reports_priority_due_at_report_id", "reports", ["priority", "due_at", "report_id"])
     op.create_index(
         "ix_reports_reporter_id_client_key", "reports", ["reporter_id", "client_key"], unique=True
+    )
+    op.create_table(
+        "report_crowds",
+        sa.Column("account_id", sa.String(ID), nullable=False),
+        sa.Column("reporters", sa.Integer(), nullable=False),
+        sa.Column("independent_reporters", sa.Integer(), nullable=False),
+        sa.Column("rings", _json(), nullable=False),
+        sa.Column("assessed_at", _time(), nullable=False),
+        sa.PrimaryKeyConstraint("account_id", name="pk_report_crowds"),
     )
     op.create_table(
         "report_history",
@@ -99,4 +105,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("report_history")
+    op.drop_table("report_crowds")
     op.drop_table("reports")
