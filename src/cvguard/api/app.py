@@ -27,8 +27,8 @@ from cvguard.api.routes import (
     health,
     keys,
     nudges,
-    reports,
     protection,
+    reports,
     screen,
     targets,
 )

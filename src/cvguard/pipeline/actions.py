@@ -165,7 +165,7 @@ class AlertActions:
         if not alerts:
             return []
         policy = self.policy()
-        ctx = None if behaviour is None else DecisionContext(behaviour, now, self.protection)
+        ctx = None if behaviour is None else DecisionContext(behaviour, now, people=self.protection)
         targets = self._concerned_of_targets(alerts, ctx)
         planned: list[PlannedAction] = []
         previous: dict[str, str] = {}

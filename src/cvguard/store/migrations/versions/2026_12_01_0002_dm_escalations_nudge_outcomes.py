@@ -2,7 +2,7 @@
 nudge) and a partial index on the nudges among the decisions
 
 Revision ID: 2026_12_01_0002
-Revises: 2026_11_30_0005
+Revises: 2026_12_01_0001
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "2026_12_01_0002"
-down_revision: str | None = "2026_11_30_0005"
+down_revision: str | None = "2026_12_01_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
