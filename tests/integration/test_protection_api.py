@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from typer.testing import CliRunner
 
 from apiclient import api_client
 from cvguard.api import create_app
+from cvguard.cli import app as cli
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.simulate import SimConfig, generate
@@ -187,6 +189,9 @@ class Run:
     restored: dict[str, Any] = field(default_factory=dict)
     folder_after: dict[str, Any] = field(default_factory=dict)
     moderator_folder: int = 0
+    package: Path | None = None  # the evidence of the pile-on alert, exported by the person
+    case: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # the person's report, as staff read it
 
 
 def _feed(client: Any) -> list[dict[str, Any]]:
@@ -237,6 +242,21 @@ def run(tmp_path_factory: pytest.TempPathFactory, screener: Screener) -> Iterato
         found.moderator_folder = moderator.get(f"/v1/users/{minor}/filtered").status_code
         found.restored = person.post(f"/v1/users/{minor}/filtered/late-stranger/restore").json()
         found.folder_after = person.get(f"/v1/users/{minor}/filtered", params={"limit": 200}).json()
+        # one-click evidence of the alert that turned the shield on, exported as a package
+        alert_id = found.protection["shield"]["alert_id"]
+        made = person.post("/v1/evidence", json={"alert_id": alert_id, "reason": "the pile-on against me"})
+        assert made.status_code == 201, made.text
+        found.case = made.json()
+        exported = person.get(f"/v1/evidence/{found.case['case_id']}/export")
+        assert exported.status_code == 200, exported.text
+        found.package = tmp_path_factory.mktemp("package") / "case.zip"
+        found.package.write_bytes(exported.content)
+        # the person reports the stranger: a marked minor's report comes first
+        filed = person.post(
+            "/v1/reports", json={"category": "ridicule", "event_ids": ["late-stranger"], "text": "他在嘲笑我"}
+        )
+        assert filed.status_code == 201, filed.text
+        found.report = moderator.get(f"/v1/reports/{filed.json()['report_id']}").json()
         # event time comes within a day of the shield's end: its reminder
         ends = _at(found.protection["shield"]["ends_at"])
         quiet = _comment("quiet", ends - timedelta(hours=12), "q1", "今天天气不错", "someone", mutual=False)
@@ -287,3 +307,21 @@ def test_the_reminder_comes_a_day_before_the_end(run: Run) -> None:
     ending = [a for a in run.feed if a["kind"] == "protection_ending"]
     assert [a["subject"] for a in ending] == [run.minor]
     assert ending[0]["params"]["ends_at"] == run.protection["shield"]["ends_at"]
+
+
+def test_the_evidence_of_the_alert_that_shielded_the_minor_verifies(run: Run) -> None:
+    assert run.package is not None and run.case["items"]
+    result = CliRunner().invoke(cli, ["evidence", "verify", str(run.package)])
+    assert result.exit_code == 0, result.output
+    data = bytearray(run.package.read_bytes())
+    data[len(data) // 3] ^= 0x01  # one byte changed anywhere: named, exit 2
+    broken = run.package.with_name("broken.zip")
+    broken.write_bytes(bytes(data))
+    result = CliRunner().invoke(cli, ["evidence", "verify", str(broken)])
+    assert result.exit_code == 2, result.output
+
+
+def test_a_report_by_a_person_marked_a_minor_comes_first(run: Run) -> None:
+    staff = run.report["staff"]
+    assert staff["priority"] == "urgent", run.report
+    assert any("minor" in reason for reason in staff["priority_reasons"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis
 from fastapi import Depends, FastAPI
@@ -15,7 +16,7 @@ from cvguard.api import docs, problems
 from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
 from cvguard.api.policy import FeedHolder, PolicySource, policy_source
-from cvguard.api.reportdesk import ReportDesk
+from cvguard.api.reportdesk import MarkedOrFlagged, ReportDesk
 from cvguard.api.routes import (
     actions,
     alerts,
@@ -52,6 +53,7 @@ from cvguard.pipeline.redis_bus import DEFAULT_STREAM
 from cvguard.policy import PolicyHolder
 from cvguard.store import EventStore
 from cvguard.store.counts import alert_counts
+from cvguard.store.reports import EventMinorFlags
 
 
 class PipelineHolder:
@@ -153,6 +155,7 @@ def create_app(
     # reports (api.reportdesk): the store on first use; ``desk.groups`` takes the key-groups reader
     desk = ReportDesk(settings)
     app.state.reports = desk
+    desk.groups = MarkedOrFlagged(lambda: _people(app), lambda: EventMinorFlags(desk.store))
     vault = evidence.VaultHolder(settings)
     app.state.vault = vault
     # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour
@@ -201,6 +204,15 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))
     return app
+
+
+def _people(app: FastAPI) -> Any:
+    """The pipeline's key groups and shields (``pipeline.protection.PeopleBook``), refreshed; None
+    when the pipeline keeps none."""
+    people = getattr(app.state.pipeline(), "people", None)
+    if people is not None:
+        people.refresh()
+    return people
 
 
 def _registry(

@@ -1,8 +1,9 @@
 """The app's report desk: the report store (opened on first use), the rules from settings, and
 who is a minor (``app.state.reports``).
 
-``groups`` is the key-groups reader (``reports.groups.GroupsReader``); until one is wired
-(``desk.groups = reader``) the desk reads ``author.minor`` from the events table. ``clock`` stamps
+``groups`` is the key-groups reader (``reports.groups.GroupsReader``): the app wires
+:class:`MarkedOrFlagged` (the key groups people are marked with, ``PUT /v1/users/{id}/groups``,
+and ``author.minor`` from the events table); a desk left alone reads only the latter. ``clock`` stamps
 filing and decisions and tells what is overdue: the wall clock, injected in tests.
 """
 
@@ -37,6 +38,20 @@ def rules_of(settings: Settings) -> ReportRules:
             min_ring=settings.report_ring_min_size,
         ),
     )
+
+
+class MarkedOrFlagged:
+    """A person's key groups as marked (the pipeline's ``PeopleBook``, refreshed on use), plus
+    ``minor`` when events flag them as a minor author: either makes a report about them a minor's."""
+
+    def __init__(self, people: Callable[[], GroupsReader | None], flags: Callable[[], GroupsReader]) -> None:
+        self._people = people
+        self._flags = flags
+
+    def groups_of(self, user_id: str) -> frozenset[str]:
+        people = self._people()
+        marked = people.groups_of(user_id) if people is not None else frozenset()
+        return marked | self._flags().groups_of(user_id)
 
 
 class ReportDesk:
