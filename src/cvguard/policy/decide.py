@@ -54,7 +54,9 @@ class VerdictLike(Protocol):
     def spans(self) -> Sequence[SpanLike]: ...
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made per event on the ingest path, where a frozen dataclass's __init__ costs ~2 µs
+# (object.__setattr__ per field) against ~0.3 µs; nothing changes one after it is made.
+@dataclass(slots=True)
 class DecisionInput:
     """One thing to decide about, with everything the rules may ask; context fields left at their
     defaults mean "nothing known" (no alert, no group, a stranger, an unknown history). For an
@@ -121,7 +123,9 @@ class Nudge:
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made per event on the ingest path, where a frozen dataclass's __init__ costs ~2 µs
+# (object.__setattr__ per field) against ~0.3 µs; nothing changes one after it is made.
+@dataclass(slots=True)
 class Decision:
     event_id: str
     surface: str

@@ -38,7 +38,9 @@ VERDICT_PARTS = ("score", "severity", "categories", "spans")
 _WIDTHS = (m.ID, 32, 32, 128, 128, 64)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: made per event on the ingest path, where a frozen dataclass's __init__ costs ~2 µs
+# (object.__setattr__ per field) against ~0.3 µs; nothing changes one after it is made.
+@dataclass(slots=True)
 class DecisionRecord:
     """A decision as stored: the columns, and the explanation as JSON text."""
 
