@@ -77,6 +77,36 @@ CASES = [
 ]
 
 
+# abuse (the verdict a violation) from anyone the person does not follow is held back, whatever
+# the audience: an old account that follows to attack is not let through by its age
+ABUSE = [
+    ("comment", "strangers", "follower", 400.0, "a", 60, True),
+    ("comment", "recent_followers", "follower", 400.0, "a", 60, True),
+    ("dm", "strangers", "follower", 400.0, "a", 60, True),
+    ("comment", "strangers", "followed", 400.0, "a", 60, False),  # the person follows them
+    ("comment", "recent_followers", "mutual", 400.0, "a", 60, False),
+    ("comment", "strangers", "follower", 400.0, "friend", 60, False),  # a close friend
+    ("group_message", "strangers", "follower", 400.0, "a", 60, False),  # no scope covers groups
+    ("comment", "strangers", "follower", 400.0, "a", 7 * DAY, False),  # the shield has ended
+]
+
+
+@pytest.mark.parametrize(("surface", "audience", "rel", "age", "author", "dt", "held"), ABUSE)
+def test_abuse_from_anyone_the_person_does_not_follow_is_held_back(
+    surface: str, audience: str, rel: str, age: float | None, author: str, dt: float, held: bool
+) -> None:
+    s = shield(audience, friends=frozenset({"friend"}))
+    t = T0.timestamp() + dt
+    got = holds_back(
+        s, surface=surface, t=t, author_id=author, relationship=rel, account_age_days=age, abusive=True
+    )
+    assert got is held
+    # the same message, not abusive: the audience alone decides (an old follower gets through)
+    if rel == "follower" and audience in ("strangers", "recent_followers"):
+        kind = holds_back(s, surface=surface, t=t, author_id=author, relationship=rel, account_age_days=age)
+        assert not kind
+
+
 @pytest.mark.parametrize(("surface", "audience", "rel", "age", "author", "dt", "held"), CASES)
 def test_holds_back(
     surface: str, audience: str, rel: str, age: float | None, author: str, dt: float, held: bool

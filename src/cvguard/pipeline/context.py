@@ -270,7 +270,9 @@ class DecisionContext:
         age = None if created is None else (event.occurred_at - created).total_seconds() / 86400.0
         groups, protected = _NO_GROUPS, False
         if self._people is not None and event.target_ids:
-            groups, protected = self._protection(event, relationship, age)
+            groups, protected = self._protection(
+                event, relationship, age, verdict is not None and verdict.violation
+            )
         # positionally, in DecisionInput's field order (what DecisionInput.from_event builds)
         return DecisionInput(
             event.surface._value_,  # (.value goes through a descriptor: this is per event)
@@ -293,7 +295,9 @@ class DecisionContext:
             over_rate,
         )
 
-    def _protection(self, event: Event, relationship: str, age: float | None) -> tuple[frozenset[str], bool]:
+    def _protection(
+        self, event: Event, relationship: str, age: float | None, abusive: bool
+    ) -> tuple[frozenset[str], bool]:
         """The union of the targets' key groups, and whether a target's shield holds this back."""
         people = self._people
         assert people is not None
@@ -307,7 +311,7 @@ class DecisionContext:
             if shield is not None and not protected:
                 protected = holds_back(
                     shield, surface=event.surface._value_, t=t, author_id=event.author.id,
-                    relationship=relationship, account_age_days=age,
+                    relationship=relationship, account_age_days=age, abusive=abusive,
                 )
         return groups, protected
 

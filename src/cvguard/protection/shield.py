@@ -183,9 +183,16 @@ def holds_back(
     relationship: str,
     account_age_days: float | None,
     recent_days: float = RECENT_DAYS,
+    abusive: bool = False,
 ) -> bool:
     """Whether ``shield`` holds back a message on ``surface`` at epoch second ``t`` from this author
-    (``relationship``: the author as the person sees them, see ``policy.vocabulary``)."""
+    (``relationship``: the author as the person sees them, see ``policy.vocabulary``).
+
+    The audience decides for any message; an ``abusive`` one (the verdict a violation) is held back
+    from anyone the person does not follow, whatever the audience: only the accounts the person
+    follows or talks with (and close friends) get abuse through. A follower's age is unknown to
+    cvguard (events carry follow hints, not follow dates), so "recent" alone would let an old
+    account that followed to attack through."""
     if shield is None or not shield.on_at(t):
         return False
     scope = _SURFACE_SCOPE.get(surface)
@@ -198,7 +205,7 @@ def holds_back(
         return True
     if relationship in _GETS_THROUGH:
         return False
-    if relationship == "stranger":
+    if relationship == "stranger" or abusive:
         return True
     # a follower the person does not follow back
     return audience == "recent_followers" and (account_age_days is None or account_age_days < recent_days)
