@@ -983,6 +983,25 @@ def evidence_export(
     typer.echo(f"{out}: case {case_id}, {len(case.links)} items, head {case.summary.head}")
 
 
+# ------------------------------------------------------------------------------------ audit
+
+audit_app = typer.Typer(cls=_Commands, no_args_is_help=True, help="The audit trail: verify its chain.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(db: Annotated[str | None, _DB_OPTION] = None) -> None:
+    """Walk the audit trail's chain; exit 0 when intact, 2 naming the first entry edited, removed or
+    reordered."""
+    from cvguard.store.audit import AuditLog
+
+    with AuditLog.open(db or get_settings().database_url) as log:
+        found = log.verify()
+    if found.problem is not None:
+        raise InputError(f"the audit trail does not verify: {found.problem}")
+    typer.echo(f"audit trail intact: {found.entries} entries, head {found.head}")
+
+
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,

@@ -21,6 +21,7 @@ from cvguard.api.routes import (
     actions,
     alerts,
     asks,
+    audit,
     decisions,
     escalations,
     events,
@@ -131,6 +132,7 @@ def create_app(
             feed.close()
             desk.close()
             vault.close()
+            trail.close()
             auth.close()
             if client is not None:
                 client.close()
@@ -158,6 +160,8 @@ def create_app(
     desk.groups = MarkedOrFlagged(lambda: _people(app), lambda: EventMinorFlags(desk.store))
     vault = evidence.VaultHolder(settings)
     app.state.vault = vault
+    trail = audit.AuditHolder(settings)
+    app.state.audit = trail
     # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour
     # reads come from the state they share; the store (reads) is the same database they write.
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -177,6 +181,8 @@ def create_app(
     app.include_router(targets.router, dependencies=moderation, responses=AUTH_RESPONSES)
     administration = [Depends(guard(read=("auditor",)))]  # writes: admin only
     app.include_router(keys.router, dependencies=administration, responses=AUTH_RESPONSES)
+    auditors = [Depends(guard(read=("auditor",)))]  # the audit trail: auditors and admins only
+    app.include_router(audit.router, dependencies=auditors, responses=AUTH_RESPONSES)
     feed_readers = [Depends(guard(read=("platform", "moderator", "auditor")))]
     app.include_router(actions.router, dependencies=feed_readers, responses=AUTH_RESPONSES)
     app.include_router(asks.router, dependencies=platform, responses=AUTH_RESPONSES)

@@ -492,3 +492,23 @@ filtered = Table(
     PrimaryKeyConstraint("user_id", "event_id"),
     Index(None, "user_id", "filtered_at"),
 )
+
+
+# The audit trail (``store.audit``, ``cvguard.audit``): append-only, one hash chain in ``seq``
+# order (1, 2, 3, ... with no gaps: a gap is a removed entry). ``record`` holds the canonical JSON
+# exactly as hashed; the other columns repeat parts of it for lookups and verification checks they
+# agree. Nothing in cvguard updates or deletes these rows.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime(), nullable=False),  # wall clock
+    Column("actor", String(ACTOR), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject_type", String(32), nullable=False),
+    Column("subject_id", String(ALERT_ID), nullable=False),
+    Column("record", Text(), nullable=False),
+    Column("prev", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Index(None, "subject_type", "subject_id", "seq"),
+)

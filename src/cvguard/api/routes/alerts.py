@@ -33,6 +33,7 @@ from pydantic import (
 
 from cvguard.api.auth import ModeratorDep, Principal
 from cvguard.api.deps import PipelineDep
+from cvguard.api.routes.audit import record
 from cvguard.api.routes.events import AlertOut
 from cvguard.api.schemas import Problem
 from cvguard.errors import InputError
@@ -268,4 +269,13 @@ def set_status(
         and changed.resolved_at is None
     ):
         redo_reopened(request.app.state.feed(), alert_id, version)
+    record(request, "alert.status", ("alert", alert_id), inputs=change.model_dump(mode="json"),
+           before=_state(before), after=_state(changed), policy_version=version)
     return _detail(store, changed)
+
+
+def _state(alert: StoredAlert | None) -> dict[str, Any] | None:
+    """What the audit trail keeps of an alert's state: its status and the person's note."""
+    if alert is None:
+        return None
+    return {"status": alert.status, "status_note": alert.status_note, "level": alert.level}

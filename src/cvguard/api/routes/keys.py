@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cvguard.api.auth import Authenticator
 from cvguard.api.deps import SettingsDep
+from cvguard.api.routes.audit import record
 from cvguard.config import redact_url
 from cvguard.store.keys import ApiKey, Role
 
@@ -62,6 +63,11 @@ def _auth(request: Request) -> Authenticator:
     return auth
 
 
+def _state(key: ApiKey) -> dict[str, Any]:
+    """What the audit trail keeps of a key: never its secret (there is none on ``ApiKey``)."""
+    return KeyOut.of(key).model_dump(mode="json", exclude={"last_used_at"})
+
+
 @router.get("/keys", response_model=KeyList, summary="List API keys (no secrets)")
 def list_keys(request: Request) -> KeyList:
     return KeyList(keys=[KeyOut.of(k) for k in _auth(request).keys.list()])
@@ -74,6 +80,8 @@ def create_key(body: KeyIn, request: Request) -> IssuedKeyOut:
     issued = _auth(request).keys.create(
         role=body.role, name=body.name, expires_in=expires, user_id=body.user_id
     )
+    record(request, "key.create", ("key", issued.key_id), inputs=body.model_dump(mode="json"),
+           after=_state(issued.info))
     return IssuedKeyOut(**KeyOut.of(issued.info).model_dump(), key=issued.key)
 
 
@@ -81,9 +89,12 @@ def create_key(body: KeyIn, request: Request) -> IssuedKeyOut:
 def revoke_key(key_id: Annotated[str, Path(min_length=1, max_length=32)], request: Request) -> KeyOut:
     """It stops working at once; its record stays."""
     keys = _auth(request).keys
-    if keys.get(key_id) is None:
+    before = keys.get(key_id)
+    if before is None:
         raise HTTPException(404, f"no API key with id {key_id!r}")
-    return KeyOut.of(keys.revoke(key_id))
+    after = keys.revoke(key_id)
+    record(request, "key.revoke", ("key", key_id), before=_state(before), after=_state(after))
+    return KeyOut.of(after)
 
 
 @router.get("/settings", summary="The settings in force (passwords masked)")
