@@ -26,7 +26,7 @@ def _trail(n: int) -> list[Stored]:
 
 
 def test_the_chain_starts_from_a_fixed_genesis_and_holds() -> None:
-    assert GENESIS == sha256(canonical({"format": "cvguard-audit/1"}))
+    assert sha256(canonical({"format": "cvguard-audit/1"})) == GENESIS
     trail = _trail(4)
     assert trail[0].prev == GENESIS and trail[1].prev == trail[0].digest
     assert check(trail) is None and check([]) is None

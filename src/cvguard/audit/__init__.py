@@ -98,6 +98,8 @@ class Problem:
 
     seq: int
     reason: str
+    held: int = 0  # entries checked that held before it
+    head: str = GENESIS  # the digest of the last of them
 
     def describe(self) -> str:
         return f"audit entry {self.seq}: {self.reason}"
@@ -117,24 +119,29 @@ def parse(raw: bytes) -> dict[str, Any] | None:
 def check(entries: Iterable[Stored], *, first_seq: int = 1, prev: str = GENESIS) -> Problem | None:
     """The first of ``entries`` (in stored ``seq`` order, from ``first_seq`` after digest ``prev``)
     that does not hold; None when they all do."""
-    expected = first_seq
-    for e in entries:
-        if e.seq != expected:
-            if e.seq > expected:
-                return Problem(expected, f"it is missing (the next stored entry is {e.seq})")
-            return Problem(e.seq, f"it is stored twice or out of order (expected entry {expected})")
-        value = parse(e.record)
-        if value is None:
-            return Problem(e.seq, "its record is not the canonical JSON it was written as (edited)")
-        if value.get("seq") != e.seq:
-            return Problem(e.seq, f"it holds the record of entry {value.get('seq')} (entries reordered)")
-        if e.prev != prev:
-            return Problem(e.seq, "the previous digest it names is not the one before it "
-                                  "(an entry before it was removed, replaced or reordered)")
-        if link(prev, e.record) != e.digest:
-            return Problem(e.seq, "its digest does not match its record (edited)")
+    for held, e in enumerate(entries):
+        found = _problem(e, first_seq + held, prev)
+        if found is not None:
+            return Problem(found[0], found[1], held, prev)
         prev = e.digest
-        expected += 1
+    return None
+
+
+def _problem(e: Stored, expected: int, prev: str) -> tuple[int, str] | None:
+    if e.seq != expected:
+        if e.seq > expected:
+            return expected, f"it is missing (the next stored entry is {e.seq})"
+        return e.seq, f"it is stored twice or out of order (expected entry {expected})"
+    value = parse(e.record)
+    if value is None:
+        return e.seq, "its record is not the canonical JSON it was written as (edited)"
+    if value.get("seq") != e.seq:
+        return e.seq, f"it holds the record of entry {value.get('seq')} (entries reordered)"
+    if e.prev != prev:
+        return e.seq, ("the previous digest it names is not the one before it "
+                       "(an entry before it was removed, replaced or reordered)")
+    if link(prev, e.record) != e.digest:
+        return e.seq, "its digest does not match its record (edited)"
     return None
 
 

@@ -146,10 +146,13 @@ class AuditLog(StoreBase):
                 stored = [Stored(int(r["seq"]), str(r["record"]).encode("utf-8"), str(r["prev"]),
                                  str(r["digest"])) for r in rows]
                 found = check(stored, first_seq=count + 1, prev=prev)
-                if found is None:
-                    found = next((p for p in map(_columns_problem, rows) if p is not None), None)
                 if found is not None:
-                    return AuditCheck(found.describe(), count, prev)
+                    return AuditCheck(found.describe(), count + found.held, found.head)
+                for i, row in enumerate(rows):
+                    edited = _columns_problem(row)
+                    if edited is not None:
+                        head = stored[i - 1].digest if i else prev
+                        return AuditCheck(edited.describe(), count + i, head)
                 count += len(rows)
                 prev = stored[-1].digest
                 after = stored[-1].seq
