@@ -12,6 +12,8 @@
     cvguard keys list / keys revoke ID        the keys there are (no secrets) / end one now
     cvguard evidence verify PACKAGE [--db]    check an evidence package (exit 2 naming what changed)
     cvguard evidence verify-vault / export    check the stored vault / write a case's package
+    cvguard policy validate FILE / policy diff  check policies / compare two on events
+    cvguard audit verify [--db URL]           check the audit trail's chain (exit 2 naming the entry)
 
 Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
 code 2; that mapping lives in :class:`_Commands` and nowhere else.
