@@ -29,19 +29,17 @@ Appends are atomic per batch: all of it or none.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, RowMapping, insert, select, text
+from sqlalchemy import Connection, RowMapping, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cvguard.errors import InputError
 from cvguard.store import models as m
-from cvguard.store.base import StoreBase, _utcnow
+from cvguard.store.base import StoreBase
 
 __all__ = ["MAX_CURSOR", "MAX_PAGE", "ActionFeed", "ActionLike", "FeedEntry"]
 
@@ -139,27 +137,6 @@ class ActionFeed(StoreBase):
 
     _failure = "the action feed failed"
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
-        super().__init__(engine, clock=clock)
-        self._local = _sqlite_lock(engine)
-
-    @contextmanager
-    def _append_tx(self) -> Iterator[Connection]:
-        """A transaction that holds the feed's append lock until it ends (see the module docstring)."""
-        try:
-            with self._local, self._engine.connect() as connection:
-                if self._engine.dialect.name == "sqlite":
-                    connection.exec_driver_sql("BEGIN IMMEDIATE")
-                else:
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
-                try:
-                    yield connection
-                except BaseException:
-                    connection.rollback()
-                    raise
-                connection.commit()
-        except SQLAlchemyError as exc:
-            raise self._error(exc) from exc
 
     def append(self, actions: Sequence[ActionLike]) -> list[FeedEntry]:
         """Append ``actions`` in order, all or none; one entry per action given, in that order:
@@ -172,7 +149,7 @@ class ActionFeed(StoreBase):
         for action in actions:
             first.setdefault(action.key, action)
         now = self._clock()
-        with self._append_tx() as c:
+        with self._serialised(_APPEND_LOCK) as c:
             found = {e.key: e for e in self._by_keys(c, list(first))}
             fresh = [a for k, a in first.items() if k not in found]
             for action in fresh:  # one row at a time: the numbers follow the order given
@@ -232,21 +209,6 @@ class ActionFeed(StoreBase):
                 return [_entry(r) for r in rows.mappings()]
         except SQLAlchemyError as exc:
             raise self._error(exc) from exc
-
-
-_SQLITE_LOCKS: dict[str, threading.Lock] = {}
-_SQLITE_LOCKS_GUARD = threading.Lock()
-
-
-def _sqlite_lock(engine: Engine) -> threading.Lock | nullcontext[None]:
-    """One in-process lock per SQLite file, shared by every feed on it: this process's writers
-    queue on it instead of polling SQLite's busy handler, which is unfair under contention (a
-    writer can lose every retry for longer than the busy timeout). Other processes still meet
-    ``BEGIN IMMEDIATE``."""
-    if engine.dialect.name != "sqlite":
-        return nullcontext()
-    with _SQLITE_LOCKS_GUARD:
-        return _SQLITE_LOCKS.setdefault(str(engine.url), threading.Lock())
 
 
 def _entry(row: RowMapping) -> FeedEntry:

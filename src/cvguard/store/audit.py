@@ -19,26 +19,19 @@ What it guarantees:
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import RowMapping, select
 
 from cvguard.audit import GENESIS, Entry, Problem, Stored, check, digest_of, parse, record
 from cvguard.errors import InputError
 from cvguard.store import models as m
-from cvguard.store.base import StoreBase, _utcnow
+from cvguard.store.base import StoreBase
 
 __all__ = ["AuditCheck", "AuditLog"]
 
 _AUDIT_LOCK = 0x63766175  # "cvau": held while appending (the trail is one line)
-_SQLITE_LOCKS: dict[str, threading.Lock] = {}
-_SQLITE_GUARD = threading.Lock()
 _PAGE = 1000
 
 
@@ -63,14 +56,6 @@ class AuditLog(StoreBase):
 
     _failure = "the audit log failed"
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
-        super().__init__(engine, clock=clock)
-        if engine.dialect.name == "sqlite":
-            with _SQLITE_GUARD:
-                self._local: Any = _SQLITE_LOCKS.setdefault(str(engine.url), threading.Lock())
-        else:
-            self._local = nullcontext()
-
     def append(
         self,
         *,
@@ -91,7 +76,7 @@ class AuditLog(StoreBase):
             "subject_id": subject_id, "inputs": inputs, "before": before, "after": after,
             "policy_version": policy_version, "model_version": model_version,
         }
-        with self._append_tx() as c:
+        with self._serialised(_AUDIT_LOCK) as c:
             a = m.audit_log.c
             last = c.execute(select(a.seq, a.digest).order_by(a.seq.desc()).limit(1)).first()
             seq, prev = (int(last[0]) + 1, str(last[1])) if last is not None else (1, GENESIS)
@@ -108,22 +93,6 @@ class AuditLog(StoreBase):
             )
         return Entry(seq=seq, **fields, prev=prev, digest=digest)
 
-    @contextmanager
-    def _append_tx(self) -> Iterator[Connection]:
-        try:
-            with self._local, self._engine.connect() as connection:
-                if self._engine.dialect.name == "sqlite":
-                    connection.exec_driver_sql("BEGIN IMMEDIATE")
-                else:
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
-                try:
-                    yield connection
-                except BaseException:
-                    connection.rollback()
-                    raise
-                connection.commit()
-        except SQLAlchemyError as exc:
-            raise self._error(exc) from exc
 
     def entries(self, *, after: int = 0, limit: int = 100) -> list[Entry]:
         """Up to ``limit`` entries with ``seq > after``, oldest first."""

@@ -2,18 +2,20 @@
 
 ``StoreBase`` owns the engine, the clock that stamps writes, the dialect's INSERT (for ON CONFLICT)
 and the bulk writer; every call runs in one transaction (``_tx``), a database failure surfacing as
-``StoreError``.
+``StoreError``. An append-only log whose order must be the commit order (the action feed, the
+evidence vault, the audit trail) appends in ``_serialised(lock_key)``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,6 +35,21 @@ def _plain(value: object) -> str:
 def _db_text(value: str) -> str:
     # PostgreSQL text cannot hold NUL; the hash is taken over the original text
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+_SQLITE_LOCKS: dict[str, threading.Lock] = {}
+_SQLITE_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """One in-process lock per SQLite file, shared by every store on it: this process's writers
+    queue on it instead of polling SQLite's busy handler, which is unfair under contention (a
+    writer can lose every retry for longer than the busy timeout). Other processes still meet
+    ``BEGIN IMMEDIATE``."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _SQLITE_LOCKS_GUARD:
+        return _SQLITE_LOCKS.setdefault(str(engine.url), threading.Lock())
 
 
 class StoreBase:
@@ -85,6 +102,26 @@ class StoreBase:
         try:
             with self._engine.begin() as connection:
                 yield connection
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from exc
+
+    @contextmanager
+    def _serialised(self, lock_key: int) -> Iterator[Connection]:
+        """A transaction that holds an append lock until it ends, so appends are numbered in commit
+        order: ``pg_advisory_xact_lock(lock_key)`` on PostgreSQL; on SQLite ``BEGIN IMMEDIATE``
+        behind the file's in-process lock."""
+        try:
+            with _sqlite_lock(self._engine), self._engine.connect() as connection:
+                if self._engine.dialect.name == "sqlite":
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
+                try:
+                    yield connection
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.commit()
         except SQLAlchemyError as exc:
             raise self._error(exc) from exc
 

@@ -25,28 +25,23 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, RowMapping, select
 
 from cvguard.errors import InputError
 from cvguard.evidence.chain import ZERO, Break, Link, canonical, chain, check, genesis, link
 from cvguard.evidence.package import FORMAT
 from cvguard.store import models as m
-from cvguard.store.base import StoreBase, _utcnow
+from cvguard.store.base import StoreBase
 
 __all__ = ["MAX_ITEMS", "Case", "CaseSummary", "EvidenceVault", "VaultCheck"]
 
 MAX_ITEMS = 10_000  # items in one case (one PDF); a larger range is refused, not cut
 _VAULT_LOCK = 0x63766576  # "cvev": held while appending a case (the vault chain is one line)
-_SQLITE_LOCKS: dict[str, threading.Lock] = {}
-_SQLITE_GUARD = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +102,6 @@ class EvidenceVault(StoreBase):
     """The vault in the store's database (SQLite or PostgreSQL)."""
 
     _failure = "the evidence vault failed"
-
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
-        super().__init__(engine, clock=clock)
-        if engine.dialect.name == "sqlite":
-            with _SQLITE_GUARD:
-                self._local: Any = _SQLITE_LOCKS.setdefault(str(engine.url), threading.Lock())
-        else:
-            self._local = nullcontext()
 
     # ------------------------------------------------------------------ selecting what to preserve
 
@@ -194,7 +181,7 @@ class EvidenceVault(StoreBase):
             "selection": dict(selection),
             "created_at": now.isoformat(),
         }
-        with self._append_tx() as c:
+        with self._serialised(_VAULT_LOCK) as c:
             rows = self._event_rows(c, ids)
             missing = [i for i in ids if i not in rows]
             if missing:
@@ -243,22 +230,6 @@ class EvidenceVault(StoreBase):
             out.update({str(r["event_id"]): r for r in c.execute(stmt).mappings()})
         return out
 
-    @contextmanager
-    def _append_tx(self) -> Iterator[Connection]:
-        try:
-            with self._local, self._engine.connect() as connection:
-                if self._engine.dialect.name == "sqlite":
-                    connection.exec_driver_sql("BEGIN IMMEDIATE")
-                else:
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _VAULT_LOCK})
-                try:
-                    yield connection
-                except BaseException:
-                    connection.rollback()
-                    raise
-                connection.commit()
-        except SQLAlchemyError as exc:
-            raise self._error(exc) from exc
 
     # ------------------------------------------------------------------ reading
 
