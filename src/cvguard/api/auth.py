@@ -82,6 +82,11 @@ class Principal:
     role: Role
     user_id: str | None = None  # a platform key scoped to this one person
 
+    @property
+    def label(self) -> str:
+        """How the caller is named in the records they leave (audit trail, evidence cases)."""
+        return f"{self.role}:{self.key_id} ({self.name})"
+
 
 class RateLimiter:
     """A token bucket per key: ``burst`` requests at once, refilled at ``per_s`` a second."""

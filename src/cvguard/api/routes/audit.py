@@ -48,7 +48,7 @@ def who(principal: Principal | None) -> str:
     """How a caller is named in the trail: role, key id and the key's name."""
     if principal is None:
         return "anonymous"
-    return f"{principal.role}:{principal.key_id} ({principal.name})"
+    return principal.label
 
 
 def record(

@@ -155,7 +155,7 @@ class VaultCheckOut(BaseModel):
 def _actor(principal: Principal, owner: str | None) -> str:
     if principal.role == "platform":
         return f"platform:{principal.key_id} for {owner}"
-    return f"{principal.role}:{principal.key_id} ({principal.name})"
+    return principal.label
 
 
 def _select(
