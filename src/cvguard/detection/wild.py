@@ -1,0 +1,191 @@
+"""The screening-in-the-wild suites (``data/wild/``): read and validated, never trained on here.
+
+Three kinds of file, each JSONL whose first line is a header ``{"version", "about"}``:
+
+- ``cloaking.jsonl``: pairs of one abusive sentence written plainly and cloaked the way people
+  cloak it (``plain``, ``cloaked``, ``term`` → ``form``, substitution ``type``, ``source``);
+- ``beyond_cold_train.jsonl`` / ``beyond_cold_heldout.jsonl``: labelled texts on the topics COLD
+  lacks, in a fixed split; the held-out file is for measuring only;
+- ``counter_speech.jsonl``: speech against discrimination (safe) and attacks wrapped in a
+  defence (label 1).
+
+Labelled rows have the fixtures' shape (``text``, ``label``, ``category``, ``kind``, ``lang``).
+A malformed file raises :class:`~cvguard.errors.DataError` listing every bad line as
+``file:line``, not just the first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cvguard.errors import DataError
+from cvguard.taxonomy import load_taxonomy
+
+WILD_DIR = Path(__file__).parent / "data" / "wild"
+CLOAKING = "cloaking.jsonl"
+BEYOND_TRAIN = "beyond_cold_train.jsonl"
+BEYOND_HELDOUT = "beyond_cold_heldout.jsonl"
+COUNTER_SPEECH = "counter_speech.jsonl"
+
+# How the cloaked form differs from the plain term.
+CLOAK_TYPES = ("emoji", "homophone", "pinyin", "initials", "split", "mixed_script", "number")
+LABELLED_FIELDS = frozenset({"text", "label", "category", "kind", "lang"})
+CLOAK_FIELDS = frozenset({"plain", "cloaked", "term", "form", "type", "source", "label", "category", "lang"})
+_KIND = re.compile(r"[a-z][a-z0-9_]*")
+MAX_LEN = 200
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledText:
+    text: str
+    label: int
+    category: str  # a taxonomy code, or "safe"
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloakPair:
+    plain: str
+    cloaked: str
+    term: str
+    form: str
+    type: str
+    source: str
+    category: str
+
+
+def _lines(path: Path, errors: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every row after a valid header; bad lines go to ``errors``."""
+    if not path.exists():
+        raise DataError("no such file", where=str(path))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    name = path.name
+    try:
+        header = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or set(header) != {"version", "about"}:
+        errors.append(f"{name}:1: the first line must be a header object {{version, about}}")
+    for n, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"{name}:{n}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(obj, dict):
+            errors.append(f"{name}:{n}: not a JSON object")
+            continue
+        yield n, obj
+
+
+def _text_problem(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip() or value != value.strip() or "\n" in value:
+        return "must be a non-empty, stripped, single-line string"
+    if len(value) > MAX_LEN:
+        return f"is longer than {MAX_LEN} characters"
+    return None
+
+
+def _category_problems(label: object, category: object, codes: frozenset[str]) -> list[str]:
+    out = []
+    if type(label) is not int or label not in (0, 1):
+        out.append(f"label {label!r} is not 0 or 1")
+    if category != "safe" and category not in codes:
+        out.append(f"category {category!r} is neither 'safe' nor a taxonomy code")
+    elif (label == 0) != (category == "safe"):
+        out.append(f"label {label!r} does not agree with category {category!r}")
+    return out
+
+
+def _raise(path: Path, errors: list[str]) -> None:
+    if errors:
+        raise DataError(f"{len(errors)} problem(s) in {path.name}:\n" + "\n".join(errors), where=str(path))
+
+
+def load_labelled(path: Path) -> list[LabelledText]:
+    """A labelled suite (beyond-COLD or counter-speech), validated whole."""
+    codes = frozenset(load_taxonomy().codes)
+    errors: list[str] = []
+    rows: list[LabelledText] = []
+    seen: dict[str, int] = {}
+    for n, obj in _lines(path, errors):
+        where = f"{path.name}:{n}"
+        if set(obj) != LABELLED_FIELDS:
+            errors.append(f"{where}: fields {sorted(obj)} != {sorted(LABELLED_FIELDS)}")
+            continue
+        problems = _category_problems(obj["label"], obj["category"], codes)
+        if (why := _text_problem(obj["text"])) is not None:
+            problems.append(f"text {why}")
+        elif obj["text"] in seen:
+            problems.append(f"text repeats line {seen[obj['text']]}")
+        if not isinstance(obj["kind"], str) or not _KIND.fullmatch(obj["kind"]):
+            problems.append(f"kind {obj['kind']!r} is not a short snake_case tag")
+        if obj["lang"] != "zh":
+            problems.append(f"lang {obj['lang']!r} is not 'zh'")
+        if problems:
+            errors.extend(f"{where}: {p}" for p in problems)
+            continue
+        seen[obj["text"]] = n
+        rows.append(LabelledText(obj["text"], obj["label"], obj["category"], obj["kind"]))
+    _raise(path, errors)
+    return rows
+
+
+def load_cloaking(path: Path | None = None) -> list[CloakPair]:
+    """The real-world cloaking pairs, validated whole: every row is abusive (label 1), its
+    cloaked sentence is the plain one with ``term`` written as ``form``, and no cloaked text repeats."""
+    path = path or WILD_DIR / CLOAKING
+    codes = frozenset(load_taxonomy().codes)
+    errors: list[str] = []
+    pairs: list[CloakPair] = []
+    seen: dict[str, int] = {}
+    for n, obj in _lines(path, errors):
+        where = f"{path.name}:{n}"
+        if set(obj) != CLOAK_FIELDS:
+            errors.append(f"{where}: fields {sorted(obj)} != {sorted(CLOAK_FIELDS)}")
+            continue
+        problems = _category_problems(obj["label"], obj["category"], codes)
+        if obj["label"] != 1:
+            problems.append("every cloaking pair is abusive: label must be 1")
+        for key in ("plain", "cloaked", "term", "form", "source"):
+            if (why := _text_problem(obj[key])) is not None:
+                problems.append(f"{key} {why}")
+        if obj["type"] not in CLOAK_TYPES:
+            problems.append(f"type {obj['type']!r} is not one of {', '.join(CLOAK_TYPES)}")
+        if obj["lang"] != "zh":
+            problems.append(f"lang {obj['lang']!r} is not 'zh'")
+        if not problems:
+            plain, cloaked, term, form = obj["plain"], obj["cloaked"], obj["term"], obj["form"]
+            if term == form or term not in plain or plain.replace(term, form, 1) != cloaked:
+                problems.append(f"cloaked text is not the plain text with {term!r} written as {form!r}")
+            elif cloaked in seen:
+                problems.append(f"cloaked text repeats line {seen[cloaked]}")
+        if problems:
+            errors.extend(f"{where}: {p}" for p in problems)
+            continue
+        seen[obj["cloaked"]] = n
+        pairs.append(
+            CloakPair(
+                obj["plain"],
+                obj["cloaked"],
+                obj["term"],
+                obj["form"],
+                obj["type"],
+                obj["source"],
+                obj["category"],
+            )
+        )
+    _raise(path, errors)
+    return pairs
+
+
+def load_suite(name: str, directory: Path | None = None) -> list[LabelledText]:
+    """One of the labelled suites by file name (``BEYOND_TRAIN``, ``BEYOND_HELDOUT``, ``COUNTER_SPEECH``)."""
+    return load_labelled((directory or WILD_DIR) / name)

@@ -1,0 +1,271 @@
+"""The screening-in-the-wild suites (``detection/data/wild/``): well-formed, sourced, split for good.
+
+The suites measure what the project's own fixtures cannot: cloaking as people write it, abuse on
+the topics COLD lacks, and counter-speech. A suite that leaks into training, repeats itself or
+claims a source it does not have would measure nothing, so those are checked here; the loader's
+own validation is checked on small broken files.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import cvguard.detection.training as training
+from cvguard.detection.wild import (
+    BEYOND_HELDOUT,
+    BEYOND_TRAIN,
+    CLOAK_TYPES,
+    CLOAKING,
+    COUNTER_SPEECH,
+    WILD_DIR,
+    LabelledText,
+    load_cloaking,
+    load_labelled,
+    load_suite,
+)
+from cvguard.errors import DataError
+from cvguard.taxonomy import load_taxonomy
+
+SOURCE_COMMON = "project-written from common usage"
+SOURCE_SHL = re.compile(r"SexHateLex\.txt line (\d+) \(SWSR, MIT\)")
+SAFE_TOPICS = ("looks", "exams", "family", "fandom", "argument")
+ABUSE_KINDS = ("looks", "intelligence", "family", "fandom", "provoking", "sarcasm")
+NEAR_DUPLICATE = 0.6
+
+
+def fold(text: str) -> str:
+    """Comparison key: NFKC, case-folded, without whitespace or punctuation (as test_fixtures)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in text if not (ch.isspace() or unicodedata.category(ch)[0] == "P"))
+
+
+def bigrams(text: str) -> frozenset[str]:
+    key = fold(text)
+    return frozenset(key[i : i + 2] for i in range(len(key) - 1))
+
+
+def test_wild_folder_holds_the_known_files() -> None:
+    names = sorted(p.name for p in WILD_DIR.iterdir())
+    assert names == sorted(["README.md", CLOAKING, BEYOND_TRAIN, BEYOND_HELDOUT, COUNTER_SPEECH])
+
+
+@pytest.mark.parametrize("name", [CLOAKING, BEYOND_TRAIN, BEYOND_HELDOUT, COUNTER_SPEECH])
+def test_header_carries_the_taxonomy_version_and_says_what_the_file_is(name: str) -> None:
+    header = json.loads((WILD_DIR / name).read_text(encoding="utf-8").splitlines()[0])
+    assert set(header) == {"version", "about"}
+    assert header["version"] == load_taxonomy().version
+    assert len(header["about"]) > 80
+
+
+# --- the cloaking suite --------------------------------------------------------------------------
+
+
+def test_cloaking_pairs_are_many_and_cover_every_substitution_type() -> None:
+    pairs = load_cloaking()  # validates every row: label 1, taxonomy category, plain → cloaked
+    assert len(pairs) >= 300
+    types = Counter(p.type for p in pairs)
+    assert set(types) == set(CLOAK_TYPES)
+    assert min(types.values()) >= 20, types
+    assert len({p.form for p in pairs}) >= 150  # many forms, not one form in many sentences
+
+
+def test_cloaking_sources_are_honest() -> None:
+    """A SexHateLex source names the line that holds exactly the form; the rest say they are
+    project-written."""
+    pairs = load_cloaking()
+    shl = training.data_dir() / "swsr" / "SexHateLex.txt"
+    lines = shl.read_text(encoding="utf-8-sig").splitlines() if shl.exists() else None
+    cited = 0
+    for p in pairs:
+        m = SOURCE_SHL.fullmatch(p.source)
+        assert m or p.source == SOURCE_COMMON, p.source
+        if m:
+            cited += 1
+            if lines is not None:
+                assert lines[int(m.group(1)) - 1].strip() == p.form, (p.form, p.source)
+    assert cited >= 40  # the public lexicon is a real source here, not a token one
+
+
+def test_cloaking_is_kept_apart_from_the_normaliser_tables() -> None:
+    normaliser = Path(training.__file__).parent / "data" / "normalize"
+    assert WILD_DIR.resolve() != normaliser.resolve()
+    for path in (Path(training.__file__).parent / "normalize.py", *normaliser.glob("*")):
+        assert "wild" not in path.read_text(encoding="utf-8"), f"{path.name} reads the wild suites"
+
+
+# --- beyond COLD: a fixed split ----------------------------------------------------------------------
+
+
+def test_beyond_cold_split_sizes_and_topics() -> None:
+    train, held = load_suite(BEYOND_TRAIN), load_suite(BEYOND_HELDOUT)
+    assert sum(r.label for r in train) >= 400
+    assert sum(r.label for r in held) >= 200
+    for rows in (train, held):
+        safe_kinds = Counter(r.kind for r in rows if not r.label)
+        abuse_kinds = Counter(r.kind for r in rows if r.label)
+        assert all(safe_kinds[k] >= 10 for k in SAFE_TOPICS), safe_kinds
+        assert all(abuse_kinds[k] >= 15 for k in ABUSE_KINDS), abuse_kinds
+        assert {"threat", "defamation", "sexual_harassment", "ridicule", "insult"} <= {
+            r.category for r in rows
+        }
+
+
+def test_no_text_in_both_train_and_held_out() -> None:
+    train, held = load_suite(BEYOND_TRAIN), load_suite(BEYOND_HELDOUT)
+    assert not {fold(r.text) for r in train} & {fold(r.text) for r in held}
+    close = []
+    train_grams = [(r.text, bigrams(r.text)) for r in train]
+    for h in held:
+        b = bigrams(h.text)
+        for text, a in train_grams:
+            if len(a | b) >= 5 and len(a & b) / len(a | b) > NEAR_DUPLICATE:
+                close.append(f"{h.text} ~ {text}")
+    assert not close, "held-out rows that nearly repeat training rows:\n" + "\n".join(close)
+
+
+def test_held_out_is_not_read_by_training() -> None:
+    held = {fold(r.text) for r in load_suite(BEYOND_HELDOUT)}
+    fixtures_train, fixtures_held = training.load_fixtures()
+    assert not held & {fold(e.text) for e in fixtures_train + fixtures_held}
+    assert WILD_DIR.resolve() != training.FIXTURES.resolve()
+    # training.py names no wild file nor the wild folder in its code (strings included).
+    tree = ast.parse(Path(training.__file__).read_text(encoding="utf-8"))
+    strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name)]
+    for word in ("wild", "beyond_cold", BEYOND_HELDOUT):
+        assert not any(word in s for s in strings + names), f"training.py mentions {word!r}"
+
+
+# --- counter-speech -----------------------------------------------------------------------------------
+
+
+def test_counter_speech_sizes_and_kinds() -> None:
+    rows = load_suite(COUNTER_SPEECH)
+    assert sum(1 for r in rows if not r.label) >= 200
+    assert sum(r.label for r in rows) >= 80
+    kinds = Counter(r.kind for r in rows if not r.label)
+    for kind in ("defend_group", "stereotype", "rhetorical", "negation", "anti_regional"):
+        assert kinds[kind] >= 15, kinds
+
+
+def test_wild_texts_do_not_repeat_each_other_or_the_fixtures() -> None:
+    fixtures = training.FIXTURES
+    keys: dict[str, str] = {}
+    for path in sorted(fixtures.glob("*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], 2):
+            keys.setdefault(fold(json.loads(line)["text"]), f"{path.name}:{n}")
+    repeats = []
+    for name in (BEYOND_TRAIN, BEYOND_HELDOUT, COUNTER_SPEECH):
+        for i, row in enumerate(load_suite(name), 2):
+            key = fold(row.text)
+            if key in keys:
+                repeats.append(f"{name}:{i} repeats {keys[key]}")
+            keys[key] = f"{name}:{i}"
+    assert not repeats, "\n".join(repeats)
+
+
+# --- the loader's validation ------------------------------------------------------------------------
+
+HEADER = json.dumps({"version": "2026.11.1", "about": "test"})
+
+
+def write(tmp_path: Path, name: str, *lines: str) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def row(**fields: object) -> str:
+    base: dict[str, object] = {
+        "text": "你就是个废物",
+        "label": 1,
+        "category": "insult",
+        "kind": "looks",
+        "lang": "zh",
+    }
+    return json.dumps({**base, **fields}, ensure_ascii=False)
+
+
+def test_loader_reads_a_good_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "ok.jsonl",
+        HEADER,
+        row(),
+        row(text="今天天气真好", label=0, category="safe", kind="weather"),
+    )
+    assert load_labelled(path) == [
+        LabelledText("你就是个废物", 1, "insult", "looks"),
+        LabelledText("今天天气真好", 0, "safe", "weather"),
+    ]
+
+
+def test_loader_reports_every_bad_line_with_its_number(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "bad.jsonl",
+        HEADER,
+        row(),
+        row(label=2),  # line 3: not a label
+        row(text="说得好", category="bullying"),  # line 4: not a taxonomy code
+        row(text="天气不错", label=0),  # line 5: label 0 but category insult
+        row(),  # line 6: repeats line 2
+        "{not json",  # line 7
+        row(text="你好", kind="Looks!"),  # line 8: kind not snake_case
+    )
+    with pytest.raises(DataError) as err:
+        load_labelled(path)
+    message = str(err.value)
+    for line in (3, 4, 5, 6, 7, 8):
+        assert f"bad.jsonl:{line}:" in message
+    assert "bad.jsonl:2:" not in message
+    assert "repeats line 2" in message
+
+
+def test_loader_refuses_a_file_without_header(tmp_path: Path) -> None:
+    path = write(tmp_path, "nohead.jsonl", row())
+    with pytest.raises(DataError, match=r"nohead\.jsonl:1: the first line must be a header"):
+        load_labelled(path)
+
+
+def pair(**fields: object) -> str:
+    base: dict[str, object] = {
+        "plain": "你就是个傻逼",
+        "cloaked": "你就是个沙比",
+        "term": "傻逼",
+        "form": "沙比",
+        "type": "homophone",
+        "source": SOURCE_COMMON,
+        "label": 1,
+        "category": "insult",
+        "lang": "zh",
+    }
+    return json.dumps({**base, **fields}, ensure_ascii=False)
+
+
+def test_cloaking_loader_checks_the_pair_is_one_substitution(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "cloak.jsonl",
+        HEADER,
+        pair(),
+        pair(cloaked="你是个沙比"),  # line 3: more changed than the term
+        pair(cloaked="你就是个煞笔", form="煞笔", type="rhyme"),  # line 4: unknown type
+        pair(plain="你就是个煞笔", cloaked="你就是个煞笔", form="煞笔", term="煞笔"),  # line 5: no change
+        pair(label=0, category="safe"),  # line 6: a cloaking pair is abusive
+        pair(cloaked="你就是个沙比"),  # line 7: ... and line 2 has this cloaked text already
+    )
+    with pytest.raises(DataError) as err:
+        load_cloaking(path)
+    message = str(err.value)
+    for line in (3, 4, 5, 6, 7):
+        assert f"cloak.jsonl:{line}:" in message
+    assert "type 'rhyme'" in message
+    assert "repeats line 2" in message
