@@ -3,7 +3,8 @@
     python bench/bench_wild.py [--no-cold] [--misses]
 
 - cloaking: recall on each pair's plain sentence and on its cloaked twin, the drop in points,
-  overall and per substitution type; and how much of the suite the tables already know (the
+  overall and per substitution type, and the flagged share of the controls (the sentence frame
+  with a neutral word: it should be nil); and how much of the suite the tables already know (the
   normaliser turns the form back into the term, or the lexicon hits the form by itself), with
   recall on the known and on the unknown forms apart;
 - beyond COLD: recall per category and per kind, per-category precision, false-positive rate on
@@ -69,6 +70,7 @@ def cloaking(pairs: Sequence[Any], flags: Any, screener: Any, misses: list[str])
 
     plain = flags([p.plain for p in pairs])
     cloaked = flags([p.cloaked for p in pairs])
+    control = flags([p.control for p in pairs])
 
     def mapped(p: Any) -> bool:  # the normaliser writes the form back as the term
         return normalize(p.term).text in normalize(p.cloaked).text
@@ -89,6 +91,8 @@ def cloaking(pairs: Sequence[Any], flags: Any, screener: Any, misses: list[str])
             "drop_points": round(100 * (rp - rc), 2),
             # Of the pairs whose plain sentence is caught, the share still caught once cloaked.
             "kept_when_plain_caught": share([cloaked[i] for i in caught]),
+            # The frame with a neutral word: flagged controls mean the frame, not the form, is caught.
+            "control_flagged": share([control[i] for i in idx]),
         }
 
     everything = range(len(pairs))
@@ -97,6 +101,8 @@ def cloaking(pairs: Sequence[Any], flags: Any, screener: Any, misses: list[str])
         by_type[p.type].append(i)
         if plain[i] and not cloaked[i]:
             misses.append(f"cloaking lost [{p.type}] {p.form} ← {p.term}: {p.cloaked}")
+        if control[i]:
+            misses.append(f"cloaking control flagged: {p.control}")
     forms_unknown = sorted({p.form for i, p in enumerate(pairs) if not known[i]})
     return {
         "overall": figures(everything),

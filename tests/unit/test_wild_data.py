@@ -239,6 +239,7 @@ def pair(**fields: object) -> str:
     base: dict[str, object] = {
         "plain": "你就是个傻逼",
         "cloaked": "你就是个沙比",
+        "control": "你就是个学生",
         "term": "傻逼",
         "form": "沙比",
         "type": "homophone",
@@ -261,11 +262,13 @@ def test_cloaking_loader_checks_the_pair_is_one_substitution(tmp_path: Path) -> 
         pair(plain="你就是个煞笔", cloaked="你就是个煞笔", form="煞笔", term="煞笔"),  # line 5: no change
         pair(label=0, category="safe"),  # line 6: a cloaking pair is abusive
         pair(cloaked="你就是个沙比"),  # line 7: ... and line 2 has this cloaked text already
+        pair(cloaked="你就是个煞逼", form="煞逼", control="他是个学生"),  # line 8: not the same frame
+        pair(cloaked="你就是个煞b", form="煞b", control="你就是个"),  # line 9: no word in the slot
     )
     with pytest.raises(DataError) as err:
         load_cloaking(path)
     message = str(err.value)
-    for line in (3, 4, 5, 6, 7):
+    for line in (3, 4, 5, 6, 7, 8, 9):
         assert f"cloak.jsonl:{line}:" in message
     assert "type 'rhyme'" in message
     assert "repeats line 2" in message

@@ -3,7 +3,9 @@
 Three kinds of file, each JSONL whose first line is a header ``{"version", "about"}``:
 
 - ``cloaking.jsonl``: pairs of one abusive sentence written plainly and cloaked the way people
-  cloak it (``plain``, ``cloaked``, ``term`` → ``form``, substitution ``type``, ``source``);
+  cloak it (``plain``, ``cloaked``, ``term`` → ``form``, substitution ``type``, ``source``), with
+  a ``control``: the same sentence frame holding a neutral word, which should pass, so that a
+  flag on the cloaked sentence is known to come from the form and not from the frame;
 - ``beyond_cold_train.jsonl`` / ``beyond_cold_heldout.jsonl``: labelled texts on the topics COLD
   lacks, in a fixed split; the held-out file is for measuring only;
 - ``counter_speech.jsonl``: speech against discrimination (safe) and attacks wrapped in a
@@ -35,7 +37,9 @@ COUNTER_SPEECH = "counter_speech.jsonl"
 # How the cloaked form differs from the plain term.
 CLOAK_TYPES = ("emoji", "homophone", "pinyin", "initials", "split", "mixed_script", "number")
 LABELLED_FIELDS = frozenset({"text", "label", "category", "kind", "lang"})
-CLOAK_FIELDS = frozenset({"plain", "cloaked", "term", "form", "type", "source", "label", "category", "lang"})
+CLOAK_FIELDS = frozenset(
+    {"plain", "cloaked", "control", "term", "form", "type", "source", "label", "category", "lang"}
+)
 _KIND = re.compile(r"[a-z][a-z0-9_]*")
 MAX_LEN = 200
 
@@ -52,6 +56,7 @@ class LabelledText:
 class CloakPair:
     plain: str
     cloaked: str
+    control: str
     term: str
     form: str
     type: str
@@ -154,7 +159,7 @@ def load_cloaking(path: Path | None = None) -> list[CloakPair]:
         problems = _category_problems(obj["label"], obj["category"], codes)
         if obj["label"] != 1:
             problems.append("every cloaking pair is abusive: label must be 1")
-        for key in ("plain", "cloaked", "term", "form", "source"):
+        for key in ("plain", "cloaked", "control", "term", "form", "source"):
             if (why := _text_problem(obj[key])) is not None:
                 problems.append(f"{key} {why}")
         if obj["type"] not in CLOAK_TYPES:
@@ -163,8 +168,14 @@ def load_cloaking(path: Path | None = None) -> list[CloakPair]:
             problems.append(f"lang {obj['lang']!r} is not 'zh'")
         if not problems:
             plain, cloaked, term, form = obj["plain"], obj["cloaked"], obj["term"], obj["form"]
+            before, _, after = plain.partition(term)
+            control = obj["control"]
             if term == form or term not in plain or plain.replace(term, form, 1) != cloaked:
                 problems.append(f"cloaked text is not the plain text with {term!r} written as {form!r}")
+            elif control in (plain, cloaked) or not (
+                control.startswith(before) and control.endswith(after) and len(control) > len(before + after)
+            ):
+                problems.append(f"control is not the plain text's frame with another word for {term!r}")
             elif cloaked in seen:
                 problems.append(f"cloaked text repeats line {seen[cloaked]}")
         if problems:
@@ -175,6 +186,7 @@ def load_cloaking(path: Path | None = None) -> list[CloakPair]:
             CloakPair(
                 obj["plain"],
                 obj["cloaked"],
+                obj["control"],
                 obj["term"],
                 obj["form"],
                 obj["type"],
