@@ -70,13 +70,16 @@ from cvguard.pipeline.ingest import (
     split_late,
     store_screened,
 )
+from cvguard.pipeline.mcn import McnDesk
 from cvguard.pipeline.protection import PeopleBook
 from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.protection.dm import DmGuard, DmLimits, Escalation
 from cvguard.store import EventStore
 from cvguard.store.actions import ActionFeed
+from cvguard.store.audit import AuditLog
 from cvguard.store.decisions import DecisionRecord
 from cvguard.store.dm import EscalationStore
+from cvguard.store.mcns import McnStore
 from cvguard.store.people import PeopleStore
 from cvguard.store.port import DecisionStore, SnapshotStore
 from cvguard.store.retention import TextRetention
@@ -224,6 +227,7 @@ class Pipeline:
         dm_rules: bool = True,
         escalations: EscalationSink | None = None,
         people: PeopleBook | None = None,
+        mcn: McnDesk | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -252,6 +256,7 @@ class Pipeline:
         self.actions = actions  # feed actions from alerts (pipeline.actions); None: no feed
         self._unplanned: list[Alert] = []  # emissions stored but not yet planned into the feed
         self.people = people  # key groups and shields (pipeline.protection); None: no protection
+        self.mcn = mcn  # MCN joint handling (pipeline.mcn): membership from authors; None: none
         self._since_checkpoint = 0
         # private messages (protection.dm): the rules' state, checkpointed with behaviour, and
         # where escalations go (kept for the next batch when the store fails)
@@ -315,6 +320,9 @@ class Pipeline:
             pipeline.people = people
             pipeline.actions = AlertActions(
                 ActionFeed(store.engine), store, lambda: compiled(active.policy), protection=people
+            )
+            pipeline.mcn = McnDesk(
+                McnStore(store.engine), pipeline.actions.feed, audit=AuditLog(store.engine)
             )
             pipeline.resume()
         except BaseException:
@@ -437,6 +445,8 @@ class Pipeline:
             new_ids, conflicts = step.new_ids, step.conflicts
             t2 = time.perf_counter()
             fresh = step.fresh
+            if self.mcn is not None and fresh:  # members from authors (only unseen pairs are written)
+                self.mcn.observe(e for e, _ in fresh)
             on_time, late = self._split_late(fresh)
             alerts = self.behaviour.process_many(on_time, batch=self.batch_size) if on_time else []
             for event, _ in on_time:
