@@ -118,7 +118,8 @@ def test_three_inciters_warn_the_mcn_and_its_members_and_a_reversal_lifts_it(des
     desk.on_reversed([three[1]], now=at(3))
     assert len(feed.after(0, 1000)[0]) == 10
     trail = desk.audit.entries(limit=10)
-    assert [(e.actor, e.action) for e in trail] == [("cvguard", "mcn.measure"), ("cvguard", "mcn.measure.lift")]
+    assert [(e.actor, e.action) for e in trail] == [
+        ("cvguard", "mcn.measure"), ("cvguard", "mcn.measure.lift")]
     assert trail[0].inputs["violation_ids"] == ["v1", "v2", "v3"] and trail[1].after["state"] == "lifted"
     assert desk.audit.verify().ok
 
@@ -135,7 +136,8 @@ def test_by_hand_and_lift_by_a_person(desk: McnDesk) -> None:
     x = desk.take("m3", "revenue_pause", duration=timedelta(days=7), reason="sponsored attacks",
                   actor="moderator:k1 (alice)", now=at(1))
     assert x.measure_id == "m3:person:1" and x.expires_at == at(8)
-    assert desk.lift("m3:person:1", actor="moderator:k1 (alice)", reason="agreed a plan", now=at(2)) is not None
+    alice = "moderator:k1 (alice)"
+    assert desk.lift("m3:person:1", actor=alice, reason="agreed a plan", now=at(2)) is not None
     assert desk.lift("m3:person:1", actor="moderator:k1 (alice)", reason="again", now=at(2)) is None
     (stored,) = desk.store.measures("m3")
     assert stored.status == "lifted" and stored.lift_reason == "agreed a plan"
