@@ -615,12 +615,14 @@ def worker(
 
     from cvguard.metrics import CountingScreening, StatsCollector, StreamCollector, VerdictTally
     from cvguard.pipeline.actions import AlertActions, policy_of
+    from cvguard.pipeline.mcn import McnDesk
     from cvguard.pipeline.protection import PeopleBook
     from cvguard.pipeline.redis_bus import RedisStreamBus
     from cvguard.pipeline.shared_state import SharedBehaviour
     from cvguard.pipeline.worker import FAULT_ENV, Worker
     from cvguard.store import EventStore
     from cvguard.store.actions import ActionFeed
+    from cvguard.store.mcns import McnStore
     from cvguard.store.people import PeopleStore
 
     settings = get_settings()
@@ -658,6 +660,7 @@ def worker(
                 ActionFeed(store.engine), store, policy_of(settings),
                 protection=PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups),
             ),
+            mcn=McnDesk(McnStore(store.engine)),
         )
         signal.signal(signal.SIGTERM, w.stop)
         signal.signal(signal.SIGINT, w.stop)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,42 @@ def test_register_adds_the_desk_once(desk: McnDesk) -> None:
     assert register(desk, listeners) is False  # type: ignore[arg-type]
     assert register(None, listeners) is False  # type: ignore[arg-type]
     assert listeners == [desk]
+
+
+def test_a_worker_keeps_members_from_the_events_it_stores(redis_url: str, tmp_path: Path) -> None:
+    import redis
+
+    from cvguard.detection.screen import Screener
+    from cvguard.pipeline.redis_bus import RedisStreamBus
+    from cvguard.pipeline.shared_state import SharedBehaviour
+    from cvguard.pipeline.worker import Worker
+    from cvguard.store import EventStore
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        bus = RedisStreamBus(client)
+        bus.publish([event(1, "u1", "m1"), event(2, "u2", "m1"), event(3, "u1", "m1"), event(4, "u3", None)])
+        with EventStore.open(f"sqlite:///{tmp_path / 'w.db'}") as store:
+            desk = McnDesk(McnStore(store.engine))
+            worker = Worker(bus=bus, behaviour=SharedBehaviour(client), store=store,
+                            screener=Screener.default(), group="g", name="w1", batch=10, block_ms=50,
+                            wall=lambda: at(0), mcn=desk)
+            worker.run(idle_exit_s=0.3)
+            assert [(x.account_id, x.source, x.since) for x in desk.store.members("m1")] == [
+                ("u1", "event", at(0)), ("u2", "event", at(0))]
+    finally:
+        client.close()
+
+
+def test_the_settings_name_the_thresholds_file(tmp_path: Path) -> None:
+    from cvguard.config import Settings
+    from cvguard.enforcement.mcn_thresholds import McnThresholdError, format_issue
+    from cvguard.pipeline.mcn import mcn_thresholds
+
+    assert mcn_thresholds(Settings(data_dir=tmp_path)).get("inciters-warning") is not None
+    bad = tmp_path / "mcn.yaml"
+    bad.write_text('version: "x"\nthresholds:\n  - id: a\n    measure: warnin\n', encoding="utf-8")
+    with pytest.raises(McnThresholdError) as caught:
+        mcn_thresholds(Settings(data_dir=tmp_path, mcn_thresholds_file=bad))
+    said = [format_issue(i) for i in caught.value.issues]
+    assert f"{bad}:4: threshold 'a' measure: unknown measure 'warnin' (hint: did you mean 'warning'?)" in said

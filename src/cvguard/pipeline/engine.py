@@ -70,7 +70,7 @@ from cvguard.pipeline.ingest import (
     split_late,
     store_screened,
 )
-from cvguard.pipeline.mcn import McnDesk
+from cvguard.pipeline.mcn import McnDesk, mcn_thresholds
 from cvguard.pipeline.protection import PeopleBook
 from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.protection.dm import DmGuard, DmLimits, Escalation
@@ -322,7 +322,8 @@ class Pipeline:
                 ActionFeed(store.engine), store, lambda: compiled(active.policy), protection=people
             )
             pipeline.mcn = McnDesk(
-                McnStore(store.engine), pipeline.actions.feed, audit=AuditLog(store.engine)
+                McnStore(store.engine), pipeline.actions.feed, audit=AuditLog(store.engine),
+                thresholds=mcn_thresholds(settings),
             )
             pipeline.resume()
         except BaseException:

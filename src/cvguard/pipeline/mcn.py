@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from cvguard.config import Settings
 from cvguard.enforcement import McnMeasureKind, Violation, ViolationListener
 from cvguard.enforcement.mcn import (
     AUTOMATIC,
@@ -37,14 +38,14 @@ from cvguard.enforcement.mcn import (
     by_hand,
     recheck,
 )
-from cvguard.enforcement.mcn_thresholds import McnThresholds, default_thresholds
+from cvguard.enforcement.mcn_thresholds import McnThresholds, default_thresholds, load_thresholds
 from cvguard.events import Event
 from cvguard.policy.feed import PlannedAction, action_key
 from cvguard.store.actions import ActionFeed
 from cvguard.store.audit import AuditLog
 from cvguard.store.mcns import McnStore
 
-__all__ = ["MAX_KNOWN", "McnDesk", "register"]
+__all__ = ["MAX_KNOWN", "McnDesk", "mcn_thresholds", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +169,13 @@ class McnDesk:
         with self._lock:
             lifted: list[McnMeasure] = []
             measures = self.store.measures(mcn_id)
-            if not any(x.state_at(now) == "active" for x in measures):
+            active = [x for x in measures if x.state_at(now) == "active"]
+            if not active:
                 return []
-            for x, why in recheck(self.thresholds, self.store.violations(mcn_id), measures, now=now):
+            # a measure rests on violations of its window before it started: none older is needed
+            oldest = min(x.starts_at for x in active) - self.thresholds.longest_window
+            violations = self.store.violations(mcn_id, since=oldest - timedelta(seconds=1))
+            for x, why in recheck(self.thresholds, violations, measures, now=now):
                 done = self._lift(x, by=AUTOMATIC, reason=why, now=now)
                 if done is not None:
                     lifted.append(done)
@@ -264,6 +269,13 @@ def _lift_actions(x: McnMeasure, *, by: str, reason: str) -> list[PlannedAction]
         )
         for st, subject in _subjects(x)
     ]
+
+
+def mcn_thresholds(settings: Settings) -> McnThresholds:
+    """The thresholds the settings name (``mcn_thresholds_file``), else the shipped ones;
+    ``McnThresholdError`` listing every issue of a bad file."""
+    path = settings.mcn_thresholds_file
+    return default_thresholds() if path is None else load_thresholds(path)
 
 
 class _Listeners(Protocol):

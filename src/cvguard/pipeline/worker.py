@@ -46,6 +46,7 @@ from cvguard.pipeline.actions import AlertActions
 from cvguard.pipeline.clock import WallClock, WallGate, wall_clock
 from cvguard.pipeline.engine import DEFAULT_SKEW_S
 from cvguard.pipeline.ingest import Screening, refusals, store_screened
+from cvguard.pipeline.mcn import McnDesk
 from cvguard.pipeline.redis_bus import Entry, RedisStreamBus, StreamId, stream_id
 from cvguard.pipeline.shared_state import SharedBehaviour, alert_json
 from cvguard.progress import ProgressLog
@@ -113,6 +114,7 @@ class Worker:
         max_skew_s: float = DEFAULT_SKEW_S,
         wall: WallClock = wall_clock,
         actions: AlertActions | None = None,
+        mcn: McnDesk | None = None,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
@@ -124,6 +126,7 @@ class Worker:
         self.gate = WallGate(max_skew_s, wall)
         self.retention = TextRetention.of(store, text_retention_days, wall=wall)  # applied by the leader
         self.actions = actions  # feed actions from the alerts this worker stores (pipeline.actions)
+        self.mcn = mcn  # MCN membership from authors (pipeline.mcn); None: not kept
         self.stats = WorkerStats()
         self._stopping = False
         self._fault = _parse_fault(fault)
@@ -194,6 +197,8 @@ class Worker:
             # the shared ingest step; an id stored with another text counts as a duplicate here
             step = store_screened(self.screener, self.store, events, keep_text=self.keep_text,
                                   find_conflicts=False)
+            if self.mcn is not None:  # MCN members from authors (only unseen pairs are written)
+                self.mcn.observe(e for e, _ in step.fresh)
             t2 = time.perf_counter()
             self._maybe_fail("after-store")
             last = max(stream_id(e.entry_id) or (0, 0) for e in good)
