@@ -241,8 +241,11 @@ def assess(
     take: list[McnMeasure] = []
     in_force = [m for m in measures if m.state_at(now) == "active"]
     current = [m.account_id for m in members if m.left_at is None or m.left_at > now]
+    by_window: dict[timedelta, McnFigures] = {}
     for t in thresholds.thresholds:
-        f = aggregate(mcn_id, members, violations, since=now - t.window, until=now)
+        f = by_window.get(t.window)
+        if f is None:
+            f = by_window[t.window] = aggregate(mcn_id, members, violations, since=now - t.window, until=now)
         figures[t.id] = f
         if not crossed(t, f) or not _prior_ok(t, measures, now):
             continue

@@ -134,7 +134,7 @@ class McnDesk:
     def figures(self, mcn_id: str, *, now: datetime, window: timedelta | None = None) -> McnFigures:
         w = window if window is not None else self.thresholds.longest_window
         return aggregate(
-            mcn_id, self.store.members(mcn_id), self.store.violations(mcn_id, since=now - w),
+            mcn_id, self.store.roster(mcn_id), self.store.violations(mcn_id, since=now - w),
             since=now - w, until=now,
         )
 
@@ -144,7 +144,7 @@ class McnDesk:
             since = now - self.thresholds.longest_window
             measures = self.store.measures(mcn_id)
             plan = assess(
-                self.thresholds, mcn_id, self.store.members(mcn_id),
+                self.thresholds, mcn_id, self.store.roster(mcn_id),
                 self.store.violations(mcn_id, since=since), measures, now=now,
             )
             if not plan.take:
@@ -197,7 +197,7 @@ class McnDesk:
         with self._lock:
             measures = self.store.measures(mcn_id)
             n = 1 + sum(1 for x in measures if x.by_person)
-            members = self.store.members(mcn_id)
+            members = self.store.roster(mcn_id)
             current = [x.account_id for x in members if x.left_at is None or x.left_at > now]
             figures = self.figures(mcn_id, now=now)
             x = by_hand(mcn_id, kind, n=n, now=now, duration=duration, reason=reason, actor=actor,

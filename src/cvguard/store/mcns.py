@@ -148,8 +148,16 @@ class McnStore(StoreBase):
     def members(self, mcn_id: str) -> list[Member]:
         t = m.mcn_members
         with self._tx() as c:
-            rows = c.execute(select(t).where(t.c.mcn_id == mcn_id).order_by(t.c.account_id)).mappings()
-            return [Member(r["account_id"], r["since"], r["source"], r["left_at"]) for r in rows]
+            rows = c.execute(select(t.c.account_id, t.c.since, t.c.source, t.c.left_at)
+                             .where(t.c.mcn_id == mcn_id).order_by(t.c.account_id))
+            return [Member(*r) for r in rows]
+
+    def roster(self, mcn_id: str) -> list[Member]:
+        """The members as counting needs them (``since`` left out: reading fewer times is faster)."""
+        t = m.mcn_members
+        with self._tx() as c:
+            rows = c.execute(select(t.c.account_id, t.c.source, t.c.left_at).where(t.c.mcn_id == mcn_id))
+            return [Member(a, None, source, left) for a, source, left in rows]
 
     def mcns_of(self, account_ids: Sequence[str]) -> dict[str, str]:
         """Each account's MCN now (a member who has not left; with several, the first by id)."""
