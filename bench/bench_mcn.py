@@ -61,6 +61,14 @@ def per_event(rounds: int, hours: float, batch: int) -> None:
     events = _events(hours)
     with_mcn = sum(1 for e in events if e.author.mcn_id)
     pairs = len({(e.author.mcn_id, e.author.id) for e in events if e.author.mcn_id})
+    print(f"events {len(events)} ({with_mcn} with an MCN, {pairs} (MCN, account) pairs), batch {batch}, "
+          f"{rounds} rounds")
+    observe_only(events, batch)
+    # the worst case: every author in one of 24 MCNs
+    every = [e.model_copy(update={"author": e.author.model_copy(
+        update={"mcn_id": f"mcn_{sum(map(ord, e.author.id)) % 24}"})}) for e in events]
+    print(f"  every author in an MCN ({len({(e.author.mcn_id, e.author.id) for e in every})} pairs):")
+    observe_only(every, batch)
     screener = Screener.default()
     _run(events[:1000], screener, batch, desk=True)  # warm up
     on: list[float] = []
@@ -69,12 +77,26 @@ def per_event(rounds: int, hours: float, batch: int) -> None:
         for desk in ((True, False) if r % 2 == 0 else (False, True)):
             (on if desk else off).append(_run(events, screener, batch, desk=desk))
     a, b = statistics.median(on), statistics.median(off)
-    print(f"events {len(events)} ({with_mcn} with an MCN, {pairs} (MCN, account) pairs), batch {batch}, "
-          f"{rounds} rounds")
     rounds_on = ", ".join(f"{x:.1f}" for x in on)
     rounds_off = ", ".join(f"{x:.1f}" for x in off)
     print(f"  pipeline µs/event: with the MCN desk {a:.1f}, without {b:.1f}; ratio {a / b:.3f} "
           f"(per round with: {rounds_on}; without: {rounds_off})")
+
+
+def observe_only(events: list[Event], batch: int) -> None:
+    """``observe`` alone over the stream: the first pass writes each pair, the second finds all known."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = McnStore.open(f"sqlite:///{Path(tmp) / 'o.db'}")
+        desk = McnDesk(store)
+        passes = []
+        for _ in range(2):
+            start = time.perf_counter()
+            for i in range(0, len(events), batch):
+                desk.observe(events[i : i + batch])
+            passes.append((time.perf_counter() - start) / len(events) * 1e6)
+        store.close()
+    print(f"  observe alone µs/event: first pass (writes) {passes[0]:.2f}, second pass (all known) "
+          f"{passes[1]:.2f}")
 
 
 def per_violation(members: int, violations: int, calls: int = 50) -> None:

@@ -205,3 +205,16 @@ def test_the_settings_name_the_thresholds_file(tmp_path: Path) -> None:
         mcn_thresholds(Settings(data_dir=tmp_path, mcn_thresholds_file=bad))
     said = [format_issue(i) for i in caught.value.issues]
     assert f"{bad}:4: threshold 'a' measure: unknown measure 'warnin' (hint: did you mean 'warning'?)" in said
+
+
+def test_observe_keeps_what_the_store_refused_for_the_next_batch(desk: McnDesk) -> None:
+    from sqlalchemy import text
+
+    engine = desk.store.engine
+    with engine.begin() as c:
+        c.execute(text("ALTER TABLE mcn_members RENAME TO mcn_members_away"))
+    assert desk.observe([event(1, "u1", "m1")]) == 0  # refused: logged, kept, not raised
+    with engine.begin() as c:
+        c.execute(text("ALTER TABLE mcn_members_away RENAME TO mcn_members"))
+    assert desk.observe([event(2, "u2", "m1")]) == 2  # the kept pair comes with the next batch
+    assert [x.account_id for x in desk.store.members("m1")] == ["u1", "u2"]

@@ -446,8 +446,6 @@ class Pipeline:
             new_ids, conflicts = step.new_ids, step.conflicts
             t2 = time.perf_counter()
             fresh = step.fresh
-            if self.mcn is not None and fresh:  # members from authors (only unseen pairs are written)
-                self.mcn.observe(e for e, _ in fresh)
             on_time, late = self._split_late(fresh)
             alerts = self.behaviour.process_many(on_time, batch=self.batch_size) if on_time else []
             for event, _ in on_time:
@@ -480,6 +478,8 @@ class Pipeline:
                 stats.decisions += len(decisions)
                 stats.decide_s += time.perf_counter() - t4
             self._save_escalations(escalated)
+            if self.mcn is not None and fresh:  # members from authors (only unseen pairs are written)
+                self.mcn.observe(e for e, _ in fresh)
             duplicates = step.duplicates
             waiting = self.gate.waiting if isinstance(self.gate, WatermarkGate) else 0
             stats.batches += 1

@@ -39,6 +39,7 @@ from cvguard.enforcement.mcn import (
     recheck,
 )
 from cvguard.enforcement.mcn_thresholds import McnThresholds, default_thresholds, load_thresholds
+from cvguard.errors import StoreError
 from cvguard.events import Event
 from cvguard.policy.feed import PlannedAction, action_key
 from cvguard.store.actions import ActionFeed
@@ -76,8 +77,8 @@ class McnDesk:
     # -- membership -----------------------------------------------------------------------------
 
     def observe(self, events: Iterable[Event]) -> int:
-        """Note each author's MCN; the pairs new to the store. A store failure keeps them for the
-        next call (the error is raised)."""
+        """Note each author's MCN; the pairs new to the store. A store failure is logged and keeps
+        them for the next call (never raised: the batch they came with is stored already)."""
         with self._lock:
             known, pending = self._known, self._pending
             for e in events:
@@ -86,7 +87,12 @@ class McnDesk:
                     pending.setdefault((mcn_id, e.author.id), e.occurred_at)
             if not pending:
                 return 0
-            new = self.store.add_members([(k[0], k[1], t) for k, t in pending.items()])
+            try:
+                new = self.store.add_members([(k[0], k[1], t) for k, t in pending.items()])
+            except StoreError as exc:
+                log.warning("mcn members not written (%d pending, retried with the next batch): %s",
+                            len(pending), exc)
+                return 0
             if len(known) + len(pending) > MAX_KNOWN:
                 known.clear()
             known.update(pending)

@@ -197,14 +197,14 @@ class Worker:
             # the shared ingest step; an id stored with another text counts as a duplicate here
             step = store_screened(self.screener, self.store, events, keep_text=self.keep_text,
                                   find_conflicts=False)
-            if self.mcn is not None:  # MCN members from authors (only unseen pairs are written)
-                self.mcn.observe(e for e, _ in step.fresh)
             t2 = time.perf_counter()
             self._maybe_fail("after-store")
             last = max(stream_id(e.entry_id) or (0, 0) for e in good)
             self.behaviour.submit(step.events, step.verdicts, step.new_ids, last=last)
             self._maybe_fail("after-behaviour")
             self.bus.ack(self.group, [e.entry_id for e in good])
+            if self.mcn is not None:  # MCN members from authors (only unseen pairs are written)
+                self.mcn.observe(e for e, _ in step.fresh)
             self.stats.screen_s += step.screen_s
             self.stats.store_s += step.store_s
             self.stats.submit_s += time.perf_counter() - t2
