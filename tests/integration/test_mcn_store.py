@@ -218,3 +218,19 @@ def test_observe_keeps_what_the_store_refused_for_the_next_batch(desk: McnDesk) 
         c.execute(text("ALTER TABLE mcn_members_away RENAME TO mcn_members"))
     assert desk.observe([event(2, "u2", "m1")]) == 2  # the kept pair comes with the next batch
     assert [x.account_id for x in desk.store.members("m1")] == ["u1", "u2"]
+
+
+def test_cvguard_mcn_validate_exits_2_naming_every_issue(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from cvguard.cli import app
+
+    golden = Path(__file__).parents[1] / "unit" / "golden"
+    monkeypatch.chdir(golden)
+    runner = CliRunner()
+    good = runner.invoke(app, ["mcn", "validate", "mcn_good.yaml"])
+    assert good.exit_code == 0 and "mcn_good.yaml: ok (version 1, 2 thresholds)" in good.stdout
+    bad = runner.invoke(app, ["mcn", "validate", "mcn_good.yaml", "mcn_bad_keys.yaml"])
+    assert bad.exit_code == 2
+    assert bad.stderr == (golden / "mcn_bad_keys.txt").read_text(encoding="utf-8")
+    assert runner.invoke(app, ["mcn", "validate", "missing.yaml"]).exit_code == 2
