@@ -32,6 +32,9 @@ What the pipeline guarantees:
 - **Protection after deciding.** Decisions read the targets' key groups and shields from an
   in-memory cache (``pipeline.protection``); what a decision holds back from a person goes to
   their filtered folder, and shields near their end get their reminder in the feed.
+- **MCN members from authors.** The fresh events' ``author.mcn_id`` keep MCN membership
+  (``pipeline.mcn``: only pairs not seen before are written; a refused write waits for the next
+  batch). The same desk, ``Pipeline.mcn``, is the ledger's listener for MCN measures.
 - **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
   events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
   (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding
