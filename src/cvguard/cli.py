@@ -14,6 +14,7 @@
     cvguard evidence verify-vault / export    check the stored vault / write a case's package
     cvguard policy validate FILE / policy diff  check policies / compare two on events
     cvguard audit verify [--db URL]           check the audit trail's chain (exit 2 naming the entry)
+    cvguard mcn validate FILE                 check MCN thresholds files (exit 2 naming every issue)
 
 Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
 code 2; that mapping lives in :class:`_Commands` and nowhere else.
@@ -615,12 +616,14 @@ def worker(
 
     from cvguard.metrics import CountingScreening, StatsCollector, StreamCollector, VerdictTally
     from cvguard.pipeline.actions import AlertActions, policy_of
+    from cvguard.pipeline.mcn import McnDesk
     from cvguard.pipeline.protection import PeopleBook
     from cvguard.pipeline.redis_bus import RedisStreamBus
     from cvguard.pipeline.shared_state import SharedBehaviour
     from cvguard.pipeline.worker import FAULT_ENV, Worker
     from cvguard.store import EventStore
     from cvguard.store.actions import ActionFeed
+    from cvguard.store.mcns import McnStore
     from cvguard.store.people import PeopleStore
 
     settings = get_settings()
@@ -658,6 +661,7 @@ def worker(
                 ActionFeed(store.engine), store, policy_of(settings),
                 protection=PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups),
             ),
+            mcn=McnDesk(McnStore(store.engine)),
         )
         signal.signal(signal.SIGTERM, w.stop)
         signal.signal(signal.SIGINT, w.stop)
@@ -1002,6 +1006,35 @@ def audit_verify(db: Annotated[str | None, _DB_OPTION] = None) -> None:
     if found.problem is not None:
         raise InputError(f"the audit trail does not verify: {found.problem}")
     typer.echo(f"audit trail intact: {found.entries} entries, head {found.head}")
+
+
+# ------------------------------------------------------------------------------------ mcn
+
+mcn_app = typer.Typer(cls=_Commands, no_args_is_help=True, help="MCN joint handling: validate thresholds.")
+app.add_typer(mcn_app, name="mcn")
+
+
+@mcn_app.command("validate")
+def mcn_validate(
+    files: Annotated[list[Path], typer.Argument(help="MCN thresholds YAML files.", show_default=False)],
+) -> None:
+    """Check MCN thresholds files: every problem as file:line with a hint; exit 0 when all are good,
+    2 if not."""
+    from cvguard.enforcement.mcn_thresholds import format_issue, parse_thresholds, validate_thresholds_file
+
+    bad = 0
+    for path in files:
+        issues = validate_thresholds_file(path)
+        for issue in issues:
+            typer.echo(_printable(format_issue(issue)), err=True)
+        if issues:
+            bad += 1
+            continue
+        found, _ = parse_thresholds(path.read_text(encoding="utf-8"), str(path))
+        assert found is not None
+        typer.echo(f"{path}: ok (version {found.version}, {len(found.thresholds)} thresholds)")
+    if bad:
+        raise typer.Exit(EXIT_INPUT)
 
 
 @app.callback(invoke_without_command=True)

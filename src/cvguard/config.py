@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # member of any key group is shielded automatically under a pile-on; policies name only the
     # vocabulary's groups (``cvguard policy validate`` stays strict).
     extra_key_groups: tuple[str, ...] = ()
+    # MCN thresholds (YAML, docs/MCN.md; validated on load, every issue named): when members'
+    # violations call for a measure against their MCN. None: the thresholds shipped with cvguard.
+    mcn_thresholds_file: Path | None = None
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

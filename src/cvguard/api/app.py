@@ -28,6 +28,7 @@ from cvguard.api.routes import (
     evidence,
     health,
     keys,
+    mcns,
     nudges,
     protection,
     reports,
@@ -206,6 +207,10 @@ def create_app(
     # a person's shield, key groups and filtered folder: owner_or_staff per route (api.routes.protection)
     people = [Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))]
     app.include_router(protection.router, dependencies=people, responses=AUTH_RESPONSES)
+    # MCNs: the platform (and moderators) declare them and their members; staff read; measures by
+    # hand are a moderator's (api.routes.mcns); the platform sees measures as feed actions
+    mcn_access = [Depends(guard(read=("moderator", "auditor"), write=("platform", "moderator")))]
+    app.include_router(mcns.router, dependencies=mcn_access, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))

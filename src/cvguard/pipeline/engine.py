@@ -32,6 +32,9 @@ What the pipeline guarantees:
 - **Protection after deciding.** Decisions read the targets' key groups and shields from an
   in-memory cache (``pipeline.protection``); what a decision holds back from a person goes to
   their filtered folder, and shields near their end get their reminder in the feed.
+- **MCN members from authors.** The fresh events' ``author.mcn_id`` keep MCN membership
+  (``pipeline.mcn``: only pairs not seen before are written; a refused write waits for the next
+  batch). The same desk, ``Pipeline.mcn``, is the ledger's listener for MCN measures.
 - **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
   events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
   (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding
@@ -70,13 +73,16 @@ from cvguard.pipeline.ingest import (
     split_late,
     store_screened,
 )
+from cvguard.pipeline.mcn import McnDesk, mcn_thresholds
 from cvguard.pipeline.protection import PeopleBook
 from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.protection.dm import DmGuard, DmLimits, Escalation
 from cvguard.store import EventStore
 from cvguard.store.actions import ActionFeed
+from cvguard.store.audit import AuditLog
 from cvguard.store.decisions import DecisionRecord
 from cvguard.store.dm import EscalationStore
+from cvguard.store.mcns import McnStore
 from cvguard.store.people import PeopleStore
 from cvguard.store.port import DecisionStore, SnapshotStore
 from cvguard.store.retention import TextRetention
@@ -224,6 +230,7 @@ class Pipeline:
         dm_rules: bool = True,
         escalations: EscalationSink | None = None,
         people: PeopleBook | None = None,
+        mcn: McnDesk | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -252,6 +259,7 @@ class Pipeline:
         self.actions = actions  # feed actions from alerts (pipeline.actions); None: no feed
         self._unplanned: list[Alert] = []  # emissions stored but not yet planned into the feed
         self.people = people  # key groups and shields (pipeline.protection); None: no protection
+        self.mcn = mcn  # MCN joint handling (pipeline.mcn): membership from authors; None: none
         self._since_checkpoint = 0
         # private messages (protection.dm): the rules' state, checkpointed with behaviour, and
         # where escalations go (kept for the next batch when the store fails)
@@ -315,6 +323,10 @@ class Pipeline:
             pipeline.people = people
             pipeline.actions = AlertActions(
                 ActionFeed(store.engine), store, lambda: compiled(active.policy), protection=people
+            )
+            pipeline.mcn = McnDesk(
+                McnStore(store.engine), pipeline.actions.feed, audit=AuditLog(store.engine),
+                thresholds=mcn_thresholds(settings),
             )
             pipeline.resume()
         except BaseException:
@@ -469,6 +481,8 @@ class Pipeline:
                 stats.decisions += len(decisions)
                 stats.decide_s += time.perf_counter() - t4
             self._save_escalations(escalated)
+            if self.mcn is not None and fresh:  # members from authors (only unseen pairs are written)
+                self.mcn.observe(e for e, _ in fresh)
             duplicates = step.duplicates
             waiting = self.gate.waiting if isinstance(self.gate, WatermarkGate) else 0
             stats.batches += 1

@@ -46,6 +46,7 @@ from cvguard.pipeline.actions import AlertActions
 from cvguard.pipeline.clock import WallClock, WallGate, wall_clock
 from cvguard.pipeline.engine import DEFAULT_SKEW_S
 from cvguard.pipeline.ingest import Screening, refusals, store_screened
+from cvguard.pipeline.mcn import McnDesk
 from cvguard.pipeline.redis_bus import Entry, RedisStreamBus, StreamId, stream_id
 from cvguard.pipeline.shared_state import SharedBehaviour, alert_json
 from cvguard.progress import ProgressLog
@@ -113,6 +114,7 @@ class Worker:
         max_skew_s: float = DEFAULT_SKEW_S,
         wall: WallClock = wall_clock,
         actions: AlertActions | None = None,
+        mcn: McnDesk | None = None,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
@@ -124,6 +126,7 @@ class Worker:
         self.gate = WallGate(max_skew_s, wall)
         self.retention = TextRetention.of(store, text_retention_days, wall=wall)  # applied by the leader
         self.actions = actions  # feed actions from the alerts this worker stores (pipeline.actions)
+        self.mcn = mcn  # MCN membership from authors (pipeline.mcn); None: not kept
         self.stats = WorkerStats()
         self._stopping = False
         self._fault = _parse_fault(fault)
@@ -200,6 +203,8 @@ class Worker:
             self.behaviour.submit(step.events, step.verdicts, step.new_ids, last=last)
             self._maybe_fail("after-behaviour")
             self.bus.ack(self.group, [e.entry_id for e in good])
+            if self.mcn is not None:  # MCN members from authors (only unseen pairs are written)
+                self.mcn.observe(e for e, _ in step.fresh)
             self.stats.screen_s += step.screen_s
             self.stats.store_s += step.store_s
             self.stats.submit_s += time.perf_counter() - t2

@@ -512,3 +512,69 @@ audit_log = Table(
     Column("digest", String(64), nullable=False),
     Index(None, "subject_type", "subject_id", "seq"),
 )
+
+
+# MCN joint handling (``store.mcns``, ``enforcement.mcn``): organisations, their member accounts
+# (from events' ``author.mcn_id`` and from the platform), the violations put on each (a reversal
+# marks its row, so counts are corrected exactly) and the measures taken against them. Times of
+# violations and measures are event time; ``updated_at`` is the wall clock.
+mcns = Table(
+    "mcns",
+    metadata,
+    Column("mcn_id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=True),
+    Column("contact", String(500), nullable=True),
+    Column("status", String(16), nullable=False),  # active / closed
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+mcn_members = Table(
+    "mcn_members",
+    metadata,
+    Column("mcn_id", String(ID), nullable=False),
+    Column("account_id", String(ID), nullable=False),
+    Column("since", UTCDateTime(), nullable=True),
+    Column("source", String(16), nullable=False),  # event / platform
+    Column("left_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("mcn_id", "account_id"),
+    Index(None, "account_id"),
+)
+
+mcn_violations = Table(
+    "mcn_violations",
+    metadata,
+    Column("mcn_id", String(ID), nullable=False),
+    Column("violation_id", String(ALERT_ID), nullable=False),
+    Column("account_id", String(ID), nullable=False),
+    Column("roles", JSONDoc, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),  # active / reversed
+    Column("reversed_at", UTCDateTime(), nullable=True),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("mcn_id", "violation_id"),
+    Index(None, "mcn_id", "at"),
+    Index(None, "violation_id"),
+)
+
+mcn_measures = Table(
+    "mcn_measures",
+    metadata,
+    Column("measure_id", String(ALERT_ID), primary_key=True),
+    Column("mcn_id", String(ID), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("reason", Text(), nullable=False),
+    Column("statement", JSONDoc, nullable=False),
+    Column("decided_by", String(ACTOR), nullable=False),
+    Column("threshold_id", String(64), nullable=True),
+    Column("violation_ids", JSONDoc, nullable=False),
+    Column("accounts", JSONDoc, nullable=False),
+    Column("status", String(16), nullable=False),  # active / lifted (expired: past expires_at)
+    Column("lifted_at", UTCDateTime(), nullable=True),
+    Column("lifted_by", String(ACTOR), nullable=True),
+    Column("lift_reason", Text(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "mcn_id", "starts_at"),
+)
