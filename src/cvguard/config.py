@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # member of any key group is shielded automatically under a pile-on; policies name only the
     # vocabulary's groups (``cvguard policy validate`` stays strict).
     extra_key_groups: tuple[str, ...] = ()
+    # The audit trail (docs/AUDIT.md) also records what cvguard does by itself: one entry per
+    # action-feed append and per batch of decisions (digests tying the rows to the chain), and
+    # each automatic shield or offer. False: only what people do is recorded.
+    audit_automated: bool = True
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -75,6 +75,7 @@ from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.protection.dm import DmGuard, DmLimits, Escalation
 from cvguard.store import EventStore
 from cvguard.store.actions import ActionFeed
+from cvguard.store.audit import AuditLog
 from cvguard.store.decisions import DecisionRecord
 from cvguard.store.dm import EscalationStore
 from cvguard.store.people import PeopleStore
@@ -313,9 +314,10 @@ class Pipeline:
             active = pipeline  # the feed is planned with the policy that decides (one version)
             people = PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups)
             pipeline.people = people
-            pipeline.actions = AlertActions(
-                ActionFeed(store.engine), store, lambda: compiled(active.policy), protection=people
-            )
+            feed = ActionFeed(store.engine)
+            pipeline.actions = AlertActions(feed, store, lambda: compiled(active.policy), protection=people)
+            if settings.audit_automated:  # what cvguard does by itself, in the audit trail
+                store.decisions_audit = feed.audit = people.audit = AuditLog(store.engine)
             pipeline.resume()
         except BaseException:
             store.close()
