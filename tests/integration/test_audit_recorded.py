@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -218,3 +219,33 @@ def test_a_restore_from_the_filtered_folder_is_recorded(tmp_path: Path, screener
     [entry] = _trail(app)
     assert entry["action"] == "filtered.restore" and entry["inputs"] == {"event_id": "rec-u1-0"}
     assert entry["after"]["restored"] and entry["actor"].endswith(" for u1")
+
+
+POLICY = """\
+version: "{version}"
+name: team
+rules:
+  - id: lock-everything
+    surfaces: [hotlist_item]
+    action: lock_topic
+    reason: test
+"""
+
+
+def test_each_policy_put_in_service_is_recorded(tmp_path: Path, screener: Screener) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY.format(version="t1"), encoding="utf-8")
+    app = _app(tmp_path, f"sqlite:///{tmp_path / 'cvguard.db'}", screener, policy_file=path)
+    body = {"items": [{"item_id": "i1", "title": "天气"}]}
+    with api_client(app, role="platform") as client:
+        assert client.post("/v1/hotlist", json=body).status_code == 200
+        assert client.post("/v1/hotlist", json=body).status_code == 200  # the same policy: no entry
+        path.write_text(POLICY.format(version="t2"), encoding="utf-8")
+        time.sleep(1.1)  # the holder looks at the file at most once a second
+        assert client.post("/v1/hotlist", json=body).json()["items"][0]["policy_version"] == "t2"
+    entries = [e for e in _trail(app) if e["action"] == "policy.in_service"]
+    assert [(e["before"], e["after"]["version"]) for e in entries] == [
+        (None, "t1"), ({"name": "team", "version": "t1"}, "t2")
+    ]
+    assert entries[1]["inputs"]["file"] == str(path)
+    assert entries[1]["inputs"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
