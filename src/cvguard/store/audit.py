@@ -41,6 +41,7 @@ __all__ = ["AuditCheck", "AuditLog", "Draft"]
 
 _AUDIT_LOCK = 0x63766175  # "cvau": held while appending (the trail is one line)
 _PAGE = 1000
+_LAST = select(m.audit_log.c.seq, m.audit_log.c.digest).order_by(m.audit_log.c.seq.desc()).limit(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +126,7 @@ class AuditLog(StoreBase):
 
     def _write(self, c: Connection, drafts: Sequence[Draft]) -> list[Entry]:
         at = self._clock()
-        a = m.audit_log.c
-        last = c.execute(select(a.seq, a.digest).order_by(a.seq.desc()).limit(1)).first()
+        last = c.execute(_LAST).first()
         seq, prev = (int(last[0]), str(last[1])) if last is not None else (0, GENESIS)
         rows: list[dict[str, Any]] = []
         out: list[Entry] = []
