@@ -108,7 +108,8 @@ class Settings(BaseSettings):
     extra_key_groups: tuple[str, ...] = ()
     # The audit trail (docs/AUDIT.md) also records what cvguard does by itself: one entry per
     # action-feed append and per batch of decisions (digests tying the rows to the chain), and
-    # each automatic shield or offer. False: only what people do is recorded.
+    # each automatic shield or offer, and each policy the API puts in service. False: only what
+    # people do is recorded.
     audit_automated: bool = True
 
     @model_validator(mode="after")
