@@ -14,6 +14,8 @@
     cvguard evidence verify-vault / export    check the stored vault / write a case's package
     cvguard policy validate FILE / policy diff  check policies / compare two on events
     cvguard audit verify [--db URL]           check the audit trail's chain (exit 2 naming the entry)
+    cvguard audit export --since T --until T --out DIR   the entries of a period, with a manifest
+    cvguard audit verify-export DIR_OR_ZIP    check an export (exit 2 naming the entry)
     cvguard mcn validate FILE                 check MCN thresholds files (exit 2 naming every issue)
 
 Every :class:`~cvguard.errors.CvguardError` ends the command with its message on stderr and exit
@@ -32,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -643,6 +646,12 @@ def worker(
     tally = VerdictTally()
     stack = ExitStack()
     try:
+        feed = ActionFeed(store.engine)
+        people = PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups)
+        if settings.audit_automated:  # what cvguard does by itself, in the audit trail
+            from cvguard.store.audit import AuditLog
+
+            feed.audit = people.audit = AuditLog(store.engine)
         w = Worker(
             bus=RedisStreamBus(client, stream=stream),
             behaviour=SharedBehaviour(client, lease_ms=lease_ms),
@@ -658,8 +667,8 @@ def worker(
             fault=os.environ.get(FAULT_ENV),
             max_skew_s=settings.max_clock_skew_s,
             actions=AlertActions(
-                ActionFeed(store.engine), store, policy_of(settings),
-                protection=PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups),
+                feed, store, policy_of(settings),
+                protection=people,
             ),
             mcn=McnDesk(McnStore(store.engine)),
         )
@@ -991,7 +1000,9 @@ def evidence_export(
 
 # ------------------------------------------------------------------------------------ audit
 
-audit_app = typer.Typer(cls=_Commands, no_args_is_help=True, help="The audit trail: verify its chain.")
+audit_app = typer.Typer(
+    cls=_Commands, no_args_is_help=True, help="The audit trail: verify its chain, export a period."
+)
 app.add_typer(audit_app, name="audit")
 
 
@@ -1035,6 +1046,66 @@ def mcn_validate(
         typer.echo(f"{path}: ok (version {found.version}, {len(found.thresholds)} thresholds)")
     if bad:
         raise typer.Exit(EXIT_INPUT)
+def _iso_time(value: str, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--{name} is not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise InputError(f"--{name} needs a time zone (e.g. {value}Z or {value}+00:00)")
+    return parsed
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[str, typer.Option(help="Start of the period (ISO 8601 with zone, inclusive).",
+                                       show_default=False)],
+    until: Annotated[str, typer.Option(help="End of the period (ISO 8601 with zone, exclusive).",
+                                       show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="A directory (made if needed) or a .zip file.",
+                                      show_default=False)],
+    db: Annotated[str | None, _DB_OPTION] = None,
+) -> None:
+    """Export the audit entries of an inspection period: audit.jsonl and manifest.json (digests)."""
+    from cvguard.audit.export import MANIFEST, bundle, to_zip
+    from cvguard.store.audit import AuditLog
+
+    start, end = _iso_time(since, "since"), _iso_time(until, "until")
+    with AuditLog.open(db or get_settings().database_url) as log:
+        stored, prev = log.period(start, end)
+    files = bundle(stored, since=start, until=end, exported_at=datetime.now(UTC), prev=prev)
+    try:
+        if out.suffix == ".zip":
+            out.write_bytes(to_zip(files))
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            for name, data in files.items():
+                (out / name).write_bytes(data)
+    except OSError as exc:
+        raise InputError(f"{out}: {exc.strerror}") from None
+    head = json.loads(files[MANIFEST])["head"]
+    typer.echo(f"{out}: {len(stored)} audit entries, head {head}")
+
+
+@audit_app.command("verify-export")
+def audit_verify_export(
+    path: Annotated[Path, typer.Argument(help="The export: its directory or its .zip.", show_default=False)],
+) -> None:
+    """Check an export: exit 0 when intact, 2 naming the first entry edited, missing or reordered."""
+    from cvguard.audit.export import JSONL, MANIFEST, check_bundle, from_zip
+
+    try:
+        if path.is_dir():
+            files = {name: (path / name).read_bytes() for name in (JSONL, MANIFEST)}
+        else:
+            files = from_zip(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
+    problem = check_bundle(files[JSONL], files[MANIFEST])
+    if problem is not None:
+        raise InputError(f"the audit export does not verify: {problem}")
+    manifest = json.loads(files[MANIFEST])
+    typer.echo(f"audit export intact: {manifest['count']} entries, head {manifest['head']}")
 
 
 @app.callback(invoke_without_command=True)

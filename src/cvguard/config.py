@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     # MCN thresholds (YAML, docs/MCN.md; validated on load, every issue named): when members'
     # violations call for a measure against their MCN. None: the thresholds shipped with cvguard.
     mcn_thresholds_file: Path | None = None
+    # The audit trail (docs/AUDIT.md) also records what cvguard does by itself: one entry per
+    # action-feed append and per batch of decisions (digests tying the rows to the chain), and
+    # each automatic shield or offer, and each policy the API puts in service. False: only what
+    # people do is recorded.
+    audit_automated: bool = True
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

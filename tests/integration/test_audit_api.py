@@ -34,7 +34,10 @@ def screener() -> Screener:
 
 @pytest.fixture
 def app(tmp_path: Path, database_url: str, screener: Screener) -> FastAPI:
-    return create_app(Settings(data_dir=tmp_path, database_url=database_url, rate_limit_per_s=None), screener)
+    # what people do only (automated entries: tests/integration/test_audit_recorded.py)
+    settings = Settings(data_dir=tmp_path, database_url=database_url, rate_limit_per_s=None,
+                        audit_automated=False)
+    return create_app(settings, screener)
 
 
 @pytest.mark.parametrize(("role", "status"), [("auditor", 200), ("admin", 200), ("moderator", 403),

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, update
 from typer.testing import CliRunner
 
-from cvguard.audit import GENESIS, record
+from cvguard.audit import GENESIS, digest_of, record
 from cvguard.cli import app as cli
 from cvguard.errors import InputError
 from cvguard.store import models as m
@@ -116,3 +116,41 @@ def test_two_rows_swapped_are_named(log: AuditLog, database_url: str) -> None:
     assert "reordered" in found.problem
     result = _verify_cli(database_url)
     assert result.exit_code == 2 and "audit entry 2" in " ".join(result.output.split()), result.output
+
+
+def test_a_row_replaced_with_a_rechained_one_is_named_at_the_next(log: AuditLog) -> None:
+    _fill(log)
+    entries = log.entries()
+    forged = record(seq=2, at=entries[1].at, actor="moderator:k1 (alice)", action="alert.status",
+                    subject_type="alert", subject_id="a2", inputs={"status": "resolved", "note": "ok"},
+                    before={"status": "open"}, after={"status": "false_positive"}, policy_version="v3")
+    with log.engine.begin() as c:  # its own digest redone: the entry after it no longer links
+        c.execute(update(m.audit_log).where(m.audit_log.c.seq == 2).values(
+            record=forged.decode("utf-8"), digest=digest_of(entries[0].digest, forged)))
+    found = log.verify()
+    assert found.problem is not None and found.problem.startswith("audit entry 3:"), found.problem
+    assert "previous digest" in found.problem and found.entries == 2
+
+
+def test_the_last_rows_removed_leave_a_shorter_head(log: AuditLog) -> None:
+    _fill(log)
+    head = log.verify().head
+    with log.engine.begin() as c:
+        c.execute(delete(m.audit_log).where(m.audit_log.c.seq == 4))
+    found = log.verify()
+    assert found.ok and found.entries == 3 and found.head != head  # a head kept elsewhere tells
+
+
+def test_the_api_names_a_tampered_row(log: AuditLog, database_url: str, tmp_path: Any) -> None:
+    from apiclient import api_client
+    from cvguard.api import create_app
+    from cvguard.config import Settings
+
+    _fill(log)
+    with log.engine.begin() as c:
+        c.execute(update(m.audit_log).where(m.audit_log.c.seq == 3).values(actor="someone else"))
+    app = create_app(Settings(data_dir=tmp_path, database_url=database_url, rate_limit_per_s=None))
+    with api_client(app, role="auditor") as auditor:
+        found = auditor.get("/v1/audit/verify").json()
+    assert found["ok"] is False and found["entries"] == 2
+    assert found["problem"].startswith("audit entry 3: its actor column differs"), found

@@ -16,6 +16,7 @@ from cvguard.api import docs, problems
 from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
 from cvguard.api.policy import FeedHolder, PolicySource, policy_source
+from cvguard.api.policyaudit import PolicyInService
 from cvguard.api.reportdesk import MarkedOrFlagged, ReportDesk
 from cvguard.api.routes import (
     actions,
@@ -119,7 +120,10 @@ def create_app(
     settings = settings if settings is not None else get_settings()
     provide: Callable[[], Screener] = (lambda: screener) if screener is not None else Screener.default
     verdicts = VerdictTally()
-    policy = policy_source(settings)  # decisions (api.policy); hot reload of a policy file
+    policy: PolicySource = policy_source(settings)  # decisions (api.policy); hot reload of a policy file
+    trail = audit.AuditHolder(settings)
+    if settings.audit_automated:  # each policy put in service, in the audit trail (api.policyaudit)
+        policy = PolicyInService(policy, trail)
     # shadow mode: a candidate decides every event too; recorded, never answered
     shadow = PolicyHolder(settings.shadow_policy_file) if settings.shadow_policy_file is not None else None
     holder = PipelineHolder(settings, provide, pipeline, verdicts, policy, shadow)
@@ -161,7 +165,6 @@ def create_app(
     desk.groups = MarkedOrFlagged(lambda: _people(app), lambda: EventMinorFlags(desk.store))
     vault = evidence.VaultHolder(settings)
     app.state.vault = vault
-    trail = audit.AuditHolder(settings)
     app.state.audit = trail
     # Scale-out mode: events are queued on the Redis stream for `cvguard worker`s, and behaviour
     # reads come from the state they share; the store (reads) is the same database they write.

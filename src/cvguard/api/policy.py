@@ -14,6 +14,7 @@ from typing import Protocol
 from cvguard.config import Settings
 from cvguard.policy import CompiledPolicy, PolicyHolder, default_policy
 from cvguard.store.actions import ActionFeed
+from cvguard.store.audit import AuditLog
 
 
 class PolicySource(Protocol):
@@ -44,6 +45,7 @@ class FeedHolder:
 
     def __init__(self, settings: Settings) -> None:
         self._url = settings.database_url
+        self._audited = settings.audit_automated
         self._feed: ActionFeed | None = None
         self._lock = threading.Lock()
 
@@ -51,7 +53,10 @@ class FeedHolder:
         if self._feed is None:
             with self._lock:
                 if self._feed is None:
-                    self._feed = ActionFeed.open(self._url)
+                    feed = ActionFeed.open(self._url)
+                    if self._audited:  # each append leaves an entry in the audit trail
+                        feed.audit = AuditLog(feed.engine)
+                    self._feed = feed
         return self._feed
 
     def close(self) -> None:

@@ -321,11 +321,12 @@ class Pipeline:
             active = pipeline  # the feed is planned with the policy that decides (one version)
             people = PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups)
             pipeline.people = people
-            pipeline.actions = AlertActions(
-                ActionFeed(store.engine), store, lambda: compiled(active.policy), protection=people
-            )
+            feed = ActionFeed(store.engine)
+            pipeline.actions = AlertActions(feed, store, lambda: compiled(active.policy), protection=people)
+            if settings.audit_automated:  # what cvguard does by itself, in the audit trail
+                store.decisions_audit = feed.audit = people.audit = AuditLog(store.engine)
             pipeline.mcn = McnDesk(
-                McnStore(store.engine), pipeline.actions.feed, audit=AuditLog(store.engine),
+                McnStore(store.engine), feed, audit=AuditLog(store.engine),
                 thresholds=mcn_thresholds(settings),
             )
             pipeline.resume()

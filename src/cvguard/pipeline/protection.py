@@ -49,6 +49,8 @@ from cvguard.protection import (
     plan_protection,
     reminder_due,
 )
+from cvguard.store.audit import AuditLog, Draft
+from cvguard.store.audit_batches import AUTOMATON
 from cvguard.store.people import FilteredItem, PeopleStore
 from cvguard.verdict import Verdict
 
@@ -83,6 +85,7 @@ class PeopleBook:
         self._lock = threading.RLock()
         self._reminded: set[str] = set()
         self._unfiled: list[FilteredItem] = []  # folder items the store has not taken yet
+        self.audit: AuditLog | None = None  # automatic shields and offers recorded there; None: not
         self.refresh(force=True)
 
     # -- reads ------------------------------------------------------------------------------------
@@ -207,18 +210,29 @@ class PeopleBook:
         return out
 
     def apply(self, steps: Sequence[tuple[ProtectionStep, PlannedAction]]) -> None:
-        """Write what :meth:`plan` planned, once its feed actions are appended."""
+        """Write what :meth:`plan` planned, once its feed actions are appended (and, with ``audit``,
+        one audit entry per shield turned on or offer made, in one append)."""
+        drafts: list[Draft] = []
         with self._lock:
-            for step, _ in steps:
+            for step, action in steps:
+                t = step.at.timestamp()
                 if step.kind == "auto" and step.shield is not None:
                     current = self._shields.get(step.user_id)
-                    if current is not None and current.on_at(step.at.timestamp()):
+                    if current is not None and current.on_at(t):
                         continue  # a person (or another process) turned one on meanwhile
                     self._put(step.shield, ShieldChange("on", step.at, "cvguard", step.reason, step.alert_id))
                     log.info("shield on for %s (automatic, alert %s)", step.user_id, step.alert_id)
+                    before = None if current is None else current.to_dict(t)
+                    drafts.append(_draft("shield.auto_on", step, action, before, step.shield.to_dict(t)))
                 else:
+                    offered = self._offered.get(step.user_id)
                     self.store.set_offered(step.user_id, step.at)
                     self._offered[step.user_id] = step.at
+                    before = {"offered_at": None if offered is None else offered.isoformat()}
+                    drafts.append(_draft("shield.offer", step, action, before,
+                                         {"offered_at": step.at.isoformat()}))
+        if self.audit is not None and drafts:
+            self.audit.append_many(drafts)
 
     def reminders(self, now: datetime) -> list[PlannedAction]:
         """``protection_ending`` for every shield within a day of its end at ``now`` (event time),
@@ -268,6 +282,18 @@ class PeopleBook:
         new = self.store.add_filtered(self._unfiled)  # a StoreError keeps them for the next batch
         self._unfiled = []
         return new
+
+
+def _draft(
+    action: str, step: ProtectionStep, planned: PlannedAction, before: object, after: object
+) -> Draft:
+    """The audit entry of an automatic shield or offer: the alert behind it and the feed action."""
+    return Draft(
+        actor=AUTOMATON, action=action, subject_type="user", subject_id=step.user_id,
+        inputs={"alert_id": step.alert_id, "at": step.at.isoformat(), "reason": step.reason,
+                "feed_key": planned.key},
+        before=before, after=after,
+    )
 
 
 def _action(step: ProtectionStep) -> PlannedAction:

@@ -24,7 +24,9 @@ inside that serial section:
 - SQLite: an append runs in a ``BEGIN IMMEDIATE`` transaction (the database's one write lock,
   taken before reading which keys exist), so the same holds; ``AUTOINCREMENT`` never reuses a number.
 
-Appends are atomic per batch: all of it or none.
+Appends are atomic per batch: all of it or none. With ``audit`` set, an append that adds entries
+also leaves one ``feed.append`` entry in the audit trail, in the same transaction (its digest
+covers the new entries: ``store.audit_batches``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cvguard.errors import InputError
 from cvguard.store import models as m
+from cvguard.store.audit import AuditLog
+from cvguard.store.audit_batches import feed_draft
 from cvguard.store.base import StoreBase
 
 __all__ = ["MAX_CURSOR", "MAX_PAGE", "ActionFeed", "ActionLike", "FeedEntry"]
@@ -136,7 +140,9 @@ class ActionFeed(StoreBase):
     """The feed in the store's database (SQLite or PostgreSQL)."""
 
     _failure = "the action feed failed"
-
+    # the audit trail on the same database: each append that adds entries leaves one entry in it,
+    # in the same transaction (``store.audit_batches``); None: not recorded
+    audit: AuditLog | None = None
 
     def append(self, actions: Sequence[ActionLike]) -> list[FeedEntry]:
         """Append ``actions`` in order, all or none; one entry per action given, in that order:
@@ -170,7 +176,10 @@ class ActionFeed(StoreBase):
                     )
                 )
             if fresh:
-                found.update((e.key, e) for e in self._by_keys(c, [a.key for a in fresh]))
+                added = self._by_keys(c, [a.key for a in fresh])
+                found.update((e.key, e) for e in added)
+                if self.audit is not None:
+                    self.audit.append_in(c, [feed_draft(added)])
         return [found[a.key] for a in actions]
 
     @staticmethod

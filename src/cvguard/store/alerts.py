@@ -7,7 +7,7 @@ a person has, automation never changes the status again (manual beats automatic)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -150,8 +150,12 @@ class AlertRepository(StoreBase):
         actor: str,
         note: str | None = None,
         at: datetime | None = None,
+        within: Callable[[Connection, StoredAlert], object] | None = None,
     ) -> StoredAlert | None:
         """A person's decision on an alert; None if there is no such alert.
+
+        ``within(connection, changed)`` runs last in the same transaction (the audit trail's entry
+        for the change, ``AuditLog.append_in``): if it fails, the change is not made.
 
         Records who (``actor``), when (``at``, the store's wall clock by default) and the note on
         the alert, and appends the change, with the status it replaced, to the alert's history.
@@ -189,7 +193,10 @@ class AlertRepository(StoreBase):
                 .where(a.alert_id == alert_id)
                 .values(status=status, status_by=actor, status_at=when, status_note=note)
             )
-            return self._alerts(conn, select(m.alerts).where(a.alert_id == alert_id))[0]
+            changed = self._alerts(conn, select(m.alerts).where(a.alert_id == alert_id))[0]
+            if within is not None:
+                within(conn, changed)
+            return changed
 
     def alert_history(self, alert_id: str) -> list[StatusChange]:
         """Every status people set on an alert, oldest first."""

@@ -3,6 +3,9 @@
     log = AuditLog.open(settings.database_url)
     log.append(actor="alice (k1)", action="alert.status", subject_type="alert", subject_id="a1",
                inputs={"status": "resolved"}, before={"status": "open"}, after={"status": "resolved"})
+    log.append_many([Draft(actor=..., action=..., subject_type=..., subject_id=...), ...])
+    with other_store_transaction as c:            # a store on the same database
+        ...its own writes...; log.append_in(c, [Draft(...)])   # committed together
     log.entries(after=0, limit=100)   # -> [Entry], oldest first
     log.verify()                      # -> AuditCheck: the first entry that no longer holds, named
 
@@ -13,26 +16,47 @@ What it guarantees:
   without gaps and each entry chains from the one before, even with several API processes.
 - **Tamper-evident.** A row edited by SQL (its record, or a column that repeats it), removed (a gap
   in ``seq``) or moved (two rows' ``seq`` swapped) fails :meth:`AuditLog.verify`, which names it.
+- **With the change.** :meth:`AuditLog.append_in` writes entries in another store's transaction
+  (same database): the change and its entry commit together or not at all. The trail's lock is
+  always taken last in such a transaction (see the method).
 - **Append-only.** Nothing in cvguard updates or deletes a row.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import Connection, Engine, RowMapping, func, select, text
 
 from cvguard.audit import GENESIS, Entry, Problem, Stored, check, digest_of, parse, record
 from cvguard.errors import InputError
 from cvguard.store import models as m
 from cvguard.store.base import StoreBase
 
-__all__ = ["AuditCheck", "AuditLog"]
+__all__ = ["AuditCheck", "AuditLog", "Draft"]
 
 _AUDIT_LOCK = 0x63766175  # "cvau": held while appending (the trail is one line)
 _PAGE = 1000
+_LAST = select(m.audit_log.c.seq, m.audit_log.c.digest).order_by(m.audit_log.c.seq.desc()).limit(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An entry to append: everything but its place in the chain and its time."""
+
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    inputs: Any = None
+    before: Any = None
+    after: Any = None
+    policy_version: str | None = None
+    model_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,29 +94,63 @@ class AuditLog(StoreBase):
         model_version: str | None = None,
     ) -> Entry:
         """Add an entry at the end of the trail (InputError for what JSON cannot hold)."""
-        at = self._clock()
-        fields: dict[str, Any] = {
-            "at": at, "actor": actor, "action": action, "subject_type": subject_type,
-            "subject_id": subject_id, "inputs": inputs, "before": before, "after": after,
-            "policy_version": policy_version, "model_version": model_version,
-        }
+        draft = Draft(actor, action, subject_type, subject_id, inputs, before, after, policy_version,
+                      model_version)
+        return self.append_many([draft])[0]
+
+    def append_many(self, drafts: Sequence[Draft]) -> list[Entry]:
+        """Add ``drafts`` at the end of the trail, in order, all or none: one lock, one transaction."""
+        if not drafts:
+            return []
         with self._serialised(_AUDIT_LOCK) as c:
-            a = m.audit_log.c
-            last = c.execute(select(a.seq, a.digest).order_by(a.seq.desc()).limit(1)).first()
-            seq, prev = (int(last[0]) + 1, str(last[1])) if last is not None else (1, GENESIS)
+            return self._write(c, drafts)
+
+    def append_in(self, connection: Connection, drafts: Sequence[Draft]) -> list[Entry]:
+        """Add ``drafts`` inside the caller's transaction on ``connection`` (a store on the same
+        database), so the change and its entries commit, or roll back, together.
+
+        Call it last in the transaction, after the change's own writes: the trail's lock is always
+        the last one taken (no lock order can then deadlock), and is held only until the commit.
+        On PostgreSQL it is ``pg_advisory_xact_lock``; on SQLite the transaction must already hold
+        the write lock (it has written, or began with ``BEGIN IMMEDIATE``), which keeps every other
+        writer out until it commits."""
+        if not drafts:
+            return []
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
+        return self._write(connection, drafts)
+
+    def shares(self, engine: Engine) -> bool:
+        """Whether ``engine`` is on this trail's database (then :meth:`append_in` may use it)."""
+        return _same_database(engine, self._engine)
+
+    def _write(self, c: Connection, drafts: Sequence[Draft]) -> list[Entry]:
+        at = self._clock()
+        last = c.execute(_LAST).first()
+        seq, prev = (int(last[0]), str(last[1])) if last is not None else (0, GENESIS)
+        rows: list[dict[str, Any]] = []
+        out: list[Entry] = []
+        for d in drafts:
+            seq += 1
+            fields: dict[str, Any] = {
+                "at": at, "actor": d.actor, "action": d.action, "subject_type": d.subject_type,
+                "subject_id": d.subject_id, "inputs": d.inputs, "before": d.before, "after": d.after,
+                "policy_version": d.policy_version, "model_version": d.model_version,
+            }
             try:
                 raw = record(seq=seq, **fields)
             except (TypeError, ValueError) as exc:
                 raise InputError(f"an audit entry must be JSON: {exc}") from None
             digest = digest_of(prev, raw)
-            c.execute(
-                m.audit_log.insert().values(
-                    seq=seq, at=at, actor=actor, action=action, subject_type=subject_type,
-                    subject_id=subject_id, record=raw.decode("utf-8"), prev=prev, digest=digest,
-                )
-            )
-        return Entry(seq=seq, **fields, prev=prev, digest=digest)
-
+            rows.append({
+                "seq": seq, "at": at, "actor": d.actor, "action": d.action,
+                "subject_type": d.subject_type, "subject_id": d.subject_id,
+                "record": raw.decode("utf-8"), "prev": prev, "digest": digest,
+            })
+            out.append(Entry(seq=seq, **fields, prev=prev, digest=digest))
+            prev = digest
+        c.execute(m.audit_log.insert(), rows)
+        return out
 
     def entries(self, *, after: int = 0, limit: int = 100) -> list[Entry]:
         """Up to ``limit`` entries with ``seq > after``, oldest first."""
@@ -100,6 +158,25 @@ class AuditLog(StoreBase):
         stmt = select(m.audit_log).where(a.seq > after).order_by(a.seq).limit(limit)
         with self._tx() as c:
             return [_entry(r) for r in c.execute(stmt).mappings()]
+
+    def period(self, since: datetime, until: datetime) -> tuple[list[Stored], str]:
+        """The entries of an inspection period, as stored, and the digest before the first: every
+        entry from the first stamped at or after ``since`` to the last stamped before ``until``, in
+        ``seq`` order and without gaps (one piece of the chain, even if the clock stepped back)."""
+        if since.tzinfo is None or until.tzinfo is None or since >= until:
+            raise InputError("a period needs since < until, both with a time zone", field="since")
+        a = m.audit_log.c
+        inside = (a.at >= since) & (a.at < until)
+        with self._tx() as c:
+            low, high = c.execute(select(func.min(a.seq), func.max(a.seq)).where(inside)).one()
+            if low is None:
+                return [], GENESIS
+            rows = c.execute(
+                select(a.seq, a.record, a.prev, a.digest).where(a.seq >= low, a.seq <= high).order_by(a.seq)
+            ).all()
+            before = c.execute(select(a.digest).where(a.seq == int(low) - 1)).scalar()
+        stored = [Stored(int(r[0]), str(r[1]).encode("utf-8"), str(r[2]), str(r[3])) for r in rows]
+        return stored, str(before) if before is not None else (GENESIS if low == 1 else stored[0].prev)
 
     def verify(self) -> AuditCheck:
         """Walk the whole trail in ``seq`` order; the first entry that does not hold is named."""
@@ -125,6 +202,20 @@ class AuditLog(StoreBase):
                 count += len(rows)
                 prev = stored[-1].digest
                 after = stored[-1].seq
+
+
+def _same_database(one: Engine, other: Engine) -> bool:
+    if one is other:
+        return True
+    if one.url.get_backend_name() == "sqlite" and one.url.database in (None, "", ":memory:"):
+        return False  # each in-memory engine is a database of its own
+
+    def where(e: Engine) -> tuple[str, ...]:
+        u = e.url
+        return (u.get_backend_name(), u.host or "", str(u.port or ""), u.database or "",
+                str(sorted(u.query.items())))
+
+    return where(one) == where(other)
 
 
 def _columns_problem(row: RowMapping) -> Problem | None:

@@ -28,6 +28,8 @@ from sqlalchemy import select
 from cvguard.errors import StoreError
 from cvguard.policy import Decision, RuleMatch
 from cvguard.store import models as m
+from cvguard.store.audit import AuditLog
+from cvguard.store.audit_batches import decisions_draft
 from cvguard.store.base import StoreBase
 from cvguard.store.engine import json_dumps
 
@@ -179,6 +181,10 @@ def _key(row: tuple[Any, ...]) -> tuple[str, bool]:
 class DecisionRepository(StoreBase):
     """``add_decisions``, ``get_decision``."""
 
+    # the audit trail on the same database: each batch leaves one ``decisions.batch`` entry, in
+    # the same transaction (``store.audit_batches``); None: not recorded
+    decisions_audit: AuditLog | None = None
+
     def add_decisions(self, records: Sequence[DecisionRecord]) -> int:
         """Record decisions (first one per event and mode stays); returns how many were new."""
         if not records:
@@ -201,7 +207,10 @@ class DecisionRepository(StoreBase):
             ordered = list(first.values())
         cv = self._bulk
         with self._tx() as conn:
-            return cv.insert_new(conn, m.decisions, ordered)
+            new: int = cv.insert_new(conn, m.decisions, ordered)
+            if self.decisions_audit is not None:  # last: after the writes (AuditLog.append_in)
+                self.decisions_audit.append_in(conn, [decisions_draft(records, new)])
+            return new
 
     def get_decision(self, event_id: str, *, shadow: bool = False) -> DecisionRecord | None:
         t, v = m.decisions, m.verdicts

@@ -33,12 +33,13 @@ from pydantic import (
 
 from cvguard.api.auth import ModeratorDep, Principal
 from cvguard.api.deps import PipelineDep
-from cvguard.api.routes.audit import record
+from cvguard.api.routes.audit import draft, trail
 from cvguard.api.routes.events import AlertOut
 from cvguard.api.schemas import Problem
 from cvguard.errors import InputError
 from cvguard.pipeline.actions import redo_reopened, undo_false_positive
 from cvguard.store import EventStore, StatusChange, StoredAlert
+from cvguard.store.audit import Draft
 from cvguard.vocabulary import AlertStatus, Kind, Level, SubjectType
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -256,10 +257,22 @@ def set_status(
     the alert caused (and it causes nothing more)."""
     store = event_store(pipeline)
     before = store.get_alert(alert_id)
-    changed = store.set_alert_status(alert_id, status=change.status, actor=actor(who), note=change.note)
+    version = request.app.state.policy.policy.version
+    log = trail(request)
+    together = log.shares(store.engine)  # the entry commits with the change
+
+    def entry(changed: StoredAlert) -> Draft:
+        return draft(request, "alert.status", ("alert", alert_id), inputs=change.model_dump(mode="json"),
+                     before=_state(before), after=_state(changed), policy_version=version)
+
+    changed = store.set_alert_status(
+        alert_id, status=change.status, actor=actor(who), note=change.note,
+        within=(lambda c, changed: log.append_in(c, [entry(changed)])) if together else None,
+    )
     if changed is None:
         raise _not_found(alert_id)
-    version = request.app.state.policy.policy.version
+    if not together:
+        log.append_many([entry(changed)])
     if change.status == "false_positive":
         undo_false_positive(request.app.state.feed(), alert_id, version)
     elif (
@@ -269,8 +282,6 @@ def set_status(
         and changed.resolved_at is None
     ):
         redo_reopened(request.app.state.feed(), alert_id, version)
-    record(request, "alert.status", ("alert", alert_id), inputs=change.model_dump(mode="json"),
-           before=_state(before), after=_state(changed), policy_version=version)
     return _detail(store, changed)
 
 

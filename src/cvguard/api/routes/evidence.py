@@ -12,11 +12,14 @@ A case belongs to the person it was preserved for: a platform call made for them
 them, or ``X-On-Behalf-Of``) preserves, reads and exports their cases; so do moderators, auditors
 read and export, admins do everything; anyone else gets 403 (``api.auth.owner_or_staff``). A
 person preserves only what concerns them: events aimed at them or written by them, and alerts
-about them. Every preservation records its actor and reason in the case header (hashed).
+about them. Every preservation records its actor and reason in the case header (hashed); every
+preservation and export is also in the audit trail (``evidence.preserve``, ``evidence.export``
+with the package's SHA-256).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from datetime import datetime
@@ -27,6 +30,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from cvguard.api.auth import Principal, Role, acting_for, authenticate, owner_or_staff, require
 from cvguard.api.routes.alerts import NO_NUL
+from cvguard.api.routes.audit import record
 from cvguard.api.schemas import Problem
 from cvguard.config import Settings
 from cvguard.evidence import package, pdf
@@ -215,6 +219,9 @@ def preserve(body: PreserveIn, request: Request, principal: PrincipalDep, vault:
         ids, owner_id=owner, actor=_actor(principal, owner), reason=body.reason, selection=selection
     )
     log.info("evidence case %s: %d items preserved by %s", case.case_id, len(case.links), actor_id)
+    record(request, "evidence.preserve", ("evidence_case", case.case_id),
+           inputs={"reason": body.reason, "selection": selection, "user_id": owner},
+           after={"owner_id": owner, "items": len(case.links), "head": case.summary.head})
     return CaseOut.of_case(case)
 
 
@@ -262,6 +269,9 @@ def export_case(case_id: CaseId, request: Request, principal: PrincipalDep, vaul
     case = _case(case_id, request, principal, vault)
     data = package.build(case.header, case.links, pdf.render(case.header, case.links))
     log.info("evidence case %s exported by %s:%s", case_id, principal.role, principal.key_id)
+    record(request, "evidence.export", ("evidence_case", case_id),
+           after={"items": len(case.links), "head": case.summary.head,
+                  "package_sha256": hashlib.sha256(data).hexdigest()})
     return Response(
         data,
         media_type="application/zip",

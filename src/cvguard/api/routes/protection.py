@@ -15,6 +15,9 @@ filtered folder is private: only the person (and admin); a moderator gets 403. K
 marked by the platform (an unscoped key: a person does not mark themself) or a moderator; read by
 platform, moderator and auditor.
 
+Every change (shield on, changed, extended, off; key groups marked; an item restored) is recorded
+in the audit trail (``api.routes.audit.record``) with the state before and after.
+
 Time: a shield runs in event time (``pipeline.clock``, the newest event seen; in scale-out the
 shared state's), so it starts "now" in the stream's time; before any event is seen, the wall clock.
 """
@@ -30,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cvguard.api.auth import CurrentPrincipal, owner_or_staff
 from cvguard.api.deps import PipelineDep
 from cvguard.api.routes.alerts import NO_NUL
+from cvguard.api.routes.audit import record
 from cvguard.api.scaleout import SharedView
 from cvguard.errors import InputError
 from cvguard.pipeline import Pipeline
@@ -146,6 +150,12 @@ def _answer(people: PeopleBook, user_id: str, at: datetime) -> ProtectionOut:
     )
 
 
+def _shield(people: PeopleBook, user_id: str, at: datetime) -> dict[str, Any] | None:
+    """What the audit trail keeps of a person's shield (on or not) at ``at``."""
+    shield = people.shield_of(user_id)
+    return None if shield is None else shield.to_dict(at.timestamp())
+
+
 def _staff_or_owner(request: Request, principal: CurrentPrincipal, user_id: str, write: bool) -> str:
     return owner_or_staff(request, principal, user_id, ("moderator",) if write else ("moderator", "auditor"))
 
@@ -157,6 +167,7 @@ def put_protection(
     """Turn the person's shield on (or change the one that is on: its end stays when later)."""
     actor = _staff_or_owner(request, principal, user_id, True)
     people, at = _people(pipeline), _now(request, pipeline)
+    before = _shield(people, user_id, at)
     try:
         people.turn_on(
             user_id, at=at, duration_days=body.duration_days, scopes=frozenset(body.scopes),
@@ -165,6 +176,8 @@ def put_protection(
         )
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+    record(request, "shield.put", ("user", user_id), inputs=body.model_dump(mode="json"), before=before,
+           after=_shield(people, user_id, at))
     return _answer(people, user_id, at)
 
 
@@ -175,10 +188,13 @@ def extend_protection(
     """Keep the shield on ``days`` more (3, 7 or 30), from its current end."""
     actor = _staff_or_owner(request, principal, user_id, True)
     people, at = _people(pipeline), _now(request, pipeline)
+    before = _shield(people, user_id, at)
     try:
         people.extend(user_id, at=at, days=body.days, actor=actor, reason=body.reason)
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from exc
+    record(request, "shield.extend", ("user", user_id), inputs=body.model_dump(mode="json"),
+           before=before, after=_shield(people, user_id, at))
     return _answer(people, user_id, at)
 
 
@@ -201,8 +217,11 @@ def delete_protection(
     within a day). Nothing on: 404."""
     actor = _staff_or_owner(request, principal, user_id, True)
     people, at = _people(pipeline), _now(request, pipeline)
+    before = _shield(people, user_id, at)
     if people.turn_off(user_id, at=at, actor=actor, reason=reason) is None:
         raise HTTPException(404, f"user {user_id!r} has no shield on")
+    record(request, "shield.off", ("user", user_id), inputs={"reason": reason}, before=before,
+           after=_shield(people, user_id, at))
     return _answer(people, user_id, at)
 
 
@@ -229,22 +248,29 @@ def restore_filtered(
     item = _people(pipeline).store.restore(user_id, event_id, by=actor)
     if item is None:
         raise HTTPException(404, f"event {event_id!r} is not in the filtered folder of {user_id!r}")
-    return item.to_dict()
+    restored = item.to_dict()
+    record(request, "filtered.restore", ("user", user_id), inputs={"event_id": event_id},
+           before={"event_id": event_id, "restored": False}, after=restored)
+    return restored
 
 
 @router.put("/users/{user_id}/groups", response_model=GroupsOut)
 def put_groups(
-    user_id: UserId, body: GroupsIn, principal: CurrentPrincipal, pipeline: PipelineDep
+    user_id: UserId, body: GroupsIn, request: Request, principal: CurrentPrincipal, pipeline: PipelineDep
 ) -> GroupsOut:
     """Mark the person's key groups (the list replaces the previous one; empty clears them)."""
     if principal.role == "platform" and principal.user_id is not None:
         raise HTTPException(403, "a key scoped to one user may not mark key groups")
     people = _people(pipeline)
+    people.refresh()
+    before = sorted(people.groups_of(user_id))
     try:
         actor = f"{principal.role}:{principal.key_id}"
         groups = people.set_groups(user_id, frozenset(body.groups), actor=actor)
     except ValueError as exc:
         raise InputError(str(exc), field="groups") from exc
+    record(request, "groups.put", ("user", user_id), inputs=body.model_dump(mode="json"),
+           before={"groups": before}, after={"groups": sorted(groups)})
     return GroupsOut(user_id=user_id, groups=sorted(groups))
 
 

@@ -28,6 +28,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from cvguard.api.auth import ON_BEHALF_OF, Principal, acting_for, authenticate, owner_or_staff, require
 from cvguard.api.reportdesk import ReportDesk
 from cvguard.api.routes.alerts import actor
+from cvguard.api.routes.audit import record
 from cvguard.api.schemas import Problem
 from cvguard.errors import InputError
 from cvguard.events import CREATED_FROM, OCCURRED_BEFORE
@@ -444,14 +445,27 @@ def user_reports(
 def assign_report(
     report_id: ReportId,
     body: AssignIn,
+    request: Request,
     principal: Annotated[Principal, Depends(require("moderator"))],
     desk: Desk,
 ) -> ReportOut:
     who = actor(principal)
+    before = desk.store.get(report_id, history=False)
     report = desk.store.assign(report_id, assignee=body.assignee or who, actor=who)
     if report is None:
         raise HTTPException(404, f"no report {report_id!r}")
+    record(request, "report.assign", ("report", report_id), inputs=body.model_dump(mode="json"),
+           before=_audited(before), after=_audited(report))
     return ReportOut.of(report, staff=True, now=desk.now(), history=True)
+
+
+def _audited(report: StoredReport | None) -> dict[str, Any] | None:
+    """What the audit trail keeps of a report's state (its handling, not its text)."""
+    if report is None:
+        return None
+    return {"status": report.status, "outcome": report.outcome, "decision_no": report.decision_no,
+            "assigned_to": report.assigned_to, "decided_by": report.decided_by,
+            "priority": report.priority.label}
 
 
 def _feed(request: Request) -> ActionFeed:
@@ -474,6 +488,7 @@ def decide_report(
 ) -> DecisionOut:
     """upheld, rejected or needs_more_info, with a note; recorded with actor and time, and the
     reporter told through the action feed (kind `report_outcome`, one action per decision)."""
+    before = desk.store.get(report_id, history=False)
     decided = desk.store.decide(
         report_id, outcome=body.outcome, note=body.note, reply=body.reply, actor=actor(principal)
     )
@@ -494,6 +509,9 @@ def decide_report(
         ]
     )
     log.info("report %s decided: %s (decision %d)", report.report_id, body.outcome, report.decision_no)
+    if fresh:  # the same decision again changes nothing
+        record(request, "report.decide", ("report", report_id), inputs=body.model_dump(mode="json"),
+               before=_audited(before), after={**(_audited(report) or {}), "action_seq": entry.seq})
     return DecisionOut(
         report=ReportOut.of(report, staff=True, now=desk.now(), history=True),
         new_decision=fresh,
