@@ -70,6 +70,8 @@ PLATFORM: frozenset[Route] = frozenset({
     # nudges: the platform reports outcomes and reads the figures
     ("POST", "/v1/nudges/{nudge_id}/outcome"),
     ("GET", "/v1/nudges/stats"),
+    # MCN organisations and their members, as the platform knows them (it reads measures in the feed)
+    ("PUT", "/v1/mcns/{mcn_id}"),
 })
 
 # Staff only (moderators, auditors, admins as each route says): never a platform key.
@@ -93,6 +95,11 @@ STAFF: frozenset[Route] = frozenset({
     ("POST", "/v1/keys"),
     ("DELETE", "/v1/keys/{key_id}"),
     ("GET", "/v1/settings"),
+    ("GET", "/v1/mcns"),
+    ("GET", "/v1/mcns/{mcn_id}"),
+    ("GET", "/v1/mcns/{mcn_id}/report"),
+    ("POST", "/v1/mcns/{mcn_id}/measures"),
+    ("POST", "/v1/mcns/{mcn_id}/measures/{measure_id}/lift"),
 })
 
 # The reads an auditor does not get, and why (auditors read everything else).
@@ -117,6 +124,7 @@ PATH_DUMMIES: dict[str, str] = {
     "violation_id": "vi-roles",
     "appeal_id": "ap-roles",
     "item_id": "it-roles",
+    "measure_id": "ms-roles",
 }
 QUERY_DUMMIES: dict[Route, dict[str, str]] = {
     ("GET", "/v1/audit/export"): {"since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z"},
