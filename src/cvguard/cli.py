@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -44,6 +45,7 @@ from typer.core import TyperGroup
 from cvguard.config import Settings, get_settings, redact_url
 from cvguard.detection.screen import Screener
 from cvguard.errors import CvguardError, InputError, StoreError
+from cvguard.plugin import plugged
 from cvguard.runtime import long_running
 from cvguard.verdict import Verdict
 
@@ -66,6 +68,20 @@ class _Commands(TyperGroup):
         except CvguardError as exc:
             Console(stderr=True, highlight=False).print(Text(f"error: {_printable(str(exc))}"))
             raise typer.Exit(EXIT_INPUT) from None
+        except ValidationError as exc:  # a CVGUARD_* setting is invalid: say which, exit 2
+            if exc.title != Settings.__name__:
+                raise
+            Console(stderr=True, highlight=False).print(Text(f"error: {_printable(_settings_problem(exc))}"))
+            raise typer.Exit(EXIT_INPUT) from None
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    problems = [
+        f"CVGUARD_{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"]
+        else e["msg"].removeprefix("Value error, ")
+        for e in exc.errors()
+    ]
+    return "invalid settings: " + "; ".join(problems)
 
 
 app = typer.Typer(
@@ -235,7 +251,7 @@ def screen(
     if (text is None) == (jsonl is None):
         raise typer.BadParameter("give either TEXT or --jsonl FILE", param_hint="TEXT / --jsonl")
     settings = get_settings()
-    screener = Screener.default()
+    screener = plugged(settings)()  # the built-in screener, or the cascade with the platform's model
     if text is not None:
         if len(text) > settings.max_text_chars:
             raise InputError(f"the text has {len(text)} characters; the limit is {settings.max_text_chars}")
@@ -444,7 +460,9 @@ def replay(
         with ExitStack() as stack:
             src = _open_pair(stack, events, "-")[0]
             dst, written = _open_alerts(stack, out)
-            pipeline = stack.enter_context(Pipeline.open(settings, batch_size=batch, offline=True))
+            pipeline = stack.enter_context(
+                Pipeline.open(settings, batch_size=batch, offline=True, screener=plugged(settings)())
+            )
             decided = _open_decisions(stack, decisions) if decisions is not None else None
 
             def write_decisions(made: Any) -> None:
@@ -644,7 +662,7 @@ def worker(
             bus=RedisStreamBus(client, stream=stream),
             behaviour=SharedBehaviour(client, lease_ms=lease_ms),
             store=store,
-            screener=CountingScreening(Screener.default(), tally),
+            screener=CountingScreening(plugged(settings)(), tally),
             group=group,
             name=name or f"{socket.gethostname()}-{os.getpid()}",
             batch=batch,

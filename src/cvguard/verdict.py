@@ -44,6 +44,10 @@ class Verdict:
     spans: tuple[Span, ...]
     versions: dict[str, str]
     notes: tuple[str, ...] = field(default=())  # context decisions, e.g. "reporting: quoted abuse"
+    # The model port (detection.port): which model decided, "builtin" or the plug-in's name, and
+    # the scores each model gave when the cascade consulted a plug-in ({} when it did not).
+    decided_by: str = "builtin"
+    model_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def top_category(self) -> str | None:
@@ -60,4 +64,6 @@ class Verdict:
             "spans": [s.to_dict() for s in self.spans],
             "versions": dict(self.versions),
             "notes": list(self.notes),
+            "decided_by": self.decided_by,
+            "model_scores": {k: round(v, 4) for k, v in self.model_scores.items()},
         }

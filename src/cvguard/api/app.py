@@ -51,6 +51,7 @@ from cvguard.pipeline import Pipeline
 from cvguard.pipeline.engine import dm_limits
 from cvguard.pipeline.ingest import Screening
 from cvguard.pipeline.redis_bus import DEFAULT_STREAM
+from cvguard.plugin import plugged
 from cvguard.policy import PolicyHolder
 from cvguard.store import EventStore
 from cvguard.store.counts import alert_counts
@@ -116,7 +117,8 @@ def create_app(
     """Build the API. ``screener`` defaults to the packaged one, loaded on first use; ``pipeline``
     to one on ``settings.database_url``, opened on first use (a pipeline passed in is not closed)."""
     settings = settings if settings is not None else get_settings()
-    provide: Callable[[], Screener] = (lambda: screener) if screener is not None else Screener.default
+    # the packaged screener, or the cascade with the platform's own model (bad plug-in settings stop here)
+    provide: Callable[[], Screener] = (lambda: screener) if screener is not None else plugged(settings)
     verdicts = VerdictTally()
     policy = policy_source(settings)  # decisions (api.policy); hot reload of a policy file
     # shadow mode: a candidate decides every event too; recorded, never answered
