@@ -45,7 +45,7 @@ from typer.core import TyperGroup
 from cvguard.config import Settings, get_settings, redact_url
 from cvguard.detection.screen import Screener
 from cvguard.errors import CvguardError, InputError, StoreError
-from cvguard.plugin import plugged
+from cvguard.plugin import Plugged, plugged
 from cvguard.runtime import long_running
 from cvguard.verdict import Verdict
 
@@ -631,7 +631,13 @@ def worker(
     import redis
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from cvguard.metrics import CountingScreening, StatsCollector, StreamCollector, VerdictTally
+    from cvguard.metrics import (
+        CountingScreening,
+        PluginCollector,
+        StatsCollector,
+        StreamCollector,
+        VerdictTally,
+    )
     from cvguard.pipeline.actions import AlertActions, policy_of
     from cvguard.pipeline.protection import PeopleBook
     from cvguard.pipeline.redis_bus import RedisStreamBus
@@ -654,6 +660,7 @@ def worker(
         client.close()
         raise StoreError(f"Redis at {redact_url(url)} is unreachable ({type(exc).__name__}): start it, "
                          "or pass --redis / set CVGUARD_REDIS_URL") from None
+    provide = plugged(settings)  # the built-in screener, or the cascade with the platform's model
     store = EventStore.open(db or settings.database_url)
     tally = VerdictTally()
     stack = ExitStack()
@@ -662,7 +669,7 @@ def worker(
             bus=RedisStreamBus(client, stream=stream),
             behaviour=SharedBehaviour(client, lease_ms=lease_ms),
             store=store,
-            screener=CountingScreening(plugged(settings)(), tally),
+            screener=CountingScreening(provide(), tally),
             group=group,
             name=name or f"{socket.gethostname()}-{os.getpid()}",
             batch=batch,
@@ -684,6 +691,8 @@ def worker(
             registry = CollectorRegistry()
             registry.register(StatsCollector(lambda: w.stats, tally, aliases={"received": "entries"}))
             registry.register(StreamCollector(client, stream))
+            if isinstance(provide, Plugged):
+                registry.register(PluginCollector(provide.stats))
             server, _ = start_http_server(metrics_port, registry=registry)
             stack.callback(server.shutdown)
             log.info("worker %s: metrics on port %d", w.name, server.server_port)

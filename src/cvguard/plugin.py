@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from functools import cache
 from urllib.parse import urlsplit
 
 import httpx
 
 from cvguard.config import Settings
-from cvguard.detection.port import CascadeScreener, PluginConfigError, PluginFailure, Scorer
+from cvguard.detection.port import CascadeScreener, PluginConfigError, PluginFailure, PortStats, Scorer
 from cvguard.detection.screen import Screener
 
 
@@ -96,18 +95,34 @@ def scorer_from(settings: Settings) -> Scorer | None:
     )
 
 
+class Plugged:
+    """What to screen with, built on first call: the cascade around the packaged screener. Its
+    ``stats`` exist from the start, so ``/metrics`` can report them before the first screen."""
+
+    def __init__(self, settings: Settings, scorer: Scorer) -> None:
+        self.settings = settings
+        self.scorer = scorer
+        self.stats = PortStats()
+        self._lock = threading.Lock()
+        self._screener: Screener | None = None
+
+    def __call__(self) -> Screener:
+        if self._screener is None:
+            with self._lock:
+                if self._screener is None:
+                    self._screener = CascadeScreener(
+                        Screener.default(), self.scorer, band=self.settings.plugin_band,
+                        retry_after_s=self.settings.plugin_retry_s, stats=self.stats,
+                    )
+        return self._screener
+
+
 def plugged(settings: Settings) -> Callable[[], Screener]:
-    """What to screen with: the packaged screener when no plug-in is set, else the cascade around
-    it. The plug-in is built now, so bad settings stop startup (PluginConfigError); the screener
-    itself is loaded on first call, as the packaged one is."""
+    """What to screen with: the packaged screener when no plug-in is set (the same object: nothing
+    is added to the hot path), else :class:`Plugged`. The plug-in is built now, so bad settings
+    stop startup (PluginConfigError); the screener itself loads on first call, as the packaged one
+    does."""
     scorer = scorer_from(settings)
     if scorer is None:
         return Screener.default
-
-    @cache
-    def cascade() -> Screener:
-        return CascadeScreener(
-            Screener.default(), scorer, band=settings.plugin_band, retry_after_s=settings.plugin_retry_s
-        )
-
-    return cascade
+    return Plugged(settings, scorer)

@@ -13,78 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
 from cvguard.detection.onnx_scorer import OnnxScorer, _probabilities
 from cvguard.detection.port import CascadeScreener, PluginFailure, valid_scores
 from cvguard.detection.screen import Screener
 from cvguard.detection.wordpiece import WordPiece
 from cvguard.plugin import HttpScorer
-
-BAND = (0.2, 0.8)
-# Candidates for each side of the band; which fall where is read from the built-in model itself,
-# so the tests hold when the model is retrained.
-CLEAR_POOL = ["今天天气不错", "你这个傻逼", "垃圾", "黑鬼", "谢谢大家的支持", "明天一起去爬山吧"]
-UNSURE_POOL = [
-    "我真是个傻子", "女司机就是不行", "有些人真是没救了", "这种人就该被骂", "你真是个天才呢",
-    "他长得真丑", "你好", "滚", "河南人怎么了", "娘炮", "有病吧", "你行你上啊",
-]
-
-
-def _split() -> tuple[list[str], list[str]]:
-    screener = Screener.default()
-    clear = [t for t in CLEAR_POOL if not BAND[0] <= screener.screen(t).score < BAND[1]]
-    unsure = [t for t in UNSURE_POOL if BAND[0] <= screener.screen(t).score < BAND[1]]
-    assert len(clear) >= 2 and len(unsure) >= 2, (clear, unsure)
-    return clear, unsure
-
-
-CLEAR, UNSURE = _split()
-
-
-# --- plug-ins the tests build ----------------------------------------------------------------
-
-
-def _text_model(path: Path, scores: dict[str, float], default: float = 0.5) -> Path:
-    """An ONNX graph over a 1-D string tensor: a lookup of known texts, ``default`` otherwise."""
-    node = helper.make_node(
-        "LabelEncoder", ["text"], ["score"], domain="ai.onnx.ml",
-        keys_strings=list(scores), values_floats=list(scores.values()), default_float=default,
-    )
-    graph = helper.make_graph(
-        [node], "lookup", [helper.make_tensor_value_info("text", TensorProto.STRING, [None])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [None])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                    helper.make_opsetid("ai.onnx.ml", 3)])
-    model.ir_version = 9
-    onnx.checker.check_model(model)
-    path.write_bytes(model.SerializeToString())
-    return path
-
-
-def _token_model(path: Path, weights: list[float]) -> Path:
-    """A BERT-shaped graph: input_ids, attention_mask → the highest weight of a real token."""
-    table = helper.make_tensor("w", TensorProto.FLOAT, [len(weights)], weights)
-    nodes = [
-        helper.make_node("Gather", ["w", "input_ids"], ["per_token"]),
-        helper.make_node("Cast", ["attention_mask"], ["mask"], to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["per_token", "mask"], ["masked"]),
-        helper.make_node("ReduceMax", ["masked"], ["score"], axes=[1], keepdims=0),
-    ]
-    ids = [helper.make_tensor_value_info(n, TensorProto.INT64, [None, None])
-           for n in ("input_ids", "attention_mask", "token_type_ids")]
-    graph = helper.make_graph(
-        nodes, "tokens", ids, [helper.make_tensor_value_info("score", TensorProto.FLOAT, [None])],
-        initializer=[table],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    onnx.checker.check_model(model)
-    path.write_bytes(model.SerializeToString())
-    return path
+from plugin_models import BAND, CLEAR, UNSURE, text_model, token_model
 
 
 class Counted:
@@ -105,7 +41,7 @@ class Counted:
 def lookup(tmp_path: Path) -> OnnxScorer:
     # the plug-in calls the first uncertain text abusive and every other one safe
     scores = dict.fromkeys(CLEAR + UNSURE, 0.05) | {UNSURE[0]: 0.97}
-    return OnnxScorer(_text_model(tmp_path / "zh-bert.onnx", scores), name="zh-bert")
+    return OnnxScorer(text_model(tmp_path / "zh-bert.onnx", scores), name="zh-bert")
 
 
 def _cascade(scorer: object, **kw: object) -> CascadeScreener:
@@ -163,7 +99,7 @@ def test_a_text_with_personal_data_stays_with_the_built_in_model(tmp_path: Path)
         t for t in ("我的手机号13812345678", "手机13812345678", "电话是13812345678", "联系13812345678")
         if BAND[0] <= screener.screen(t).score < BAND[1]
     )
-    counted = Counted(OnnxScorer(_text_model(tmp_path / "m.onnx", {"-": 0.0}, default=0.0)))
+    counted = Counted(OnnxScorer(text_model(tmp_path / "m.onnx", {"-": 0.0}, default=0.0)))
     (v,) = _cascade(counted).screen_many([text])
     assert counted.asked == [] and v.decided_by == "builtin"
 
@@ -209,7 +145,7 @@ def test_a_scorer_that_raises_or_answers_garbage_falls_back() -> None:
 
 def test_after_a_failure_the_plug_in_is_left_alone_for_a_while(tmp_path: Path) -> None:
     now = [100.0]
-    counted = Counted(OnnxScorer(_text_model(tmp_path / "m.onnx", {"-": 0.0}, default=0.9)))
+    counted = Counted(OnnxScorer(text_model(tmp_path / "m.onnx", {"-": 0.0}, default=0.9)))
 
     class FailingOnce:
         name, version = counted.name, counted.version
@@ -261,7 +197,9 @@ def test_malformed_scores_are_refused(raw: object) -> None:
         (np.array([[0.0, 0.0], [0.0, np.log(9.0)]]), True, [0.5, 0.9]),  # two logits: softmax
     ],
 )
-def test_model_outputs_are_read_as_probabilities(out: np.ndarray, logits: bool, expected: list[float]) -> None:
+def test_model_outputs_are_read_as_probabilities(
+    out: np.ndarray, logits: bool, expected: list[float]
+) -> None:
     assert _probabilities(out, logits).tolist() == pytest.approx(expected)
 
 
@@ -269,7 +207,7 @@ def test_a_bert_shaped_model_gets_token_ids_from_its_vocabulary(tmp_path: Path) 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "傻", "子", "我", "好", "##ing", "go"]
     (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     weights = [0.0, 0.05, 0.0, 0.0, 0.9, 0.3, 0.0, 0.0, 0.0, 0.0]
-    scorer = OnnxScorer(_token_model(tmp_path / "bert.onnx", weights), vocab=tmp_path / "vocab.txt")
+    scorer = OnnxScorer(token_model(tmp_path / "bert.onnx", weights), vocab=tmp_path / "vocab.txt")
     assert scorer.score(["我傻", "我好", "好好好好"]) == pytest.approx([0.9, 0.0, 0.0])
     assert scorer.score(["天"]) == pytest.approx([0.05])  # an unknown character is [UNK]
 

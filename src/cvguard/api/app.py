@@ -43,6 +43,7 @@ from cvguard.metrics import (
     CountingScreening,
     HttpMetrics,
     HttpMetricsMiddleware,
+    PluginCollector,
     StatsCollector,
     StreamCollector,
     VerdictTally,
@@ -51,7 +52,7 @@ from cvguard.pipeline import Pipeline
 from cvguard.pipeline.engine import dm_limits
 from cvguard.pipeline.ingest import Screening
 from cvguard.pipeline.redis_bus import DEFAULT_STREAM
-from cvguard.plugin import plugged
+from cvguard.plugin import Plugged, plugged
 from cvguard.policy import PolicyHolder
 from cvguard.store import EventStore
 from cvguard.store.counts import alert_counts
@@ -171,6 +172,8 @@ def create_app(
     shared = SharedView(client, dm_limits(settings)) if client is not None else None
     app.state.behaviour = (lambda: shared) if shared is not None else holder
     app.state.metrics = _registry(holder, verdicts, client)
+    if isinstance(provide, Plugged):  # the model port's counts (no plug-in: nothing to count)
+        app.state.metrics.register(PluginCollector(provide.stats))
     problems.install(app)
     app.include_router(health.router)
     docs.install(app)

@@ -136,6 +136,7 @@ class CascadeScreener(Screener):
         band: tuple[float, float] = DEFAULT_BAND,
         retry_after_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        stats: PortStats | None = None,
     ) -> None:
         super().__init__(
             lexicon=inner.lexicon, models=inner.models, taxonomy=inner.taxonomy,
@@ -145,7 +146,7 @@ class CascadeScreener(Screener):
         self.scorer = scorer
         self.band = check_band(band)
         self.retry_after_s = retry_after_s
-        self.stats = PortStats()
+        self.stats = stats if stats is not None else PortStats()
         self._clock = clock
         self._failed: tuple[float, str] | None = None  # (when, reason) of the last failure
         self._lock = threading.Lock()
