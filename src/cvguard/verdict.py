@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Source = Literal["lexicon", "pii", "model", "context"]
+
+
+class _NoScores(Mapping[str, float]):
+    """The empty ``model_scores`` every verdict the cascade did not touch shares (read-only,
+    hashable so it can be a dataclass default): screening builds no dict for it."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> float:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+NO_SCORES: Mapping[str, float] = _NoScores()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +73,7 @@ class Verdict:
     # The model port (detection.port): which model decided, "builtin" or the plug-in's name, and
     # the scores each model gave when the cascade consulted a plug-in ({} when it did not).
     decided_by: str = "builtin"
-    model_scores: dict[str, float] = field(default_factory=dict)
+    model_scores: Mapping[str, float] = NO_SCORES
 
     @property
     def top_category(self) -> str | None:
