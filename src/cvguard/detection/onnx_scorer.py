@@ -21,6 +21,7 @@ next call the cascade lets through, so a replaced file is picked up.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ import numpy as np
 from cvguard.detection.port import PluginConfigError, PluginFailure
 from cvguard.detection.wordpiece import WordPiece
 
+log = logging.getLogger(__name__)
 _TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -99,6 +101,8 @@ class OnnxScorer:
             raise
         except Exception as exc:  # a corrupt or foreign file: screening goes on without the plug-in
             self._session, self._load_error = None, f"{type(exc).__name__} loading {self.path.name}"
+            log.error("model plug-in %s did not load (%s); the built-in model decides until it does",
+                      self.name, self._load_error)
             return
         self._output = next((o for o in ("score", "logits") if o in outputs), outputs[0])
         meta = session.get_modelmeta()
