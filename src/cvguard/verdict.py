@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 Source = Literal["lexicon", "pii", "model", "context"]
-
-
-class _NoScores(Mapping[str, float]):
-    """The empty ``model_scores`` every verdict the cascade did not touch shares (read-only,
-    hashable so it can be a dataclass default): screening builds no dict for it."""
-
-    __slots__ = ()
-
-    def __getitem__(self, key: str) -> float:
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-    def __hash__(self) -> int:
-        return 0
-
-    def __repr__(self) -> str:
-        return "{}"
-
-
-NO_SCORES: Mapping[str, float] = _NoScores()
+BUILTIN = "builtin"  # decided_by of a verdict the built-in model decided
+_NO_SCORES: Mapping[str, float] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +48,18 @@ class Verdict:
     spans: tuple[Span, ...]
     versions: dict[str, str]
     notes: tuple[str, ...] = field(default=())  # context decisions, e.g. "reporting: quoted abuse"
-    # The model port (detection.port): which model decided, "builtin" or the plug-in's name, and
-    # the scores each model gave when the cascade consulted a plug-in ({} when it did not).
-    decided_by: str = "builtin"
-    model_scores: Mapping[str, float] = NO_SCORES
+
+    # The model port (detection.port) says which model decided and, when it consulted the
+    # platform's own model, each model's score: a plain verdict was decided by the built-in model
+    # alone. Properties, not fields, so that screening without a plug-in builds verdicts exactly
+    # as before (a frozen field costs a setattr per verdict); CascadeVerdict overrides them.
+    @property
+    def decided_by(self) -> str:
+        return BUILTIN
+
+    @property
+    def model_scores(self) -> Mapping[str, float]:
+        return _NO_SCORES
 
     @property
     def top_category(self) -> str | None:
@@ -93,3 +79,20 @@ class Verdict:
             "decided_by": self.decided_by,
             "model_scores": {k: round(v, 4) for k, v in self.model_scores.items()},
         }
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeVerdict(Verdict):
+    """A verdict the model port's cascade consulted the platform's own model for: ``decider`` is
+    the model that decided (``builtin`` when the plug-in failed), ``scores`` each model's score."""
+
+    decider: str = BUILTIN
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def decided_by(self) -> str:
+        return self.decider
+
+    @property
+    def model_scores(self) -> Mapping[str, float]:
+        return self.scores

@@ -175,12 +175,18 @@ def test_after_a_failure_the_plug_in_is_left_alone_for_a_while(tmp_path: Path) -
         [0.5, 1.5],  # outside [0, 1]
         [0.5, True],  # a bool is not a score
         [0.5, None],
+        np.array([[0.5, 0.5]]),  # an array of the wrong shape
     ],
 )
 def test_malformed_scores_are_refused(raw: object) -> None:
     with pytest.raises(PluginFailure) as info:
         valid_scores(raw, 2)
     assert info.value.reason == "malformed"
+
+
+def test_scores_may_be_numbers_or_a_numpy_array() -> None:
+    assert valid_scores([0, 1, 0.25], 3) == [0.0, 1.0, 0.25]
+    assert valid_scores(np.array([0.5, 0.75], dtype=np.float32), 2) == [0.5, 0.75]
 
 
 # --- the ONNX contract ----------------------------------------------------------------------

@@ -39,7 +39,7 @@ from typing import Protocol
 from cvguard.detection.screen import Screener
 from cvguard.errors import CvguardError
 from cvguard.taxonomy import severity_rank
-from cvguard.verdict import Verdict
+from cvguard.verdict import BUILTIN, CascadeVerdict, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,9 @@ def check_band(band: tuple[float, float]) -> tuple[float, float]:
 
 def valid_scores(raw: object, n: int) -> list[float]:
     """``raw`` as ``n`` probabilities, or PluginFailure("malformed") saying what is wrong with it."""
+    tolist = getattr(raw, "tolist", None)  # a numpy array from a custom scorer
+    if callable(tolist):
+        raw = tolist()
     if isinstance(raw, str | bytes) or not isinstance(raw, Sequence):
         raise PluginFailure("malformed", f"expected a list of {n} scores, got {type(raw).__name__}")
     if len(raw) != n:
@@ -231,7 +234,7 @@ class CascadeScreener(Screener):
         violating = [c for c, x in categories.items() if x >= self.threshold]
         severity = max((self._severity[c] for c in violating), key=severity_rank) if violating else None
         note = f"{self._note(v)}; {name} scored P(violation)={score:.2f} and decided"
-        return Verdict(
+        return CascadeVerdict(
             violation=bool(violating),
             score=max(categories.values(), default=score),
             severity=severity,
@@ -239,15 +242,15 @@ class CascadeScreener(Screener):
             spans=v.spans,
             versions={**v.versions, f"plugin.{name}": self.scorer.version},
             notes=(*v.notes, note),
-            decided_by=name,
-            model_scores={"builtin": v.score, name: score},
+            decider=name,
+            scores={BUILTIN: v.score, name: score},
         )
 
     def _fallback(self, v: Verdict, reason: str) -> Verdict:
         name = self.scorer.name
         note = f"{self._note(v)}; plug-in {name} unavailable ({reason}), the built-in model decided"
-        return Verdict(
+        return CascadeVerdict(
             violation=v.violation, score=v.score, severity=v.severity, categories=v.categories,
-            spans=v.spans, versions=v.versions, notes=(*v.notes, note), decided_by="builtin",
-            model_scores={"builtin": v.score},
+            spans=v.spans, versions=v.versions, notes=(*v.notes, note), decider=BUILTIN,
+            scores={BUILTIN: v.score},
         )
