@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from cvguard.config import Settings
 from cvguard.detection.port import CascadeScreener, PluginConfigError, PluginFailure, PortStats, Scorer
 from cvguard.detection.screen import Screener
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class HttpScorer:
@@ -37,6 +39,8 @@ class HttpScorer:
         token: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        import httpx  # here, not at import: every command imports this module, few use HTTP
+
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise PluginConfigError(f"the plug-in URL must be http(s)://host/…, got {url!r}")
@@ -44,10 +48,14 @@ class HttpScorer:
         self.name = name or parts.hostname
         self.version = "unversioned"
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.Client(timeout=httpx.Timeout(timeout_s), headers=headers, transport=transport)
+        self._client: Any = httpx.Client(
+            timeout=httpx.Timeout(timeout_s), headers=headers, transport=transport
+        )
         self._lock = threading.Lock()
 
     def score(self, texts: Sequence[str]) -> Sequence[float]:
+        import httpx
+
         try:
             response = self._client.post(self.url, json={"texts": list(texts)})
         except httpx.TimeoutException:
