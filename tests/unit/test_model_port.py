@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cvguard.config import Settings
 from cvguard.detection.onnx_scorer import OnnxScorer, _probabilities
 from cvguard.detection.port import CascadeScreener, PluginFailure, valid_scores
 from cvguard.detection.screen import Screener
 from cvguard.detection.wordpiece import WordPiece
-from cvguard.plugin import HttpScorer
+from cvguard.plugin import HttpScorer, Plugged, plugged
 from plugin_models import BAND, CLEAR, UNSURE, text_model, token_model
 
 
@@ -236,10 +237,12 @@ def test_wordpiece_splits_like_bert() -> None:
 class _Service(BaseHTTPRequestHandler):
     mode = "ok"
     bodies: list[dict[str, object]] = []  # noqa: RUF012 (the test's record of requests)
+    auth: list[str | None] = []  # noqa: RUF012
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Service.bodies.append(body)
+        _Service.auth.append(self.headers.get("Authorization"))
         if self.mode == "slow":
             time.sleep(1.0)
         answer: object = {"scores": [0.97 if t == UNSURE[0] else 0.05 for t in body["texts"]],
@@ -268,6 +271,7 @@ def service() -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _Service.bodies = []
+    _Service.auth = []
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/score"
     finally:
@@ -284,6 +288,15 @@ def test_an_http_scorer_decides_the_uncertain_texts_in_one_request(service: str)
     assert decided[0].violation and decided[0].decided_by == "platform-bert"
     assert not any(v.violation for v in decided[1:])
     assert decided[0].versions["plugin.platform-bert"] == "2026.11"
+
+
+def test_the_settings_build_an_http_scorer_that_sends_its_token(service: str) -> None:
+    settings = Settings(plugin_kind="http", plugin_url=service, plugin_token="s3cret", plugin_band=BAND)
+    assert "s3cret" not in repr(settings)
+    provide = plugged(settings)
+    assert isinstance(provide, Plugged) and provide.scorer.name == "127.0.0.1"  # the URL's host
+    (v,) = provide().screen_many([UNSURE[0]])
+    assert v.decided_by == "127.0.0.1" and _Service.auth == ["Bearer s3cret"]
 
 
 @pytest.mark.parametrize(
