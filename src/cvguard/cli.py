@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -48,6 +49,7 @@ from typer.core import TyperGroup
 from cvguard.config import Settings, get_settings, redact_url
 from cvguard.detection.screen import Screener
 from cvguard.errors import CvguardError, InputError, StoreError
+from cvguard.plugin import Plugged, plugged
 from cvguard.runtime import long_running
 from cvguard.verdict import Verdict
 
@@ -70,6 +72,20 @@ class _Commands(TyperGroup):
         except CvguardError as exc:
             Console(stderr=True, highlight=False).print(Text(f"error: {_printable(str(exc))}"))
             raise typer.Exit(EXIT_INPUT) from None
+        except ValidationError as exc:  # a CVGUARD_* setting is invalid: say which, exit 2
+            if exc.title != Settings.__name__:
+                raise
+            Console(stderr=True, highlight=False).print(Text(f"error: {_printable(_settings_problem(exc))}"))
+            raise typer.Exit(EXIT_INPUT) from None
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    problems = [
+        f"CVGUARD_{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"]
+        else e["msg"].removeprefix("Value error, ")
+        for e in exc.errors()
+    ]
+    return "invalid settings: " + "; ".join(problems)
 
 
 app = typer.Typer(
@@ -239,7 +255,7 @@ def screen(
     if (text is None) == (jsonl is None):
         raise typer.BadParameter("give either TEXT or --jsonl FILE", param_hint="TEXT / --jsonl")
     settings = get_settings()
-    screener = Screener.default()
+    screener = plugged(settings)()  # the built-in screener, or the cascade with the platform's model
     if text is not None:
         if len(text) > settings.max_text_chars:
             raise InputError(f"the text has {len(text)} characters; the limit is {settings.max_text_chars}")
@@ -448,7 +464,9 @@ def replay(
         with ExitStack() as stack:
             src = _open_pair(stack, events, "-")[0]
             dst, written = _open_alerts(stack, out)
-            pipeline = stack.enter_context(Pipeline.open(settings, batch_size=batch, offline=True))
+            pipeline = stack.enter_context(
+                Pipeline.open(settings, batch_size=batch, offline=True, screener=plugged(settings)())
+            )
             decided = _open_decisions(stack, decisions) if decisions is not None else None
 
             def write_decisions(made: Any) -> None:
@@ -617,7 +635,13 @@ def worker(
     import redis
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from cvguard.metrics import CountingScreening, StatsCollector, StreamCollector, VerdictTally
+    from cvguard.metrics import (
+        CountingScreening,
+        PluginCollector,
+        StatsCollector,
+        StreamCollector,
+        VerdictTally,
+    )
     from cvguard.pipeline.actions import AlertActions, policy_of
     from cvguard.pipeline.mcn import McnDesk
     from cvguard.pipeline.protection import PeopleBook
@@ -642,6 +666,7 @@ def worker(
         client.close()
         raise StoreError(f"Redis at {redact_url(url)} is unreachable ({type(exc).__name__}): start it, "
                          "or pass --redis / set CVGUARD_REDIS_URL") from None
+    provide = plugged(settings)  # the built-in screener, or the cascade with the platform's model
     store = EventStore.open(db or settings.database_url)
     tally = VerdictTally()
     stack = ExitStack()
@@ -656,7 +681,7 @@ def worker(
             bus=RedisStreamBus(client, stream=stream),
             behaviour=SharedBehaviour(client, lease_ms=lease_ms),
             store=store,
-            screener=CountingScreening(Screener.default(), tally),
+            screener=CountingScreening(provide(), tally),
             group=group,
             name=name or f"{socket.gethostname()}-{os.getpid()}",
             batch=batch,
@@ -679,6 +704,8 @@ def worker(
             registry = CollectorRegistry()
             registry.register(StatsCollector(lambda: w.stats, tally, aliases={"received": "entries"}))
             registry.register(StreamCollector(client, stream))
+            if isinstance(provide, Plugged):
+                registry.register(PluginCollector(provide.stats))
             server, _ = start_http_server(metrics_port, registry=registry)
             stack.callback(server.shutdown)
             log.info("worker %s: metrics on port %d", w.name, server.server_port)

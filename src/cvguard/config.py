@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 _SECRET_URLS = frozenset({"database_url", "redis_url"})
@@ -114,6 +114,19 @@ class Settings(BaseSettings):
     # each automatic shield or offer, and each policy the API puts in service. False: only what
     # people do is recorded.
     audit_automated: bool = True
+    # The model port (detection.port; docs/MODEL.md, "Plugging in your own model"): the platform's
+    # own classifier decides the texts whose built-in score falls in ``plugin_band`` [low, high).
+    # Unset kind: no plug-in, and screening is exactly the built-in screener.
+    plugin_kind: Literal["onnx", "http"] | None = None
+    plugin_path: Path | None = None  # onnx: the model file
+    plugin_vocab: Path | None = None  # onnx taking input_ids: the model's vocab.txt (WordPiece)
+    plugin_max_tokens: int = Field(default=128, ge=8, le=4096)
+    plugin_url: str | None = None  # http: POST {"texts": [...]} -> {"scores": [...]}
+    plugin_token: SecretStr | None = None  # http: sent as "Authorization: Bearer <token>"
+    plugin_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")
+    plugin_band: Annotated[tuple[float, float], NoDecode] = (0.35, 0.75)
+    plugin_timeout_ms: float = Field(default=300.0, gt=0, le=60_000)
+    plugin_retry_s: float = Field(default=5.0, ge=0)  # after a failure, the plug-in is left alone this long
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
@@ -134,6 +147,27 @@ class Settings(BaseSettings):
             if not re.match(r"^[a-z][a-z0-9_]{0,31}$", name):
                 raise ValueError(f"key group {name!r}: lower-case letters, digits and _, 1 to 32")
         return value
+
+    @field_validator("plugin_band", mode="before")
+    @classmethod
+    def _band(cls, value: object) -> object:
+        if isinstance(value, str):  # CVGUARD_PLUGIN_BAND=0.35,0.75
+            parts = [p.strip() for p in value.strip().strip("[]()").split(",")]
+            if len(parts) != 2:
+                raise ValueError("two numbers, low,high (e.g. 0.35,0.75)")
+            return tuple(parts)
+        return value
+
+    @model_validator(mode="after")
+    def _plugin(self) -> Settings:
+        low, high = self.plugin_band
+        if not 0.0 <= low < high <= 1.0:
+            raise ValueError(f"plugin_band: 0 <= low < high <= 1, got {low},{high}")
+        if self.plugin_kind == "onnx" and self.plugin_path is None:
+            raise ValueError("plugin_kind onnx needs plugin_path (CVGUARD_PLUGIN_PATH, the .onnx file)")
+        if self.plugin_kind == "http" and not self.plugin_url:
+            raise ValueError("plugin_kind http needs plugin_url (CVGUARD_PLUGIN_URL)")
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -17,6 +17,10 @@ scrape time from the running totals the pipeline and the workers already keep (`
     cvguard_stream_lag{group}, cvguard_stream_pending{group}    scale-out: entries not yet
                                          delivered to / not yet acknowledged by the workers' group
     cvguard_http_requests_total{method,route,status}, cvguard_http_request_seconds{method,route}
+    cvguard_plugin_texts_total{outcome}  the model port (only with a plug-in): uncertain texts the
+                                         plug-in decided, or the built-in decided and why
+                                         (unreachable, timeout, error, malformed, load, skipped)
+    cvguard_plugin_calls_total, cvguard_plugin_seconds_total   calls to the plug-in, time in them
 
 Fields are read by name with a default of 0, so a collector works with older or newer stats.
 """
@@ -229,3 +233,27 @@ class HttpMetricsMiddleware:
             method = str(scope.get("method", ""))
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+class PluginCollector(Collector):
+    """The model port's totals (``detection.port.PortStats``), read at scrape time."""
+
+    def __init__(self, stats: Any) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._stats.snapshot()
+        texts = CounterMetricFamily(
+            "cvguard_plugin_texts", "Uncertain texts: decided by the plug-in, or by the built-in model "
+            "and why.", labels=["outcome"],
+        )
+        texts.add_metric(["decided"], snap["decided"])
+        for reason, n in sorted(snap["fallbacks"].items()):
+            texts.add_metric([reason], n)
+        yield texts
+        calls = CounterMetricFamily("cvguard_plugin_calls", "Calls to the plug-in model.")
+        calls.add_metric([], snap["calls"])
+        yield calls
+        seconds = CounterMetricFamily("cvguard_plugin_seconds", "Seconds spent in plug-in calls.")
+        seconds.add_metric([], snap["seconds"])
+        yield seconds

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 Source = Literal["lexicon", "pii", "model", "context"]
+BUILTIN = "builtin"  # decided_by of a verdict the built-in model decided
+_NO_SCORES: Mapping[str, float] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,18 @@ class Verdict:
     versions: dict[str, str]
     notes: tuple[str, ...] = field(default=())  # context decisions, e.g. "reporting: quoted abuse"
 
+    # The model port (detection.port) says which model decided and, when it consulted the
+    # platform's own model, each model's score: a plain verdict was decided by the built-in model
+    # alone. Properties, not fields, so that screening without a plug-in builds verdicts exactly
+    # as before (a frozen field costs a setattr per verdict); CascadeVerdict overrides them.
+    @property
+    def decided_by(self) -> str:
+        return BUILTIN
+
+    @property
+    def model_scores(self) -> Mapping[str, float]:
+        return _NO_SCORES
+
     @property
     def top_category(self) -> str | None:
         if not self.categories:
@@ -60,4 +76,23 @@ class Verdict:
             "spans": [s.to_dict() for s in self.spans],
             "versions": dict(self.versions),
             "notes": list(self.notes),
+            "decided_by": self.decided_by,
+            "model_scores": {k: round(v, 4) for k, v in self.model_scores.items()},
         }
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeVerdict(Verdict):
+    """A verdict the model port's cascade consulted the platform's own model for: ``decider`` is
+    the model that decided (``builtin`` when the plug-in failed), ``scores`` each model's score."""
+
+    decider: str = BUILTIN
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def decided_by(self) -> str:
+        return self.decider
+
+    @property
+    def model_scores(self) -> Mapping[str, float]:
+        return self.scores

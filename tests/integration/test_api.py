@@ -45,7 +45,8 @@ def test_single_text_gives_one_verdict_with_original_offsets(client: TestClient)
     r = client.post("/v1/screen", json={"text": DOXXING})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"violation", "score", "severity", "categories", "spans", "versions", "notes"}
+    assert set(body) == {"violation", "score", "severity", "categories", "spans", "versions", "notes",
+                         "decided_by", "model_scores"}
     assert 0.0 <= body["score"] <= 1.0
     assert body["versions"]
     # the phone number is reported as PII at its place in the text as sent

@@ -53,7 +53,8 @@ def test_screen_text_json_is_the_verdict_contract() -> None:
     result = runner.invoke(app, ["screen", "--json", DOXXING])
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.stdout)
-    assert set(verdict) == {"violation", "score", "severity", "categories", "spans", "versions", "notes"}
+    assert set(verdict) == {"violation", "score", "severity", "categories", "spans", "versions", "notes",
+                         "decided_by", "model_scores"}
     assert any(DOXXING[s["start"] : s["end"]] == "13812345678" for s in verdict["spans"])
 
 

@@ -45,6 +45,7 @@ from cvguard.metrics import (
     CountingScreening,
     HttpMetrics,
     HttpMetricsMiddleware,
+    PluginCollector,
     StatsCollector,
     StreamCollector,
     VerdictTally,
@@ -53,6 +54,7 @@ from cvguard.pipeline import Pipeline
 from cvguard.pipeline.engine import dm_limits
 from cvguard.pipeline.ingest import Screening
 from cvguard.pipeline.redis_bus import DEFAULT_STREAM
+from cvguard.plugin import Plugged, plugged
 from cvguard.policy import PolicyHolder
 from cvguard.store import EventStore
 from cvguard.store.counts import alert_counts
@@ -118,7 +120,8 @@ def create_app(
     """Build the API. ``screener`` defaults to the packaged one, loaded on first use; ``pipeline``
     to one on ``settings.database_url``, opened on first use (a pipeline passed in is not closed)."""
     settings = settings if settings is not None else get_settings()
-    provide: Callable[[], Screener] = (lambda: screener) if screener is not None else Screener.default
+    # the packaged screener, or the cascade with the platform's own model (bad plug-in settings stop here)
+    provide: Callable[[], Screener] = (lambda: screener) if screener is not None else plugged(settings)
     verdicts = VerdictTally()
     policy: PolicySource = policy_source(settings)  # decisions (api.policy); hot reload of a policy file
     trail = audit.AuditHolder(settings)
@@ -173,6 +176,8 @@ def create_app(
     shared = SharedView(client, dm_limits(settings)) if client is not None else None
     app.state.behaviour = (lambda: shared) if shared is not None else holder
     app.state.metrics = _registry(holder, verdicts, client)
+    if isinstance(provide, Plugged):  # the model port's counts (no plug-in: nothing to count)
+        app.state.metrics.register(PluginCollector(provide.stats))
     problems.install(app)
     app.include_router(health.router)
     docs.install(app)

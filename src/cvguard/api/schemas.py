@@ -89,6 +89,16 @@ class VerdictOut(BaseModel):
     spans: list[SpanOut]
     versions: dict[str, str]
     notes: list[str]
+    decided_by: str = Field(
+        default="builtin",
+        description='Which model decided: "builtin", or the name of the platform\'s own model when the '
+        "built-in model was uncertain and the model port's plug-in scored the text.",
+    )
+    model_scores: dict[str, float] = Field(
+        default_factory=dict,
+        description="Each model's score when the plug-in was consulted (built-in and plug-in); "
+        "empty otherwise. A plug-in that failed has no score here and a note says why.",
+    )
 
     @classmethod
     def of(cls, verdict: Verdict) -> VerdictOut:
