@@ -17,9 +17,11 @@ from cvguard.api.auth import AUTH_RESPONSES, Authenticator, guard
 from cvguard.api.limits import BodyLimit
 from cvguard.api.policy import FeedHolder, PolicySource, policy_source
 from cvguard.api.reportdesk import MarkedOrFlagged, ReportDesk
+from cvguard.api.reviewdesk import ReviewDesk
 from cvguard.api.routes import (
     actions,
     alerts,
+    appeals,
     asks,
     audit,
     decisions,
@@ -31,6 +33,7 @@ from cvguard.api.routes import (
     nudges,
     protection,
     reports,
+    review,
     screen,
     targets,
 )
@@ -131,6 +134,7 @@ def create_app(
             holder.close()
             feed.close()
             desk.close()
+            review_desk.close()
             vault.close()
             trail.close()
             auth.close()
@@ -158,6 +162,9 @@ def create_app(
     desk = ReportDesk(settings)
     app.state.reports = desk
     desk.groups = MarkedOrFlagged(lambda: _people(app), lambda: EventMinorFlags(desk.store))
+    # the review queue and appeals (api.reviewdesk); ``review_desk.enforcement`` takes the ledger
+    review_desk = ReviewDesk(settings)
+    app.state.review = review_desk
     vault = evidence.VaultHolder(settings)
     app.state.vault = vault
     trail = audit.AuditHolder(settings)
@@ -206,6 +213,13 @@ def create_app(
     # a person's shield, key groups and filtered folder: owner_or_staff per route (api.routes.protection)
     people = [Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))]
     app.include_router(protection.router, dependencies=people, responses=AUTH_RESPONSES)
+    # the review queue: moderators write, auditors read; appeals: a platform call made for the
+    # sanctioned account or staff (checked per route, api.routes.appeals)
+    app.include_router(review.router, dependencies=moderation, responses=AUTH_RESPONSES)
+    appeal_access = [
+        Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))
+    ]
+    app.include_router(appeals.router, dependencies=appeal_access, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))

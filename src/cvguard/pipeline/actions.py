@@ -39,7 +39,7 @@ safe (what a lower level caused is planned again under the same keys).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -50,7 +50,7 @@ from cvguard.config import Settings
 from cvguard.events import Event
 from cvguard.pipeline.context import DecisionContext
 from cvguard.policy import CompiledPolicy, DecisionInput, PolicyHolder, default_policy
-from cvguard.policy.feed import PlannedAction, again_key, plan_alert, plan_undo
+from cvguard.policy.feed import PlannedAction, again_key, plan_alert, plan_undo, spare_people_decisions
 from cvguard.store.actions import ActionFeed, FeedEntry
 from cvguard.store.records import StoredAlert
 from cvguard.verdict import Verdict
@@ -154,6 +154,8 @@ class AlertActions:
     ) -> None:
         self.feed, self.store, self.policy, self.lookback = feed, store, policy, lookback
         self.protection = protection  # auto-shields and offers (pipeline.protection); None: none
+        # which of some events a person decided (store.review): nothing automatic acts on them
+        self.people_decided: Callable[[Sequence[str]], Collection[str]] | None = None
 
     def on_alerts(
         self, alerts: Sequence[Alert], *, now: datetime | None = None, behaviour: object = None
@@ -198,6 +200,8 @@ class AlertActions:
         # leader only here, with its alert emissions)
         due = [] if self.protection is None or now is None else self.protection.reminders(now)
         planned += due
+        if self.people_decided is not None:
+            planned = spare_people_decisions(planned, self.people_decided)
         if not planned:
             return []
         entries = self.feed.append(planned)

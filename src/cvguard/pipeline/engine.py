@@ -71,6 +71,7 @@ from cvguard.pipeline.ingest import (
     store_screened,
 )
 from cvguard.pipeline.protection import PeopleBook
+from cvguard.pipeline.review import ReviewIntake
 from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.protection.dm import DmGuard, DmLimits, Escalation
 from cvguard.store import EventStore
@@ -80,6 +81,7 @@ from cvguard.store.dm import EscalationStore
 from cvguard.store.people import PeopleStore
 from cvguard.store.port import DecisionStore, SnapshotStore
 from cvguard.store.retention import TextRetention
+from cvguard.store.review import ReviewStore
 from cvguard.verdict import Verdict
 from cvguard.vocabulary import SUBJECT_TYPES
 
@@ -224,6 +226,7 @@ class Pipeline:
         dm_rules: bool = True,
         escalations: EscalationSink | None = None,
         people: PeopleBook | None = None,
+        review: ReviewIntake | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -258,6 +261,7 @@ class Pipeline:
         self.dm: DmGuard | None = (dm if dm is not None else DmGuard()) if dm_rules else None
         self.escalations = escalations
         self._unescalated: dict[str, Escalation] = {}
+        self.review = review  # the staff review queue (pipeline.review); None: nothing queued
 
     @classmethod
     def open(
@@ -316,6 +320,10 @@ class Pipeline:
             pipeline.actions = AlertActions(
                 ActionFeed(store.engine), store, lambda: compiled(active.policy), protection=people
             )
+            # the review queue; a person's content decision keeps the feed's re-decisions off it
+            review = ReviewStore(store.engine)
+            pipeline.review = ReviewIntake(review, minor=lambda u: "minor" in people.groups_of(u))
+            pipeline.actions.people_decided = review.person_decided
             pipeline.resume()
         except BaseException:
             store.close()
@@ -464,6 +472,8 @@ class Pipeline:
                 decisions, shadow = decided.decisions, decided.shadow
                 with paused_gc():
                     self._save_decisions(decided.records)
+                if self.review is not None:
+                    self.review.held(fresh, decisions)
                 if people is not None:
                     self._protect(fresh, decisions)
                 stats.decisions += len(decisions)
@@ -535,6 +545,8 @@ class Pipeline:
         if self._unsaved:
             self.store.upsert_alerts(list(self._unsaved.values()))  # a StoreError leaves them pending
             self._unsaved.clear()
+        if self.review is not None and alerts:
+            self.review.alerts(alerts)
         if self.actions is not None:  # every emission, in order; a failure retries with the next batch
             self._unplanned.extend(alerts)
             if self._unplanned:
@@ -555,8 +567,11 @@ class Pipeline:
             log.info("dm escalation %s: %d abusive messages", e.escalation_id, e.count)
             self._unescalated[e.escalation_id] = e  # the newest version of each
         if self.escalations is not None and self._unescalated:
-            self.escalations.upsert(list(self._unescalated.values()))  # a StoreError leaves them pending
+            saved = list(self._unescalated.values())
+            self.escalations.upsert(saved)  # a StoreError leaves them pending
             self._unescalated.clear()
+            if self.review is not None:
+                self.review.escalations(saved)
         elif self.escalations is None:
             self._unescalated.clear()
     def _protect(self, fresh: Sequence[tuple[Event, Verdict]], decisions: Sequence[Decision]) -> None:

@@ -269,6 +269,10 @@ def set_status(
         and changed.resolved_at is None
     ):
         redo_reopened(request.app.state.feed(), alert_id, version)
+    if change.status in ("resolved", "false_positive"):  # its review item, if any, is settled
+        from cvguard.api.routes.review import settled_elsewhere
+
+        settled_elsewhere(request, "alert", alert_id, change.status)
     record(request, "alert.status", ("alert", alert_id), inputs=change.model_dump(mode="json"),
            before=_state(before), after=_state(changed), policy_version=version)
     return _detail(store, changed)
