@@ -163,9 +163,9 @@ class ReviewStore(StoreBase):
             done = c.execute(
                 self._insert(m.review_items).values(ordered).on_conflict_do_nothing(
                     index_elements=["kind", "ref_id"]
-                )
+                ).returning(m.review_items.c.item_id)
             )
-            return int(done.rowcount or 0)
+            return len(done.all())
 
     def get(self, item_id: str) -> ReviewItem | None:
         with self._tx() as c:
