@@ -197,7 +197,7 @@ def get_item(item_id: ItemId, request: Request) -> ItemOut:
 )
 def assign_item(item_id: ItemId, body: AssignIn, request: Request, who: ModeratorDep) -> ItemOut:
     desk = desk_of(request)
-    assignee = body.assignee or actor(who)
+    assignee = body.assignee or who.label
     try:
         changed = desk.store.assign(item_id, assignee=assignee, now=desk.now())
     except AlreadyDecided as exc:
