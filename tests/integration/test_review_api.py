@@ -25,7 +25,7 @@ from cvguard.events import Event, parse_event
 from cvguard.pipeline.actions import AlertActions
 from cvguard.pipeline.review import ReviewIntake
 from cvguard.policy import DecisionInput, decide, default_policy
-from cvguard.policy.feed import plan_alert
+from cvguard.policy.feed import PlannedAction, plan_alert
 from cvguard.store.actions import FeedEntry
 from cvguard.store.records import StoredAlert
 from cvguard.verdict import Span, Verdict
@@ -344,6 +344,21 @@ def test_an_alert_marked_false_positive_from_the_queue(app: FastAPI, clock: Cloc
     intake = ReviewIntake(app.state.review.store, wall=clock)
     watch = Alert("pile_on:user:t8:1", "pile_on", "user", "t8", "watch", T0, T0)
     assert intake.alerts([alert, watch]) == 1  # a watch does not enter the queue
+    # what the alert caused: fold ex and ey; a moderator then removed ex
+    caused = [
+        PlannedAction(
+            key=f"{alert.alert_id}/event:{e}/fold",
+            kind="fold",
+            surface="comment",
+            subject_type="event",
+            subject=e,
+            reason="pile-on",
+            alert_id=alert.alert_id,
+        )
+        for e in ("ex", "ey")
+    ]
+    app.state.feed().append(caused)
+    app.state.review.store.record_person("ex", action="remove", actor="carol", at=T0)
     with staff(app, "moderator", "alice") as alice:
         item = the_item(alice, "alert", alert.alert_id)
         assert item["priority"] == "urgent"
@@ -351,6 +366,10 @@ def test_an_alert_marked_false_positive_from_the_queue(app: FastAPI, clock: Cloc
         assert out.status_code == 200, out.text
         stored = alice.get(f"/v1/alerts/{alert.alert_id}").json()
         assert stored["status"] == "false_positive"
+    # the false positive undoes the fold of ey, not the moderator's removal of ex
+    undone = [e for e in feed(app) if e.undoes is not None]
+    assert [(e.kind, e.subject) for e in undone] == [("unfold", "ey")]
+    assert out.json()["feed_keys"] == [undone[0].key]
 
 
 # -- appeals --------------------------------------------------------------------------------------

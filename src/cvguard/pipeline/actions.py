@@ -24,6 +24,9 @@ at warning or above against a user also turns a key-group member's shield on (``
 or offers one to anyone else (``offer_protection``), appended in the same call, after the alert's
 own actions; the shield or offer is written once the append succeeded.
 
+Content a person decided (``store.review``: ``people_decided``) is left alone: no action planned
+here, nor its undo, touches it (a person's decision beats an automatic one).
+
 An alert a person marked ``false_positive`` acts no more (its actions were undone when it was
 marked: ``api/routes/alerts.py`` appends :func:`undo_false_positive`). A person who reopens it
 (``open`` or ``acknowledged`` again) has what the marking undid done again
@@ -89,20 +92,31 @@ def policy_of(settings: Settings) -> Callable[[], CompiledPolicy]:
 
 
 def undo_false_positive(
-    feed: ActionFeed, alert_id: str, policy_version: str | None = None
+    feed: ActionFeed,
+    alert_id: str,
+    policy_version: str | None = None,
+    *,
+    people_decided: Callable[[Sequence[str]], Collection[str]] | None = None,
 ) -> list[FeedEntry]:
-    """A person closed ``alert_id`` as a false positive: undo everything it caused (once)."""
+    """A person closed ``alert_id`` as a false positive: undo everything it caused (once), but on
+    content a person decided (``people_decided``, ``store.review``)."""
     planned = plan_undo(
         alert_id,
         feed.caused_by(alert_id),
         policy_version=policy_version,
         reason=f"alert {alert_id} marked a false positive: what it caused is undone",
     )
+    if people_decided is not None:
+        planned = spare_people_decisions(planned, people_decided)
     return feed.append(planned)
 
 
 def redo_reopened(
-    feed: ActionFeed, alert_id: str, policy_version: str | None = None
+    feed: ActionFeed,
+    alert_id: str,
+    policy_version: str | None = None,
+    *,
+    people_decided: Callable[[Sequence[str]], Collection[str]] | None = None,
 ) -> list[FeedEntry]:
     """A person reopened ``alert_id`` after marking it a false positive: each action the marking
     undid (the latest of each subject and kind, unless one like it is still in effect) is done
@@ -137,6 +151,8 @@ def redo_reopened(
         for ident, c in latest.items()
         if ident not in live
     ]
+    if people_decided is not None:
+        planned = spare_people_decisions(planned, people_decided)
     return feed.append(planned)
 
 

@@ -261,14 +261,14 @@ def set_status(
         raise _not_found(alert_id)
     version = request.app.state.policy.policy.version
     if change.status == "false_positive":
-        undo_false_positive(request.app.state.feed(), alert_id, version)
+        undo_false_positive(request.app.state.feed(), alert_id, version, people_decided=_spared(request))
     elif (
         change.status in ("open", "acknowledged")
         and before is not None
         and before.status == "false_positive"
         and changed.resolved_at is None
     ):
-        redo_reopened(request.app.state.feed(), alert_id, version)
+        redo_reopened(request.app.state.feed(), alert_id, version, people_decided=_spared(request))
     if change.status in ("resolved", "false_positive"):  # its review item, if any, is settled
         from cvguard.api.routes.review import settled_elsewhere
 
@@ -276,6 +276,11 @@ def set_status(
     record(request, "alert.status", ("alert", alert_id), inputs=change.model_dump(mode="json"),
            before=_state(before), after=_state(changed), policy_version=version)
     return _detail(store, changed)
+
+
+def _spared(request: Request) -> Any:
+    """Which events a person decided (the review store): the feed leaves them alone."""
+    return request.app.state.review.store.person_decided
 
 
 def _state(alert: StoredAlert | None) -> dict[str, Any] | None:

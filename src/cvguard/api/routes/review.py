@@ -325,7 +325,10 @@ def _alert(request: Request, item: ReviewItem, body: DecisionIn, who: Principal)
     if status != "false_positive":
         return []
     version = request.app.state.policy.policy.version
-    return [e.key for e in undo_false_positive(_feed(request), item.ref_id, version)]
+    undone = undo_false_positive(
+        _feed(request), item.ref_id, version, people_decided=desk_of(request).store.person_decided
+    )
+    return [e.key for e in undone]
 
 
 # -- what other routes tell the queue -------------------------------------------------------------
