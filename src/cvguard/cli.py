@@ -617,11 +617,13 @@ def worker(
     from cvguard.pipeline.actions import AlertActions, policy_of
     from cvguard.pipeline.protection import PeopleBook
     from cvguard.pipeline.redis_bus import RedisStreamBus
+    from cvguard.pipeline.review import ReviewIntake
     from cvguard.pipeline.shared_state import SharedBehaviour
     from cvguard.pipeline.worker import FAULT_ENV, Worker
     from cvguard.store import EventStore
     from cvguard.store.actions import ActionFeed
     from cvguard.store.people import PeopleStore
+    from cvguard.store.review import ReviewStore
 
     settings = get_settings()
     url = redis_url or settings.redis_url
@@ -639,7 +641,13 @@ def worker(
     store = EventStore.open(db or settings.database_url)
     tally = VerdictTally()
     stack = ExitStack()
+    review = ReviewStore(store.engine)  # alerts into the review queue; people's decisions kept
     try:
+        actions = AlertActions(
+            ActionFeed(store.engine), store, policy_of(settings),
+            protection=PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups),
+        )
+        actions.people_decided = review.person_decided
         w = Worker(
             bus=RedisStreamBus(client, stream=stream),
             behaviour=SharedBehaviour(client, lease_ms=lease_ms),
@@ -654,10 +662,8 @@ def worker(
             text_retention_days=settings.text_retention_days,
             fault=os.environ.get(FAULT_ENV),
             max_skew_s=settings.max_clock_skew_s,
-            actions=AlertActions(
-                ActionFeed(store.engine), store, policy_of(settings),
-                protection=PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups),
-            ),
+            actions=actions,
+            review=ReviewIntake(review),
         )
         signal.signal(signal.SIGTERM, w.stop)
         signal.signal(signal.SIGINT, w.stop)

@@ -47,6 +47,7 @@ from cvguard.pipeline.clock import WallClock, WallGate, wall_clock
 from cvguard.pipeline.engine import DEFAULT_SKEW_S
 from cvguard.pipeline.ingest import Screening, refusals, store_screened
 from cvguard.pipeline.redis_bus import Entry, RedisStreamBus, StreamId, stream_id
+from cvguard.pipeline.review import ReviewIntake
 from cvguard.pipeline.shared_state import SharedBehaviour, alert_json
 from cvguard.progress import ProgressLog
 from cvguard.store import EventStore
@@ -113,6 +114,7 @@ class Worker:
         max_skew_s: float = DEFAULT_SKEW_S,
         wall: WallClock = wall_clock,
         actions: AlertActions | None = None,
+        review: ReviewIntake | None = None,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
@@ -124,6 +126,7 @@ class Worker:
         self.gate = WallGate(max_skew_s, wall)
         self.retention = TextRetention.of(store, text_retention_days, wall=wall)  # applied by the leader
         self.actions = actions  # feed actions from the alerts this worker stores (pipeline.actions)
+        self.review = review  # alerts at warning+ into the staff review queue (pipeline.review)
         self.stats = WorkerStats()
         self._stopping = False
         self._fault = _parse_fault(fault)
@@ -292,6 +295,8 @@ class Worker:
         storable = [a for a in alerts if a.subject_type in SUBJECT_TYPES]
         if storable:
             self.store.upsert_alerts(storable)
+            if self.review is not None:
+                self.review.alerts(storable)
 
     def _plan(self, alerts: Sequence[Alert]) -> None:
         if self.actions is not None and alerts:
