@@ -32,6 +32,9 @@ What the pipeline guarantees:
 - **Protection after deciding.** Decisions read the targets' key groups and shields from an
   in-memory cache (``pipeline.protection``); what a decision holds back from a person goes to
   their filtered folder, and shields near their end get their reminder in the feed.
+- **Review after storing.** Held decisions, alerts at warning or above and DM escalations enter
+  the staff review queue once stored (``pipeline.review``); the feed leaves content a person
+  decided alone.
 - **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
   events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
   (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding
@@ -543,10 +546,11 @@ class Pipeline:
             self._unsaved.pop(alert.alert_id, None)
             self._unsaved[alert.alert_id] = alert
         if self._unsaved:
-            self.store.upsert_alerts(list(self._unsaved.values()))  # a StoreError leaves them pending
+            saved = list(self._unsaved.values())
+            self.store.upsert_alerts(saved)  # a StoreError leaves them pending
             self._unsaved.clear()
-        if self.review is not None and alerts:
-            self.review.alerts(alerts)
+            if self.review is not None:  # the staff review queue: those at warning or above
+                self.review.alerts(saved)
         if self.actions is not None:  # every emission, in order; a failure retries with the next batch
             self._unplanned.extend(alerts)
             if self._unplanned:
