@@ -3,8 +3,8 @@ queue's rules (``review/data/review.yaml``), the clock, and the enforcement behi
 
 ``enforcement`` is what appeals need of the violation ledger and the sanction ladder
 (``cvguard.enforcement.Enforcement``: read a sanction, reverse it); None until the app is given
-one, and then appeals answer 503. ``clock`` stamps filing, assignment and decisions and tells
-what is overdue: the wall clock, injected in tests.
+one, and until then appeals answer 404 (no sanction is kept here). ``clock`` stamps filing,
+assignment and decisions and tells what is overdue: the wall clock, injected in tests.
 """
 
 from __future__ import annotations

@@ -78,9 +78,8 @@ class AppealOut(BaseModel):
 def _enforcement(request: Request) -> Enforcement:
     enforcement: Enforcement | None = desk_of(request).enforcement
     if enforcement is None:
-        raise HTTPException(
-            503, "sanctions are not kept by this deployment: no appeal can be filed or decided"
-        )
+        # no ledger here: there is no such sanction (a 4xx: nothing the caller can retry into)
+        raise HTTPException(404, "sanctions are not kept by this deployment: there is nothing to appeal")
     return enforcement
 
 
@@ -162,9 +161,8 @@ def check_reviewer(desk: ReviewDesk, appeal_id: str, who: Principal) -> Appeal:
     response_model=AppealOut,
     status_code=201,
     responses={
-        404: {**_PROBLEM, "description": "No such sanction."},
+        404: {**_PROBLEM, "description": "No such sanction (or no sanctions kept here)."},
         409: {**_PROBLEM, "description": "Appealed already, or the appeal window closed."},
-        503: {**_PROBLEM, "description": "No sanctions are kept here."},
     },
     summary="Appeal a sanction (for the sanctioned account)",
 )
@@ -209,8 +207,7 @@ def file_appeal(sanction_id: SanctionId, body: AppealIn, request: Request, princ
 @router.get(
     "/sanctions/{sanction_id}/appeal",
     response_model=AppealOut,
-    responses={404: {**_PROBLEM, "description": "No such sanction, or no appeal against it."},
-               503: {**_PROBLEM, "description": "No sanctions are kept here."}},
+    responses={404: {**_PROBLEM, "description": "No such sanction, or no appeal against it."}},
     summary="The appeal against a sanction",
 )
 def get_appeal(sanction_id: SanctionId, request: Request, principal: Caller) -> AppealOut:
