@@ -187,3 +187,24 @@ def test_the_rules_file_is_validated(tmp_path: Path, text: str, message: str) ->
     with pytest.raises(DataError) as caught:
         load_rules(path)
     assert message in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_the_feed_spares_content_a_person_decided() -> None:
+    from cvguard.policy.feed import PlannedAction, spare_people_decisions
+
+    def act(subject: str, subject_type: str = "event") -> PlannedAction:
+        return PlannedAction(f"k/{subject}", "fold", "comment", subject_type, subject, "why")
+
+    asked: list[list[str]] = []
+
+    def decided(events: list[str]) -> set[str]:
+        asked.append(list(events))
+        return {"e1", "tp1"}
+
+    planned = [act("e1"), act("e2"), act("tp1", "topic")]
+    kept = spare_people_decisions(planned, decided)  # type: ignore[arg-type]
+    # e1 a person decided; a topic of the same id is no content decision
+    assert [p.subject for p in kept] == ["e2", "tp1"]
+    assert asked == [["e1", "e2"]]  # one read, events only
+    assert spare_people_decisions([act("tp1", "topic")], decided) == [act("tp1", "topic")]  # type: ignore[arg-type]
+    assert len(asked) == 1  # no event planned: no read
