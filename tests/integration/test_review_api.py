@@ -366,6 +366,16 @@ def test_an_alert_marked_false_positive_from_the_queue(app: FastAPI, clock: Cloc
         assert out.status_code == 200, out.text
         stored = alice.get(f"/v1/alerts/{alert.alert_id}").json()
         assert stored["status"] == "false_positive"
+    # an alert resolved on its own route settles its item
+    other = Alert("incitement:user:t7:1", "incitement", "user", "t7", "warning", T0, T0)
+    app.state.pipeline().store.upsert_alert(other)
+    intake.alerts([other])
+    with api_client(app, role="moderator") as mod:
+        assert [
+            i["ref_id"] for i in mod.get("/v1/review/queue", params={"kind": "alert"}).json()["items"]
+        ] == [other.alert_id]
+        assert mod.patch(f"/v1/alerts/{other.alert_id}", json={"status": "resolved"}).status_code == 200
+        assert mod.get("/v1/review/queue", params={"kind": "alert"}).json()["items"] == []
     # the false positive undoes the fold of ey, not the moderator's removal of ex
     undone = [e for e in feed(app) if e.undoes is not None]
     assert [(e.kind, e.subject) for e in undone] == [("unfold", "ey")]
