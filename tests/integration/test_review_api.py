@@ -27,6 +27,7 @@ from cvguard.pipeline.review import ReviewIntake
 from cvguard.policy import DecisionInput, decide, default_policy
 from cvguard.policy.feed import PlannedAction, plan_alert
 from cvguard.store.actions import FeedEntry
+from cvguard.store.decisions import DecisionRecord
 from cvguard.store.records import StoredAlert
 from cvguard.verdict import Span, Verdict
 
@@ -237,6 +238,13 @@ def test_held_content_approved_is_restored_and_a_later_alert_does_not_hide_it(
 
 def test_remove_held_content(app: FastAPI, clock: Clock) -> None:
     hold(app, clock, "e5")
+    # the decision as recorded at ingest (the pipeline's store)
+    decision = decide(
+        POLICY, DecisionInput(surface="comment", event_id="e5", verdict=verdict("defamation", 0.6, "illegal"))
+    )
+    app.state.pipeline().store.add_decisions([DecisionRecord.of(decision, T0, whole=True)])
+    with api_client(app, role="platform") as platform:
+        assert platform.get("/v1/decisions/e5").json()["person"] is None
     with api_client(app, role="moderator") as mod:
         item = the_item(mod, "held", "e5")
         out = mod.post(
@@ -245,6 +253,9 @@ def test_remove_held_content(app: FastAPI, clock: Clock) -> None:
         assert out.status_code == 200, out.text
     assert [(e.kind, e.subject) for e in feed(app)] == [("remove", "e5")]
     assert app.state.review.store.person_decision("e5").action == "remove"
+    with api_client(app, role="platform") as platform:  # what the platform reads of the event's decision
+        read = platform.get("/v1/decisions/e5").json()
+    assert read["action"] == "hold_for_review" and read["person"]["action"] == "remove"
 
 
 # -- who may do what ------------------------------------------------------------------------------
