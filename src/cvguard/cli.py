@@ -646,12 +646,14 @@ def worker(
     from cvguard.pipeline.mcn import McnDesk
     from cvguard.pipeline.protection import PeopleBook
     from cvguard.pipeline.redis_bus import RedisStreamBus
+    from cvguard.pipeline.review import ReviewIntake
     from cvguard.pipeline.shared_state import SharedBehaviour
     from cvguard.pipeline.worker import FAULT_ENV, Worker
     from cvguard.store import EventStore
     from cvguard.store.actions import ActionFeed
     from cvguard.store.mcns import McnStore
     from cvguard.store.people import PeopleStore
+    from cvguard.store.review import ReviewStore
 
     settings = get_settings()
     url = redis_url or settings.redis_url
@@ -670,6 +672,7 @@ def worker(
     store = EventStore.open(db or settings.database_url)
     tally = VerdictTally()
     stack = ExitStack()
+    review = ReviewStore(store.engine)  # alerts into the review queue; people's decisions kept
     try:
         feed = ActionFeed(store.engine)
         people = PeopleBook(PeopleStore(store.engine), extra_groups=settings.extra_key_groups)
@@ -677,6 +680,8 @@ def worker(
             from cvguard.store.audit import AuditLog
 
             feed.audit = people.audit = AuditLog(store.engine)
+        actions = AlertActions(feed, store, policy_of(settings), protection=people)
+        actions.people_decided = review.person_decided
         w = Worker(
             bus=RedisStreamBus(client, stream=stream),
             behaviour=SharedBehaviour(client, lease_ms=lease_ms),
@@ -691,11 +696,9 @@ def worker(
             text_retention_days=settings.text_retention_days,
             fault=os.environ.get(FAULT_ENV),
             max_skew_s=settings.max_clock_skew_s,
-            actions=AlertActions(
-                feed, store, policy_of(settings),
-                protection=people,
-            ),
+            actions=actions,
             mcn=McnDesk(McnStore(store.engine)),
+            review=ReviewIntake(review),
         )
         signal.signal(signal.SIGTERM, w.stop)
         signal.signal(signal.SIGINT, w.stop)

@@ -10,6 +10,7 @@ import pytest
 CORE = Path(__file__).resolve().parents[2] / "src" / "cvguard"
 PURE = [
     "audit", "detection", "behavior", "policy", "protection", "reports", "evidence", "taxonomy.py",
+    "review",
     "events.py", "verdict.py", "vocabulary.py",
 ]
 FORBIDDEN = {

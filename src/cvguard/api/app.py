@@ -18,9 +18,11 @@ from cvguard.api.limits import BodyLimit
 from cvguard.api.policy import FeedHolder, PolicySource, policy_source
 from cvguard.api.policyaudit import PolicyInService
 from cvguard.api.reportdesk import MarkedOrFlagged, ReportDesk
+from cvguard.api.reviewdesk import ReviewDesk
 from cvguard.api.routes import (
     actions,
     alerts,
+    appeals,
     asks,
     audit,
     decisions,
@@ -33,6 +35,7 @@ from cvguard.api.routes import (
     nudges,
     protection,
     reports,
+    review,
     screen,
     targets,
 )
@@ -139,6 +142,7 @@ def create_app(
             holder.close()
             feed.close()
             desk.close()
+            review_desk.close()
             vault.close()
             trail.close()
             auth.close()
@@ -166,6 +170,9 @@ def create_app(
     desk = ReportDesk(settings)
     app.state.reports = desk
     desk.groups = MarkedOrFlagged(lambda: _people(app), lambda: EventMinorFlags(desk.store))
+    # the review queue and appeals (api.reviewdesk); ``review_desk.enforcement`` takes the ledger
+    review_desk = ReviewDesk(settings)
+    app.state.review = review_desk
     vault = evidence.VaultHolder(settings)
     app.state.vault = vault
     app.state.audit = trail
@@ -219,6 +226,13 @@ def create_app(
     # hand are a moderator's (api.routes.mcns); the platform sees measures as feed actions
     mcn_access = [Depends(guard(read=("moderator", "auditor"), write=("platform", "moderator")))]
     app.include_router(mcns.router, dependencies=mcn_access, responses=AUTH_RESPONSES)
+    # the review queue: moderators write, auditors read; appeals: a platform call made for the
+    # sanctioned account or staff (checked per route, api.routes.appeals)
+    app.include_router(review.router, dependencies=moderation, responses=AUTH_RESPONSES)
+    appeal_access = [
+        Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))
+    ]
+    app.include_router(appeals.router, dependencies=appeal_access, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))

@@ -24,6 +24,9 @@ at warning or above against a user also turns a key-group member's shield on (``
 or offers one to anyone else (``offer_protection``), appended in the same call, after the alert's
 own actions; the shield or offer is written once the append succeeded.
 
+Content a person decided (``store.review``: ``people_decided``) is left alone: no action planned
+here, nor its undo, touches it (a person's decision beats an automatic one).
+
 An alert a person marked ``false_positive`` acts no more (its actions were undone when it was
 marked: ``api/routes/alerts.py`` appends :func:`undo_false_positive`). A person who reopens it
 (``open`` or ``acknowledged`` again) has what the marking undid done again
@@ -39,7 +42,7 @@ safe (what a lower level caused is planned again under the same keys).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -50,7 +53,7 @@ from cvguard.config import Settings
 from cvguard.events import Event
 from cvguard.pipeline.context import DecisionContext
 from cvguard.policy import CompiledPolicy, DecisionInput, PolicyHolder, default_policy
-from cvguard.policy.feed import PlannedAction, again_key, plan_alert, plan_undo
+from cvguard.policy.feed import PlannedAction, again_key, plan_alert, plan_undo, spare_people_decisions
 from cvguard.store.actions import ActionFeed, FeedEntry
 from cvguard.store.records import StoredAlert
 from cvguard.verdict import Verdict
@@ -89,20 +92,31 @@ def policy_of(settings: Settings) -> Callable[[], CompiledPolicy]:
 
 
 def undo_false_positive(
-    feed: ActionFeed, alert_id: str, policy_version: str | None = None
+    feed: ActionFeed,
+    alert_id: str,
+    policy_version: str | None = None,
+    *,
+    people_decided: Callable[[Sequence[str]], Collection[str]] | None = None,
 ) -> list[FeedEntry]:
-    """A person closed ``alert_id`` as a false positive: undo everything it caused (once)."""
+    """A person closed ``alert_id`` as a false positive: undo everything it caused (once), but on
+    content a person decided (``people_decided``, ``store.review``)."""
     planned = plan_undo(
         alert_id,
         feed.caused_by(alert_id),
         policy_version=policy_version,
         reason=f"alert {alert_id} marked a false positive: what it caused is undone",
     )
+    if people_decided is not None:
+        planned = spare_people_decisions(planned, people_decided)
     return feed.append(planned)
 
 
 def redo_reopened(
-    feed: ActionFeed, alert_id: str, policy_version: str | None = None
+    feed: ActionFeed,
+    alert_id: str,
+    policy_version: str | None = None,
+    *,
+    people_decided: Callable[[Sequence[str]], Collection[str]] | None = None,
 ) -> list[FeedEntry]:
     """A person reopened ``alert_id`` after marking it a false positive: each action the marking
     undid (the latest of each subject and kind, unless one like it is still in effect) is done
@@ -137,6 +151,8 @@ def redo_reopened(
         for ident, c in latest.items()
         if ident not in live
     ]
+    if people_decided is not None:
+        planned = spare_people_decisions(planned, people_decided)
     return feed.append(planned)
 
 
@@ -154,6 +170,8 @@ class AlertActions:
     ) -> None:
         self.feed, self.store, self.policy, self.lookback = feed, store, policy, lookback
         self.protection = protection  # auto-shields and offers (pipeline.protection); None: none
+        # which of some events a person decided (store.review): nothing automatic acts on them
+        self.people_decided: Callable[[Sequence[str]], Collection[str]] | None = None
 
     def on_alerts(
         self, alerts: Sequence[Alert], *, now: datetime | None = None, behaviour: object = None
@@ -198,6 +216,8 @@ class AlertActions:
         # leader only here, with its alert emissions)
         due = [] if self.protection is None or now is None else self.protection.reminders(now)
         planned += due
+        if self.people_decided is not None:
+            planned = spare_people_decisions(planned, self.people_decided)
         if not planned:
             return []
         entries = self.feed.append(planned)

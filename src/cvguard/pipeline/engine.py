@@ -35,6 +35,9 @@ What the pipeline guarantees:
 - **MCN members from authors.** The fresh events' ``author.mcn_id`` keep MCN membership
   (``pipeline.mcn``: only pairs not seen before are written; a refused write waits for the next
   batch). The same desk, ``Pipeline.mcn``, is the ledger's listener for MCN measures.
+- **Review after storing.** Held decisions, alerts at warning or above and DM escalations enter
+  the staff review queue once stored (``pipeline.review``); the feed leaves content a person
+  decided alone.
 - **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
   events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
   (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding
@@ -75,6 +78,7 @@ from cvguard.pipeline.ingest import (
 )
 from cvguard.pipeline.mcn import McnDesk, mcn_thresholds
 from cvguard.pipeline.protection import PeopleBook
+from cvguard.pipeline.review import ReviewIntake
 from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.protection.dm import DmGuard, DmLimits, Escalation
 from cvguard.store import EventStore
@@ -86,6 +90,7 @@ from cvguard.store.mcns import McnStore
 from cvguard.store.people import PeopleStore
 from cvguard.store.port import DecisionStore, SnapshotStore
 from cvguard.store.retention import TextRetention
+from cvguard.store.review import ReviewStore
 from cvguard.verdict import Verdict
 from cvguard.vocabulary import SUBJECT_TYPES
 
@@ -231,6 +236,7 @@ class Pipeline:
         escalations: EscalationSink | None = None,
         people: PeopleBook | None = None,
         mcn: McnDesk | None = None,
+        review: ReviewIntake | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -266,6 +272,7 @@ class Pipeline:
         self.dm: DmGuard | None = (dm if dm is not None else DmGuard()) if dm_rules else None
         self.escalations = escalations
         self._unescalated: dict[str, Escalation] = {}
+        self.review = review  # the staff review queue (pipeline.review); None: nothing queued
 
     @classmethod
     def open(
@@ -329,6 +336,10 @@ class Pipeline:
                 McnStore(store.engine), feed, audit=AuditLog(store.engine),
                 thresholds=mcn_thresholds(settings),
             )
+            # the review queue; a person's content decision keeps the feed's re-decisions off it
+            review = ReviewStore(store.engine)
+            pipeline.review = ReviewIntake(review, minor=lambda u: "minor" in people.groups_of(u))
+            pipeline.actions.people_decided = review.person_decided
             pipeline.resume()
         except BaseException:
             store.close()
@@ -477,6 +488,8 @@ class Pipeline:
                 decisions, shadow = decided.decisions, decided.shadow
                 with paused_gc():
                     self._save_decisions(decided.records)
+                if self.review is not None:
+                    self.review.held(fresh, decisions)
                 if people is not None:
                     self._protect(fresh, decisions)
                 stats.decisions += len(decisions)
@@ -548,8 +561,11 @@ class Pipeline:
             self._unsaved.pop(alert.alert_id, None)
             self._unsaved[alert.alert_id] = alert
         if self._unsaved:
-            self.store.upsert_alerts(list(self._unsaved.values()))  # a StoreError leaves them pending
+            saved = list(self._unsaved.values())
+            self.store.upsert_alerts(saved)  # a StoreError leaves them pending
             self._unsaved.clear()
+            if self.review is not None:  # the staff review queue: those at warning or above
+                self.review.alerts(saved)
         if self.actions is not None:  # every emission, in order; a failure retries with the next batch
             self._unplanned.extend(alerts)
             if self._unplanned:
@@ -570,8 +586,11 @@ class Pipeline:
             log.info("dm escalation %s: %d abusive messages", e.escalation_id, e.count)
             self._unescalated[e.escalation_id] = e  # the newest version of each
         if self.escalations is not None and self._unescalated:
-            self.escalations.upsert(list(self._unescalated.values()))  # a StoreError leaves them pending
+            saved = list(self._unescalated.values())
+            self.escalations.upsert(saved)  # a StoreError leaves them pending
             self._unescalated.clear()
+            if self.review is not None:
+                self.review.escalations(saved)
         elif self.escalations is None:
             self._unescalated.clear()
     def _protect(self, fresh: Sequence[tuple[Event, Verdict]], decisions: Sequence[Decision]) -> None:

@@ -48,6 +48,7 @@ from cvguard.pipeline.engine import DEFAULT_SKEW_S
 from cvguard.pipeline.ingest import Screening, refusals, store_screened
 from cvguard.pipeline.mcn import McnDesk
 from cvguard.pipeline.redis_bus import Entry, RedisStreamBus, StreamId, stream_id
+from cvguard.pipeline.review import ReviewIntake
 from cvguard.pipeline.shared_state import SharedBehaviour, alert_json
 from cvguard.progress import ProgressLog
 from cvguard.store import EventStore
@@ -115,6 +116,7 @@ class Worker:
         wall: WallClock = wall_clock,
         actions: AlertActions | None = None,
         mcn: McnDesk | None = None,
+        review: ReviewIntake | None = None,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
@@ -127,6 +129,7 @@ class Worker:
         self.retention = TextRetention.of(store, text_retention_days, wall=wall)  # applied by the leader
         self.actions = actions  # feed actions from the alerts this worker stores (pipeline.actions)
         self.mcn = mcn  # MCN membership from authors (pipeline.mcn); None: not kept
+        self.review = review  # alerts at warning+ into the staff review queue (pipeline.review)
         self.stats = WorkerStats()
         self._stopping = False
         self._fault = _parse_fault(fault)
@@ -297,6 +300,8 @@ class Worker:
         storable = [a for a in alerts if a.subject_type in SUBJECT_TYPES]
         if storable:
             self.store.upsert_alerts(storable)
+            if self.review is not None:
+                self.review.alerts(storable)
 
     def _plan(self, alerts: Sequence[Alert]) -> None:
         if self.actions is not None and alerts:

@@ -27,7 +27,7 @@ the target); for a brigade, the events of the cluster; for a topic alert, the ev
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -46,6 +46,7 @@ __all__ = [
     "action_key",
     "plan_alert",
     "plan_undo",
+    "spare_people_decisions",
 ]
 
 KEY_LENGTH = 512  # the longest idempotency key (store.models.ACTION_KEY)
@@ -279,3 +280,18 @@ def plan_undo(
             )
         )
     return out
+
+
+def spare_people_decisions(
+    planned: Sequence[PlannedAction], decided: Callable[[Sequence[str]], Collection[str]]
+) -> list[PlannedAction]:
+    """``planned`` without the actions on content a person decided (``decided`` answers which of
+    the events named are): a person's decision beats an automatic one, and no later alert, nor
+    its undo, overwrites it. One ``decided`` call, only when an event is planned at all."""
+    events = sorted({p.subject for p in planned if p.subject_type == "event"})
+    if not events:
+        return list(planned)
+    spared = set(decided(events))
+    if not spared:
+        return list(planned)
+    return [p for p in planned if p.subject_type != "event" or p.subject not in spared]

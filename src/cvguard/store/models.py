@@ -578,3 +578,64 @@ mcn_measures = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Index(None, "mcn_id", "starts_at"),
 )
+
+
+# -- The review queue and appeals (``store.review``, ``cvguard.review``) --------------------------
+REVIEW_ID = 64  # rv_… / ap_… ids
+
+# One staff queue: held content, reports, alerts, DM escalations and appeals, each referring to its
+# own record (``kind``, ``ref_id``: one item per record). Times are wall clock.
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("item_id", String(REVIEW_ID), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("ref_id", String(ALERT_ID), nullable=False),
+    Column("priority", Integer(), nullable=False),
+    Column("reasons", JSONDoc, nullable=False),
+    Column("context", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("assignee", String(ACTOR), nullable=True),
+    Column("assigned_at", UTCDateTime(), nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("decided_by", String(ACTOR), nullable=True),
+    Column("outcome", String(32), nullable=True),
+    Column("note", Text(), nullable=True),
+    Index(None, "kind", "ref_id", unique=True),
+    Index(None, "priority", "due_at", "item_id"),
+    Index(None, "decided_at"),
+)
+
+# One appeal per sanction; ``first_decider`` is who decided what is appealed (reviewed by another).
+review_appeals = Table(
+    "review_appeals",
+    metadata,
+    Column("appeal_id", String(REVIEW_ID), primary_key=True),
+    Column("sanction_id", String(ID), nullable=False),
+    Column("account_id", String(ID), nullable=False),
+    Column("filed_at", UTCDateTime(), nullable=False),
+    Column("filed_by", String(ACTOR), nullable=False),
+    Column("deadline", UTCDateTime(), nullable=False),
+    Column("text", Text(), nullable=True),
+    Column("first_decider", String(ACTOR), nullable=True),
+    Column("status", String(16), nullable=False),  # pending / upheld / rejected
+    Column("reviewer", String(ACTOR), nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("feed_keys", JSONDoc, nullable=False),  # what the reversal and the outcome appended
+    Index(None, "sanction_id", unique=True),
+    Index(None, "account_id"),
+)
+
+# A person's decision on a piece of content: automation never overrides it (``pipeline.actions``).
+human_decisions = Table(
+    "human_decisions",
+    metadata,
+    Column("event_id", String(ID), primary_key=True),
+    Column("action", String(32), nullable=False),
+    Column("actor", String(ACTOR), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("note", Text(), nullable=True),
+    Column("item_id", String(REVIEW_ID), nullable=True),
+)

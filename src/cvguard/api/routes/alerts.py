@@ -274,15 +274,24 @@ def set_status(
     if not together:
         log.append_many([entry(changed)])
     if change.status == "false_positive":
-        undo_false_positive(request.app.state.feed(), alert_id, version)
+        undo_false_positive(request.app.state.feed(), alert_id, version, people_decided=_spared(request))
     elif (
         change.status in ("open", "acknowledged")
         and before is not None
         and before.status == "false_positive"
         and changed.resolved_at is None
     ):
-        redo_reopened(request.app.state.feed(), alert_id, version)
+        redo_reopened(request.app.state.feed(), alert_id, version, people_decided=_spared(request))
+    if change.status in ("resolved", "false_positive"):  # its review item, if any, is settled
+        from cvguard.api.routes.review import settled_elsewhere
+
+        settled_elsewhere(request, "alert", alert_id, change.status)
     return _detail(store, changed)
+
+
+def _spared(request: Request) -> Any:
+    """Which events a person decided (the review store): the feed leaves them alone."""
+    return request.app.state.review.store.person_decided
 
 
 def _state(alert: StoredAlert | None) -> dict[str, Any] | None:

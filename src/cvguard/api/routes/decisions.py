@@ -5,6 +5,7 @@ answers the decision; in scale-out mode the API node decides before queueing). T
 names the action and its params, the winning rule and its reason, every rule that matched, the
 verdict's score, severity, categories and spans, the alert ids behind it and the policy name and
 version. A shadow candidate's decisions (shadow mode) are recorded beside it, never served here.
+A moderator's later decision on the content (the review queue) is ``person``: it beats the policy's.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
-from pydantic import Field
+from fastapi import APIRouter, HTTPException, Path, Request
+from pydantic import BaseModel, Field
 
 from cvguard.api.deps import PipelineDep
 from cvguard.api.routes.alerts import NO_NUL, event_store
@@ -25,6 +26,11 @@ EventId = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
 _PROBLEM: dict[str, Any] = {"model": Problem, "content": {"application/problem+json": {}}}
 
 
+class PersonDecisionOut(BaseModel):
+    action: str = Field(description="restore or remove: a moderator's decision, which beats the policy's.")
+    at: datetime = Field(description="When the moderator decided (wall clock).")
+
+
 class StoredDecisionOut(EventDecision):
     surface: str
     policy: str
@@ -33,6 +39,9 @@ class StoredDecisionOut(EventDecision):
     categories: dict[str, float]
     spans: list[SpanOut]
     decided_at: datetime = Field(description="The event's time (decisions are made at ingest).")
+    person: PersonDecisionOut | None = Field(
+        default=None, description="A moderator's decision on the content since (the review queue), if any."
+    )
 
 
 @router.get(
@@ -44,7 +53,7 @@ class StoredDecisionOut(EventDecision):
     },
     summary="The decision made about one event",
 )
-def get_decision(event_id: EventId, pipeline: PipelineDep) -> StoredDecisionOut:
+def get_decision(event_id: EventId, pipeline: PipelineDep, request: Request) -> StoredDecisionOut:
     """The active policy's decision about the event, as recorded at ingest."""
     found = event_store(pipeline).get_decision(event_id)
     if found is None:
@@ -54,4 +63,7 @@ def get_decision(event_id: EventId, pipeline: PipelineDep) -> StoredDecisionOut:
     nudge = shown.get("nudge")
     if isinstance(nudge, dict):  # a nudge is known by its decision's event id
         shown["nudge"] = {**nudge, "id": found.event_id}
+    person = request.app.state.review.store.person_decision(event_id)
+    if person is not None:
+        shown["person"] = {"action": person.action, "at": person.at}
     return StoredDecisionOut.model_validate(shown)

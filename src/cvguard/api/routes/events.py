@@ -260,6 +260,10 @@ def _decide_queued(request: Request, good: list[Event]) -> list[Decision]:
         EscalationStore(store.engine).upsert(decided.escalations)
     if people is not None:
         people.file(items, decided.decisions)  # held back: into the targets' filtered folders
+    review = getattr(pipeline, "review", None)  # the staff review queue (pipeline.review)
+    if review is not None:
+        review.held(items, decided.decisions)
+        review.escalations(decided.escalations)
     return decided.decisions
 
 

@@ -29,6 +29,7 @@ from cvguard.api.auth import ON_BEHALF_OF, Principal, acting_for, authenticate, 
 from cvguard.api.reportdesk import ReportDesk
 from cvguard.api.routes.alerts import actor
 from cvguard.api.routes.audit import record
+from cvguard.api.routes.review import queue_report, settled_elsewhere
 from cvguard.api.schemas import Problem
 from cvguard.errors import InputError
 from cvguard.events import CREATED_FROM, OCCURRED_BEFORE
@@ -325,6 +326,7 @@ def file_report(body: ReportIn, request: Request, principal: Caller, desk: Desk)
     log.info(
         "report %s filed: category %s, priority %s", filed.report_id, filed.category, filed.priority.label
     )
+    queue_report(request, filed)  # the staff review queue (api.routes.review)
     return ReportOut.of(filed, staff=False, now=desk.now())
 
 
@@ -495,6 +497,8 @@ def decide_report(
     if decided is None:
         raise HTTPException(404, f"no report {report_id!r}")
     report, fresh = decided
+    if body.outcome != "needs_more_info":
+        settled_elsewhere(request, "report", report.report_id, body.outcome)  # its review item
     # appended after the decision commits; a retry of the same decision appends it under the same key
     (entry,) = _feed(request).append(
         [
