@@ -72,6 +72,9 @@ PLATFORM: frozenset[Route] = frozenset({
     ("GET", "/v1/nudges/stats"),
     # MCN organisations and their members, as the platform knows them (it reads measures in the feed)
     ("PUT", "/v1/mcns/{mcn_id}"),
+    # an appeal against a sanction, filed for the sanctioned account, and its status
+    ("POST", "/v1/sanctions/{sanction_id}/appeal"),
+    ("GET", "/v1/sanctions/{sanction_id}/appeal"),
 })
 
 # Staff only (moderators, auditors, admins as each route says): never a platform key.
@@ -100,6 +103,11 @@ STAFF: frozenset[Route] = frozenset({
     ("GET", "/v1/mcns/{mcn_id}/report"),
     ("POST", "/v1/mcns/{mcn_id}/measures"),
     ("POST", "/v1/mcns/{mcn_id}/measures/{measure_id}/lift"),
+    ("GET", "/v1/review/queue"),
+    ("GET", "/v1/review/stats"),
+    ("GET", "/v1/review/items/{item_id}"),
+    ("POST", "/v1/review/items/{item_id}/assign"),
+    ("POST", "/v1/review/items/{item_id}/decision"),
 })
 
 # The reads an auditor does not get, and why (auditors read everything else).
