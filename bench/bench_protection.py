@@ -2,6 +2,7 @@
 how soon protection comes, and what it costs per event.
 
     python bench/bench_protection.py [--seed 7] [--hours 6] [--incidents 6] [--batch 200]
+    python bench/bench_protection.py --scenarios pileon,debate,viral,news,fanwar --hours 24 --no-compare
     python bench/bench_protection.py --cost [--rounds 5] [--hours 3] [--batch 500]
 
 Effectiveness (the embedded pipeline, SQLite, the packaged screener, the default policy): the
@@ -20,7 +21,13 @@ pile-on, over the messages aimed at the target after its first warning (``pile_o
 - friendly held back: messages aimed at the target that are not in the ground truth's abusive set,
   decided ``hide_from_target``, ``filter_folder``, ``block``, ``hold_for_review`` or ``remove``;
 - time to protection: from the ground truth's start (the first abusive message) to the event time
-  of the ``protection_on`` or ``offer_protection`` feed action.
+  of the ``protection_on`` or ``offer_protection`` feed action (the early signal's, or the
+  warning's: whichever came first);
+- prompts to people not attacked: people prompted (offered a shield, or a key-group member's turned
+  on) who are no incident's target in the ground truth, per 1,000 people who received anything
+  aimed at them, per day of simulated time. With ``--scenarios`` the other scenarios (look-alikes
+  that are not incidents: debates, viral posts, news threads, fan wars...) are mixed in; the
+  effect figures are over the pile-ons only.
 
 The same stream without protection (no shields, no groups) is run too, for comparison.
 
@@ -71,22 +78,44 @@ def _without_protection(pipeline: Pipeline) -> None:
 
 
 def effectiveness(args: argparse.Namespace) -> dict[str, Any]:
+    scenarios = tuple(args.scenarios.split(","))
     truth, *raws = generate(
         SimConfig(seed=args.seed, hours=args.hours, users=args.users, targets=args.users // 3,
-                  scenarios=("pileon",), incidents=args.incidents)
+                  scenarios=scenarios, incidents=args.incidents if scenarios == ("pileon",) else None)
     )
     events = [parse_event(r) for r in raws]
-    incidents = truth["incidents"]
+    incidents = [i for i in truth["incidents"] if i["kind"] == "pile_on"]
+    # every incident's target is a true target of a prompt (a brigade or an incitement is an attack too)
+    attacked = {i["target_id"] for i in truth["incidents"] if "target_id" in i}
+    targeted = {t for e in events for t in e.target_ids}
     screener = Screener.default()
-    out: dict[str, Any] = {"events": len(events), "pile_ons": len(incidents),
+    out: dict[str, Any] = {"seed": args.seed, "scenarios": list(scenarios), "hours": args.hours,
+                           "events": len(events), "pile_ons": len(incidents),
+                           "other_incidents": len(truth["incidents"]) - len(incidents),
+                           "non_incidents": len(truth.get("non_incidents", ())),
+                           "people_targeted": len(targeted),
                            "minor_targets": sum(bool(i.get("minor_target")) for i in incidents)}
-    for protect in (True, False):
+    for protect in (True, False) if args.compare else (True,):
         with tempfile.TemporaryDirectory() as tmp:
             pipeline = _open(tmp, screener, args.batch)
             try:
-                out["with_protection" if protect else "without_protection"] = _run(
-                    pipeline, events, incidents, args.batch, protect
-                )
+                result = _run(pipeline, events, incidents, args.batch, protect)
+                if protect:
+                    prompts: dict[str, str] = result.pop("prompted")
+                    false = sorted(u for u in prompts if u not in attacked)
+                    result["prompts"] = {
+                        "people_prompted": len(prompts),
+                        "of_them_attacked": len(prompts) - len(false),
+                        "not_attacked": len(false),
+                        "not_attacked_by_signal": _count(prompts[u] for u in false),
+                        # false prompts per 1,000 people who received anything aimed at them, per day
+                        "false_per_1000_targeted_per_day": round(
+                            len(false) / len(targeted) * 1000 * 24 / args.hours, 1
+                        ) if targeted else None,
+                    }
+                else:
+                    result.pop("prompted")
+                out["with_protection" if protect else "without_protection"] = result
             finally:
                 pipeline.persist_behaviour = False
                 pipeline.close()
@@ -107,6 +136,7 @@ def _run(
     decisions: dict[str, str] = {}
     warned: dict[str, datetime] = {}
     protected_at: dict[str, tuple[str, datetime]] = {}
+    prompted: dict[str, str] = {}  # person -> what first prompted them (early signal kind, or warning)
     cursor = 0
     for i in range(0, len(events), batch):
         result = pipeline.ingest(events[i : i + batch])
@@ -120,6 +150,7 @@ def _run(
             for e in entries:
                 if e.kind in ("protection_on", "offer_protection") and e.subject not in protected_at:
                     at = _at(e.params["at"])
+                    prompted[e.subject] = f"early_{e.params['signal']}" if e.params.get("signal") else "warning"
                     protected_at[e.subject] = (e.kind, at)
                     if e.kind == "offer_protection":  # the person accepts the prompt at once
                         people.turn_on(e.subject, at=at, duration_days=7, scopes=DEFAULT_SCOPES,
@@ -166,7 +197,8 @@ def _run(
             kind, at = protected_at[target]
             latency = (at - _at(inc["start"])).total_seconds()
             latencies.append(latency)
-            row |= {"protection": kind, "onset_to_protection_s": round(latency, 1),
+            row |= {"protection": kind, "prompted_by": prompted.get(target),
+                    "onset_to_protection_s": round(latency, 1),
                     "onset_to_warning_s": round((w - _at(inc["start"])).total_seconds(), 1)}
         per.append(row)
     return {
@@ -177,8 +209,17 @@ def _run(
         "friendly_held_share": round(friendly_held / friendly_n, 4) if friendly_n else None,
         "reached_by": dict(sorted(reached_by.items(), key=lambda kv: -kv[1])),
         "onset_to_protection_s": sorted(round(x, 1) for x in latencies),
+        "onset_to_protection_over_60s": sum(x > 60 for x in latencies),
         "per_pile_on": per,
+        "prompted": prompted,
     }
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in items:
+        out[x] = out.get(x, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def cost(args: argparse.Namespace) -> dict[str, Any]:
@@ -211,6 +252,15 @@ def cost(args: argparse.Namespace) -> dict[str, Any]:
                     spent[0] += time.perf_counter() - s
 
                 pipeline._protect = timed  # type: ignore[method-assign]
+                watch = people.watch
+
+                def timed_watch(items: Any, feed: Any, alerts: Any = ()) -> Any:  # the early signal
+                    s = time.perf_counter()
+                    out = watch(items, feed, alerts)
+                    spent[0] += time.perf_counter() - s
+                    return out
+
+                people.watch = timed_watch  # type: ignore[method-assign]
             else:
                 _without_protection(pipeline)
             gc.collect()
@@ -283,6 +333,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--audience", default=None, help="the automatic (and accepted) shield's audience")
+    ap.add_argument("--scenarios", default="pileon",
+                    help="the simulator's scenarios, comma-separated (e.g. the default mix: "
+                         "pileon,brigade,incitement,celebrity,debate,viral,news,fanwar,groupdebate)")
+    ap.add_argument("--no-compare", dest="compare", action="store_false",
+                    help="skip the run without protection")
     args = ap.parse_args()
     if args.audience is not None:
         shield_plan.AUTO_AUDIENCE = args.audience

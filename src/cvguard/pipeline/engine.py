@@ -442,6 +442,8 @@ class Pipeline:
             for event, _ in on_time:
                 self.clock.advance(event.occurred_at)
             t3 = time.perf_counter()
+            if self.people is not None and on_time:  # protection's early signal, before the warning's
+                self.people.watch(on_time, None if self.actions is None else self.actions.feed, alerts)
             self._save_alerts(alerts)
             self._since_checkpoint += len(fresh)
             if self.retention is not None and self.clock.started:
