@@ -150,7 +150,8 @@ def _run(
             for e in entries:
                 if e.kind in ("protection_on", "offer_protection") and e.subject not in protected_at:
                     at = _at(e.params["at"])
-                    prompted[e.subject] = f"early_{e.params['signal']}" if e.params.get("signal") else "warning"
+                    signal = e.params.get("signal")
+                    prompted[e.subject] = f"early_{signal}" if signal else "warning"
                     protected_at[e.subject] = (e.kind, at)
                     if e.kind == "offer_protection":  # the person accepts the prompt at once
                         people.turn_on(e.subject, at=at, duration_days=7, scopes=DEFAULT_SCOPES,

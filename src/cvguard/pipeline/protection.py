@@ -350,8 +350,8 @@ def _action(step: ProtectionStep, *, signal: EarlySignal | None = None) -> Plann
     kind = "protection_on" if step.kind == "auto" else "offer_protection"
     params: dict[str, object] = {"alert_id": step.alert_id, "at": step.at.isoformat()}
     if signal is not None:  # an early signal, not an alert: what it saw
-        params = {"alert_id": None, "signal_id": signal.signal_id, "at": step.at.isoformat(), "signal": signal.kind,
-                  "authors": signal.authors, "event_ids": list(signal.event_ids)}
+        params = {"alert_id": None, "signal_id": signal.signal_id, "at": step.at.isoformat(),
+                  "signal": signal.kind, "authors": signal.authors, "event_ids": list(signal.event_ids)}
     if step.shield is not None:
         params |= {"ends_at": step.shield.ends_at.isoformat(), "scopes": sorted(step.shield.scopes),
                    "audience": step.shield.audience, "actor": "cvguard"}

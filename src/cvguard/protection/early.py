@@ -16,7 +16,8 @@ shield sooner, at the first sign that strangers' abuse is converging on them:
 **Event time, robust to the stream.** :meth:`ConvergenceWatch.update` takes the event's time. An
 event more than ``lateness_s`` behind the newest time seen is too late and ignored (the rule the
 behaviour detectors apply); one more than ``max_ahead_s`` ahead of it, or not finite, is absurd and
-ignored (it would move the watermark and make every later event late). Out-of-order events within
+ignored (it would move the watermark and make every later event late), unless the next abusive
+message far ahead is near it too (the stream moved on after a quiet day). Out-of-order events within
 the lateness count where they belong in time: the crowd test looks for ``min_authors`` distinct
 authors inside any window of ``window_s`` seconds containing the new message, and the signal's
 time is the moment that window was complete (its newest message), not the arrival.
@@ -93,6 +94,7 @@ class ConvergenceWatch:
         self.newest = -math.inf
         self._recent: dict[str, list[tuple[float, str, str]]] = {}  # person -> (t, author, event id)
         self._signalled: dict[str, float] = {}  # person -> time of their last signal
+        self._ahead: float | None = None  # a far-ahead time waiting for a second one to confirm it
         self.ignored = 0  # late or absurd events (a metric, not state)
 
     def update(self, event: Event, verdict: Verdict, t: float) -> list[EarlySignal]:
@@ -100,9 +102,16 @@ class ConvergenceWatch:
         if not verdict.violation or not event.target_ids:
             return []
         cfg = self.config
-        if not math.isfinite(t) or t > self.newest + cfg.max_ahead_s and self.newest > -math.inf:
+        if not math.isfinite(t):
             self.ignored += 1
             return []
+        if t > self.newest + cfg.max_ahead_s and self.newest > -math.inf:
+            # far ahead: absurd, unless a second message confirms the stream moved on (a quiet day)
+            ahead, self._ahead = self._ahead, t
+            if ahead is None or abs(t - ahead) > cfg.max_ahead_s:
+                self.ignored += 1
+                return []
+        self._ahead = None
         if t < self.newest - cfg.lateness_s:
             self.ignored += 1
             return []
