@@ -149,7 +149,8 @@ def test_absurd_and_early_times() -> None:
 
 def test_prune_forgets_quiet_people_and_state_round_trips() -> None:
     watch = ConvergenceWatch()
-    first = [(msg(1, 0, "a"), verdict()), (msg(2, 30, "b"), verdict()), (msg(3, 40, "c", target="u"), verdict())]
+    first = [(msg(1, 0, "a"), verdict()), (msg(2, 30, "b"), verdict())]
+    first.append((msg(3, 40, "c", target="u"), verdict()))
     feed(watch, first)
     copy = ConvergenceWatch()
     copy.restore(watch.save())
