@@ -103,8 +103,10 @@ Row = tuple[Any, ...]
 ROWS: list[Row] = [
     # -- comments, replies, danmaku, live chat
     (CHAT, only("clean"), ALL, "allow", None),  # nothing abusive: published, whoever writes
-    (CHAT, only("near"), ALL - MINORS, "allow", None),
-    (CHAT, only("near"), MINORS, "nudge", "chat-minor-near-miss"),  # a stricter threshold for minors
+    (CHAT, only("near"), ALL - MINORS - PROTECTED, "allow", None),
+    (CHAT, only("near"), only("minor"), "nudge", "chat-minor-near-miss"),  # a stricter threshold for minors
+    # a shield holds back near-misses from its audience too (a stricter threshold under protection)
+    (CHAT, only("near"), PROTECTED, "hide_from_target", "chat-protected-near-miss"),
     (CHAT, HARMFUL_UP, MINORS, "block", "chat-minor-harmful"),  # stricter for minors
     (CHAT, only("inappropriate"), only("minor"), "fold", "chat-minor-inappropriate"),
     (CHAT, only("illegal_high"), ALL - MINORS, "block", "chat-illegal"),
@@ -138,7 +140,9 @@ ROWS: list[Row] = [
     (("dm",), BORDERLINE_DOWN, only("protected"), "filter_folder", "dm-protected"),
     (("dm",), BORDERLINE_DOWN, ALL - MINORS - PROTECTED - DM_FLAGS, "filter_folder", "dm-abuse"),
     # -- posts, reposts, video text
-    (POST, CLEAN, ALL, "allow", None),
+    (POST, only("clean"), ALL, "allow", None),
+    (POST, only("near"), ALL - PROTECTED, "allow", None),
+    (POST, only("near"), PROTECTED, "hide_from_target", "post-protected-near-miss"),
     (POST, only("illegal_high"), ALL, "remove", "post-illegal"),
     (POST, only("illegal_borderline", "harmful"), MINORS, "remove", "post-minor-harmful"),
     (POST, BORDERLINE_DOWN, only("initiator"), "remove", "post-incitement-initiator"),
