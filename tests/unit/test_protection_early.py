@@ -5,6 +5,7 @@ in event time: on time, late, duplicated, out of order, early and absurd times; 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from cvguard.protection import (
     OFFER_COOLDOWN,
     ConvergenceWatch,
     EarlyConfig,
+    ProtectionStep,
     new_shield,
     plan_early,
     plan_protection,
@@ -169,13 +171,14 @@ def test_bad_config_is_refused() -> None:
         ConvergenceWatch(EarlyConfig(window_s=0))
 
 
-def _early(at: datetime, *, groups: frozenset[str] = frozenset(), offered_at: datetime | None = None,
-           shield_off_by: str | None = None):  # type: ignore[no-untyped-def]
+def _early(
+    at: datetime, *, groups: frozenset[str] = frozenset(), offered_at: datetime | None = None,
+    shield_off_by: str | None = None,
+) -> ProtectionStep | None:
     shield = None
     if shield_off_by is not None:
         s = new_shield("t", at=at - timedelta(days=2), duration_days=7, scopes=frozenset({"comments"}),
                        audience="strangers", actor="t", reason="r")
-        from dataclasses import replace
         shield = replace(s, off_at=at - timedelta(hours=1), off_by=shield_off_by)
     return plan_early(signal_id="early:user:t:1", user_id="t", at=at, reason="two strangers",
                       groups=groups, shield=shield, offered_at=offered_at)
