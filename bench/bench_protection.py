@@ -134,6 +134,7 @@ def _run(
     else:
         _without_protection(pipeline)
     decisions: dict[str, str] = {}
+    rules: dict[str, str] = {}  # event id -> the winning rule
     warned: dict[str, datetime] = {}
     protected_at: dict[str, tuple[str, datetime]] = {}
     prompted: dict[str, str] = {}  # person -> what first prompted them (early signal kind, or warning)
@@ -141,6 +142,7 @@ def _run(
     for i in range(0, len(events), batch):
         result = pipeline.ingest(events[i : i + batch])
         decisions.update((d.event_id, d.action) for d in result.decisions)
+        rules.update((d.event_id, d.rule_id or "") for d in result.decisions)
         for a in result.alerts:
             if a.kind in ("pile_on", "incitement") and a.subject_type == "user" \
                     and a.level in ("warning", "critical") and a.subject_id not in warned:
@@ -166,6 +168,7 @@ def _run(
     latencies: list[float] = []
     per: list[dict[str, Any]] = []
     reached_by: dict[str, int] = {}  # surface/action of the abusive messages that reached
+    friendly_held_by: dict[str, int] = {}  # the rules that held friendly messages back
     for inc in incidents:
         target = inc["target_id"]
         abusive = set(inc["abusive_event_ids"])
@@ -190,6 +193,9 @@ def _run(
             else:
                 f_n += 1
                 f_h += action in HELD
+                if action in HELD:
+                    key = f"{e.surface.value}/{rules.get(e.event_id, '')}"
+                    friendly_held_by[key] = friendly_held_by.get(key, 0) + 1
         abusive_n, abusive_reach, abusive_fold = abusive_n + a_n, abusive_reach + a_r, abusive_fold + a_f
         friendly_n, friendly_held = friendly_n + f_n, friendly_held + f_h
         row |= {"abusive_after_warning": a_n, "reached": a_r, "folded": a_f,
@@ -209,6 +215,7 @@ def _run(
         "friendly_after_warning": friendly_n,
         "friendly_held_share": round(friendly_held / friendly_n, 4) if friendly_n else None,
         "reached_by": dict(sorted(reached_by.items(), key=lambda kv: -kv[1])),
+        "friendly_held_by": dict(sorted(friendly_held_by.items(), key=lambda kv: -kv[1])),
         "onset_to_protection_s": sorted(round(x, 1) for x in latencies),
         "onset_to_protection_over_60s": sum(x > 60 for x in latencies),
         "per_pile_on": per,
