@@ -42,6 +42,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from cvguard.behavior import Alert
+from cvguard.errors import StoreError
 from cvguard.events import Event
 from cvguard.policy import Decision
 from cvguard.policy.feed import PlannedAction, action_key
@@ -101,6 +102,7 @@ class PeopleBook:
         self._unfiled: list[FilteredItem] = []  # folder items the store has not taken yet
         self.early = ConvergenceWatch(early)  # the early signal (protection.early)
         self._watched = 0
+        self._unprompted: list[EarlySignal] = []  # signals whose prompts the feed did not take yet
         self.refresh(force=True)
 
     # -- reads ------------------------------------------------------------------------------------
@@ -250,8 +252,9 @@ class PeopleBook:
         self, items: Sequence[tuple[Event, Verdict]], feed: ActionFeed | None, alerts: Sequence[Alert] = ()
     ) -> list[EarlySignal]:
         """Feed the early signal the batch's events (those behaviour takes: on time); append what its
-        signals call for to ``feed`` and write it after (a failed append raises before any write,
-        and those signals are not raised again: the warning still answers). The signals raised.
+        signals call for to ``feed`` and write it after. A failed append writes nothing and does not
+        stop the batch (its alerts are still to be stored): the signals are planned again with the
+        next call. The signals raised by this call.
 
         Called before the batch's ``alerts`` are planned (:meth:`plan`): a signal later in event
         time than a warning of the same batch against the same person is left to the warning, so
@@ -265,8 +268,12 @@ class PeopleBook:
         if self._watched >= 10_000:
             self._watched = 0
             early.prune()
-        if not signals or feed is None:
+        if feed is None:
             return signals
+        raised = signals
+        signals = [*self._unprompted, *signals]
+        if not signals:
+            return raised
         if alerts:
             warned: dict[str, datetime] = {}
             for a in alerts:
@@ -278,9 +285,15 @@ class PeopleBook:
             signals = [s for s in signals if not (s.user_id in warned and warned[s.user_id] <= s.at)]
         steps = self.plan_early(signals)
         if steps:
-            feed.append([a for _, a in steps])
+            try:
+                feed.append([a for _, a in steps])
+            except StoreError as exc:
+                log.warning("early protection prompts not appended (%s): planned with the next batch", exc)
+                self._unprompted = signals
+                return raised
             self.apply(steps)
-        return signals
+        self._unprompted = []
+        return raised
 
     def apply(self, steps: Sequence[tuple[ProtectionStep, PlannedAction]]) -> None:
         """Write what :meth:`plan` planned, once its feed actions are appended."""
