@@ -66,6 +66,7 @@ ALL = frozenset(CONTEXTS)
 PILE_ON = frozenset({"pileon_stranger", "pileon_stranger_published", "pileon_mutual", "pileon_new_follower"})
 TOPIC = frozenset({"topic_warning", "topic_critical"})
 MINORS = frozenset({"minor", "protected_minor"})
+PILE_ON_STRANGER = frozenset({"pileon_stranger", "pileon_stranger_published"})
 PROTECTED = frozenset({"protected", "protected_minor"})
 
 
@@ -150,9 +151,12 @@ ROWS: list[Row] = [
     # a post naming (or a repost of) a protected person: hidden from them, into their folder
     (POST, only("harmful"), only("protected"), "hide_from_target", "post-protected"),
     (POST, only("inappropriate"), PROTECTED, "hide_from_target", "post-protected"),
-    (POST, only("harmful"), NOT_MINOR_NOR_INITIATOR - PROTECTED, "limit_visibility", "post-harmful"),
-    (POST, only("inappropriate"), ALL - {"initiator"} - PROTECTED, "exclude_from_recommendation",
-     "post-inappropriate"),
+    # a post by a stranger abusing a person under a pile-on: hidden from them (as on chat)
+    (POST, BELOW_ILLEGAL, PILE_ON_STRANGER, "hide_from_target", "post-pileon-stranger"),
+    (POST, only("harmful"), NOT_MINOR_NOR_INITIATOR - PROTECTED - PILE_ON_STRANGER, "limit_visibility",
+     "post-harmful"),
+    (POST, only("inappropriate"), ALL - {"initiator"} - PROTECTED - PILE_ON_STRANGER,
+     "exclude_from_recommendation", "post-inappropriate"),
     # -- search suggestions: a person under attack paired with abusive words
     (("search_suggestion",), ABUSE, PILE_ON, "suppress", "suggestion-target-under-attack"),
     # ... or a person whose shield covers search
