@@ -3,6 +3,7 @@ how soon protection comes, and what it costs per event.
 
     python bench/bench_protection.py [--seed 7] [--hours 6] [--incidents 6] [--batch 200]
     python bench/bench_protection.py --scenarios pileon,debate,viral,news,fanwar --hours 24 --no-compare
+    python bench/bench_protection.py --min-authors 3 --no-severe   # the early signal set otherwise
     python bench/bench_protection.py --cost [--rounds 5] [--hours 3] [--batch 500]
 
 Effectiveness (the embedded pipeline, SQLite, the packaged screener, the default policy): the
@@ -55,7 +56,7 @@ from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.events import Event, parse_event
 from cvguard.pipeline import Pipeline
-from cvguard.protection import DEFAULT_SCOPES
+from cvguard.protection import DEFAULT_SCOPES, ConvergenceWatch, EarlyConfig
 from cvguard.simulate import SimConfig, generate
 
 REACH = frozenset({"allow", "nudge", "deliver", "fold", "limit_visibility", "exclude_from_recommendation"})
@@ -89,7 +90,10 @@ def effectiveness(args: argparse.Namespace) -> dict[str, Any]:
     attacked = {i["target_id"] for i in truth["incidents"] if "target_id" in i}
     targeted = {t for e in events for t in e.target_ids}
     screener = Screener.default()
+    early = _early_config(args)
     out: dict[str, Any] = {"seed": args.seed, "scenarios": list(scenarios), "hours": args.hours,
+                           "early_signal": {"min_authors": early.min_authors, "window_s": early.window_s,
+                                            "severe": early.severe},
                            "events": len(events), "pile_ons": len(incidents),
                            "other_incidents": len(truth["incidents"]) - len(incidents),
                            "non_incidents": len(truth.get("non_incidents", ())),
@@ -99,6 +103,8 @@ def effectiveness(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             pipeline = _open(tmp, screener, args.batch)
             try:
+                if protect and pipeline.people is not None:
+                    pipeline.people.early = ConvergenceWatch(_early_config(args))
                 result = _run(pipeline, events, incidents, args.batch, protect)
                 if protect:
                     prompts: dict[str, str] = result.pop("prompted")
@@ -221,6 +227,16 @@ def _run(
         "per_pile_on": per,
         "prompted": prompted,
     }
+
+
+def _early_config(args: argparse.Namespace) -> EarlyConfig:
+    """The early signal's settings for this run (the defaults unless the command line says)."""
+    base = EarlyConfig()
+    return EarlyConfig(
+        min_authors=args.min_authors or base.min_authors,
+        window_s=args.window or base.window_s,
+        severe=base.severe and not args.no_severe,
+    )
 
 
 def _count(items: Any) -> dict[str, int]:
@@ -346,6 +362,10 @@ def main() -> None:
                          "pileon,brigade,incitement,celebrity,debate,viral,news,fanwar,groupdebate)")
     ap.add_argument("--no-compare", dest="compare", action="store_false",
                     help="skip the run without protection")
+    ap.add_argument("--min-authors", type=int, default=None,
+                    help="the early signal's distinct authors (default: EarlyConfig's)")
+    ap.add_argument("--window", type=float, default=None, help="the early signal's window, seconds")
+    ap.add_argument("--no-severe", action="store_true", help="no early signal on one threat or doxxing")
     args = ap.parse_args()
     if args.audience is not None:
         shield_plan.AUTO_AUDIENCE = args.audience
