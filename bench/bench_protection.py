@@ -142,6 +142,7 @@ def _run(
     decisions: dict[str, str] = {}
     rules: dict[str, str] = {}  # event id -> the winning rule
     warned: dict[str, datetime] = {}
+    watched: dict[str, datetime] = {}  # a pile-on's first alert at any level (watch, usually)
     protected_at: dict[str, tuple[str, datetime]] = {}
     prompted: dict[str, str] = {}  # person -> what first prompted them (early signal kind, or warning)
     cursor = 0
@@ -150,6 +151,8 @@ def _run(
         decisions.update((d.event_id, d.action) for d in result.decisions)
         rules.update((d.event_id, d.rule_id or "") for d in result.decisions)
         for a in result.alerts:
+            if a.kind == "pile_on" and a.subject_type == "user" and a.subject_id not in watched:
+                watched[a.subject_id] = a.updated_at  # its first emission, watch or above
             if a.kind in ("pile_on", "incitement") and a.subject_type == "user" \
                     and a.level in ("warning", "critical") and a.subject_id not in warned:
                 warned[a.subject_id] = a.updated_at
@@ -212,7 +215,9 @@ def _run(
             latencies.append(latency)
             row |= {"protection": kind, "prompted_by": prompted.get(target),
                     "onset_to_protection_s": round(latency, 1),
-                    "onset_to_warning_s": round((w - _at(inc["start"])).total_seconds(), 1)}
+                    "onset_to_warning_s": round((w - _at(inc["start"])).total_seconds(), 1),
+                    "onset_to_first_alert_s": round((watched[target] - _at(inc["start"])).total_seconds(), 1)
+                    if target in watched else None}
         per.append(row)
     return {
         "abusive_after_warning": abusive_n,
