@@ -344,7 +344,7 @@ def _context_delta(pipeline: Pipeline, events: Sequence[Event], reps: int = 5) -
     plain, with_people = [], []
     for r in range(reps):
         for people in ((None, pipeline.people) if r % 2 == 0 else (pipeline.people, None)):
-            ctx = DecisionContext(pipeline.behaviour, at, people)
+            ctx = DecisionContext(pipeline.behaviour, at, pipeline.dm, people=people)
             s = time.perf_counter()
             for e in events:
                 ctx.input_for(e, None)
