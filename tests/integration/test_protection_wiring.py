@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from cvguard.behavior import Alert
+from cvguard.config import Settings
+from cvguard.detection.screen import Screener
 from cvguard.errors import StoreError
 from cvguard.events import Author, Event, Relationship
+from cvguard.pipeline import Pipeline
 from cvguard.pipeline.actions import AlertActions
 from cvguard.pipeline.protection import PeopleBook
 from cvguard.policy import default_policy
@@ -169,3 +172,31 @@ def test_a_signal_after_a_warning_of_the_same_batch_is_left_to_the_warning(
     actions.on_alerts([warning])
     (entry,) = actions.feed.after(0, 10)[0]
     assert entry.kind == "offer_protection" and entry.params["alert_id"] == warning.alert_id
+
+
+def test_the_early_signal_survives_a_checkpoint(tmp_path: Path) -> None:
+    # one stranger's insult before a restart, a second stranger's after it: still a crowd (the
+    # watch's state is in the pipeline's checkpoint), prompted once
+    settings = Settings(data_dir=tmp_path)
+    screener = Screener.default()
+    at = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # before the wall clock: not refused as future
+
+    def insult(i: int) -> Event:
+        return Event(
+            event_id=f"x{i}", surface="comment", occurred_at=at + timedelta(minutes=i),
+            author=Author(id=f"troll{i}", created_at=datetime(2020, 1, 1, tzinfo=UTC)),
+            text="滚出网络吧你这个垃圾", target_ids=["dana"],
+            relationship=Relationship(target_follows_author=False),
+        )
+
+    with Pipeline.open(settings, screener=screener) as first:
+        first.ingest([insult(0)])
+        assert first.checkpoint()
+    with Pipeline.open(settings, screener=screener) as second:
+        second.ingest([insult(1)])
+        assert second.actions is not None
+        entries = second.actions.feed.after(0, 100)[0]
+    offers = [e for e in entries if e.kind == "offer_protection"]
+    assert [(e.subject, e.params["signal"], e.params["event_ids"]) for e in offers] == [
+        ("dana", "crowd", ["x0", "x1"])
+    ]

@@ -360,6 +360,8 @@ class Pipeline:
                 "engine": behaviour.save(),
                 "clock": self.clock.now().isoformat() if self.clock.started else None,
                 "dm": self.dm.save() if self.dm is not None else None,
+                # protection's early signal (pipeline.protection): the last minutes of abuse per person
+                "early": self.people.early.save() if self.people is not None else None,
             }
             data = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
             store.save_snapshot(SNAPSHOT_NAME, data, through=through, fmt=SNAPSHOT_FORMAT)
@@ -388,6 +390,8 @@ class Pipeline:
                     self.clock.advance(datetime.fromisoformat(state["clock"]))
                 if self.dm is not None and state.get("dm") is not None:
                     self.dm.restore(state["dm"])
+                if self.people is not None and state.get("early") is not None:
+                    self.people.early.restore(state["early"])
                 after = snapshot.through
             else:
                 newest = store.last_occurred_at()
@@ -400,6 +404,8 @@ class Pipeline:
                 alerts = behaviour.process_many(on_time, batch=self.batch_size)
                 for event, _ in on_time:
                     self.clock.advance(event.occurred_at)
+                if self.people is not None and on_time:  # prompts lost in a crash: the same keys
+                    self.people.watch(on_time, None if self.actions is None else self.actions.feed, alerts)
                 self._save_alerts(alerts)
                 self._save_escalations(self._observe_dms(chunk))
                 self.resumed_alerts.extend(alerts)
