@@ -2,6 +2,8 @@
 how soon protection comes, and what it costs per event.
 
     python bench/bench_protection.py [--seed 7] [--hours 6] [--incidents 6] [--batch 200]
+    python bench/bench_protection.py --scenarios pileon,debate,viral,news,fanwar --hours 24 --no-compare
+    python bench/bench_protection.py --min-authors 3 --no-severe   # the early signal set otherwise
     python bench/bench_protection.py --cost [--rounds 5] [--hours 3] [--batch 500]
 
 Effectiveness (the embedded pipeline, SQLite, the packaged screener, the default policy): the
@@ -20,7 +22,13 @@ pile-on, over the messages aimed at the target after its first warning (``pile_o
 - friendly held back: messages aimed at the target that are not in the ground truth's abusive set,
   decided ``hide_from_target``, ``filter_folder``, ``block``, ``hold_for_review`` or ``remove``;
 - time to protection: from the ground truth's start (the first abusive message) to the event time
-  of the ``protection_on`` or ``offer_protection`` feed action.
+  of the ``protection_on`` or ``offer_protection`` feed action (the early signal's, or the
+  warning's: whichever came first);
+- prompts to people not attacked: people prompted (offered a shield, or a key-group member's turned
+  on) who are no incident's target in the ground truth, per 1,000 people who received anything
+  aimed at them, per day of simulated time. With ``--scenarios`` the other scenarios (look-alikes
+  that are not incidents: debates, viral posts, news threads, fan wars...) are mixed in; the
+  effect figures are over the pile-ons only.
 
 The same stream without protection (no shields, no groups) is run too, for comparison.
 
@@ -48,7 +56,7 @@ from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.events import Event, parse_event
 from cvguard.pipeline import Pipeline
-from cvguard.protection import DEFAULT_SCOPES
+from cvguard.protection import DEFAULT_SCOPES, ConvergenceWatch, EarlyConfig
 from cvguard.simulate import SimConfig, generate
 
 REACH = frozenset({"allow", "nudge", "deliver", "fold", "limit_visibility", "exclude_from_recommendation"})
@@ -71,22 +79,49 @@ def _without_protection(pipeline: Pipeline) -> None:
 
 
 def effectiveness(args: argparse.Namespace) -> dict[str, Any]:
+    scenarios = tuple(args.scenarios.split(","))
     truth, *raws = generate(
         SimConfig(seed=args.seed, hours=args.hours, users=args.users, targets=args.users // 3,
-                  scenarios=("pileon",), incidents=args.incidents)
+                  scenarios=scenarios, incidents=args.incidents if scenarios == ("pileon",) else None)
     )
     events = [parse_event(r) for r in raws]
-    incidents = truth["incidents"]
+    incidents = [i for i in truth["incidents"] if i["kind"] == "pile_on"]
+    # every incident's target is a true target of a prompt (a brigade or an incitement is an attack too)
+    attacked = {i["target_id"] for i in truth["incidents"] if "target_id" in i}
+    targeted = {t for e in events for t in e.target_ids}
     screener = Screener.default()
-    out: dict[str, Any] = {"events": len(events), "pile_ons": len(incidents),
+    early = _early_config(args)
+    out: dict[str, Any] = {"seed": args.seed, "scenarios": list(scenarios), "hours": args.hours,
+                           "early_signal": {"min_authors": early.min_authors, "window_s": early.window_s,
+                                            "severe": early.severe},
+                           "events": len(events), "pile_ons": len(incidents),
+                           "other_incidents": len(truth["incidents"]) - len(incidents),
+                           "non_incidents": len(truth.get("non_incidents", ())),
+                           "people_targeted": len(targeted),
                            "minor_targets": sum(bool(i.get("minor_target")) for i in incidents)}
-    for protect in (True, False):
+    for protect in (True, False) if args.compare else (True,):
         with tempfile.TemporaryDirectory() as tmp:
             pipeline = _open(tmp, screener, args.batch)
             try:
-                out["with_protection" if protect else "without_protection"] = _run(
-                    pipeline, events, incidents, args.batch, protect
-                )
+                if protect and pipeline.people is not None:
+                    pipeline.people.early = ConvergenceWatch(_early_config(args))
+                result = _run(pipeline, events, incidents, args.batch, protect)
+                if protect:
+                    prompts: dict[str, str] = result.pop("prompted")
+                    false = sorted(u for u in prompts if u not in attacked)
+                    result["prompts"] = {
+                        "people_prompted": len(prompts),
+                        "of_them_attacked": len(prompts) - len(false),
+                        "not_attacked": len(false),
+                        "not_attacked_by_signal": _count(prompts[u] for u in false),
+                        # false prompts per 1,000 people who received anything aimed at them, per day
+                        "false_per_1000_targeted_per_day": round(
+                            len(false) / len(targeted) * 1000 * 24 / args.hours, 1
+                        ) if targeted else None,
+                    }
+                else:
+                    result.pop("prompted")
+                out["with_protection" if protect else "without_protection"] = result
             finally:
                 pipeline.persist_behaviour = False
                 pipeline.close()
@@ -105,13 +140,19 @@ def _run(
     else:
         _without_protection(pipeline)
     decisions: dict[str, str] = {}
+    rules: dict[str, str] = {}  # event id -> the winning rule
     warned: dict[str, datetime] = {}
+    watched: dict[str, datetime] = {}  # a pile-on's first alert at any level (watch, usually)
     protected_at: dict[str, tuple[str, datetime]] = {}
+    prompted: dict[str, str] = {}  # person -> what first prompted them (early signal kind, or warning)
     cursor = 0
     for i in range(0, len(events), batch):
         result = pipeline.ingest(events[i : i + batch])
         decisions.update((d.event_id, d.action) for d in result.decisions)
+        rules.update((d.event_id, d.rule_id or "") for d in result.decisions)
         for a in result.alerts:
+            if a.kind == "pile_on" and a.subject_type == "user" and a.subject_id not in watched:
+                watched[a.subject_id] = a.updated_at  # its first emission, watch or above
             if a.kind in ("pile_on", "incitement") and a.subject_type == "user" \
                     and a.level in ("warning", "critical") and a.subject_id not in warned:
                 warned[a.subject_id] = a.updated_at
@@ -120,6 +161,8 @@ def _run(
             for e in entries:
                 if e.kind in ("protection_on", "offer_protection") and e.subject not in protected_at:
                     at = _at(e.params["at"])
+                    signal = e.params.get("signal")
+                    prompted[e.subject] = f"early_{signal}" if signal else "warning"
                     protected_at[e.subject] = (e.kind, at)
                     if e.kind == "offer_protection":  # the person accepts the prompt at once
                         people.turn_on(e.subject, at=at, duration_days=7, scopes=DEFAULT_SCOPES,
@@ -134,6 +177,7 @@ def _run(
     latencies: list[float] = []
     per: list[dict[str, Any]] = []
     reached_by: dict[str, int] = {}  # surface/action of the abusive messages that reached
+    friendly_held_by: dict[str, int] = {}  # the rules that held friendly messages back
     for inc in incidents:
         target = inc["target_id"]
         abusive = set(inc["abusive_event_ids"])
@@ -158,6 +202,9 @@ def _run(
             else:
                 f_n += 1
                 f_h += action in HELD
+                if action in HELD:
+                    key = f"{e.surface.value}/{rules.get(e.event_id, '')}"
+                    friendly_held_by[key] = friendly_held_by.get(key, 0) + 1
         abusive_n, abusive_reach, abusive_fold = abusive_n + a_n, abusive_reach + a_r, abusive_fold + a_f
         friendly_n, friendly_held = friendly_n + f_n, friendly_held + f_h
         row |= {"abusive_after_warning": a_n, "reached": a_r, "folded": a_f,
@@ -166,8 +213,11 @@ def _run(
             kind, at = protected_at[target]
             latency = (at - _at(inc["start"])).total_seconds()
             latencies.append(latency)
-            row |= {"protection": kind, "onset_to_protection_s": round(latency, 1),
-                    "onset_to_warning_s": round((w - _at(inc["start"])).total_seconds(), 1)}
+            row |= {"protection": kind, "prompted_by": prompted.get(target),
+                    "onset_to_protection_s": round(latency, 1),
+                    "onset_to_warning_s": round((w - _at(inc["start"])).total_seconds(), 1),
+                    "onset_to_first_alert_s": round((watched[target] - _at(inc["start"])).total_seconds(), 1)
+                    if target in watched else None}
         per.append(row)
     return {
         "abusive_after_warning": abusive_n,
@@ -176,9 +226,29 @@ def _run(
         "friendly_after_warning": friendly_n,
         "friendly_held_share": round(friendly_held / friendly_n, 4) if friendly_n else None,
         "reached_by": dict(sorted(reached_by.items(), key=lambda kv: -kv[1])),
+        "friendly_held_by": dict(sorted(friendly_held_by.items(), key=lambda kv: -kv[1])),
         "onset_to_protection_s": sorted(round(x, 1) for x in latencies),
+        "onset_to_protection_over_60s": sum(x > 60 for x in latencies),
         "per_pile_on": per,
+        "prompted": prompted,
     }
+
+
+def _early_config(args: argparse.Namespace) -> EarlyConfig:
+    """The early signal's settings for this run (the defaults unless the command line says)."""
+    base = EarlyConfig()
+    return EarlyConfig(
+        min_authors=args.min_authors or base.min_authors,
+        window_s=args.window or base.window_s,
+        severe=base.severe and not args.no_severe,
+    )
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in items:
+        out[x] = out.get(x, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def cost(args: argparse.Namespace) -> dict[str, Any]:
@@ -211,6 +281,15 @@ def cost(args: argparse.Namespace) -> dict[str, Any]:
                     spent[0] += time.perf_counter() - s
 
                 pipeline._protect = timed  # type: ignore[method-assign]
+                watch = people.watch
+
+                def timed_watch(items: Any, feed: Any, alerts: Any = ()) -> Any:  # the early signal
+                    s = time.perf_counter()
+                    out = watch(items, feed, alerts)
+                    spent[0] += time.perf_counter() - s
+                    return out
+
+                people.watch = timed_watch  # type: ignore[method-assign]
             else:
                 _without_protection(pipeline)
             gc.collect()
@@ -265,7 +344,7 @@ def _context_delta(pipeline: Pipeline, events: Sequence[Event], reps: int = 5) -
     plain, with_people = [], []
     for r in range(reps):
         for people in ((None, pipeline.people) if r % 2 == 0 else (pipeline.people, None)):
-            ctx = DecisionContext(pipeline.behaviour, at, people)
+            ctx = DecisionContext(pipeline.behaviour, at, pipeline.dm, people=people)
             s = time.perf_counter()
             for e in events:
                 ctx.input_for(e, None)
@@ -283,6 +362,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--audience", default=None, help="the automatic (and accepted) shield's audience")
+    ap.add_argument("--scenarios", default="pileon",
+                    help="the simulator's scenarios, comma-separated (e.g. the default mix: "
+                         "pileon,brigade,incitement,celebrity,debate,viral,news,fanwar,groupdebate)")
+    ap.add_argument("--no-compare", dest="compare", action="store_false",
+                    help="skip the run without protection")
+    ap.add_argument("--min-authors", type=int, default=None,
+                    help="the early signal's distinct authors (default: EarlyConfig's)")
+    ap.add_argument("--window", type=float, default=None, help="the early signal's window, seconds")
+    ap.add_argument("--no-severe", action="store_true", help="no early signal on one threat or doxxing")
     args = ap.parse_args()
     if args.audience is not None:
         shield_plan.AUTO_AUDIENCE = args.audience

@@ -241,6 +241,9 @@ def test_the_feed_carries_the_fold_actions_for_the_replies_published_before_the_
         if a["kind"] == "fold":
             assert a["rule_id"] == "chat-pileon-stranger-earlier" and a["params"] == {}
             assert run.decisions[a["subject"]]["action"] != "fold"  # not folded when published
+        elif e["surface"] in ("post", "repost"):  # a stranger's post abusing the target: hidden from them
+            assert (a["kind"], a["rule_id"]) == ("hide_from_target", "post-pileon-stranger")
+            assert a["params"] == {"target_id": run.target}
         else:  # a new account that follows the target: hidden from the target
             assert (a["kind"], a["rule_id"]) == ("hide_from_target", "chat-pileon-new-account")
             assert a["params"] == {"target_id": run.target}

@@ -66,6 +66,7 @@ ALL = frozenset(CONTEXTS)
 PILE_ON = frozenset({"pileon_stranger", "pileon_stranger_published", "pileon_mutual", "pileon_new_follower"})
 TOPIC = frozenset({"topic_warning", "topic_critical"})
 MINORS = frozenset({"minor", "protected_minor"})
+PILE_ON_STRANGER = frozenset({"pileon_stranger", "pileon_stranger_published"})
 PROTECTED = frozenset({"protected", "protected_minor"})
 
 
@@ -103,8 +104,10 @@ Row = tuple[Any, ...]
 ROWS: list[Row] = [
     # -- comments, replies, danmaku, live chat
     (CHAT, only("clean"), ALL, "allow", None),  # nothing abusive: published, whoever writes
-    (CHAT, only("near"), ALL - MINORS, "allow", None),
-    (CHAT, only("near"), MINORS, "nudge", "chat-minor-near-miss"),  # a stricter threshold for minors
+    (CHAT, only("near"), ALL - MINORS - PROTECTED, "allow", None),
+    (CHAT, only("near"), only("minor"), "nudge", "chat-minor-near-miss"),  # a stricter threshold for minors
+    # a shield holds back near-misses from its audience too (a stricter threshold under protection)
+    (CHAT, only("near"), PROTECTED, "hide_from_target", "chat-protected-near-miss"),
     (CHAT, HARMFUL_UP, MINORS, "block", "chat-minor-harmful"),  # stricter for minors
     (CHAT, only("inappropriate"), only("minor"), "fold", "chat-minor-inappropriate"),
     (CHAT, only("illegal_high"), ALL - MINORS, "block", "chat-illegal"),
@@ -138,7 +141,9 @@ ROWS: list[Row] = [
     (("dm",), BORDERLINE_DOWN, only("protected"), "filter_folder", "dm-protected"),
     (("dm",), BORDERLINE_DOWN, ALL - MINORS - PROTECTED - DM_FLAGS, "filter_folder", "dm-abuse"),
     # -- posts, reposts, video text
-    (POST, CLEAN, ALL, "allow", None),
+    (POST, only("clean"), ALL, "allow", None),
+    (POST, only("near"), ALL - PROTECTED, "allow", None),
+    (POST, only("near"), PROTECTED, "hide_from_target", "post-protected-near-miss"),
     (POST, only("illegal_high"), ALL, "remove", "post-illegal"),
     (POST, only("illegal_borderline", "harmful"), MINORS, "remove", "post-minor-harmful"),
     (POST, BORDERLINE_DOWN, only("initiator"), "remove", "post-incitement-initiator"),
@@ -146,9 +151,12 @@ ROWS: list[Row] = [
     # a post naming (or a repost of) a protected person: hidden from them, into their folder
     (POST, only("harmful"), only("protected"), "hide_from_target", "post-protected"),
     (POST, only("inappropriate"), PROTECTED, "hide_from_target", "post-protected"),
-    (POST, only("harmful"), NOT_MINOR_NOR_INITIATOR - PROTECTED, "limit_visibility", "post-harmful"),
-    (POST, only("inappropriate"), ALL - {"initiator"} - PROTECTED, "exclude_from_recommendation",
-     "post-inappropriate"),
+    # a post by a stranger abusing a person under a pile-on: hidden from them (as on chat)
+    (POST, BELOW_ILLEGAL, PILE_ON_STRANGER, "hide_from_target", "post-pileon-stranger"),
+    (POST, only("harmful"), NOT_MINOR_NOR_INITIATOR - PROTECTED - PILE_ON_STRANGER, "limit_visibility",
+     "post-harmful"),
+    (POST, only("inappropriate"), ALL - {"initiator"} - PROTECTED - PILE_ON_STRANGER,
+     "exclude_from_recommendation", "post-inappropriate"),
     # -- search suggestions: a person under attack paired with abusive words
     (("search_suggestion",), ABUSE, PILE_ON, "suppress", "suggestion-target-under-attack"),
     # ... or a person whose shield covers search

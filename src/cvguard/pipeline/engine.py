@@ -384,6 +384,8 @@ class Pipeline:
                 "engine": behaviour.save(),
                 "clock": self.clock.now().isoformat() if self.clock.started else None,
                 "dm": self.dm.save() if self.dm is not None else None,
+                # protection's early signal (pipeline.protection): the last minutes of abuse per person
+                "early": self.people.early.save() if self.people is not None else None,
             }
             data = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
             store.save_snapshot(SNAPSHOT_NAME, data, through=through, fmt=SNAPSHOT_FORMAT)
@@ -412,6 +414,8 @@ class Pipeline:
                     self.clock.advance(datetime.fromisoformat(state["clock"]))
                 if self.dm is not None and state.get("dm") is not None:
                     self.dm.restore(state["dm"])
+                if self.people is not None and state.get("early") is not None:
+                    self.people.early.restore(state["early"])
                 after = snapshot.through
             else:
                 newest = store.last_occurred_at()
@@ -424,6 +428,8 @@ class Pipeline:
                 alerts = behaviour.process_many(on_time, batch=self.batch_size)
                 for event, _ in on_time:
                     self.clock.advance(event.occurred_at)
+                if self.people is not None and on_time:  # prompts lost in a crash: the same keys
+                    self.people.watch(on_time, None if self.actions is None else self.actions.feed, alerts)
                 self._save_alerts(alerts)
                 self._save_escalations(self._observe_dms(chunk))
                 self.resumed_alerts.extend(alerts)
@@ -466,6 +472,8 @@ class Pipeline:
             for event, _ in on_time:
                 self.clock.advance(event.occurred_at)
             t3 = time.perf_counter()
+            if self.people is not None and on_time:  # protection's early signal, before the warning's
+                self.people.watch(on_time, None if self.actions is None else self.actions.feed, alerts)
             self._save_alerts(alerts)
             self._since_checkpoint += len(fresh)
             if self.retention is not None and self.clock.started:

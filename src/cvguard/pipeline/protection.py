@@ -5,6 +5,7 @@
     book.shield_of("u1")                     # the person's shield (on or not), or None
     steps = book.plan(alerts)                # a pile-on warning: auto-shield or an offer, as feed actions
     feed.append([a for _, a in steps]); book.apply(steps)
+    book.watch(items, feed)                  # the early signal: the same, before the warning
     feed.append(book.reminders(now))         # protection_ending, a day before a shield ends
     book.file(items, decisions)              # hide_from_target / filter_folder → filtered folders
 
@@ -21,6 +22,12 @@ the feed appends each once; they are appended *before* the shield or the offer t
 (:meth:`apply`), so a failed append is planned again with the next batch. They carry the alert in
 ``params`` rather than as the entry's ``alert_id``: what the alert caused is undone when it
 resolves, and a shield outlives the pile-on that turned it on (its own duration).
+
+**Earlier than the warning.** :meth:`watch` feeds every screened event fed to behaviour to a
+:class:`~cvguard.protection.early.ConvergenceWatch` (abuse from a few people the person does not
+follow converging on them within minutes, or one threat or doxxing message) and answers each signal
+like a warning (:func:`~cvguard.protection.plan.plan_early`): the same keys, cool-down and order
+(append, then write). A dict lookup per abusive event; no store read.
 """
 
 from __future__ import annotations
@@ -32,20 +39,29 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from cvguard.behavior import Alert
+from cvguard.errors import StoreError
 from cvguard.events import Event
 from cvguard.policy import Decision
 from cvguard.policy.feed import PlannedAction, action_key
+
+if TYPE_CHECKING:
+    from cvguard.store.actions import ActionFeed
 from cvguard.policy.vocabulary import KEY_GROUPS
 from cvguard.protection import (
     BASE_GROUPS,
     DURATIONS,
+    ConvergenceWatch,
+    EarlyConfig,
+    EarlySignal,
     ProtectionStep,
     Shield,
     ShieldChange,
     extend_shield,
     new_shield,
+    plan_early,
     plan_protection,
     reminder_due,
 )
@@ -73,6 +89,7 @@ class PeopleBook:
         extra_groups: Iterable[str] = (),
         poll_s: float = POLL_S,
         monotonic: Callable[[], float] = time.monotonic,
+        early: EarlyConfig | None = None,
     ) -> None:
         self.store = store
         self.allowed_groups: frozenset[str] = frozenset((*BASE_GROUPS, *KEY_GROUPS, *extra_groups))
@@ -86,6 +103,9 @@ class PeopleBook:
         self._reminded: set[str] = set()
         self._unfiled: list[FilteredItem] = []  # folder items the store has not taken yet
         self.audit: AuditLog | None = None  # automatic shields and offers recorded there; None: not
+        self.early = ConvergenceWatch(early)  # the early signal (protection.early)
+        self._watched = 0
+        self._unprompted: list[EarlySignal] = []  # signals whose prompts the feed did not take yet
         self.refresh(force=True)
 
     # -- reads ------------------------------------------------------------------------------------
@@ -209,6 +229,75 @@ class PeopleBook:
             out.append((step, _action(step)))
         return out
 
+    def plan_early(self, signals: Sequence[EarlySignal]) -> list[tuple[ProtectionStep, PlannedAction]]:
+        """For each early signal: the auto-shield or offer it calls for (like :meth:`plan`)."""
+        self.refresh()
+        out: list[tuple[ProtectionStep, PlannedAction]] = []
+        shields: dict[str, Shield | None] = {}
+        offered: dict[str, datetime | None] = {}
+        for s in signals:
+            uid = s.user_id
+            step = plan_early(
+                signal_id=s.signal_id, user_id=uid, at=s.at, reason=s.reason, groups=self.groups_of(uid),
+                shield=shields[uid] if uid in shields else self._shields.get(uid),
+                offered_at=offered[uid] if uid in offered else self._offered.get(uid),
+            )
+            if step is None:
+                continue
+            if step.kind == "auto":
+                shields[uid] = step.shield
+            else:
+                offered[uid] = step.at
+            out.append((step, _action(step, signal=s)))
+        return out
+
+    def watch(
+        self, items: Sequence[tuple[Event, Verdict]], feed: ActionFeed | None, alerts: Sequence[Alert] = ()
+    ) -> list[EarlySignal]:
+        """Feed the early signal the batch's events (those behaviour takes: on time); append what its
+        signals call for to ``feed`` and write it after. A failed append writes nothing and does not
+        stop the batch (its alerts are still to be stored): the signals are planned again with the
+        next call. The signals raised by this call.
+
+        Called before the batch's ``alerts`` are planned (:meth:`plan`): a signal later in event
+        time than a warning of the same batch against the same person is left to the warning, so
+        whichever came first prompts (the other is then within the cool-down)."""
+        early = self.early
+        signals: list[EarlySignal] = []
+        for event, verdict in items:
+            if verdict.violation and event.target_ids:
+                signals += early.update(event, verdict, event.occurred_at.timestamp())
+        self._watched += len(items)
+        if self._watched >= 10_000:
+            self._watched = 0
+            early.prune()
+        if feed is None:
+            return signals
+        raised = signals
+        signals = [*self._unprompted, *signals]
+        if not signals:
+            return raised
+        if alerts:
+            warned: dict[str, datetime] = {}
+            for a in alerts:
+                if a.kind in ("pile_on", "incitement") and a.subject_type == "user" and a.level in (
+                    "warning", "critical"
+                ):
+                    first = warned.get(a.subject_id)
+                    warned[a.subject_id] = a.updated_at if first is None else min(first, a.updated_at)
+            signals = [s for s in signals if not (s.user_id in warned and warned[s.user_id] <= s.at)]
+        steps = self.plan_early(signals)
+        if steps:
+            try:
+                feed.append([a for _, a in steps])
+            except StoreError as exc:
+                log.warning("early protection prompts not appended (%s): planned with the next batch", exc)
+                self._unprompted = signals
+                return raised
+            self.apply(steps)
+        self._unprompted = []
+        return raised
+
     def apply(self, steps: Sequence[tuple[ProtectionStep, PlannedAction]]) -> None:
         """Write what :meth:`plan` planned, once its feed actions are appended (and, with ``audit``,
         one audit entry per shield turned on or offer made, in one append)."""
@@ -296,9 +385,12 @@ def _draft(
     )
 
 
-def _action(step: ProtectionStep) -> PlannedAction:
+def _action(step: ProtectionStep, *, signal: EarlySignal | None = None) -> PlannedAction:
     kind = "protection_on" if step.kind == "auto" else "offer_protection"
     params: dict[str, object] = {"alert_id": step.alert_id, "at": step.at.isoformat()}
+    if signal is not None:  # an early signal, not an alert: what it saw
+        params = {"alert_id": None, "signal_id": signal.signal_id, "at": step.at.isoformat(),
+                  "signal": signal.kind, "authors": signal.authors, "event_ids": list(signal.event_ids)}
     if step.shield is not None:
         params |= {"ends_at": step.shield.ends_at.isoformat(), "scopes": sorted(step.shield.scopes),
                    "audience": step.shield.audience, "actor": "cvguard"}

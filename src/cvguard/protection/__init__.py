@@ -5,15 +5,19 @@ A :class:`Shield` is a person's protection: on from one event time to another, o
 close friends). Policies read it through ``DecisionInput.target_protected``
 (:func:`holds_back`); what is held back goes to the person's filtered folder, never deleted.
 :func:`plan_protection` decides what a pile-on warning does for its target: a key-group member's
-shield turns on by itself, anyone else is offered one (with a cool-down). No I/O here: the store
+shield turns on by itself, anyone else is offered one (with a cool-down); :class:`ConvergenceWatch`
+raises an earlier signal (abuse from a few strangers converging on one person) that
+:func:`plan_early` answers the same way. No I/O here: the store
 (``store.people``) keeps shields, groups and the folder; ``pipeline.protection`` wires them in.
 """
 
+from cvguard.protection.early import ConvergenceWatch, EarlyConfig, EarlySignal
 from cvguard.protection.plan import (
     AUTO_DAYS,
     OFFER_COOLDOWN,
     REMINDER_BEFORE,
     ProtectionStep,
+    plan_early,
     plan_protection,
     reminder_due,
 )
@@ -43,12 +47,16 @@ __all__ = [
     "RECENT_DAYS",
     "REMINDER_BEFORE",
     "SCOPES",
+    "ConvergenceWatch",
+    "EarlyConfig",
+    "EarlySignal",
     "ProtectionStep",
     "Shield",
     "ShieldChange",
     "extend_shield",
     "holds_back",
     "new_shield",
+    "plan_early",
     "plan_protection",
     "reminder_due",
     "scope_of",
