@@ -47,8 +47,10 @@ def test_violations_round_trip_and_are_written_once(ledger: EnforcementStore) ->
     assert ledger.add_violations([viol(1), viol(3)]) == ["event:e3"]  # the first write stays
     got = ledger.violation("event:e1")
     assert got == viol(1)
-    assert [v.violation_id for v in ledger.violations(account_id="a1")] == ["event:e3", "event:e2", "event:e1"]
-    assert [v.violation_id for v in ledger.violations(since=T0 + timedelta(minutes=2))] == ["event:e3", "event:e2"]
+    ids = [v.violation_id for v in ledger.violations(account_id="a1")]
+    assert ids == ["event:e3", "event:e2", "event:e1"]
+    ids = [v.violation_id for v in ledger.violations(since=T0 + timedelta(minutes=2))]
+    assert ids == ["event:e3", "event:e2"]
     assert ledger.violations(account_id="nobody") == []
 
 
