@@ -32,6 +32,11 @@ What the pipeline guarantees:
 - **Protection after deciding.** Decisions read the targets' key groups and shields from an
   in-memory cache (``pipeline.protection``); what a decision holds back from a person goes to
   their filtered folder, and shields near their end get their reminder in the feed.
+- **Enforcement after deciding.** A decision won by a rule that confirms violations records one
+  for the author in the violation ledger, graded into a sanction by the ladder (a feed action with
+  its statement of reasons, an audit entry); DM escalations count as violations of their sender;
+  decisions read the authors' standing (prior violations, restricted) from an in-memory ledger
+  (``pipeline.enforce``).
 - **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
   events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
   (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding
@@ -62,6 +67,7 @@ from cvguard.events import Event, parse_events
 from cvguard.pipeline.actions import AlertActions
 from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
 from cvguard.pipeline.context import PolicyLike, compiled
+from cvguard.pipeline.enforce import Enforcer, Ledger
 from cvguard.pipeline.ingest import (
     Screening,
     admit_online,
@@ -75,8 +81,10 @@ from cvguard.policy import Decision, PolicyHolder, default_policy
 from cvguard.protection.dm import DmGuard, DmLimits, Escalation
 from cvguard.store import EventStore
 from cvguard.store.actions import ActionFeed
+from cvguard.store.audit import AuditLog
 from cvguard.store.decisions import DecisionRecord
 from cvguard.store.dm import EscalationStore
+from cvguard.store.enforcement import EnforcementStore
 from cvguard.store.people import PeopleStore
 from cvguard.store.port import DecisionStore, SnapshotStore
 from cvguard.store.retention import TextRetention
@@ -224,6 +232,7 @@ class Pipeline:
         dm_rules: bool = True,
         escalations: EscalationSink | None = None,
         people: PeopleBook | None = None,
+        enforcer: Enforcer | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -258,6 +267,8 @@ class Pipeline:
         self.dm: DmGuard | None = (dm if dm is not None else DmGuard()) if dm_rules else None
         self.escalations = escalations
         self._unescalated: dict[str, Escalation] = {}
+        # violations and sanctions (pipeline.enforce); None: no enforcement
+        self.enforcer = enforcer
 
     @classmethod
     def open(
@@ -315,6 +326,11 @@ class Pipeline:
             pipeline.people = people
             pipeline.actions = AlertActions(
                 ActionFeed(store.engine), store, lambda: compiled(active.policy), protection=people
+            )
+            # enforcement: the ledger cached in memory, sanctions into the feed and the audit trail
+            pipeline.enforcer = Enforcer(
+                Ledger(EnforcementStore(store.engine)), feed=pipeline.actions.feed,
+                audit=AuditLog(store.engine),
             )
             pipeline.resume()
         except BaseException:
@@ -455,17 +471,24 @@ class Pipeline:
                 people = self.people
                 if people is not None:
                     people.refresh()  # another process's changes (a poll at most every second)
+                enforcer = self.enforcer
+                if enforcer is not None:
+                    enforcer.ledger.refresh()
+                active_policy = compiled(self.policy)  # one version for the batch and its violations
                 decided = decide_fresh(
-                    self.policy, fresh, self.behaviour,
+                    active_policy, fresh, self.behaviour,
                     at=self.clock.now() if self.clock.started else None, shadow=self.shadow_policy,
                     dm=self.dm,
                     people=people,
+                    standing=None if enforcer is None else enforcer.ledger,
                 )
                 decisions, shadow = decided.decisions, decided.shadow
                 with paused_gc():
                     self._save_decisions(decided.records)
                 if people is not None:
                     self._protect(fresh, decisions)
+                if enforcer is not None:
+                    enforcer.on_decisions(fresh, decided.inputs, decisions, policy=active_policy)
                 stats.decisions += len(decisions)
                 stats.decide_s += time.perf_counter() - t4
             self._save_escalations(escalated)
@@ -559,6 +582,8 @@ class Pipeline:
             self._unescalated.clear()
         elif self.escalations is None:
             self._unescalated.clear()
+        if self.enforcer is not None and escalations:
+            self.enforcer.on_escalations(escalations)  # the sender's violation, once per escalation
     def _protect(self, fresh: Sequence[tuple[Event, Verdict]], decisions: Sequence[Decision]) -> None:
         """After deciding: what was held back goes to the filtered folders of the people it is aimed
         at; shields within a day of their end get their reminder in the feed (event time)."""
