@@ -23,6 +23,7 @@ from cvguard.api.routes import (
     asks,
     audit,
     decisions,
+    enforcement,
     escalations,
     events,
     evidence,
@@ -206,6 +207,10 @@ def create_app(
     # a person's shield, key groups and filtered folder: owner_or_staff per route (api.routes.protection)
     people = [Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))]
     app.include_router(protection.router, dependencies=people, responses=AUTH_RESPONSES)
+    # violations and sanctions: moderators write, auditors read; never a platform key (it gets
+    # sanctions as feed actions)
+    enforcement_staff = [Depends(guard(read=("moderator", "auditor"), write=("moderator",)))]
+    app.include_router(enforcement.router, dependencies=enforcement_staff, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))
