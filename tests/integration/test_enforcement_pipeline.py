@@ -100,14 +100,14 @@ def test_a_restriction_blocks_the_author_on_that_surface_and_prior_violations_ar
     pipeline: Pipeline,
 ) -> None:
     pipeline.ingest([ev("e1", 0, "a")])
-    pipeline.ingest([ev("e2", 60, "a")])  # 4 points: comment restriction for a day
+    pipeline.ingest([ev("e2", 7200, "a")])  # another incident: 4 points, comment restriction for a day
     kinds = [s.kind for s in enforcer(pipeline).store.sanctions(account_id="a")]
     assert kinds == ["comment_restriction", "warning"]
-    result = pipeline.ingest([ev("e3", 120, "a", "你好"), ev("e4", 121, "a", "你好", surface="post")])
+    result = pipeline.ingest([ev("e3", 7260, "a", "你好"), ev("e4", 7261, "a", "你好", surface="post")])
     got = [(d.action, d.rule_id) for d in result.decisions]
     assert got == [("block", "restricted-chat"), ("allow", None)]
     # a day later the restriction has ended
-    result = pipeline.ingest([ev("e5", 86_400 + 200, "a", "你好")])
+    result = pipeline.ingest([ev("e5", 7200 + 86_400 + 1, "a", "你好")])
     assert result.decisions[0].action == "allow"
 
 
@@ -124,10 +124,10 @@ def test_reversal_restores_exactly_the_state_before_the_sanction(pipeline: Pipel
 
     e.listeners.append(Listener())
     pipeline.ingest([ev("e1", 0, "a")])
-    at = T0 + timedelta(hours=1)
+    at = T0 + timedelta(hours=5)
     before = state(e.ledger, "a", at)
-    pipeline.ingest([ev("e2", 60, "a")])  # the sanction under appeal: a day's comment restriction
-    pipeline.ingest([ev("e3", 120, "a", surface="post")])  # a later one resting on it too
+    pipeline.ingest([ev("e2", 7200, "a")])  # the sanction under appeal: a day's comment restriction
+    pipeline.ingest([ev("e3", 14400, "a", surface="post")])  # a later one resting on it too
     sanctions = e.store.sanctions(account_id="a")
     assert [s.kind for s in sanctions] == ["comment_restriction", "comment_restriction", "warning"]
     appealed = next(s for s in sanctions if s.violation_ids == ("event:e2",))

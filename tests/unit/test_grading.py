@@ -29,8 +29,11 @@ def v(i: int, days_ago: float, roles: tuple[str, ...] = ("first_time",), *, aler
     )
 
 
+MIN = 1 / 1440  # a minute, in days
+
+
 @pytest.mark.parametrize(
-    ("history", "incident", "role"),
+    ("history", "alert", "role"),
     [
         ([], None, "first_time"),  # nothing before
         ([v(1, 200)], None, "first_time"),  # the only one expired (strike_days 180)
@@ -40,11 +43,14 @@ def v(i: int, days_ago: float, roles: tuple[str, ...] = ("first_time",), *, aler
         ([v(1, 40), v(2, 3)], None, None),  # one of them outside the frequent window
         ([v(1, 1, alert="p1"), v(2, 1, alert="p1")], None, None),  # two in one attack: one incident
         ([v(1, 1, alert="p1"), v(2, 1, alert="p1")], "p1", "first_time"),  # ...the same attack as this one
+        ([v(1, 10 * MIN)], "p1", "first_time"),  # ten minutes before, before the alert: the same burst
+        ([v(1, 90 * MIN)], "p1", None),  # an hour and a half before: another incident
+        ([v(1, 100 * MIN), v(2, 50 * MIN)], None, "first_time"),  # a chain of bursts: one incident
         ([v(1, -1)], None, "first_time"),  # one after this (out of order): not history
     ],
 )
-def test_history_role(history: list[Violation], incident: str | None, role: str | None) -> None:
-    assert history_role(history, at=T0, incident=incident, ladder=L) == role
+def test_history_role(history: list[Violation], alert: str | None, role: str | None) -> None:
+    assert history_role(history, at=T0, alert_id=alert, ladder=L) == role
 
 
 @pytest.mark.parametrize(
@@ -88,6 +94,8 @@ def test_points_of(roles: tuple[str, ...], points: float) -> None:
         ([v(1, 181)], 0),  # strike expired
         ([v(1, 1, status="reversed")], 0),  # reversed
         ([v(1, 1, ("first_time", "copycat"), alert="p"), v(2, 1, (), alert="p")], 2),  # one incident: its max
+        ([v(1, 1, ("first_time", "copycat")), v(2, 1 - 5 * MIN, ())], 2),  # minutes apart: one incident
+        ([v(1, 3), v(2, 2, ())], 4),  # a day apart: two
     ],
 )
 def test_strike_points(history: list[Violation], points: float) -> None:
@@ -113,6 +121,8 @@ def new(roles: tuple[str, ...], *, alert: str | None = None, i: int = 99) -> Vio
         ([v(1, 20), v(2, 10, ())], new(("frequent",)), 1, "comment_restriction", 30),
         # the same attack again: no new points, no new sanction
         ([v(1, 0, ("first_time", "copycat"), alert="p")], new((), alert="p"), 0, None, None),
+        # a copycat's reply before the alert, then one under it: one incident, still a warning
+        ([v(1, 20 * MIN, ("first_time",))], new(("first_time", "copycat"), alert="p"), 0, None, None),
         # old strikes expired: a warning again
         ([v(1, 200), v(2, 190)], new(("first_time",)), -1, "warning", 30),
         # on the same step as an expired sanction: issued again

@@ -10,9 +10,10 @@ within ``frequent.days``; neither in between (a repeat). Attack: ``initiator`` (
 incitement initiator) or ``copycat`` (joined a pile-on already under way), from the decision input's
 ``author_role``.
 
-**Incidents.** Several violations in one attack (the same alert) are one incident: they count
-once for strikes (the highest of their points) and once towards ``frequent``; a copycat writing
-five replies in one pile-on is not a frequent offender.
+**Incidents.** Several violations in one attack (the same alert), or each within the ladder's
+``incident_minutes`` of the one before, are one incident: they count once for strikes (the highest
+of their points) and once towards ``frequent``; a copycat writing five replies in one pile-on, some
+before the alert named it, is not a frequent offender.
 
 **Points.** ``frequent`` scores ``points.frequent``; ``first_time`` scores ``points.first_time``, a
 first-time copycat ``points.first_time_copycat`` (slower); a repeat ``points.repeat``; an initiator
@@ -32,13 +33,29 @@ from datetime import datetime, timedelta
 from cvguard.enforcement import AccountRole, SanctionKind, Violation
 from cvguard.enforcement.ladder import Ladder
 
-__all__ = ["Grade", "attack_role", "counting", "grade", "history_role", "incident_of", "points_of",
+__all__ = ["Grade", "attack_role", "counting", "grade", "history_role", "incidents", "points_of",
            "roles_of", "strike_points"]
 
+_PROBE = "\x00probe"  # the violation being graded, before it exists
 
-def incident_of(v: Violation) -> str:
-    """What makes violations one incident: their alert (an attack), else the violation alone."""
-    return v.alert_id or v.violation_id
+
+def incidents(violations: Iterable[Violation], ladder: Ladder) -> list[list[Violation]]:
+    """The violations grouped into incidents: the same alert, or each within ``incident_minutes``
+    of the one before (an account's burst of replies in one attack, before any alert named it)."""
+    window = timedelta(minutes=ladder.incident_minutes)
+    groups: list[list[Violation]] = []
+    by_alert: dict[str, list[Violation]] = {}
+    for v in sorted(violations, key=lambda x: (x.at, x.violation_id)):
+        group = by_alert.get(v.alert_id) if v.alert_id is not None else None
+        if group is None and groups and v.at - groups[-1][-1].at <= window:
+            group = groups[-1]
+        if group is None:
+            group = []
+            groups.append(group)
+        group.append(v)
+        if v.alert_id is not None:
+            by_alert.setdefault(v.alert_id, group)
+    return groups
 
 
 def counting(history: Iterable[Violation], at: datetime, ladder: Ladder) -> list[Violation]:
@@ -57,14 +74,16 @@ def attack_role(author_role: str | None) -> AccountRole | None:
 
 
 def history_role(
-    history: Iterable[Violation], *, at: datetime, incident: str | None, ladder: Ladder
+    history: Iterable[Violation], *, at: datetime, alert_id: str | None, ladder: Ladder
 ) -> AccountRole | None:
-    """``first_time``, ``frequent`` or None (a repeat) for a violation at ``at`` of ``incident``."""
-    others = {incident_of(v) for v in counting(history, at, ladder)} - {incident}
+    """``first_time``, ``frequent`` or None (a repeat) for a violation at ``at`` (of ``alert_id``)."""
+    probe = Violation(_PROBE, "", at, "", (), alert_id=alert_id)
+    groups = incidents([*counting(history, at, ladder), probe], ladder)
+    others = [g for g in groups if not any(v is probe for v in g)]
     if not others:
         return "first_time"
-    since = at - _days(ladder.frequent.days)
-    recent = {incident_of(v) for v in counting(history, at, ladder) if v.at > since} - {incident}
+    since = at - timedelta(days=ladder.frequent.days)
+    recent = [g for g in others if any(v.at > since for v in g)]
     return "frequent" if len(recent) + 1 >= ladder.frequent.violations else None
 
 
@@ -74,11 +93,11 @@ def roles_of(
     at: datetime,
     author_role: str | None,
     ladder: Ladder,
-    incident: str | None = None,
+    alert_id: str | None = None,
 ) -> tuple[AccountRole, ...]:
     """The account's roles in a violation at ``at`` (history role first, then the attack role)."""
     roles: list[AccountRole] = []
-    h = history_role(history, at=at, incident=incident, ladder=ladder)
+    h = history_role(history, at=at, alert_id=alert_id, ladder=ladder)
     if h is not None:
         roles.append(h)
     a = attack_role(author_role)
@@ -103,13 +122,8 @@ def points_of(roles: Sequence[str], ladder: Ladder) -> float:
 
 def strike_points(history: Iterable[Violation], at: datetime, ladder: Ladder) -> float:
     """The account's strike points at ``at``: per incident counting, the highest of its points."""
-    best: dict[str, float] = {}
-    for v in counting(history, at, ladder):
-        key = incident_of(v)
-        pts = points_of(v.roles, ladder)
-        if pts > best.get(key, 0.0):
-            best[key] = pts
-    return sum(best.values())
+    groups = incidents(counting(history, at, ladder), ladder)
+    return sum(max(points_of(v.roles, ladder) for v in g) for g in groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +158,7 @@ def grade(
     counted = tuple(v.violation_id for v in counting([*others, new], new.at, ladder))
     due = after > before and step >= 0 and (step > step_before or step > active_step)
     roles = ", ".join(new.roles) or "no role"
-    n = len({incident_of(v) for v in counting([*others, new], new.at, ladder)})
+    n = len(incidents(counting([*others, new], new.at, ladder), ladder))
     tally = (
         f"{points_of(new.roles, ladder):g} strike points for this violation ({roles}); "
         f"{after:g} in all from {n} incident{'s' if n != 1 else ''} within {ladder.strike_days} days"

@@ -113,6 +113,7 @@ class Ladder(BaseModel):
     description: str = ""
     strike_days: int = Field(ge=1, le=3650)
     appeal_days: int = Field(ge=1, le=365)
+    incident_minutes: int = Field(default=60, ge=0, le=24 * 60)
     frequent: Frequent
     points: Points
     steps: tuple[Step, ...] = Field(min_length=1)

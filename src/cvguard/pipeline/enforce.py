@@ -249,7 +249,7 @@ class Enforcer:
         return Violation(
             violation_id=vid, account_id=account, at=event.occurred_at, confirmed_by=f"policy:{d.rule_id}",
             roles=roles_of(history, at=event.occurred_at, author_role=role, ladder=self.ladder,
-                           incident=alert or vid),
+                           alert_id=alert),
             event_id=event.event_id, surface=d.surface,
             categories=tuple(sorted(c for c, s in verdict.categories.items() if s >= CATEGORY_THRESHOLD)),
             score=round(verdict.score, 4), alert_id=alert, policy_version=d.policy_version,
