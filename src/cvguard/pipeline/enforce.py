@@ -9,7 +9,10 @@
 
 **What is a violation.** A decision whose winning rule says ``confirms_violation`` (the author's
 content at ``event:<event id>``), a DM escalation (the sender, ``dm:<escalation id>``), or a person's
-confirmation (``POST /v1/violations``). Each records the account's roles (``enforcement.grading``),
+confirmation (``POST /v1/violations``). Each records the account's roles (``enforcement.grading``;
+the attack role: ``initiator`` for behaviour's incitement initiator and for anyone whose content
+itself calls others to attack, screened ``pile_on_incitement``; ``copycat`` for behaviour's
+copycats and anyone abusing a target under an open pile-on or brigade alert),
 the verdict's categories and score, the alert it was part of, the policy and model versions, the
 author's MCN and what the decision did to the content.
 
@@ -75,6 +78,7 @@ HELD_BACK = frozenset({
     "limit_visibility", "exclude_from_recommendation", "mute_member",
 })
 _ID = 250  # the audit trail's subject id width, less room
+INCITING = "pile_on_incitement"  # the taxonomy's category of calls to attack a person
 
 
 def _short(value: str, width: int = _ID) -> str:
@@ -239,9 +243,13 @@ class Enforcer:
         self, event: Event, verdict: Verdict, inp: DecisionInput, d: Decision, batch: list[Violation]
     ) -> Violation:
         account = event.author.id
-        # the attack: behaviour's incitement role, else abuse in a pile-on or brigade already open
+        # the attack: content that itself calls others to attack makes its author an inciter
+        # (behaviour names only the first caller initiator, later callers its copycats); else
+        # behaviour's incitement role, else abuse in a pile-on or brigade already open
         role = inp.author_role
-        if role is None and (inp.pile_on_alert_id is not None or inp.brigade_alert_id is not None):
+        if verdict.categories.get(INCITING, 0.0) >= CATEGORY_THRESHOLD:
+            role = "initiator"
+        elif role is None and (inp.pile_on_alert_id is not None or inp.brigade_alert_id is not None):
             role = "copycat"
         alert = inp.incitement_alert_id or inp.pile_on_alert_id or inp.brigade_alert_id
         history = [*self.ledger.history(account), *(v for v in batch if v.account_id == account)]
