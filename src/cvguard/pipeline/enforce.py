@@ -373,25 +373,30 @@ class Enforcer:
                     ),
                     decided_by=decided, step=g.step, rests_on=g.counted,
                 )
-                one = Issued(sanction, g, (v,))
-                self._issue([one], actor="cvguard")
-                issued.append(one)
+                issued.append(Issued(sanction, g, (v,)))
+                self.ledger.put(sanctions=[sanction])  # the next violation grades against it
+            self._issue(issued, actor="cvguard")
             for listener in self.listeners:
                 listener.on_violations(fresh, now=max(v.at for v in fresh))
             return issued
 
     def _issue(self, issued: Sequence[Issued], *, actor: str) -> None:
-        """Write each sanction, then its feed action and audit entry (both idempotent by id)."""
-        fresh = [i for i in issued if self.store.add_sanction(i.sanction)]
+        """Write the sanctions, then their feed actions and audit entries, each in one transaction
+        (the feed idempotent by key; only sanctions new to the store get an audit entry)."""
+        if not issued:
+            return
+        new = set(self.store.add_sanctions([i.sanction for i in issued]))
+        fresh = [i for i in issued if i.sanction.sanction_id in new]
         self.ledger.put(sanctions=[i.sanction for i in fresh])
         if self.feed is not None and fresh:
             self.feed.append([_sanction_action(i.sanction) for i in fresh])
+        entries: list[dict[str, Any]] = []
         for i in fresh:
             s = i.sanction
             log.info("sanction %s: %s for %s until %s", s.sanction_id, s.kind, s.account_id, s.expires_at)
             if self.audit is not None:
                 v = i.violations[0] if i.violations else None
-                self.audit.append(
+                entries.append(dict(
                     actor=actor, action="sanction.issue", subject_type="sanction",
                     subject_id=_short(s.sanction_id),
                     inputs={"account_id": s.account_id, "violations": [_brief(x) for x in i.violations],
@@ -405,7 +410,9 @@ class Enforcer:
                            "step": s.step},
                     policy_version=None if v is None else v.policy_version,
                     model_version=None if v is None else v.model_version,
-                )
+                ))
+        if self.audit is not None and entries:
+            self.audit.append_many(entries)
 
     # -- the Enforcement protocol -----------------------------------------------------------------------
 

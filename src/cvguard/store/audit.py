@@ -94,6 +94,39 @@ class AuditLog(StoreBase):
         return Entry(seq=seq, **fields, prev=prev, digest=digest)
 
 
+    def append_many(self, items: list[dict[str, Any]]) -> list[Entry]:
+        """Add several entries at the end of the trail in one serialised transaction, in order;
+        each item holds :meth:`append`'s keyword arguments (for a batch of automated actions)."""
+        if not items:
+            return []
+        at = self._clock()
+        out: list[Entry] = []
+        with self._serialised(_AUDIT_LOCK) as c:
+            a = m.audit_log.c
+            last = c.execute(select(a.seq, a.digest).order_by(a.seq.desc()).limit(1)).first()
+            seq, prev = (int(last[0]), str(last[1])) if last is not None else (0, GENESIS)
+            rows: list[dict[str, Any]] = []
+            for item in items:
+                fields: dict[str, Any] = {
+                    "at": at, "actor": item["actor"], "action": item["action"],
+                    "subject_type": item["subject_type"], "subject_id": item["subject_id"],
+                    "inputs": item.get("inputs"), "before": item.get("before"), "after": item.get("after"),
+                    "policy_version": item.get("policy_version"), "model_version": item.get("model_version"),
+                }
+                seq += 1
+                try:
+                    raw = record(seq=seq, **fields)
+                except (TypeError, ValueError) as exc:
+                    raise InputError(f"an audit entry must be JSON: {exc}") from None
+                digest = digest_of(prev, raw)
+                rows.append({"seq": seq, "at": at, "actor": fields["actor"], "action": fields["action"],
+                             "subject_type": fields["subject_type"], "subject_id": fields["subject_id"],
+                             "record": raw.decode("utf-8"), "prev": prev, "digest": digest})
+                out.append(Entry(seq=seq, **fields, prev=prev, digest=digest))
+                prev = digest
+            c.execute(m.audit_log.insert(), rows)
+        return out
+
     def entries(self, *, after: int = 0, limit: int = 100) -> list[Entry]:
         """Up to ``limit`` entries with ``seq > after``, oldest first."""
         a = m.audit_log.c

@@ -114,6 +114,21 @@ class EnforcementStore(StoreBase):
             c.execute(m.sanctions.insert(), [_sanction_row(sanction, now)])
         return True
 
+    def add_sanctions(self, sanctions: Sequence[Sanction]) -> list[str]:
+        """Write the sanctions not yet stored (one transaction); their ids, in the order given."""
+        if not sanctions:
+            return []
+        first: dict[str, Sanction] = {}
+        for s in sanctions:
+            first.setdefault(s.sanction_id, s)
+        now = self._clock()
+        with self._tx() as c:
+            have = _existing(c, m.sanctions.c.sanction_id, list(first))
+            rows = [_sanction_row(s, now) for k, s in first.items() if k not in have]
+            if rows:
+                c.execute(m.sanctions.insert(), rows)
+        return [r["sanction_id"] for r in rows]
+
     def sanction(self, sanction_id: str) -> Sanction | None:
         with self._tx() as c:
             row = c.execute(
