@@ -1,11 +1,13 @@
 """What enforcement costs per event: the pipeline with and without the violation ledger.
 
-    python bench/bench_enforce.py --cost [--rounds 5] [--hours 3] [--batch 500]
+    python bench/bench_enforce.py --cost [--rounds 5] [--hours 3] [--batch 500] [--users 2000]
+                                         [--mix all|incidents]
 
-The embedded pipeline (SQLite, the packaged screener, the default policy) over a simulated stream
-with ordinary abuse in the background (2%), pile-ons, incitements and the ``accountability``
-incident, so that violations are confirmed and sanctions issued all along (feed actions, audit
-entries). Interleaved rounds like ``bench_protection.py --cost`` (order alternating, a fresh
+The embedded pipeline (SQLite, the packaged screener, the default policy) over a simulated stream:
+``all`` (the default) every scenario, the ``accountability`` incident included, over background
+traffic with ordinary abuse (2%); ``incidents`` only pile-ons, incitements and the
+``accountability`` incident among 300 accounts, the worst case (every attacker is warned), so that
+violations are confirmed and sanctions issued all along (feed actions, audit entries). Interleaved rounds like ``bench_protection.py --cost`` (order alternating, a fresh
 database each), one core. Enforcement's own work (violations, grading, sanctions, the feed and the
 audit trail) is also timed inside the runs with it, as a share of the run without it: less exposed
 to noise than the ratio of two runs.
@@ -27,7 +29,7 @@ from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.events import parse_event
 from cvguard.pipeline import Pipeline
-from cvguard.simulate import SimConfig, generate
+from cvguard.simulate import SCENARIO_NAMES, SimConfig, generate
 
 
 def _open(tmp: str, screener: Screener, batch: int) -> Pipeline:
@@ -37,8 +39,13 @@ def _open(tmp: str, screener: Screener, batch: int) -> Pipeline:
 
 def cost(args: argparse.Namespace) -> dict[str, Any]:
     pinned = pin_one_core()
-    _, *raws = generate(SimConfig(seed=3, hours=args.hours, users=300, targets=100,
-                                  scenarios=("pileon", "incitement", "accountability")))
+    if args.mix == "all":
+        config = SimConfig(seed=3, hours=args.hours, users=args.users, targets=args.users // 3,
+                           scenarios=(*SCENARIO_NAMES, "accountability"))
+    else:
+        config = SimConfig(seed=3, hours=args.hours, users=300, targets=100,
+                           scenarios=("pileon", "incitement", "accountability"))
+    _, *raws = generate(config)
     events = [parse_event(r) for r in raws]
     screener = Screener.default()
     screener.screen_many([e.text for e in events[:500]])  # warm
@@ -90,6 +97,7 @@ def cost(args: argparse.Namespace) -> dict[str, Any]:
     ratios = sorted(x[2] for x in rows)
     return {
         "cpu": pinned,
+        "mix": args.mix,
         "events": len(events),
         "batch": args.batch,
         "violations": counts[-1][0],
@@ -112,6 +120,9 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=3)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--users", type=int, default=2000)
+    ap.add_argument("--mix", choices=("all", "incidents"), default="all",
+                    help="all: every scenario with background traffic; incidents: attacks only (the worst case)")
     args = ap.parse_args()
     print(json.dumps(cost(args), indent=2))
 

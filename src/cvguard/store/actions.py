@@ -152,22 +152,26 @@ class ActionFeed(StoreBase):
         with self._serialised(_APPEND_LOCK) as c:
             found = {e.key: e for e in self._by_keys(c, list(first))}
             fresh = [a for k, a in first.items() if k not in found]
-            for action in fresh:  # one row at a time: the numbers follow the order given
+            if fresh:  # one statement executed per row, in order (executemany): numbers follow it
                 c.execute(
-                    insert(m.actions).values(
-                        key=action.key,
-                        kind=action.kind,
-                        surface=action.surface,
-                        subject_type=action.subject_type,
-                        subject=action.subject,
-                        params=dict(action.params),
-                        reason=action.reason,
-                        rule_id=action.rule_id,
-                        alert_id=action.alert_id,
-                        policy_version=action.policy_version,
-                        created_at=now,
-                        undoes=action.undoes,
-                    )
+                    insert(m.actions),
+                    [
+                        {
+                            "key": action.key,
+                            "kind": action.kind,
+                            "surface": action.surface,
+                            "subject_type": action.subject_type,
+                            "subject": action.subject,
+                            "params": dict(action.params),
+                            "reason": action.reason,
+                            "rule_id": action.rule_id,
+                            "alert_id": action.alert_id,
+                            "policy_version": action.policy_version,
+                            "created_at": now,
+                            "undoes": action.undoes,
+                        }
+                        for action in fresh
+                    ],
                 )
             if fresh:
                 found.update((e.key, e) for e in self._by_keys(c, [a.key for a in fresh]))
