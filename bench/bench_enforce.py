@@ -7,8 +7,9 @@ The embedded pipeline (SQLite, the packaged screener, the default policy) over a
 ``all`` (the default) every scenario, the ``accountability`` incident included, over background
 traffic with ordinary abuse (2%); ``incidents`` only pile-ons, incitements and the
 ``accountability`` incident among 300 accounts, the worst case (every attacker is warned), so that
-violations are confirmed and sanctions issued all along (feed actions, audit entries). Interleaved rounds like ``bench_protection.py --cost`` (order alternating, a fresh
-database each), one core. Enforcement's own work (violations, grading, sanctions, the feed and the
+violations are confirmed and sanctions issued all along (feed actions, audit entries).
+Interleaved rounds like ``bench_protection.py --cost`` (order alternating, a fresh database each),
+one core. Enforcement's own work (violations, grading, sanctions, the feed and the
 audit trail) is also timed inside the runs with it, as a share of the run without it: less exposed
 to noise than the ratio of two runs.
 """
@@ -122,7 +123,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--users", type=int, default=2000)
     ap.add_argument("--mix", choices=("all", "incidents"), default="all",
-                    help="all: every scenario with background traffic; incidents: attacks only (the worst case)")
+                    help="all: every scenario over background traffic; incidents: attacks only")
     args = ap.parse_args()
     print(json.dumps(cost(args), indent=2))
 
