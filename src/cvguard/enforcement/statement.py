@@ -20,9 +20,8 @@ from cvguard.enforcement.ladder import Ladder
 __all__ = ["APPEAL_HOW", "describe", "statement_of"]
 
 APPEAL_HOW = (
-    "Appeal through the platform's appeal channel, quoting the sanction id. A person other than the"
-    " one who first decided reviews it; if the appeal succeeds, the sanction is lifted, the strikes"
-    " it rested on are removed and content held back because of them is restored."
+    "Appeal through the platform, quoting the sanction id; another person reviews it. Upheld, the"
+    " sanction is lifted, its strikes removed and the content restored."
 )
 
 _WHAT = {

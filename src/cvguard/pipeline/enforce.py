@@ -399,10 +399,14 @@ class Enforcer:
                 entries.append(dict(
                     actor=actor, action="sanction.issue", subject_type="sanction",
                     subject_id=_short(s.sanction_id),
-                    inputs={"account_id": s.account_id, "violations": [_brief(x) for x in i.violations],
+                    # what the sanction rests on, by id (the violations hold the rest)
+                    inputs={"account_id": s.account_id,
+                            "violations": [{"violation_id": x.violation_id, "event_id": x.event_id,
+                                            "confirmed_by": x.confirmed_by, "roles": list(x.roles)}
+                                           for x in i.violations],
                             "grade": None if i.grade is None else {
-                                "points": i.grade.points, "points_before": i.grade.points_before,
-                                "step": i.grade.step, "counted": list(i.grade.counted), "why": i.grade.why}},
+                                "points": i.grade.points, "step": i.grade.step,
+                                "counted": len(i.grade.counted)}},
                     before=None if i.grade is None else {"step": i.grade.step_before,
                                                           "points": i.grade.points_before},
                     after={"kind": s.kind, "starts_at": s.starts_at.isoformat(),
@@ -467,12 +471,6 @@ class Enforcer:
 def _model_version(versions: Mapping[str, str]) -> str | None:
     parts = [f"{k}={v}" for k, v in sorted(versions.items()) if k.startswith(("model", "lexicon"))]
     return "+".join(parts)[:64] or None
-
-
-def _brief(v: Violation) -> dict[str, Any]:
-    return {"violation_id": v.violation_id, "event_id": v.event_id, "confirmed_by": v.confirmed_by,
-            "roles": list(v.roles), "categories": list(v.categories), "score": v.score,
-            "alert_id": v.alert_id, "mcn_id": v.mcn_id, "at": v.at.isoformat()}
 
 
 def _sanction_key(s: Sanction, kind: str) -> str:
