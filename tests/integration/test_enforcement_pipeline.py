@@ -169,3 +169,26 @@ def test_dm_escalations_are_violations_of_the_sender(tmp_path: Path, database_ur
         assert p.enforcer is not None
         found = [v for v in p.enforcer.store.violations(account_id="s") if v.confirmed_by.startswith("dm:")]
         assert len(found) == 1 and found[0].surface == "dm"
+
+
+def test_a_ladder_file_from_the_settings(tmp_path: Path) -> None:
+    from cvguard.enforcement.ladder import LadderError
+
+    text = (Path(__file__).resolve().parents[1] / "unit" / "golden" / "ladder_good.yaml").read_text("utf-8")
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(text.replace("{kind: warning, points: 1, days: 30}",
+                                   "{kind: warning, points: 0.5, days: 30}")
+                          .replace("{kind: comment_restriction, points: 3, days: 1}",
+                                   "{kind: comment_restriction, points: 1, days: 3}"), encoding="utf-8")
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/l.db", ladder_file=strict)
+    with Pipeline.open(settings, screener=Fixed()) as p:
+        p.ingest([ev("e1", 0, "a")])
+        assert p.enforcer is not None
+        [s] = p.enforcer.store.sanctions(account_id="a")
+        assert s.kind == "comment_restriction" and s.expires_at == T0 + timedelta(days=3)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("strike_days", "strike_dayz"), encoding="utf-8")
+    with pytest.raises(LadderError, match="missing .strike_days.") as err:
+        Pipeline.open(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/m.db", ladder_file=bad),
+                      screener=Fixed())
+    assert any("unknown key 'strike_dayz'" in i.message for i in err.value.issues)

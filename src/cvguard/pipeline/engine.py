@@ -63,6 +63,7 @@ from typing import Any, Protocol
 from cvguard.behavior import Alert, BehaviourEngine, TargetState, TopicState
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
+from cvguard.enforcement.ladder import load_ladder
 from cvguard.events import Event, parse_events
 from cvguard.pipeline.actions import AlertActions
 from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
@@ -328,8 +329,9 @@ class Pipeline:
                 ActionFeed(store.engine), store, lambda: compiled(active.policy), protection=people
             )
             # enforcement: the ledger cached in memory, sanctions into the feed and the audit trail
+            ladder = load_ladder(settings.ladder_file) if settings.ladder_file is not None else None
             pipeline.enforcer = Enforcer(
-                Ledger(EnforcementStore(store.engine)), feed=pipeline.actions.feed,
+                Ledger(EnforcementStore(store.engine), ladder=ladder), feed=pipeline.actions.feed,
                 audit=AuditLog(store.engine),
             )
             pipeline.resume()

@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy import RowMapping, select, update
 
 from cvguard.enforcement import Sanction, Violation
 from cvguard.store import models as m
@@ -44,19 +43,23 @@ class EnforcementStore(StoreBase):
     # -- violations -----------------------------------------------------------------------------
 
     def add_violations(self, violations: Sequence[Violation]) -> list[str]:
-        """Write the violations not yet stored; their ids, in the order given."""
+        """Write the violations not yet stored; their ids, in the order given (on the ingest path:
+        one prepared multi-row INSERT ... ON CONFLICT DO NOTHING, ``store.bulk``)."""
         if not violations:
             return []
         first: dict[str, Violation] = {}
         for v in violations:
             first.setdefault(v.violation_id, v)
-        now = self._clock()
+        b, now = self._bulk, self._clock()
+        rows = [
+            (v.violation_id, v.account_id, b.time(v.at), v.confirmed_by, b.json(list(v.roles)), v.event_id,
+             v.surface, v.action, b.json(list(v.categories)), v.score, v.alert_id, v.policy_version,
+             v.model_version, v.mcn_id, v.status, None, None, b.time(now))
+            for v in first.values()
+        ]
         with self._tx() as c:
-            have = _existing(c, m.violations.c.violation_id, list(first))
-            rows = [_violation_row(v, now) for k, v in first.items() if k not in have]
-            if rows:
-                c.execute(m.violations.insert(), rows)
-        return [r["violation_id"] for r in rows]
+            new = set(b.insert(c, m.violations, rows, skip_existing=True))
+        return [k for k in first if k in new]
 
     def violation(self, violation_id: str) -> Violation | None:
         with self._tx() as c:
@@ -107,27 +110,27 @@ class EnforcementStore(StoreBase):
 
     def add_sanction(self, sanction: Sanction) -> bool:
         """Write ``sanction`` unless its id is there; whether it was new."""
-        now = self._clock()
-        with self._tx() as c:
-            if _existing(c, m.sanctions.c.sanction_id, [sanction.sanction_id]):
-                return False
-            c.execute(m.sanctions.insert(), [_sanction_row(sanction, now)])
-        return True
+        return bool(self.add_sanctions([sanction]))
 
     def add_sanctions(self, sanctions: Sequence[Sanction]) -> list[str]:
-        """Write the sanctions not yet stored (one transaction); their ids, in the order given."""
+        """Write the sanctions not yet stored (one transaction, ``store.bulk``); their ids, in the
+        order given."""
         if not sanctions:
             return []
         first: dict[str, Sanction] = {}
         for s in sanctions:
             first.setdefault(s.sanction_id, s)
-        now = self._clock()
+        b, now = self._bulk, self._clock()
+        rows = [
+            (s.sanction_id, s.account_id, s.kind, s.step, b.time(s.starts_at),
+             None if s.expires_at is None else b.time(s.expires_at), b.json(list(s.violation_ids)),
+             b.json(list(s.rests_on)), b.json(dict(s.statement)), s.decided_by, s.status,
+             None if s.lifted_at is None else b.time(s.lifted_at), s.lifted_by, None, b.time(now))
+            for s in first.values()
+        ]
         with self._tx() as c:
-            have = _existing(c, m.sanctions.c.sanction_id, list(first))
-            rows = [_sanction_row(s, now) for k, s in first.items() if k not in have]
-            if rows:
-                c.execute(m.sanctions.insert(), rows)
-        return [r["sanction_id"] for r in rows]
+            new = set(b.insert(c, m.sanctions, rows, skip_existing=True))
+        return [k for k in first if k in new]
 
     def sanction(self, sanction_id: str) -> Sanction | None:
         with self._tx() as c:
@@ -198,24 +201,6 @@ class EnforcementStore(StoreBase):
         )
 
 
-def _existing(c: Connection, column: Any, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for i in range(0, len(ids), 500):
-        found.update(r[0] for r in c.execute(select(column).where(column.in_(ids[i : i + 500]))))
-    return found
-
-
-def _violation_row(v: Violation, now: datetime) -> dict[str, Any]:
-    return {
-        "violation_id": v.violation_id, "account_id": v.account_id, "at": v.at,
-        "confirmed_by": v.confirmed_by, "roles": list(v.roles), "event_id": v.event_id,
-        "surface": v.surface, "action": v.action, "categories": list(v.categories), "score": v.score,
-        "alert_id": v.alert_id, "policy_version": v.policy_version, "model_version": v.model_version,
-        "mcn_id": v.mcn_id, "status": v.status, "reversed_at": None, "reversed_by": None,
-        "updated_at": now,
-    }
-
-
 def _violation(r: RowMapping) -> Violation:
     return Violation(
         violation_id=r["violation_id"], account_id=r["account_id"], at=r["at"],
@@ -224,16 +209,6 @@ def _violation(r: RowMapping) -> Violation:
         alert_id=r["alert_id"], policy_version=r["policy_version"], model_version=r["model_version"],
         mcn_id=r["mcn_id"], status=r["status"], action=r["action"],
     )
-
-
-def _sanction_row(s: Sanction, now: datetime) -> dict[str, Any]:
-    return {
-        "sanction_id": s.sanction_id, "account_id": s.account_id, "kind": s.kind, "step": s.step,
-        "starts_at": s.starts_at, "expires_at": s.expires_at, "violation_ids": list(s.violation_ids),
-        "rests_on": list(s.rests_on), "statement": dict(s.statement), "decided_by": s.decided_by,
-        "status": s.status, "lifted_at": s.lifted_at, "lifted_by": s.lifted_by, "lift_reason": None,
-        "updated_at": now,
-    }
 
 
 def _sanction(r: RowMapping) -> Sanction:
