@@ -188,7 +188,7 @@ def test_a_ladder_file_from_the_settings(tmp_path: Path) -> None:
         assert s.kind == "comment_restriction" and s.expires_at == T0 + timedelta(days=3)
     bad = tmp_path / "bad.yaml"
     bad.write_text(text.replace("strike_days", "strike_dayz"), encoding="utf-8")
-    with pytest.raises(LadderError, match="missing .strike_days.") as err:
+    with pytest.raises(LadderError, match=r"missing .strike_days.") as err:
         Pipeline.open(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/m.db", ladder_file=bad),
                       screener=Fixed())
     assert any("unknown key 'strike_dayz'" in i.message for i in err.value.issues)

@@ -115,3 +115,22 @@ def test_audit_entries_appended_in_one_go_chain_like_single_ones(database_url: s
         assert log.append_many([]) == []
     finally:
         log.close()
+
+
+def test_the_feed_appends_without_reading_back_once_by_key(database_url: str) -> None:
+    from cvguard.policy.feed import PlannedAction
+    from cvguard.store.actions import ActionFeed
+
+    feed = ActionFeed.open(database_url)
+    try:
+        actions = [
+            PlannedAction(key=f"k{i}", kind="sanction", surface="account", subject_type="account",
+                          subject=f"a{i}", reason="r", params={"sanction_id": f"s{i}"})
+            for i in (1, 2)
+        ]
+        assert feed.append(actions[:1]) and feed.append(actions, read_back=False) == []
+        assert feed.append(actions, read_back=False) == []  # nothing twice
+        entries, _ = feed.after(0, 10)
+        assert [(e.key, e.params["sanction_id"]) for e in entries] == [("k1", "s1"), ("k2", "s2")]
+    finally:
+        feed.close()

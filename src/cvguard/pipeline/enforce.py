@@ -389,7 +389,7 @@ class Enforcer:
         fresh = [i for i in issued if i.sanction.sanction_id in new]
         self.ledger.put(sanctions=[i.sanction for i in fresh])
         if self.feed is not None and fresh:
-            self.feed.append([_sanction_action(i.sanction) for i in fresh])
+            self.feed.append([_sanction_action(i.sanction) for i in fresh], read_back=False)
         entries: list[dict[str, Any]] = []
         for i in fresh:
             s = i.sanction

@@ -138,9 +138,10 @@ class ActionFeed(StoreBase):
     _failure = "the action feed failed"
 
 
-    def append(self, actions: Sequence[ActionLike]) -> list[FeedEntry]:
+    def append(self, actions: Sequence[ActionLike], *, read_back: bool = True) -> list[FeedEntry]:
         """Append ``actions`` in order, all or none; one entry per action given, in that order:
-        the new entry, or the one already stored under its key (a key given twice: the first)."""
+        the new entry, or the one already stored under its key (a key given twice: the first).
+        ``read_back=False``: nothing is read back or returned (a caller that needs no entries)."""
         for action in actions:
             _check(action)
         if not actions:
@@ -150,8 +151,12 @@ class ActionFeed(StoreBase):
             first.setdefault(action.key, action)
         now = self._clock()
         with self._serialised(_APPEND_LOCK) as c:
-            found = {e.key: e for e in self._by_keys(c, list(first))}
-            fresh = [a for k, a in first.items() if k not in found]
+            if read_back:
+                found = {e.key: e for e in self._by_keys(c, list(first))}
+                stored: set[str] | dict[str, FeedEntry] = found
+            else:
+                found, stored = {}, self._keys(c, list(first))
+            fresh = [a for k, a in first.items() if k not in stored]
             if fresh:  # one statement executed per row, in order (executemany): numbers follow it
                 c.execute(
                     insert(m.actions),
@@ -173,9 +178,17 @@ class ActionFeed(StoreBase):
                         for action in fresh
                     ],
                 )
-            if fresh:
+            if fresh and read_back:
                 found.update((e.key, e) for e in self._by_keys(c, [a.key for a in fresh]))
-        return [found[a.key] for a in actions]
+        return [found[a.key] for a in actions] if read_back else []
+
+    @staticmethod
+    def _keys(c: Connection, keys: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(keys), 500):
+            key = m.actions.c.key
+            out.update(r[0] for r in c.execute(select(key).where(key.in_(keys[i : i + 500]))))
+        return out
 
     @staticmethod
     def _by_keys(c: Connection, keys: Sequence[str]) -> list[FeedEntry]:
