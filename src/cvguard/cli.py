@@ -1149,6 +1149,38 @@ def _root(
         raise typer.Exit()
 
 
+# ---------------------------------------------------------------------------------------- ladder
+
+ladder_app = typer.Typer(
+    cls=_Commands, no_args_is_help=True,
+    help="The sanction ladder (enforcement/data/ladder.yaml): validate a ladder file.",
+)
+app.add_typer(ladder_app, name="ladder")
+
+
+@ladder_app.command("validate")
+def ladder_validate(
+    files: Annotated[list[Path], typer.Argument(help="Ladder YAML files.", show_default=False)],
+) -> None:
+    """Check ladder files: every problem as file:line with a hint; exit 0 when all are good, 2 if not."""
+    from cvguard.enforcement.ladder import format_ladder_issue, parse_ladder, validate_ladder_file
+
+    bad = 0
+    for path in files:
+        issues = validate_ladder_file(path)
+        for issue in issues:
+            typer.echo(_printable(format_ladder_issue(issue)), err=True)
+        if issues:
+            bad += 1
+            continue
+        ladder, _ = parse_ladder(path.read_text(encoding="utf-8"), str(path))
+        assert ladder is not None
+        typer.echo(f"{path}: ok ({ladder.name} {ladder.version}, {len(ladder.steps)} steps)")
+    if bad:
+        raise typer.Exit(EXIT_INPUT)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="cvguard")
+

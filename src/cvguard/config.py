@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # Shadow mode: a candidate policy decides every event beside the active one; its decisions are
     # recorded (``decisions`` table, shadow=true), never returned. None: no shadow.
     shadow_policy_file: Path | None = None
+    # The sanction ladder (YAML, see docs/ENFORCEMENT.md; `cvguard ladder validate`), read at start;
+    # None: the ladder shipped with cvguard.
+    ladder_file: Path | None = None
     # Reports (docs/REPORTS.md): the SLA of each priority, in hours of wall-clock time; how many
     # independent reporters of one account raise a report a level, over what window; the ring rule
     # (reporters created within ``report_ring_created_within_h`` of each other AND reporting within

@@ -53,7 +53,7 @@ def test_replay_writes_one_decision_line_per_new_event(
     lines = [json.loads(x) for x in decisions.read_text(encoding="utf-8").splitlines()]
     n = len(path.read_text(encoding="utf-8").splitlines())
     assert len(lines) == n and len({d["event_id"] for d in lines}) == n
-    assert all(d["policy_version"] == "2026.12.3" and "matched" in d and "alert_ids" in d for d in lines)
+    assert all(d["policy_version"] == "2026.12.4" and "matched" in d and "alert_ids" in d for d in lines)
     target = truth["incidents"][0]["target_id"]
     hidden = [d for d in lines if d["action"] == "hide_from_target"]
     assert hidden and all(a.startswith(f"pile_on:user:{target}:") for d in hidden for a in d["alert_ids"])
@@ -72,7 +72,7 @@ def test_policy_diff_shows_what_a_candidate_would_change(
     result = runner.invoke(app, ["policy", "diff", "--candidate", str(candidate), str(path)])
     assert result.exit_code == 0, result.output
     text = result.stdout
-    assert text.startswith("policy 2026.12.3 → candidate 2026.12.0: ")
+    assert text.startswith("policy 2026.12.4 → candidate 2026.12.0: ")
     assert "hide_from_target → fold" in text and "chat-pileon-stranger → chat-harmful" in text
     as_json = runner.invoke(app, ["policy", "diff", "--candidate", str(candidate), str(path), "--json"])
     diff = json.loads(as_json.stdout)

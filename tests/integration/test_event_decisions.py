@@ -117,7 +117,7 @@ def test_shadow_mode_records_the_candidates_decisions_beside_the_active_ones() -
     assert [d.action for d in result.shadow_decisions] == ["block", "allow"]
     store = pipeline.store
     active, shadow = store.get_decision("a"), store.get_decision("a", shadow=True)  # type: ignore[attr-defined]
-    assert active is not None and active.policy_version == "2026.12.3" and active.action == "fold"
+    assert active is not None and active.policy_version == "2026.12.4" and active.action == "fold"
     assert shadow is not None and shadow.shadow and shadow.action == "block"
     assert shadow.policy == "strict" and shadow.policy_version == "2026.12.0"
 
@@ -195,7 +195,7 @@ def test_post_events_answers_the_decisions_and_get_serves_them(tmp_path: Path) -
         decisions = answer.json()["decisions"]
         assert [d["event_id"] for d in decisions] == ["c1", "c2"]
         assert decisions[0]["action"] in ("fold", "block", "nudge") and decisions[0]["rule_id"]
-        assert decisions[0]["policy_version"] == "2026.12.3" and decisions[0]["matched"]
+        assert decisions[0]["policy_version"] == "2026.12.4" and decisions[0]["matched"]
         assert decisions[1]["action"] == "allow" and decisions[1]["rule_id"] is None
         assert set(decisions[0]) == {"event_id", "action", "params", "rule_id", "reason", "matched",
                                      "alert_ids", "policy_version", "nudge"}

@@ -109,8 +109,11 @@ def test_a_failed_append_is_retried_with_the_next_batch(
         with pytest.raises(StoreError):
             for i in range(0, len(events), CHUNK):
                 pipeline.ingest(events[i : i + CHUNK])
-        # alerts stored, not planned (a protection prompt at an earlier warning is not the alert's)
-        planned = [e for e in _all(actions.feed) if e.kind not in ("offer_protection", "protection_on")]
+        # alerts stored, not planned (a protection prompt at an earlier warning is not the alert's,
+        # nor a sanction graded from a violation)
+        planned = [
+            e for e in _all(actions.feed) if e.kind not in ("offer_protection", "protection_on", "sanction")
+        ]
         assert pipeline.pending_alerts == 0 and planned == []
         pipeline.ingest([])  # the next batch plans them
         assert {"hide_from_target"} <= {e.kind for e in _all(actions.feed)}

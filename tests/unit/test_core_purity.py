@@ -9,9 +9,8 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "src" / "cvguard"
 PURE = [
-    "audit", "detection", "behavior", "policy", "protection", "reports", "evidence", "taxonomy.py",
-    "review",
-    "events.py", "verdict.py", "vocabulary.py",
+    "audit", "detection", "behavior", "enforcement", "policy", "protection", "reports", "evidence",
+    "review", "taxonomy.py", "events.py", "verdict.py", "vocabulary.py",
 ]
 FORBIDDEN = {
     "fastapi",

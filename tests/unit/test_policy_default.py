@@ -61,8 +61,11 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     # a stranger writing to a person whose shield holds strangers back (a minor's, too)
     "protected": {"target_protected": True},
     "protected_minor": {"target_groups": frozenset({"minor"}), "target_protected": True},
+    # the author is under a sanction that restricts this surface (enforcement.RESTRICTS)
+    "restricted": {"author_restricted": True},
 }
-ALL = frozenset(CONTEXTS)
+RESTRICTED = frozenset({"restricted"})
+ALL = frozenset(CONTEXTS) - RESTRICTED  # a restricted author has rows of their own
 PILE_ON = frozenset({"pileon_stranger", "pileon_stranger_published", "pileon_mutual", "pileon_new_follower"})
 TOPIC = frozenset({"topic_warning", "topic_critical"})
 MINORS = frozenset({"minor", "protected_minor"})
@@ -187,7 +190,31 @@ ROWS: list[Row] = [
     (("recommendation",), CLEAN, only("initiator"), "exclude", "rec-incitement-initiator"),
     (("recommendation",), CLEAN, TOPIC, "exclude", "rec-topic-under-alert"),
     (("recommendation",), CLEAN, ALL - TOPIC - {"initiator"}, "allow", None),
+    # -- a sanctioned author: nothing is published where the sanction restricts them, kind or not
+    (CHAT, ALL_GRADES, RESTRICTED, "block", "restricted-chat"),
+    (POST, ALL_GRADES, RESTRICTED, "remove", "restricted-post"),
+    (("group_message",), ALL_GRADES, RESTRICTED, "remove", "restricted-group"),
+    (("dm",), ALL_GRADES, RESTRICTED, "block", "restricted-dm"),
+    # ... elsewhere (asks about search, topics, recommendation) the flag changes nothing
+    (("search_suggestion",), HARMFUL_UP, RESTRICTED, "suppress", "suggestion-harmful"),
+    (("search_suggestion",), CLEAN | {"inappropriate"}, RESTRICTED, "allow", None),
+    (("search_query",), ILLEGAL, RESTRICTED, "filter_results", "query-doxxing", {"privacy"}),
+    (("search_query",), CLEAN, RESTRICTED, "allow", None, {"privacy"}),
+    (("search_query",), ALL_GRADES, RESTRICTED, "allow", None, NOT_PRIVACY),
+    (("topic",), ALL_GRADES, RESTRICTED, "allow", None),
+    (("hotlist_item",), ILLEGAL, RESTRICTED, "pull", "hotlist-illegal"),
+    (("hotlist_item",), BELOW_ILLEGAL | CLEAN, RESTRICTED, "allow", None),
+    (("recommendation",), ABUSE, RESTRICTED, "exclude", "rec-violation"),
+    (("recommendation",), CLEAN, RESTRICTED, "allow", None),
 ]
+
+# the rules whose win is a confirmed violation (the ledger grades it): clear abuse only
+CONFIRMING = frozenset({
+    "chat-minor-harmful", "chat-illegal", "chat-incitement-initiator", "chat-pileon-stranger",
+    "chat-pileon-new-account", "chat-brigade", "chat-harmful", "dm-illegal", "dm-minor", "post-illegal",
+    "post-minor-harmful", "post-incitement-initiator", "post-harmful", "group-repeat-offender",
+    "group-abuse",
+})
 
 
 @dataclass(frozen=True)
@@ -254,6 +281,13 @@ def test_the_table_covers_the_whole_grid_exactly_once() -> None:
 def test_every_rule_of_the_default_policy_wins_a_cell() -> None:
     winners = {c.rule for c in CELLS}
     assert {r.id for r in default_policy().policy.rules} <= winners
+
+
+def test_the_rules_that_confirm_violations_are_the_clear_abuse_ones() -> None:
+    rules = default_policy().policy.rules
+    assert {r.id for r in rules if r.confirms_violation} == CONFIRMING
+    # none lets the content through as written
+    assert all(r.action not in ("allow", "nudge", "deliver") for r in rules if r.confirms_violation)
 
 
 def test_the_pile_on_shield_names_its_alert() -> None:

@@ -14,7 +14,7 @@ def v(category: str, score: float, severity: str) -> Verdict:
 # v2 of the default policy: the pile-on shield also covers followers, and DM abuse is blocked outright
 CANDIDATE = load_policy_text(
     default_policy_text()
-    .replace('version: "2026.12.3"', 'version: "2026.12.0"')
+    .replace('version: "2026.12.4"', 'version: "2026.12.0"')
     .replace(
         "when: {pile_on_at_least: warning, relationship: [stranger], violation: true}",
         "when: {pile_on_at_least: warning, relationship: [stranger, follower], violation: true}",
@@ -48,7 +48,7 @@ def test_diff_counts_changes_by_surface_and_action() -> None:
     assert (diff.total, diff.changed, diff.active_version, diff.candidate_version) == (
         8,
         4,
-        "2026.12.3",
+        "2026.12.4",
         "2026.12.0",
     )
     assert {k: c.count for k, c in diff.changes.items()} == {
@@ -68,7 +68,7 @@ def test_diff_counts_changes_by_surface_and_action() -> None:
 def test_format_diff() -> None:
     text = format_diff(diff_decisions(default_policy(), CANDIDATE, INPUTS, examples=1))
     assert text.splitlines()[0] == (
-        "policy 2026.12.3 → candidate 2026.12.0: 4 of 8 decisions change action"
+        "policy 2026.12.4 → candidate 2026.12.0: 4 of 8 decisions change action"
         " (0 more change only the winning rule)"
     )
     assert "  dm: 2 of 3 change\n    filter_folder → block: 2\n      e.g. d1 (dm-abuse → dm-abuse)" in text

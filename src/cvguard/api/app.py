@@ -18,7 +18,7 @@ from cvguard.api.limits import BodyLimit
 from cvguard.api.policy import FeedHolder, PolicySource, policy_source
 from cvguard.api.policyaudit import PolicyInService
 from cvguard.api.reportdesk import MarkedOrFlagged, ReportDesk
-from cvguard.api.reviewdesk import ReviewDesk
+from cvguard.api.reviewdesk import PipelineEnforcement, ReviewDesk
 from cvguard.api.routes import (
     actions,
     alerts,
@@ -26,6 +26,7 @@ from cvguard.api.routes import (
     asks,
     audit,
     decisions,
+    enforcement,
     escalations,
     events,
     evidence,
@@ -171,7 +172,7 @@ def create_app(
     app.state.reports = desk
     desk.groups = MarkedOrFlagged(lambda: _people(app), lambda: EventMinorFlags(desk.store))
     # the review queue and appeals (api.reviewdesk); ``review_desk.enforcement`` takes the ledger
-    review_desk = ReviewDesk(settings)
+    review_desk = ReviewDesk(settings, enforcement=PipelineEnforcement(holder))
     app.state.review = review_desk
     vault = evidence.VaultHolder(settings)
     app.state.vault = vault
@@ -233,6 +234,10 @@ def create_app(
         Depends(guard(read=("platform", "moderator", "auditor"), write=("platform", "moderator")))
     ]
     app.include_router(appeals.router, dependencies=appeal_access, responses=AUTH_RESPONSES)
+    # violations and sanctions: moderators write, auditors read; never a platform key (it gets
+    # sanctions as feed actions)
+    enforcement_staff = [Depends(guard(read=("moderator", "auditor"), write=("moderator",)))]
+    app.include_router(enforcement.router, dependencies=enforcement_staff, responses=AUTH_RESPONSES)
     events.document(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=HttpMetrics(app.state.metrics))

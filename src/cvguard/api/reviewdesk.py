@@ -12,11 +12,34 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from cvguard.config import Settings
-from cvguard.enforcement import Enforcement
+from cvguard.enforcement import Enforcement, Reversal, Sanction
 from cvguard.review import ReviewRules, load_rules
 from cvguard.store.review import ReviewStore
+
+
+class PipelineEnforcement:
+    """The embedded pipeline's ledger behind appeals, opened with the pipeline on first use: a
+    sanction read or reversed through ``Pipeline.enforcer`` (None there: no sanction is kept)."""
+
+    def __init__(self, pipeline: Callable[[], Any]) -> None:
+        self._pipeline = pipeline
+
+    def _enforcer(self) -> Enforcement | None:
+        enforcer: Enforcement | None = getattr(self._pipeline(), "enforcer", None)
+        return enforcer
+
+    def sanction(self, sanction_id: str) -> Sanction | None:
+        enforcer = self._enforcer()
+        return None if enforcer is None else enforcer.sanction(sanction_id)
+
+    def reverse(self, sanction_id: str, *, actor: str, reason: str, now: datetime) -> Reversal:
+        enforcer = self._enforcer()
+        if enforcer is None:
+            raise LookupError(f"no sanction {sanction_id!r}: this deployment keeps none")
+        return enforcer.reverse(sanction_id, actor=actor, reason=reason, now=now)
 
 
 def _now() -> datetime:

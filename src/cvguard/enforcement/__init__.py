@@ -92,6 +92,7 @@ class Violation:
     model_version: str | None = None
     mcn_id: str | None = None  # the account's MCN when it was confirmed
     status: Literal["active", "reversed"] = "active"
+    action: str | None = None  # what the decision did to the content (a reversal gives it back)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,15 @@ class Sanction:
     status: Literal["active", "lifted", "expired"] = "active"
     lifted_at: datetime | None = None
     lifted_by: str | None = None
+    step: int | None = None  # the ladder step (0-based) of a ladder sanction; None: a person's
+    # every violation whose strikes counted towards it (its own included): a reversal of any of
+    # them lifts it
+    rests_on: tuple[str, ...] = ()
+
+    def active_at(self, at: datetime) -> bool:
+        """In force at ``at``: started, not lifted, not expired."""
+        return (self.status == "active" and self.starts_at <= at
+                and (self.expires_at is None or at < self.expires_at))
 
 
 @dataclass(frozen=True, slots=True)

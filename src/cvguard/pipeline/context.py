@@ -16,7 +16,10 @@ verdict and the behaviour state as of that event:
 - ``target_protected``: a shield of one of the event's targets is on at the batch's time, covers
   the event's surface, and holds back this author (``protection.holds_back``);
 - relationship (from the event's hints) and account age, from the event itself;
-- prior violations: ``None`` (unknown) until the enforcement issue;
+- prior violations and ``author_restricted`` from the violation ledger (``pipeline.enforce.Ledger``)
+  when the context is given one (``standing=``): the author's violations whose strikes count at the
+  event's time, and whether an active sanction of theirs restricts the event's surface; without
+  one, ``None`` (unknown) and False;
 - on ``dm``, ``dm_unanswered`` and ``dm_over_rate`` from the private-message state
   (``protection.dm``) as of the message itself, when the context is given one (``dm=``).
 
@@ -70,6 +73,12 @@ class DmReader(Protocol):
     """The private-message state (``protection.dm.DmGuard``): ``(dm_unanswered, dm_over_rate)``."""
 
     def flags(self, event: Event) -> tuple[bool, bool]: ...
+
+
+class StandingReader(Protocol):
+    """The authors' standing (``pipeline.enforce.Ledger``): ``(prior violations, restricted)``."""
+
+    def standing(self, account_id: str, surface: str, at: datetime) -> tuple[int, bool]: ...
 
 
 class StateReader(Protocol):
@@ -130,7 +139,9 @@ class DecisionContext:
         at: datetime | float | None,
         dm: DmReader | None = None,
         people: PeopleView | None = None,
+        standing: StandingReader | None = None,
     ) -> None:
+        self._standing = standing
         self._dm = dm  # private-message state (protection.dm), the batch already observed
         self._engine = engine_of(behaviour)
         self._people = people
@@ -273,6 +284,12 @@ class DecisionContext:
             groups, protected = self._protection(
                 event, relationship, age, verdict is not None and verdict.violation
             )
+        prior: int | None = None
+        restricted = False
+        if self._standing is not None:
+            prior, restricted = self._standing.standing(
+                event.author.id, event.surface._value_, event.occurred_at
+            )
         # positionally, in DecisionInput's field order (what DecisionInput.from_event builds)
         return DecisionInput(
             event.surface._value_,  # (.value goes through a descriptor: this is per event)
@@ -289,10 +306,11 @@ class DecisionContext:
             protected,
             relationship,
             age,
-            None,  # prior violations: from enforcement (a later issue)
+            prior,
             False,  # published: at publish time
             unanswered,
             over_rate,
+            restricted,
         )
 
     def _protection(

@@ -38,6 +38,11 @@ What the pipeline guarantees:
 - **Review after storing.** Held decisions, alerts at warning or above and DM escalations enter
   the staff review queue once stored (``pipeline.review``); the feed leaves content a person
   decided alone.
+- **Enforcement after deciding.** A decision won by a rule that confirms violations records one
+  for the author in the violation ledger, graded into a sanction by the ladder (a feed action with
+  its statement of reasons, an audit entry); DM escalations count as violations of their sender;
+  decisions read the authors' standing (prior violations, restricted) from an in-memory ledger
+  (``pipeline.enforce``).
 - **Restarts resume.** The behaviour state is saved to the store every ``CHECKPOINT_EVERY`` new
   events and on ``close``; ``open`` restores it and feeds behaviour the events stored after it
   (after a crash, the ones the lost state had seen), so a restart neither forgets an unfolding
@@ -64,10 +69,12 @@ from typing import Any, Protocol
 from cvguard.behavior import Alert, BehaviourEngine, TargetState, TopicState
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
+from cvguard.enforcement.ladder import load_ladder
 from cvguard.events import Event, parse_events
 from cvguard.pipeline.actions import AlertActions
 from cvguard.pipeline.clock import EventClock, WallClock, WallGate, WatermarkGate, wall_clock
 from cvguard.pipeline.context import PolicyLike, compiled
+from cvguard.pipeline.enforce import Enforcer, Ledger
 from cvguard.pipeline.ingest import (
     Screening,
     admit_online,
@@ -86,6 +93,7 @@ from cvguard.store.actions import ActionFeed
 from cvguard.store.audit import AuditLog
 from cvguard.store.decisions import DecisionRecord
 from cvguard.store.dm import EscalationStore
+from cvguard.store.enforcement import EnforcementStore
 from cvguard.store.mcns import McnStore
 from cvguard.store.people import PeopleStore
 from cvguard.store.port import DecisionStore, SnapshotStore
@@ -237,6 +245,7 @@ class Pipeline:
         people: PeopleBook | None = None,
         mcn: McnDesk | None = None,
         review: ReviewIntake | None = None,
+        enforcer: Enforcer | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -273,6 +282,8 @@ class Pipeline:
         self.escalations = escalations
         self._unescalated: dict[str, Escalation] = {}
         self.review = review  # the staff review queue (pipeline.review); None: nothing queued
+        # violations and sanctions (pipeline.enforce); None: no enforcement
+        self.enforcer = enforcer
 
     @classmethod
     def open(
@@ -340,6 +351,14 @@ class Pipeline:
             review = ReviewStore(store.engine)
             pipeline.review = ReviewIntake(review, minor=lambda u: "minor" in people.groups_of(u))
             pipeline.actions.people_decided = review.person_decided
+            # enforcement: the ledger cached in memory, sanctions into the feed and the audit trail
+            ladder = load_ladder(settings.ladder_file) if settings.ladder_file is not None else None
+            pipeline.enforcer = Enforcer(
+                Ledger(EnforcementStore(store.engine), ladder=ladder), feed=pipeline.actions.feed,
+                audit=AuditLog(store.engine),
+            )
+            # MCN joint handling counts every violation confirmed and reversed (pipeline.mcn)
+            pipeline.enforcer.listeners.append(pipeline.mcn)
             pipeline.resume()
         except BaseException:
             store.close()
@@ -487,11 +506,16 @@ class Pipeline:
                 people = self.people
                 if people is not None:
                     people.refresh()  # another process's changes (a poll at most every second)
+                enforcer = self.enforcer
+                if enforcer is not None:
+                    enforcer.ledger.refresh()
+                active_policy = compiled(self.policy)  # one version for the batch and its violations
                 decided = decide_fresh(
-                    self.policy, fresh, self.behaviour,
+                    active_policy, fresh, self.behaviour,
                     at=self.clock.now() if self.clock.started else None, shadow=self.shadow_policy,
                     dm=self.dm,
                     people=people,
+                    standing=None if enforcer is None else enforcer.ledger,
                 )
                 decisions, shadow = decided.decisions, decided.shadow
                 with paused_gc():
@@ -500,6 +524,8 @@ class Pipeline:
                     self.review.held(fresh, decisions)
                 if people is not None:
                     self._protect(fresh, decisions)
+                if enforcer is not None:
+                    enforcer.on_decisions(fresh, decided.inputs, decisions, policy=active_policy)
                 stats.decisions += len(decisions)
                 stats.decide_s += time.perf_counter() - t4
             self._save_escalations(escalated)
@@ -601,6 +627,8 @@ class Pipeline:
                 self.review.escalations(saved)
         elif self.escalations is None:
             self._unescalated.clear()
+        if self.enforcer is not None and escalations:
+            self.enforcer.on_escalations(escalations)  # the sender's violation, once per escalation
     def _protect(self, fresh: Sequence[tuple[Event, Verdict]], decisions: Sequence[Decision]) -> None:
         """After deciding: what was held back goes to the filtered folders of the people it is aimed
         at; shields within a day of their end get their reminder in the feed (event time)."""

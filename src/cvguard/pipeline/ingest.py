@@ -29,8 +29,15 @@ from typing import Any, Protocol, runtime_checkable
 
 from cvguard.events import Event
 from cvguard.pipeline.clock import WallGate
-from cvguard.pipeline.context import DecisionContext, DmReader, PeopleView, PolicyLike, compiled
-from cvguard.policy import Decision
+from cvguard.pipeline.context import (
+    DecisionContext,
+    DmReader,
+    PeopleView,
+    PolicyLike,
+    StandingReader,
+    compiled,
+)
+from cvguard.policy import Decision, DecisionInput
 from cvguard.store.decisions import DecisionRecord
 from cvguard.verdict import Verdict
 
@@ -179,6 +186,7 @@ class Decided:
     records: list[DecisionRecord]  # both, for the store (shadow ones flagged)
     decide_s: float = 0.0
     escalations: list[Any] = field(default_factory=list)  # scale-out: DM escalations (``shared_dm``)
+    inputs: list[DecisionInput] = field(default_factory=list)  # what each decision was made on
 
 
 def decide_fresh(
@@ -191,6 +199,7 @@ def decide_fresh(
     whole: bool = False,
     dm: DmReader | None = None,
     people: PeopleView | None = None,
+    standing: StandingReader | None = None,
 ) -> Decided:
     """Decide every fresh event with ``policy`` (and the shadow candidate, if any), each event's
     context read from ``behaviour`` as of ``at`` (the batch's clock after behaviour processed it:
@@ -198,9 +207,10 @@ def decide_fresh(
     published; the state they see is the batch's. ``whole``: the records carry the verdict's parts
     themselves (a scale-out API node records decisions before a worker stores the verdicts).
     ``dm``: the private-message state, the batch already observed (``protection.dm``).
-    ``people``: the targets' key groups and shields (``pipeline.protection``); None: none known."""
+    ``people``: the targets' key groups and shields (``pipeline.protection``); None: none known.
+    ``standing``: the authors' violations and sanctions (``pipeline.enforce``); None: unknown."""
     with paused_gc():
-        return _decide(policy, items, behaviour, at, shadow, whole, dm, people)
+        return _decide(policy, items, behaviour, at, shadow, whole, dm, people, standing)
 
 
 def _decide(
@@ -212,16 +222,19 @@ def _decide(
     whole: bool = False,
     dm: DmReader | None = None,
     people: PeopleView | None = None,
+    standing: StandingReader | None = None,
 ) -> Decided:
     t0 = time.perf_counter()
     active = compiled(policy)
     candidate = compiled(shadow) if shadow is not None else None
-    ctx = DecisionContext(behaviour, at, dm, people)
+    ctx = DecisionContext(behaviour, at, dm, people, standing)
+    inputs: list[DecisionInput] = []
     decisions: list[Decision] = []
     shadows: list[Decision] = []
     records: list[DecisionRecord] = []
     for event, verdict in items:
         inp = ctx.input_for(event, verdict)
+        inputs.append(inp)
         d = active.decide(inp)
         decisions.append(d)
         records.append(DecisionRecord.of(d, event.occurred_at, whole=whole))
@@ -229,4 +242,4 @@ def _decide(
             c = candidate.decide(inp)
             shadows.append(c)
             records.append(DecisionRecord.of(c, event.occurred_at, shadow=True, whole=whole))
-    return Decided(decisions, shadows, records, time.perf_counter() - t0)
+    return Decided(decisions, shadows, records, time.perf_counter() - t0, inputs=inputs)

@@ -83,6 +83,8 @@ class DecisionInput:
     published: bool = False  # already published: the feed decides again when an alert changes
     dm_unanswered: bool = False  # dm: a stranger's earlier message to the recipient is unanswered
     dm_over_rate: bool = False  # dm: the sender is over the per-sender rate to the recipient
+    # an active sanction of the author restricts this surface (enforcement.RESTRICTS)
+    author_restricted: bool = False
 
     @classmethod
     def from_event(cls, event: Event, verdict: VerdictLike | None, **context: Any) -> DecisionInput:
@@ -168,7 +170,7 @@ class Decision:
 # The matcher's arguments, computed once per decision.
 _ARGS = (
     "violation, score, cats, sev, pile, topic, brigade, role, groups, protected, rel, age, prior,"
-    " published, unanswered, over_rate"
+    " published, unanswered, over_rate, restricted"
 )
 Matcher = Callable[..., list[int]]
 
@@ -216,7 +218,10 @@ def _condition(rule: Rule, consts: dict[str, object]) -> tuple[str, tuple[str, .
         parts.append(f"(age is not None and age < {const(w.account_age_days_below)})")
     if w.prior_violations_at_least is not None:
         parts.append(f"(prior is not None and prior >= {const(w.prior_violations_at_least)})")
-    flags = (("published", "published"), ("dm_unanswered", "unanswered"), ("dm_over_rate", "over_rate"))
+    flags = (
+        ("published", "published"), ("dm_unanswered", "unanswered"), ("dm_over_rate", "over_rate"),
+        ("author_restricted", "restricted"),
+    )
     for name, arg in flags:
         flag = getattr(w, name)
         if flag is not None:
@@ -323,6 +328,7 @@ def decide(policy: CompiledPolicy, inp: DecisionInput) -> Decision:
         inp.published,
         inp.dm_unanswered,
         inp.dm_over_rate,
+        inp.author_restricted,
     )
     if not found:  # most decisions; positionally, in Decision's field order
         p = policy.policy

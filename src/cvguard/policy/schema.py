@@ -91,6 +91,8 @@ class When(BaseModel):
     # private messages (the recipient is the target)
     dm_unanswered: bool | None = None  # a stranger writes again before the recipient has replied
     dm_over_rate: bool | None = None  # the sender is over the per-sender rate to this recipient
+    # enforcement: an active sanction of the author restricts this surface (enforcement.RESTRICTS)
+    author_restricted: bool | None = None
 
 
 RuleId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
@@ -106,6 +108,9 @@ class Rule(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     priority: int = 0  # the highest priority among matching rules wins; then the one written first
     reason: str = Field(min_length=1, max_length=500)
+    # when this rule wins at ingest, the author's content is a confirmed violation (the ledger
+    # grades it into a sanction): for rules that act on clear abuse
+    confirms_violation: bool = False
 
 
 class Policy(BaseModel):

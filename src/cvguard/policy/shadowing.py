@@ -50,7 +50,9 @@ def implies(b: When, a: When) -> bool:
         need, have = getattr(a, field), getattr(b, field)
         if need is not None and not (have is not None and LEVEL_RANK[have] >= LEVEL_RANK[need]):
             return False
-    for field in ("brigade", "target_protected", "published", "dm_unanswered", "dm_over_rate"):
+    for field in (
+        "brigade", "target_protected", "published", "dm_unanswered", "dm_over_rate", "author_restricted"
+    ):
         if getattr(a, field) is not None and getattr(b, field) != getattr(a, field):
             return False
     for field in ("author_role", "target_groups", "relationship"):

@@ -26,6 +26,8 @@ from cvguard.policy.shadowing import beats, covers
 from cvguard.policy.vocabulary import ACTIONS
 
 Loc = tuple[str | int, ...]
+# actions after which the content is out as written: such a rule cannot confirm a violation
+_LETS_THROUGH = frozenset({"allow", "deliver", "nudge"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,15 @@ def _rule_issues(file: str, root: yaml.Node | None, raw: Any, i: int, rule: Rule
                 line_of(root, ("rules", i, "action")),
                 f"{where}: action {rule.action!r} is not valid on {', '.join(bad)}",
                 hint,
+            )
+        )
+    if rule.confirms_violation and rule.action in _LETS_THROUGH:
+        issues.append(
+            PolicyIssue(
+                file,
+                line_of(root, ("rules", i, "confirms_violation")),
+                f"{where}: action {rule.action!r} lets the content through; it cannot confirm a violation",
+                "confirm violations on rules that block, remove, hide or fold; or remove confirms_violation",
             )
         )
     try:

@@ -10,6 +10,9 @@ traffic and a celebrity's day are large and stream lazily.
     brigade         20-60 mostly new accounts, some under one MCN, post near-identical messages
                     within a few minutes
     incitement      a post calling others to attack (冲了/挂人/开盒 + @handle), then copycats
+    accountability  an incitement by three accounts of one MCN (calling twice), first-time
+                    copycats, and a repeat offender with two earlier violations who joins in: the
+                    cast enforcement grades by role (not in the default set: ``--scenarios``)
     celebrity_day   thousands of mentions an hour, mostly friendly, a steady small share of abuse
                     (NOT an incident)
     civil_debate    a topic full of strong, civil disagreement (NOT an incident)
@@ -346,6 +349,67 @@ def incitement(rng: Random, pop: Population, incident_id: str, *, at: int, targe
     items = sorted([post, *abusive], key=lambda item: item[0])
     truth = _truth(incident_id, "incitement", abusive, target=target, topic=topic_id,
                    initiators=[initiator.id], incitement_event_ids=[e["event_id"] for _, e in incite_items])
+    return Scenario(truth, items)
+
+
+# ---------------------------------------------------------------------------- accountability
+
+
+def accountability(rng: Random, pop: Population, incident_id: str, *, at: int, target: Account) -> Scenario:
+    """Three accounts of one MCN call others onto ``target`` and call again once the crowd came;
+    first-time copycats insult the target (once or twice each); a repeat offender, who insulted two
+    other people 50 and 26 hours before, joins in. The truth names each role."""
+    corpus = pop.corpus
+    maker = EventMaker(rng, pop)
+    topic_id, topic_name, thread, post = _target_post(rng, pop, maker, target, at, salt=95, earliest_min=10)
+    mcn = rng.choice(pop.mcns)
+    inciters = [pop.new_account(rng, new=False, mcn_id=mcn) for _ in range(3)]
+    calls: list[Item] = []
+    for i, inciter in enumerate(inciters):
+        for t in (at + i * 40_000, at + rng.randint(12, 20) * MINUTE_MS + i * 30_000):
+            calls.append(maker.make(
+                t, "post", inciter, corpus.pick(rng, corpus.incite, name=target.handle, topic=topic_name),
+                target=target, thread=thread_of(inciter, 96), topic=topic_id, follows=(False, False),
+            ))
+    insult = {"insult": 1}
+    avoid = {a.id for a in inciters}
+    offender = next(a for a in _attackers(rng, pop, 5, fresh=0.0, new=0.0, avoid=target) if a.id not in avoid)
+    avoid.add(offender.id)
+    priors: list[Item] = []
+    for hours in (50, 26):  # two earlier violations against two other people, a day apart
+        other = rng.choice([a for a in pop.ordinary if a.id not in (target.id, offender.id)])
+        priors.append(maker.make(
+            at - hours * HOUR_MS, "comment", offender,
+            corpus.abusive(rng, name=other.handle, mix=insult, evade=0.0),
+            target=other, thread=thread_of(other, 94), follows=(False, False),
+        ))
+    copycats = [a for a in _attackers(rng, pop, rng.randint(30, 60), fresh=0.5, new=0.3, avoid=target)
+                if a.id not in avoid]
+    abusive: list[Item] = list(calls)
+    start, length = at + 3 * MINUTE_MS, rng.uniform(15, 25) * MINUTE_MS
+    for copycat in copycats:
+        t = ramp(rng, start, length)
+        for _ in range(1 + (rng.random() < 0.3)):
+            abusive.append(maker.make(
+                t, "comment", copycat, corpus.abusive(rng, name=target.handle, mix=insult, evade=0.0),
+                target=target, thread=thread, topic=topic_id if rng.random() < 0.3 else None,
+                follows=(False, False),
+            ))
+            t += int(rng.expovariate(1 / (3 * MINUTE_MS)))
+    joined = maker.make(
+        at + rng.randint(6, 10) * MINUTE_MS, "comment", offender,
+        corpus.abusive(rng, name=target.handle, mix=insult, evade=0.0),
+        target=target, thread=thread, follows=(False, False),
+    )
+    abusive.append(joined)
+    items = sorted([*priors, post, *abusive], key=lambda item: item[0])
+    truth = _truth(
+        incident_id, "accountability", abusive, target=target, topic=topic_id,
+        initiators=[a.id for a in inciters], mcn_id=mcn,
+        incitement_event_ids=[e["event_id"] for _, e in calls],
+        copycat_ids=[a.id for a in copycats], repeat_offender_ids=[offender.id],
+        prior_violation_event_ids=[e["event_id"] for _, e in priors],
+    )
     return Scenario(truth, items)
 
 

@@ -144,9 +144,10 @@ class ActionFeed(StoreBase):
     # in the same transaction (``store.audit_batches``); None: not recorded
     audit: AuditLog | None = None
 
-    def append(self, actions: Sequence[ActionLike]) -> list[FeedEntry]:
+    def append(self, actions: Sequence[ActionLike], *, read_back: bool = True) -> list[FeedEntry]:
         """Append ``actions`` in order, all or none; one entry per action given, in that order:
-        the new entry, or the one already stored under its key (a key given twice: the first)."""
+        the new entry, or the one already stored under its key (a key given twice: the first).
+        ``read_back=False``: nothing is read back or returned (a caller that needs no entries)."""
         for action in actions:
             _check(action)
         if not actions:
@@ -156,31 +157,47 @@ class ActionFeed(StoreBase):
             first.setdefault(action.key, action)
         now = self._clock()
         with self._serialised(_APPEND_LOCK) as c:
-            found = {e.key: e for e in self._by_keys(c, list(first))}
-            fresh = [a for k, a in first.items() if k not in found]
-            for action in fresh:  # one row at a time: the numbers follow the order given
+            if read_back:
+                found = {e.key: e for e in self._by_keys(c, list(first))}
+                stored: set[str] | dict[str, FeedEntry] = found
+            else:
+                found, stored = {}, self._keys(c, list(first))
+            fresh = [a for k, a in first.items() if k not in stored]
+            if fresh:  # one statement executed per row, in order (executemany): numbers follow it
                 c.execute(
-                    insert(m.actions).values(
-                        key=action.key,
-                        kind=action.kind,
-                        surface=action.surface,
-                        subject_type=action.subject_type,
-                        subject=action.subject,
-                        params=dict(action.params),
-                        reason=action.reason,
-                        rule_id=action.rule_id,
-                        alert_id=action.alert_id,
-                        policy_version=action.policy_version,
-                        created_at=now,
-                        undoes=action.undoes,
-                    )
+                    insert(m.actions),
+                    [
+                        {
+                            "key": action.key,
+                            "kind": action.kind,
+                            "surface": action.surface,
+                            "subject_type": action.subject_type,
+                            "subject": action.subject,
+                            "params": dict(action.params),
+                            "reason": action.reason,
+                            "rule_id": action.rule_id,
+                            "alert_id": action.alert_id,
+                            "policy_version": action.policy_version,
+                            "created_at": now,
+                            "undoes": action.undoes,
+                        }
+                        for action in fresh
+                    ],
                 )
-            if fresh:
+            if fresh and (read_back or self.audit is not None):
                 added = self._by_keys(c, [a.key for a in fresh])
                 found.update((e.key, e) for e in added)
                 if self.audit is not None:
                     self.audit.append_in(c, [feed_draft(added)])
-        return [found[a.key] for a in actions]
+        return [found[a.key] for a in actions] if read_back else []
+
+    @staticmethod
+    def _keys(c: Connection, keys: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(keys), 500):
+            key = m.actions.c.key
+            out.update(r[0] for r in c.execute(select(key).where(key.in_(keys[i : i + 500]))))
+        return out
 
     @staticmethod
     def _by_keys(c: Connection, keys: Sequence[str]) -> list[FeedEntry]:

@@ -639,3 +639,55 @@ human_decisions = Table(
     Column("note", Text(), nullable=True),
     Column("item_id", String(REVIEW_ID), nullable=True),
 )
+
+
+# Enforcement (``store.enforcement``): the violation ledger and the sanctions graded from it. Times
+# are event time except ``updated_at`` (wall clock: what the in-memory ledger polls). A reversed
+# violation and a lifted sanction stay, with who and when; nothing deletes them.
+ENFORCEMENT_ID = 512
+violations = Table(
+    "violations",
+    metadata,
+    Column("violation_id", String(ENFORCEMENT_ID), primary_key=True),
+    Column("account_id", String(ID), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("confirmed_by", String(ENFORCEMENT_ID), nullable=False),
+    Column("roles", JSONDoc, nullable=False),
+    Column("event_id", String(ID), nullable=True),
+    Column("surface", String(32), nullable=True),
+    Column("action", String(32), nullable=True),
+    Column("categories", JSONDoc, nullable=False),
+    Column("score", Float(), nullable=True),
+    Column("alert_id", String(ALERT_ID), nullable=True),
+    Column("policy_version", String(64), nullable=True),
+    Column("model_version", String(64), nullable=True),
+    Column("mcn_id", String(ID), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("reversed_at", UTCDateTime(), nullable=True),
+    Column("reversed_by", String(ACTOR), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "account_id", "at"),
+    Index(None, "updated_at"),
+)
+
+sanctions = Table(
+    "sanctions",
+    metadata,
+    Column("sanction_id", String(ENFORCEMENT_ID), primary_key=True),
+    Column("account_id", String(ID), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("step", Integer(), nullable=True),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("violation_ids", JSONDoc, nullable=False),
+    Column("rests_on", JSONDoc, nullable=False),
+    Column("statement", JSONDoc, nullable=False),
+    Column("decided_by", String(ENFORCEMENT_ID), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("lifted_at", UTCDateTime(), nullable=True),
+    Column("lifted_by", String(ACTOR), nullable=True),
+    Column("lift_reason", Text(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "account_id", "starts_at"),
+    Index(None, "updated_at"),
+)

@@ -1,7 +1,7 @@
 """mcns, mcn_members, mcn_violations, mcn_measures: MCN joint handling
 
 Revision ID: 2026_12_02_0002
-Revises: 2026_12_01_0005
+Revises: 2026_12_02_0001
 Create Date: 2026-12-02
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "2026_12_02_0002"
-down_revision: str | None = "2026_12_01_0005"
+down_revision: str | None = "2026_12_02_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,132 @@
+"""What enforcement costs per event: the pipeline with and without the violation ledger.
+
+    python bench/bench_enforce.py --cost [--rounds 5] [--hours 3] [--batch 500] [--users 2000]
+                                         [--mix all|incidents]
+
+The embedded pipeline (SQLite, the packaged screener, the default policy) over a simulated stream:
+``all`` (the default) every scenario, the ``accountability`` incident included, over background
+traffic with ordinary abuse (2%); ``incidents`` only pile-ons, incitements and the
+``accountability`` incident among 300 accounts, the worst case (every attacker is warned), so that
+violations are confirmed and sanctions issued all along (feed actions, audit entries).
+Interleaved rounds like ``bench_protection.py --cost`` (order alternating, a fresh database each),
+one core. Enforcement's own work (violations, grading, sanctions, the feed and the
+audit trail) is also timed inside the runs with it, as a share of the run without it: less exposed
+to noise than the ratio of two runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import pin_one_core
+from cvguard.config import Settings
+from cvguard.detection.screen import Screener
+from cvguard.events import parse_event
+from cvguard.pipeline import Pipeline
+from cvguard.simulate import SCENARIO_NAMES, SimConfig, generate
+
+
+def _open(tmp: str, screener: Screener, batch: int) -> Pipeline:
+    settings = Settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/bench.db")
+    return Pipeline.open(settings, screener=screener, batch_size=batch, offline=True)
+
+
+def cost(args: argparse.Namespace) -> dict[str, Any]:
+    pinned = pin_one_core()
+    if args.mix == "all":
+        config = SimConfig(seed=3, hours=args.hours, users=args.users, targets=args.users // 3,
+                           scenarios=(*SCENARIO_NAMES, "accountability"))
+    else:
+        config = SimConfig(seed=3, hours=args.hours, users=300, targets=100,
+                           scenarios=("pileon", "incitement", "accountability"))
+    _, *raws = generate(config)
+    events = [parse_event(r) for r in raws]
+    screener = Screener.default()
+    screener.screen_many([e.text for e in events[:500]])  # warm
+    own: list[float] = []
+    counts: list[tuple[int, int]] = []
+
+    def run(enforce: bool) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            pipeline = _open(tmp, screener, args.batch)
+            spent = [0.0]
+            enforcer = pipeline.enforcer
+            assert enforcer is not None
+            if enforce:
+                for name in ("on_decisions", "on_escalations"):
+                    step = getattr(enforcer, name)
+
+                    def timed(*a: Any, _step: Any = step, **kw: Any) -> Any:
+                        s = time.perf_counter()
+                        try:
+                            return _step(*a, **kw)
+                        finally:
+                            spent[0] += time.perf_counter() - s
+
+                    setattr(enforcer, name, timed)
+            else:
+                pipeline.enforcer = None
+            gc.collect()
+            t0 = time.perf_counter()
+            for i in range(0, len(events), args.batch):
+                pipeline.ingest(events[i : i + args.batch])
+            pipeline.finish()
+            took = time.perf_counter() - t0
+            if enforce:
+                own.append(spent[0] / len(events) * 1e6)
+                store = enforcer.store
+                counts.append((len(store.violations(limit=100_000)), len(store.sanctions(limit=100_000))))
+            pipeline.persist_behaviour = False
+            pipeline.close()
+        return took / len(events) * 1e6
+
+    run(True)  # warm
+    own.clear()
+    rows = []
+    for r in range(args.rounds):
+        got: dict[bool, float] = {}
+        for enforce in ((False, True) if r % 2 == 0 else (True, False)):
+            got[enforce] = run(enforce)
+        rows.append((got[False], got[True], got[True] / got[False]))
+    ratios = sorted(x[2] for x in rows)
+    return {
+        "cpu": pinned,
+        "mix": args.mix,
+        "events": len(events),
+        "batch": args.batch,
+        "violations": counts[-1][0],
+        "sanctions": counts[-1][1],
+        "rounds": [
+            {"without_us": round(a, 1), "with_us": round(b, 1), "ratio": round(c, 3)} for a, b, c in rows
+        ],
+        "ratio_median": round(statistics.median(ratios), 3),
+        "ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)],
+        "enforcement_step_us_median": round(statistics.median(own), 2),
+        "enforcement_step_share_median": round(
+            statistics.median(o / x[0] for o, x in zip(own, rows, strict=True)), 4
+        ),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cost", action="store_true", help="the per-event cost (the only mode)")
+    ap.add_argument("--hours", type=float, default=3)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--users", type=int, default=2000)
+    ap.add_argument("--mix", choices=("all", "incidents"), default="all",
+                    help="all: every scenario over background traffic; incidents: attacks only")
+    args = ap.parse_args()
+    print(json.dumps(cost(args), indent=2))
+
+
+if __name__ == "__main__":
+    main()
