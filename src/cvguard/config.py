@@ -114,8 +114,8 @@ class Settings(BaseSettings):
     mcn_thresholds_file: Path | None = None
     # The audit trail (docs/AUDIT.md) also records what cvguard does by itself: one entry per
     # action-feed append and per batch of decisions (digests tying the rows to the chain), and
-    # each automatic shield or offer, and each policy the API puts in service. False: only what
-    # people do is recorded.
+    # each automatic shield or offer, and each policy the API puts in service. False: those are not
+    # recorded; what people do, and the sanctions and MCN measures cvguard takes, always are.
     audit_automated: bool = True
     # The model port (detection.port; docs/MODEL.md, "Plugging in your own model"): the platform's
     # own classifier decides the texts whose built-in score falls in ``plugin_band`` [low, high).

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from apiclient import api_client
+from cvguard.api.app import create_app
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.enforcement import SANCTION_KINDS, Sanction
@@ -46,6 +48,8 @@ class Run:
     pipeline: Pipeline
     joined_at: datetime
     before_joining: tuple[int, list[str], bool, float]
+    settings: Settings
+    before_first: dict[str, tuple[int, list[str], bool, float]] = field(default_factory=dict)
     sanctions: dict[str, list[Sanction]] = field(default_factory=dict)
 
 
@@ -62,7 +66,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     events, bad = parse_events(raw)
     assert bad == []
     tmp = tmp_path_factory.mktemp("enforce")
-    pipeline = Pipeline.open(Settings(data_dir=tmp), screener=Screener.default())
+    settings = Settings(data_dir=tmp)
+    pipeline = Pipeline.open(settings, screener=Screener.default())
+    inciters = set(incident["initiator_ids"])
+    before_first: dict[str, tuple[int, list[str], bool, float]] = {}
     assert pipeline.enforcer is not None
     before: tuple[int, list[str], bool, float] | None = None
     try:
@@ -70,9 +77,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             chunk = events[i : i + CHUNK]
             if before is None and any(e.event_id == joined["event_id"] for e in chunk):
                 before = state(pipeline.enforcer.ledger, offender, joined_at)
+            for e in chunk:
+                if e.author.id in inciters and e.author.id not in before_first:
+                    before_first[e.author.id] = state(pipeline.enforcer.ledger, e.author.id, e.occurred_at)
             pipeline.ingest(chunk)
         assert before is not None
-        out = Run(incident, pipeline.enforcer, pipeline, joined_at, before)
+        out = Run(incident, pipeline.enforcer, pipeline, joined_at, before, settings, before_first)
         people = [*incident["initiator_ids"], *incident["copycat_ids"], offender]
         for account in people:
             out.sanctions[account] = pipeline.enforcer.store.sanctions(account_id=account)
@@ -141,6 +151,64 @@ def test_the_three_inciters_violations_name_their_mcn(run: Run) -> None:
     mcn = run.truth["mcn_id"]
     for account in run.truth["initiator_ids"]:
         assert {v.mcn_id for v in run.enforcer.store.violations(account_id=account)} == {mcn}
+
+
+def test_the_mcn_behind_the_three_inciters_is_warned_with_its_members(run: Run) -> None:
+    """Read through the API, as a moderator and the platform would."""
+    mcn = run.truth["mcn_id"]
+    app = _app(run)
+    with api_client(app, role="moderator") as moderator, api_client(app, role="platform") as platform:
+        found = moderator.get(f"/v1/mcns/{mcn}")
+        assert found.status_code == 200, found.text
+        body = found.json()
+        warning = [m for m in body["measures"] if m["kind"] == "warning" and m["state"] == "active"]
+        assert len(warning) == 1, body["measures"]
+        statement = warning[0]["statement"]
+        assert statement and body["figures"]["inciters"] >= 3
+        actions = platform.get("/v1/actions", params={"after": 0, "limit": 1000}).json()["actions"]
+        told = {a["subject"] for a in actions if a["kind"] == "mcn_measure"}
+        assert mcn in told and set(run.truth["initiator_ids"]) <= told  # applied to its members too
+
+
+def _app(run: Run) -> Any:
+    return create_app(run.settings, screener=Screener.default(), pipeline=run.pipeline)
+
+
+def test_an_appeal_upheld_through_the_api_undoes_exactly_what_the_sanction_took(run: Run) -> None:
+    """An inciter appeals (the platform files for them), a moderator who did not decide the
+    sanction upholds it: the strikes struck off, the sanction lifted, the content given back, the
+    MCN's counts corrected (its warning lifted: two inciters are under its threshold), each as a
+    feed action; the account's standing is again what it was before its first violation."""
+    mcn = run.truth["mcn_id"]
+    inciter = run.truth["initiator_ids"][0]
+    (sanction, *_) = sorted(run.sanctions[inciter], key=lambda s: -RANK[s.kind])
+    at = sanction.starts_at
+    first = min(v.at for v in run.enforcer.store.violations(account_id=inciter))
+    assert run.before_first[inciter] == (0, [], False, 0.0)
+    assert state(run.enforcer.ledger, inciter, at) != run.before_first[inciter]
+    app = _app(run)
+    app.state.review.clock = lambda: at + timedelta(hours=1)  # within the appeal window
+    with api_client(app, role="platform", on_behalf_of=inciter) as account, \
+            api_client(app, role="moderator") as moderator, api_client(app, role="platform") as platform:
+        mcn_before = moderator.get(f"/v1/mcns/{mcn}").json()
+        cursor = platform.get("/v1/actions", params={"after": 0, "limit": 1000}).json()["next_cursor"]
+        filed = account.post(f"/v1/sanctions/{sanction.sanction_id}/appeal", json={"text": "not me"})
+        assert filed.status_code == 201, filed.text
+        items = moderator.get("/v1/review/queue", params={"kind": "appeal"}).json()["items"]
+        item = next(i for i in items if i["ref_id"] == filed.json()["appeal_id"])
+        decided = moderator.post(f"/v1/review/items/{item['item_id']}/decision", json={"outcome": "upheld"})
+        assert decided.status_code == 200, decided.text
+        after = platform.get("/v1/actions", params={"after": cursor, "limit": 1000}).json()["actions"]
+        kinds = [(a["kind"], a["subject"]) for a in after]
+        assert ("lift_sanction", inciter) in kinds
+        assert ("appeal_outcome", inciter) in kinds
+        assert any(k == "restore" for k, _ in kinds)  # the content its decisions had held back
+        assert ("lift_mcn_measure", mcn) in kinds
+        mcn_after = moderator.get(f"/v1/mcns/{mcn}").json()
+        assert mcn_after["figures"]["violations"] < mcn_before["figures"]["violations"]
+        assert not [m for m in mcn_after["measures"] if m["kind"] == "warning" and m["state"] == "active"]
+    assert state(run.enforcer.ledger, inciter, first) == run.before_first[inciter]
+    assert state(run.enforcer.ledger, inciter, at) == run.before_first[inciter]
 
 
 def test_reversing_the_restriction_gives_back_the_standing_before_it(run: Run) -> None:

@@ -96,27 +96,6 @@ def test_changed_since_gives_what_other_processes_wrote(database_url: str) -> No
         store.close()
 
 
-def test_audit_entries_appended_in_one_go_chain_like_single_ones(database_url: str) -> None:
-    from cvguard.store.audit import AuditLog
-
-    log = AuditLog.open(database_url)
-    try:
-        log.append(actor="a", action="x.one", subject_type="sanction", subject_id="s0")
-        got = log.append_many([
-            {"actor": "cvguard", "action": "sanction.issue", "subject_type": "sanction",
-             "subject_id": f"s{i}", "inputs": {"i": i}, "after": {"kind": "warning"}, "policy_version": "p"}
-            for i in (1, 2, 3)
-        ])
-        assert [e.seq for e in got] == [2, 3, 4]
-        log.append(actor="a", action="x.two", subject_type="sanction", subject_id="s4")
-        assert [e.subject_id for e in log.entries()] == ["s0", "s1", "s2", "s3", "s4"]
-        check = log.verify()
-        assert check.ok and check.entries == 5
-        assert log.append_many([]) == []
-    finally:
-        log.close()
-
-
 def test_the_feed_appends_without_reading_back_once_by_key(database_url: str) -> None:
     from cvguard.policy.feed import PlannedAction
     from cvguard.store.actions import ActionFeed

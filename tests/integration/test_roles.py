@@ -108,6 +108,12 @@ STAFF: frozenset[Route] = frozenset({
     ("GET", "/v1/review/items/{item_id}"),
     ("POST", "/v1/review/items/{item_id}/assign"),
     ("POST", "/v1/review/items/{item_id}/decision"),
+    ("GET", "/v1/violations"),
+    ("POST", "/v1/violations"),
+    ("GET", "/v1/sanctions"),
+    ("POST", "/v1/sanctions"),
+    ("GET", "/v1/sanctions/{sanction_id}"),
+    ("GET", "/v1/accounts/{account_id}/standing"),
 })
 
 # The reads an auditor does not get, and why (auditors read everything else).
