@@ -164,31 +164,31 @@ class ActionFeed(StoreBase):
                 found, stored = {}, self._keys(c, list(first))
             fresh = [a for k, a in first.items() if k not in stored]
             if fresh:  # one statement executed per row, in order (executemany): numbers follow it
-                c.execute(
-                    insert(m.actions),
-                    [
-                        {
-                            "key": action.key,
-                            "kind": action.kind,
-                            "surface": action.surface,
-                            "subject_type": action.subject_type,
-                            "subject": action.subject,
-                            "params": dict(action.params),
-                            "reason": action.reason,
-                            "rule_id": action.rule_id,
-                            "alert_id": action.alert_id,
-                            "policy_version": action.policy_version,
-                            "created_at": now,
-                            "undoes": action.undoes,
-                        }
-                        for action in fresh
-                    ],
-                )
-            if fresh and (read_back or self.audit is not None):
-                added = self._by_keys(c, [a.key for a in fresh])
-                found.update((e.key, e) for e in added)
-                if self.audit is not None:
-                    self.audit.append_in(c, [feed_draft(added)])
+                rows = [
+                    {
+                        "key": action.key,
+                        "kind": action.kind,
+                        "surface": action.surface,
+                        "subject_type": action.subject_type,
+                        "subject": action.subject,
+                        "params": dict(action.params),
+                        "reason": action.reason,
+                        "rule_id": action.rule_id,
+                        "alert_id": action.alert_id,
+                        "policy_version": action.policy_version,
+                        "created_at": now,
+                        "undoes": action.undoes,
+                    }
+                    for action in fresh
+                ]
+                if read_back or self.audit is not None:  # the new entries as stored, in order
+                    stmt = insert(m.actions).returning(*m.actions.c, sort_by_parameter_order=True)
+                    added = [_entry(r) for r in c.execute(stmt, rows).mappings()]
+                    found.update((e.key, e) for e in added)
+                    if self.audit is not None:
+                        self.audit.append_in(c, [feed_draft(added)])
+                else:
+                    c.execute(insert(m.actions), rows)
         return [found[a.key] for a in actions] if read_back else []
 
     @staticmethod
