@@ -61,6 +61,10 @@ from cvguard.simulate import SimConfig, generate
 
 REACH = frozenset({"allow", "nudge", "deliver", "fold", "limit_visibility", "exclude_from_recommendation"})
 HELD = frozenset({"hide_from_target", "filter_folder", "block", "hold_for_review", "remove"})
+# Rules that act on the author's sanction (enforcement), not on the person's protection: what they
+# hold back is counted apart from "friendly held back" (an attacker under comment restriction is
+# blocked whatever they write).
+SANCTIONED = "restricted-"
 
 
 def _at(text: str) -> datetime:
@@ -178,6 +182,7 @@ def _run(
     per: list[dict[str, Any]] = []
     reached_by: dict[str, int] = {}  # surface/action of the abusive messages that reached
     friendly_held_by: dict[str, int] = {}  # the rules that held friendly messages back
+    sanctioned = 0  # non-abusive messages blocked because their author is under a sanction
     for inc in incidents:
         target = inc["target_id"]
         abusive = set(inc["abusive_event_ids"])
@@ -199,6 +204,8 @@ def _run(
                 if action in REACH:
                     key = f"{e.surface.value}/{action}"
                     reached_by[key] = reached_by.get(key, 0) + 1
+            elif rules.get(e.event_id, "").startswith(SANCTIONED):
+                sanctioned += action in HELD  # the author is under a sanction: not the shield's doing
             else:
                 f_n += 1
                 f_h += action in HELD
@@ -227,6 +234,7 @@ def _run(
         "friendly_held_share": round(friendly_held / friendly_n, 4) if friendly_n else None,
         "reached_by": dict(sorted(reached_by.items(), key=lambda kv: -kv[1])),
         "friendly_held_by": dict(sorted(friendly_held_by.items(), key=lambda kv: -kv[1])),
+        "non_abusive_blocked_by_a_sanction": sanctioned,
         "onset_to_protection_s": sorted(round(x, 1) for x in latencies),
         "onset_to_protection_over_60s": sum(x > 60 for x in latencies),
         "per_pile_on": per,
