@@ -12,6 +12,8 @@ Edges map these in one place each (``api.problems`` and ``cli``); the core only 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class CvguardError(Exception):
     """Base of every error cvguard raises on purpose."""
@@ -43,3 +45,29 @@ class ModelError(CvguardError):
 
 class StoreError(CvguardError):
     """The store (SQLite / PostgreSQL) could not do what was asked; the cause is chained."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileIssue:
+    """One problem in a validated data file (a policy, the sanction ladder, MCN thresholds)."""
+
+    file: str
+    line: int | None  # None: about the file as a whole (unreadable)
+    message: str
+    hint: str | None = None
+
+
+def format_issue(issue: FileIssue) -> str:
+    """``file:line: message (hint: ...)``, the way compilers write it."""
+    where = issue.file if issue.line is None else f"{issue.file}:{issue.line}"
+    hint = f" (hint: {issue.hint})" if issue.hint else ""
+    return f"{where}: {issue.message}{hint}"
+
+
+class FileIssuesError(DataError):
+    """A data file that does not validate; ``issues`` lists every problem."""
+
+    def __init__(self, issues: list[FileIssue]) -> None:
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(format_issue(issues[0]) + more)
+        self.issues = issues

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from importlib import resources
@@ -26,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from cvguard.enforcement import SANCTION_KINDS, SanctionKind
-from cvguard.errors import DataError
+from cvguard.errors import FileIssue, FileIssuesError, format_issue
 from cvguard.policy.positions import compose, duplicate_keys, line_of
 
 __all__ = [
@@ -135,27 +134,12 @@ class Ladder(BaseModel):
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class LadderIssue:
-    file: str
-    line: int | None
-    message: str
-    hint: str | None = None
+LadderIssue = FileIssue
+format_ladder_issue = format_issue
 
 
-def format_ladder_issue(issue: LadderIssue) -> str:
-    where = issue.file if issue.line is None else f"{issue.file}:{issue.line}"
-    hint = f" (hint: {issue.hint})" if issue.hint else ""
-    return f"{where}: {issue.message}{hint}"
-
-
-class LadderError(DataError):
+class LadderError(FileIssuesError):
     """A ladder file that does not validate; ``issues`` lists every problem."""
-
-    def __init__(self, issues: list[LadderIssue]) -> None:
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        super().__init__(format_ladder_issue(issues[0]) + more)
-        self.issues = issues
 
 
 def _where(loc: tuple[str | int, ...]) -> str:

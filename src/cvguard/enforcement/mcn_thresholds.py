@@ -25,7 +25,6 @@ and ``members_at_least`` (a guard for the rate: not a crossing on its own). Chec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from importlib import resources
@@ -36,7 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cvguard.enforcement import MCN_MEASURES, McnMeasureKind
-from cvguard.errors import DataError
+from cvguard.errors import FileIssue, FileIssuesError, format_issue
 from cvguard.policy.positions import compose, duplicate_keys, line_of
 from cvguard.policy.schema import suggest
 
@@ -137,27 +136,11 @@ class McnThresholds(BaseModel):
         return max(t.window for t in self.thresholds)
 
 
-@dataclass(frozen=True, slots=True)
-class ThresholdIssue:
-    file: str
-    line: int | None
-    message: str
-    hint: str | None = None
+ThresholdIssue = FileIssue
 
 
-def format_issue(issue: ThresholdIssue) -> str:
-    where = issue.file if issue.line is None else f"{issue.file}:{issue.line}"
-    hint = f" (hint: {issue.hint})" if issue.hint else ""
-    return f"{where}: {issue.message}{hint}"
-
-
-class McnThresholdError(DataError):
+class McnThresholdError(FileIssuesError):
     """A thresholds file that does not validate; ``issues`` lists every problem."""
-
-    def __init__(self, issues: list[ThresholdIssue]) -> None:
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        super().__init__(format_issue(issues[0]) + more)
-        self.issues = issues
 
 
 Loc = tuple[str | int, ...]

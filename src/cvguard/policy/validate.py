@@ -9,7 +9,6 @@ always conflict (the same conditions and surfaces, different actions, the same p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from cvguard.errors import DataError
+from cvguard.errors import FileIssue, FileIssuesError
+from cvguard.errors import format_issue as format_issue  # re-exported (cvguard.policy)
 from cvguard.policy.decide import CompiledPolicy, compile_policy
 from cvguard.policy.positions import compose, duplicate_keys, line_of
 from cvguard.policy.schema import PARAMS, NoParams, Policy, Rule, When, suggest
@@ -30,28 +30,11 @@ Loc = tuple[str | int, ...]
 _LETS_THROUGH = frozenset({"allow", "deliver", "nudge"})
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyIssue:
-    file: str
-    line: int | None  # None: about the file as a whole (unreadable)
-    message: str
-    hint: str | None = None
+PolicyIssue = FileIssue
 
 
-def format_issue(issue: PolicyIssue) -> str:
-    """``file:line: message (hint: ...)``, the way compilers write it."""
-    where = issue.file if issue.line is None else f"{issue.file}:{issue.line}"
-    hint = f" (hint: {issue.hint})" if issue.hint else ""
-    return f"{where}: {issue.message}{hint}"
-
-
-class PolicyError(DataError):
+class PolicyError(FileIssuesError):
     """A policy file that does not validate; ``issues`` lists every problem."""
-
-    def __init__(self, issues: list[PolicyIssue]) -> None:
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        super().__init__(format_issue(issues[0]) + more)
-        self.issues = issues
 
 
 def _raw_rule(raw: Any, index: str | int) -> dict[str, Any]:
