@@ -63,6 +63,11 @@ REPLAY_BATCH = 5000
 _JSONL_KEYS = ("violation", "score", "severity", "categories", "spans")
 
 
+def _stderr() -> Console:
+    """Messages for people on stderr, never wrapped at the terminal's width (paths stay whole)."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 class _Commands(TyperGroup):
     """Turns cvguard's own errors into ``error: ...`` on stderr and exit code 2, in one place."""
 
@@ -70,12 +75,12 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except CvguardError as exc:
-            Console(stderr=True, highlight=False).print(Text(f"error: {_printable(str(exc))}"))
+            _stderr().print(Text(f"error: {_printable(str(exc))}"))
             raise typer.Exit(EXIT_INPUT) from None
         except ValidationError as exc:  # a CVGUARD_* setting is invalid: say which, exit 2
             if exc.title != Settings.__name__:
                 raise
-            Console(stderr=True, highlight=False).print(Text(f"error: {_printable(_settings_problem(exc))}"))
+            _stderr().print(Text(f"error: {_printable(_settings_problem(exc))}"))
             raise typer.Exit(EXIT_INPUT) from None
 
 
@@ -283,7 +288,7 @@ def _open_pair(stack: ExitStack, source: str, out: str) -> tuple[IO[bytes], IO[b
 
 
 def _screen_jsonl(screener: Screener, jsonl: str, out: str, *, limit: int, chunk: int) -> None:
-    err = Console(stderr=True, highlight=False)
+    err = _stderr()
     tally = _Tally()
     started = time.perf_counter()
     try:
@@ -411,7 +416,7 @@ def simulate(
     started = time.perf_counter()
     summary = write_file(config, out)
     seconds = time.perf_counter() - started
-    Console(stderr=True, highlight=False).print(
+    _stderr().print(
         Text(
             f"{summary.events} events, {summary.incidents} incidents, {summary.non_incidents} non-incidents,"
             f" {summary.bytes / 1e6:.1f} MB, {seconds:.2f} s"
@@ -458,7 +463,7 @@ def replay(
         settings = settings.model_copy(update={"database_url": db})
     long_running()
     _log_to_stderr(settings)
-    err = Console(stderr=True, highlight=False)
+    err = _stderr()
     summary = ReplaySummary()
     try:
         with ExitStack() as stack:
@@ -702,7 +707,7 @@ def worker(
         )
         signal.signal(signal.SIGTERM, w.stop)
         signal.signal(signal.SIGINT, w.stop)
-        Console(stderr=True, highlight=False).print(f"worker {w.name}: consuming {stream} as {group}")
+        _stderr().print(f"worker {w.name}: consuming {stream} as {group}")
         if metrics_port is not None:
             registry = CollectorRegistry()
             registry.register(StatsCollector(lambda: w.stats, tally, aliases={"received": "entries"}))
@@ -941,7 +946,7 @@ def train(
     """Train the screening model and report how it did."""
     train_main = _training().train_main
     # progress goes to stderr so that stdout carries only the report (clean for --json)
-    err = Console(stderr=True, highlight=False)
+    err = _stderr()
     extra = {"log": lambda m: err.print(Text(m))} if "log" in inspect.signature(train_main).parameters else {}
     _print_report(train_main(out, seed, **extra), as_json)
 
