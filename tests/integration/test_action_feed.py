@@ -49,6 +49,35 @@ def feed(database_url: str) -> Iterator[ActionFeed]:
         yield feed
 
 
+def test_the_entries_an_append_returns_are_the_entries_read_back(database_url: str) -> None:
+    # the append builds its new entries from the rows it wrote (only the numbers come back from the
+    # database): params that JSON changes (tuples, timestamps, sets, nesting, mixed scripts) and a
+    # clock off UTC must still give exactly what a reader gets
+    from datetime import timedelta, timezone
+
+    east = datetime(2026, 11, 30, 20, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+    params = {"ids": ("b", "a"), "at": T0, "set": frozenset({"y", "x"}), "nested": {"k": [1, 2.5, None]},
+              "text": "你好 🙂 \u202e", "statement": {"rules": [{"reason": None}], "points": 3.0}}
+    with ActionFeed.open(database_url, clock=lambda: east) as feed:
+        entries = feed.append([action(1, params=params), action(2, params={})])
+        read, _ = feed.after(0)
+    assert read == entries
+    assert entries[0].params["ids"] == ["b", "a"] and entries[0].params["set"] == ["x", "y"]
+    assert entries[0].created_at == east and entries[0].created_at.utcoffset() == timedelta(0)
+
+
+def test_a_large_append_is_numbered_in_the_order_given_without_gaps(feed: ActionFeed) -> None:
+    # 1,100 actions: several statements on SQLite, one unnested array per column on PostgreSQL
+    names = [f"{(i * 7919) % 1100:04d}" for i in range(1100)]  # not in key order
+    feed.append([action(names[0])])
+    entries = feed.append([action(n) for n in names], read_back=True)
+    seqs = [e.seq for e in entries]
+    assert seqs[0] == seqs[1] - 1 == 1  # the first was there already; the rest follow it
+    assert seqs[1:] == list(range(2, 1101))
+    read, _ = feed.after(0, 1000)
+    assert [e.subject for e in read] == [f"e{n}" for n in names[:1000]]
+
+
 def test_appends_in_order_and_reads_back_everything(feed: ActionFeed) -> None:
     entries = feed.append([action(1), action(2), action(3, kind="fold", params={"scope": "thread"})])
     assert [e.seq for e in entries] == sorted(e.seq for e in entries) and len({e.seq for e in entries}) == 3

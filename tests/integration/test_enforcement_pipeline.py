@@ -192,3 +192,30 @@ def test_a_ladder_file_from_the_settings(tmp_path: Path) -> None:
         Pipeline.open(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/m.db", ladder_file=bad),
                       screener=Fixed())
     assert any("unknown key 'strike_dayz'" in i.message for i in err.value.issues)
+
+
+def test_a_failed_write_leaves_nothing_behind_and_the_ledger_forgets_it(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the violation, its sanction, the feed action and the audit entries are one transaction:
+    # the audit trail failing last rolls all of it back, and the ledger takes out what grading put
+    from cvguard.errors import StoreError
+
+    e = enforcer(pipeline)
+    assert e.audit is not None
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise StoreError("the audit trail failed: OperationalError")
+
+    monkeypatch.setattr(e.audit, "append_in", broken)
+    with pytest.raises(StoreError):
+        e.confirm(account_id="a", actor="alice", at=T0, reason="insults", event_id="e1")
+    assert e.store.violations(account_id="a") == [] and e.store.sanctions(account_id="a") == []
+    assert [x for x in feed(pipeline) if x.kind == "sanction"] == []
+    assert e.ledger.history("a") == [] and e.ledger.standing("a", "comment", T0) == (0, False)
+    assert state(Ledger(e.store), "a", T0) == (0, [], False, 0)
+    monkeypatch.undo()
+    v, issued = e.confirm(account_id="a", actor="alice", at=T0, reason="insults", event_id="e1")
+    assert issued is not None and issued.sanction.kind == "warning"
+    assert [x.violation_id for x in e.store.violations(account_id="a")] == [v.violation_id]
+    assert [x.subject for x in feed(pipeline) if x.kind == "sanction"] == ["a"]

@@ -96,6 +96,62 @@ def test_changed_since_gives_what_other_processes_wrote(database_url: str) -> No
         store.close()
 
 
+def test_a_poll_of_others_only_skips_this_store_s_own_writes(database_url: str) -> None:
+    mine = EnforcementStore.open(database_url)
+    other = EnforcementStore(mine.engine)  # another process on the same database
+    try:
+        assert mine.origin != other.origin
+        mine.add_violations([viol(1)])
+        mine.add_sanction(sanc("s1"))
+        assert mine.last_written is not None and other.last_written is None
+        since = T0 - timedelta(days=1)
+        assert mine.changed_since(since, others_only=True).violations == []
+        seen = other.changed_since(since, others_only=True)
+        assert [v.violation_id for v in seen.violations] == ["event:e1"]
+        assert [s.sanction_id for s in seen.sanctions] == ["s1"]
+        # another store reverses a row this one wrote: the row is the other's now, and this one sees it
+        other.reverse_violations(["event:e1"], at=T0, by="person:bob")
+        other.lift_sanctions(["s1"], at=T0, by="person:bob", reason="appeal upheld")
+        back = mine.changed_since(since, others_only=True)
+        assert [(v.violation_id, v.status) for v in back.violations] == [("event:e1", "reversed")]
+        assert [(s.sanction_id, s.status) for s in back.sanctions] == [("s1", "lifted")]
+        assert other.changed_since(since, others_only=True).violations == []
+        assert len(mine.changed_since(None).violations) == 1  # everything, whoever wrote it
+    finally:
+        mine.close()
+
+
+def test_a_ledger_reads_back_only_what_others_wrote_and_sees_all_of_it(database_url: str) -> None:
+    from cvguard.pipeline.enforce import Enforcer, Ledger
+
+    here = EnforcementStore.open(database_url)
+    try:
+        a = Enforcer(Ledger(here, poll_s=0))
+        b = Enforcer(Ledger(EnforcementStore(here.engine), poll_s=0))
+        read: list[int] = []
+        changed_since = here.changed_since
+
+        def counted(since: datetime | None, *, others_only: bool = False) -> object:
+            got = changed_since(since, others_only=others_only)
+            read.append(len(got.violations) + len(got.sanctions))
+            return got
+
+        here.changed_since = counted  # type: ignore[method-assign]
+        v, issued = a.confirm(account_id="u1", actor="alice", at=T0, reason="insults")
+        assert issued is not None
+        a.ledger.refresh()
+        assert read[-1] == 0  # its own violation and sanction are in memory already, not read back
+        b.ledger.refresh()
+        assert b.ledger.history("u1") == [v] and b.ledger.standing("u1", "comment", T0)[0] == 1
+        b.reverse(issued.sanction.sanction_id, actor="person:bob", reason="appeal upheld", now=T0)
+        a.ledger.refresh()
+        assert read[-1] == 2  # the other's reversal and lift
+        assert a.ledger.standing("u1", "comment", T0) == (0, False)
+        assert [x.status for x in a.ledger.history("u1")] == ["reversed"]
+    finally:
+        here.close()
+
+
 def test_the_feed_appends_without_reading_back_once_by_key(database_url: str) -> None:
     from cvguard.policy.feed import PlannedAction
     from cvguard.store.actions import ActionFeed

@@ -40,9 +40,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
+
+from sqlalchemy import Connection
 
 from cvguard.enforcement import (
     RESTRICTS,
@@ -62,6 +65,7 @@ from cvguard.policy.vocabulary import CATEGORY_THRESHOLD
 from cvguard.protection.dm import Escalation
 from cvguard.store.actions import ActionFeed
 from cvguard.store.audit import AuditLog, Draft
+from cvguard.store.base import same_database
 from cvguard.store.enforcement import EnforcementStore
 from cvguard.verdict import Verdict
 
@@ -132,12 +136,24 @@ class Ledger:
         if not force and now - self._polled < self.poll_s:
             return
         with self._lock:
+            first = self._polled == -float("inf")
             self._polled = now
-            since = None if self._seen is None else self._seen - _OVERLAP
-            changes = self.store.changed_since(since)
+            if first:  # everything, whoever wrote it
+                changes = self.store.changed_since(None)
+                self.put(changes.violations, changes.sanctions)
+                self._see(changes.newest or self.store.now())
+                return
+            # what this process wrote through the store since is in memory already (put as
+            # written): it counts as seen, and is not read back
+            self._see(self.store.last_written)
+            assert self._seen is not None
+            changes = self.store.changed_since(self._seen - _OVERLAP, others_only=True)
             self.put(changes.violations, changes.sanctions)
-            if changes.newest is not None and (self._seen is None or changes.newest > self._seen):
-                self._seen = changes.newest
+            self._see(changes.newest)
+
+    def _see(self, stamp: datetime | None) -> None:
+        if stamp is not None and (self._seen is None or stamp > self._seen):
+            self._seen = stamp
 
     def put(self, violations: Iterable[Violation] = (), sanctions: Iterable[Sanction] = ()) -> None:
         with self._lock:
@@ -145,6 +161,18 @@ class Ledger:
                 self._standing(v.account_id).violations[v.violation_id] = v
             for s in sanctions:
                 self._standing(s.account_id).sanctions[s.sanction_id] = s
+
+    def forget(self, violation_ids: Iterable[str], sanction_ids: Iterable[str]) -> None:
+        """Take out what was put but not written after all (a transaction rolled back)."""
+        drop_v, drop_s = set(violation_ids), set(sanction_ids)
+        if not drop_v and not drop_s:
+            return
+        with self._lock:
+            for st in self._accounts.values():
+                for k in drop_v & st.violations.keys():
+                    del st.violations[k]
+                for k in drop_s & st.sanctions.keys():
+                    del st.sanctions[k]
 
     def _standing(self, account_id: str) -> Standing:
         found = self._accounts.get(account_id)
@@ -346,76 +374,105 @@ class Enforcer:
     def _record(
         self, found: Sequence[Violation], reasons: Mapping[str, str], *, reason: str | None = None
     ) -> list[Issued]:
+        """Write the violations new to the store, grade them and write the sanctions due, their
+        feed actions and audit entries: one transaction (a store failure writes none of it)."""
         with self._lock:
-            new = set(self.store.add_violations(found))  # a StoreError: this batch's are lost, logged
-            fresh = [v for v in found if v.violation_id in new]
-            if not fresh:
-                return []
-            self.ledger.put(fresh)
-            issued: list[Issued] = []
-            for v in fresh:
-                st = self.ledger.of(v.account_id)
-                history = [] if st is None else list(st.violations.values())
-                g = grade(history, v, self.ladder, v.at,
-                          active_step=-1 if st is None else st.active_step(v.at))
-                if g.kind is None:
-                    continue
-                sid = _short(f"s:{v.violation_id}", 500)
-                decided = f"ladder:{self.ladder.version}"
-                sanction = Sanction(
-                    sanction_id=sid, account_id=v.account_id, kind=g.kind, starts_at=g.starts_at,
-                    expires_at=g.expires_at, violation_ids=(v.violation_id,),
-                    statement=statement_of(
-                        sanction_id=sid, account_id=v.account_id, kind=g.kind, starts_at=g.starts_at,
-                        expires_at=g.expires_at, violations=[v], ladder=self.ladder, rule_reasons=reasons,
-                        grade=g, decided_by=decided, reason=reason,
-                    ),
-                    decided_by=decided, step=g.step, rests_on=g.counted,
-                )
-                issued.append(Issued(sanction, g, (v,)))
-                self.ledger.put(sanctions=[sanction])  # the next violation grades against it
-            self._issue(issued, actor="cvguard")
+            fresh: list[Violation] = []
+            try:
+                with self._transaction() as c:
+                    new = set(self.store.add_violations(found, connection=c))
+                    fresh = [v for v in found if v.violation_id in new]
+                    if not fresh:
+                        return []
+                    issued = self._grade(fresh, reasons, reason)
+                    written = self._write(c, issued, actor="cvguard")
+            except BaseException:  # rolled back: the ledger forgets what grading put in it
+                self.ledger.forget([v.violation_id for v in fresh], [_sanction_id(v) for v in fresh])
+                raise
+            self._issued(written, issued)
             for listener in self.listeners:
                 listener.on_violations(fresh, now=max(v.at for v in fresh))
-            return issued
+            return written
+
+    def _grade(
+        self, fresh: Sequence[Violation], reasons: Mapping[str, str], reason: str | None
+    ) -> list[Issued]:
+        """The sanctions the new violations call for, in order; each violation and sanction is put
+        in the ledger as it goes (the next one grades against it; ``Ledger.forget`` undoes it)."""
+        self.ledger.put(fresh)
+        issued: list[Issued] = []
+        decided = f"ladder:{self.ladder.version}"
+        for v in fresh:
+            st = self.ledger.of(v.account_id)
+            history = [] if st is None else list(st.violations.values())
+            g = grade(history, v, self.ladder, v.at, active_step=-1 if st is None else st.active_step(v.at))
+            if g.kind is None:
+                continue
+            sid = _sanction_id(v)
+            sanction = Sanction(
+                sanction_id=sid, account_id=v.account_id, kind=g.kind, starts_at=g.starts_at,
+                expires_at=g.expires_at, violation_ids=(v.violation_id,),
+                statement=statement_of(
+                    sanction_id=sid, account_id=v.account_id, kind=g.kind, starts_at=g.starts_at,
+                    expires_at=g.expires_at, violations=[v], ladder=self.ladder, rule_reasons=reasons,
+                    grade=g, decided_by=decided, reason=reason,
+                ),
+                decided_by=decided, step=g.step, rests_on=g.counted,
+            )
+            issued.append(Issued(sanction, g, (v,)))
+            self.ledger.put(sanctions=[sanction])
+        return issued
+
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        """One transaction for the ledger's rows, the feed's and the audit trail's: the feed's
+        (its append lock held) when it is on the store's database, else the store's own."""
+        feed = self.feed
+        if feed is not None and same_database(feed.engine, self.store.engine):
+            return feed.transaction()
+        return self.store.transaction()
 
     def _issue(self, issued: Sequence[Issued], *, actor: str) -> None:
-        """Write the sanctions, then their feed actions and audit entries, each in one transaction
-        (the feed idempotent by key; only sanctions new to the store get an audit entry)."""
+        """Write sanctions issued by hand, with their feed actions and audit entries."""
         if not issued:
             return
-        new = set(self.store.add_sanctions([i.sanction for i in issued]))
+        with self._transaction() as c:
+            written = self._write(c, issued, actor=actor)
+        self._issued(written, issued)
+
+    def _write(self, c: Connection, issued: Sequence[Issued], *, actor: str) -> list[Issued]:
+        """Inside ``c``: the sanctions not stored yet, then their feed actions and audit entries
+        (the feed idempotent by key; only sanctions new to the store get an entry); those."""
+        if not issued:
+            return []
+        new = set(self.store.add_sanctions([i.sanction for i in issued], connection=c))
         fresh = [i for i in issued if i.sanction.sanction_id in new]
-        self.ledger.put(sanctions=[i.sanction for i in fresh])
-        if self.feed is not None and fresh:
-            self.feed.append([_sanction_action(i.sanction) for i in fresh], read_back=False)
-        entries: list[Draft] = []
-        for i in fresh:
+        if not fresh:
+            return []
+        feed, audit = self.feed, self.audit
+        actions = [_sanction_action(i.sanction) for i in fresh]
+        entries = [_sanction_draft(i, actor) for i in fresh] if audit is not None else []
+        together = feed is not None and same_database(feed.engine, self.store.engine)
+        if feed is not None:
+            if together:
+                feed.append_in(c, actions)
+            else:
+                feed.append(actions, read_back=False)
+        if audit is not None:
+            if audit.shares(self.store.engine):
+                audit.append_in(c, entries)  # last: the trail's lock is always the last one taken
+            else:
+                audit.append_many(entries)
+        return fresh
+
+    def _issued(self, written: Sequence[Issued], issued: Sequence[Issued]) -> None:
+        """After the commit: the ledger holds what was written (a sanction another process wrote
+        first stays as the store has it, read at the next poll)."""
+        kept = {i.sanction.sanction_id for i in written}
+        self.ledger.forget((), [i.sanction.sanction_id for i in issued if i.sanction.sanction_id not in kept])
+        self.ledger.put(sanctions=[i.sanction for i in written])
+        for i in written:
             s = i.sanction
             log.info("sanction %s: %s for %s until %s", s.sanction_id, s.kind, s.account_id, s.expires_at)
-            if self.audit is not None:
-                v = i.violations[0] if i.violations else None
-                entries.append(Draft(
-                    actor=actor, action="sanction.issue", subject_type="sanction",
-                    subject_id=_short(s.sanction_id),
-                    # what the sanction rests on, by id (the violations hold the rest)
-                    inputs={"account_id": s.account_id,
-                            "violations": [{"violation_id": x.violation_id, "event_id": x.event_id,
-                                            "confirmed_by": x.confirmed_by, "roles": list(x.roles)}
-                                           for x in i.violations],
-                            "grade": None if i.grade is None else {
-                                "points": i.grade.points, "step": i.grade.step,
-                                "counted": len(i.grade.counted)}},
-                    before=None if i.grade is None else {"step": i.grade.step_before,
-                                                          "points": i.grade.points_before},
-                    after={"kind": s.kind, "starts_at": s.starts_at.isoformat(),
-                           "expires_at": None if s.expires_at is None else s.expires_at.isoformat(),
-                           "step": s.step},
-                    policy_version=None if v is None else v.policy_version,
-                    model_version=None if v is None else v.model_version,
-                ))
-        if self.audit is not None and entries:
-            self.audit.append_many(entries)
 
     # -- the Enforcement protocol -----------------------------------------------------------------------
 
@@ -465,6 +522,32 @@ class Enforcer:
                 content_restored=tuple(v.event_id for v in restored if v.event_id is not None),
                 feed_keys=tuple(a.key for a in actions),
             )
+
+
+def _sanction_id(v: Violation) -> str:
+    """The id of the sanction the ladder issues for ``v`` (at most one)."""
+    return _short(f"s:{v.violation_id}", 500)
+
+
+def _sanction_draft(i: Issued, actor: str) -> Draft:
+    """The audit entry of a sanction issued: what it rests on, by id (the violations hold the
+    rest), the standing before and after."""
+    s = i.sanction
+    v = i.violations[0] if i.violations else None
+    return Draft(
+        actor=actor, action="sanction.issue", subject_type="sanction", subject_id=_short(s.sanction_id),
+        inputs={"account_id": s.account_id,
+                "violations": [{"violation_id": x.violation_id, "event_id": x.event_id,
+                                "confirmed_by": x.confirmed_by, "roles": list(x.roles)}
+                               for x in i.violations],
+                "grade": None if i.grade is None else {
+                    "points": i.grade.points, "step": i.grade.step, "counted": len(i.grade.counted)}},
+        before=None if i.grade is None else {"step": i.grade.step_before, "points": i.grade.points_before},
+        after={"kind": s.kind, "starts_at": s.starts_at.isoformat(),
+               "expires_at": None if s.expires_at is None else s.expires_at.isoformat(), "step": s.step},
+        policy_version=None if v is None else v.policy_version,
+        model_version=None if v is None else v.model_version,
+    )
 
 
 def _model_version(versions: Mapping[str, str]) -> str | None:

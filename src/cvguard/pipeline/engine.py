@@ -525,7 +525,8 @@ class Pipeline:
                 if people is not None:
                     self._protect(fresh, decisions)
                 if enforcer is not None:
-                    enforcer.on_decisions(fresh, decided.inputs, decisions, policy=active_policy)
+                    with paused_gc():  # violations, sanctions and their rows: no cycles, as decisions
+                        enforcer.on_decisions(fresh, decided.inputs, decisions, policy=active_policy)
                 stats.decisions += len(decisions)
                 stats.decide_s += time.perf_counter() - t4
             self._save_escalations(escalated)

@@ -31,12 +31,14 @@ covers the new entries: ``store.audit_batches``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, RowMapping, insert, select
+from sqlalchemy import Connection, RowMapping, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cvguard.errors import InputError
@@ -44,9 +46,13 @@ from cvguard.store import models as m
 from cvguard.store.audit import AuditLog
 from cvguard.store.audit_batches import feed_draft
 from cvguard.store.base import StoreBase
+from cvguard.store.engine import json_dumps
 
 __all__ = ["MAX_CURSOR", "MAX_PAGE", "ActionFeed", "ActionLike", "FeedEntry"]
 
+# the columns an append writes (``seq`` is numbered by the database)
+_COLUMNS = ("key", "kind", "surface", "subject_type", "subject", "params", "reason", "rule_id", "alert_id",
+            "policy_version", "created_at", "undoes")
 _APPEND_LOCK = 0x63766661  # "cvfa": the pg_advisory lock key held while appending to the feed
 MAX_PAGE = 1000
 MAX_CURSOR = 2**63 - 1  # a BIGINT
@@ -152,44 +158,57 @@ class ActionFeed(StoreBase):
             _check(action)
         if not actions:
             return []
+        with self._serialised(_APPEND_LOCK) as c:
+            return self._append(c, actions, read_back=read_back)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction that holds the feed's append lock until it commits, for writes that must
+        commit (or roll back) together with feed entries: pass it to :meth:`append_in` and to the
+        other stores' writes on the same database (the audit trail's ``append_in`` last)."""
+        with self._serialised(_APPEND_LOCK) as c:
+            yield c
+
+    def append_in(
+        self, connection: Connection, actions: Sequence[ActionLike], *, read_back: bool = False
+    ) -> list[FeedEntry]:
+        """:meth:`append` inside a :meth:`transaction` of this feed (``connection``)."""
+        for action in actions:
+            _check(action)
+        return self._append(connection, actions, read_back=read_back) if actions else []
+
+    def _append(self, c: Connection, actions: Sequence[ActionLike], *, read_back: bool) -> list[FeedEntry]:
         first: dict[str, ActionLike] = {}
         for action in actions:
             first.setdefault(action.key, action)
+        # the keys stored already are looked up first (under the lock), so that no number is
+        # spent on a row that is not written: the feed stays numbered without gaps
+        if read_back:
+            found = {e.key: e for e in self._by_keys(c, list(first))}
+            stored: set[str] | dict[str, FeedEntry] = found
+        else:
+            found, stored = {}, self._keys(c, list(first))
         now = self._clock()
-        with self._serialised(_APPEND_LOCK) as c:
-            if read_back:
-                found = {e.key: e for e in self._by_keys(c, list(first))}
-                stored: set[str] | dict[str, FeedEntry] = found
-            else:
-                found, stored = {}, self._keys(c, list(first))
-            fresh = [a for k, a in first.items() if k not in stored]
-            if fresh:  # one statement executed per row, in order (executemany): numbers follow it
-                rows = [
-                    {
-                        "key": action.key,
-                        "kind": action.kind,
-                        "surface": action.surface,
-                        "subject_type": action.subject_type,
-                        "subject": action.subject,
-                        "params": dict(action.params),
-                        "reason": action.reason,
-                        "rule_id": action.rule_id,
-                        "alert_id": action.alert_id,
-                        "policy_version": action.policy_version,
-                        "created_at": now,
-                        "undoes": action.undoes,
-                    }
-                    for action in fresh
-                ]
-                if read_back or self.audit is not None:  # the new entries as stored, in order
-                    stmt = insert(m.actions).returning(*m.actions.c, sort_by_parameter_order=True)
-                    added = [_entry(r) for r in c.execute(stmt, rows).mappings()]
-                    found.update((e.key, e) for e in added)
-                    if self.audit is not None:
-                        self.audit.append_in(c, [feed_draft(added)])
-                else:
-                    c.execute(insert(m.actions), rows)
-        return [found[a.key] for a in actions] if read_back else []
+        b = self._bulk
+        stamp = b.time(now)
+        rows = [
+            (a.key, a.kind, a.surface, a.subject_type, a.subject, json_dumps(dict(a.params)), a.reason,
+             a.rule_id, a.alert_id, a.policy_version, stamp, a.undoes)
+            for k, a in first.items() if k not in stored
+        ]
+        # one statement a chunk, numbered in the order given; only the new rows' numbers and keys
+        # come back: each new entry is built from the row written (its params decoded from the
+        # JSON written, as a read gives them), never read back
+        numbers = dict((str(k), int(seq)) for seq, k in b.insert_returning(
+            c, m.actions, _COLUMNS, rows, unique=("key",), returning=("seq", "key")))
+        added = [_written(numbers[row[0]], row, now) for row in rows if row[0] in numbers]
+        added.sort(key=lambda e: e.seq)
+        if self.audit is not None and added:
+            self.audit.append_in(c, [feed_draft(added)])
+        if not read_back:
+            return []
+        found.update((e.key, e) for e in added)
+        return [found[a.key] for a in actions]
 
     @staticmethod
     def _keys(c: Connection, keys: Sequence[str]) -> set[str]:
@@ -235,6 +254,16 @@ class ActionFeed(StoreBase):
                 return [_entry(r) for r in rows.mappings()]
         except SQLAlchemyError as exc:
             raise self._error(exc) from exc
+
+
+def _written(seq: int, row: tuple[Any, ...], created_at: datetime) -> FeedEntry:
+    """The entry a row just inserted (``_COLUMNS``, params as JSON text) reads back as."""
+    key, kind, surface, subject_type, subject, params, reason, rule_id, alert_id, version, _, undoes = row
+    return FeedEntry(
+        seq=seq, key=key, kind=kind, surface=surface, subject_type=subject_type, subject=subject,
+        params=json.loads(params), reason=reason, rule_id=rule_id, alert_id=alert_id,
+        policy_version=version, created_at=created_at.astimezone(UTC), undoes=undoes,
+    )
 
 
 def _entry(row: RowMapping) -> FeedEntry:

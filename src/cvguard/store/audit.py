@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, RowMapping, func, select, text
 from cvguard.audit import GENESIS, Entry, Problem, Stored, check, digest_of, parse, record
 from cvguard.errors import InputError
 from cvguard.store import models as m
-from cvguard.store.base import StoreBase
+from cvguard.store.base import StoreBase, same_database
 
 __all__ = ["AuditCheck", "AuditLog", "Draft"]
 
@@ -122,7 +122,7 @@ class AuditLog(StoreBase):
 
     def shares(self, engine: Engine) -> bool:
         """Whether ``engine`` is on this trail's database (then :meth:`append_in` may use it)."""
-        return _same_database(engine, self._engine)
+        return same_database(engine, self._engine)
 
     def _write(self, c: Connection, drafts: Sequence[Draft]) -> list[Entry]:
         at = self._clock()
@@ -204,18 +204,6 @@ class AuditLog(StoreBase):
                 after = stored[-1].seq
 
 
-def _same_database(one: Engine, other: Engine) -> bool:
-    if one is other:
-        return True
-    if one.url.get_backend_name() == "sqlite" and one.url.database in (None, "", ":memory:"):
-        return False  # each in-memory engine is a database of its own
-
-    def where(e: Engine) -> tuple[str, ...]:
-        u = e.url
-        return (u.get_backend_name(), u.host or "", str(u.port or ""), u.database or "",
-                str(sorted(u.query.items())))
-
-    return where(one) == where(other)
 
 
 def _columns_problem(row: RowMapping) -> Problem | None:

@@ -105,6 +105,11 @@ class StoreBase:
         except SQLAlchemyError as exc:
             raise self._error(exc) from exc
 
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """One transaction on this store's database, for a caller that writes to several stores
+        on it at once (their ``connection=`` or ``append_in``), committed or rolled back together."""
+        return self._tx()
+
     @contextmanager
     def _serialised(self, lock_key: int) -> Iterator[Connection]:
         """A transaction that holds an append lock until it ends, so appends are numbered in commit
@@ -129,3 +134,18 @@ class StoreBase:
         if self._failure is not None:
             return StoreError(f"{self._failure}: {type(exc).__name__}")
         return StoreError(f"{type(exc).__name__}: {exc}")
+
+
+def same_database(one: Engine, other: Engine) -> bool:
+    """Whether two engines reach the same database (so one transaction can write for both)."""
+    if one is other:
+        return True
+    if one.url.get_backend_name() == "sqlite" and one.url.database in (None, "", ":memory:"):
+        return False  # each in-memory engine is a database of its own
+
+    def where(e: Engine) -> tuple[str, ...]:
+        u = e.url
+        return (u.get_backend_name(), u.host or "", str(u.port or ""), u.database or "",
+                str(sorted(u.query.items())))
+
+    return where(one) == where(other)

@@ -96,6 +96,51 @@ class BulkWriter:
             count += int(conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk))).rowcount)
         return count
 
+    def insert_returning(
+        self,
+        conn: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        unique: Sequence[str],
+        returning: Sequence[str],
+    ) -> list[tuple[Any, ...]]:
+        """Insert ``rows`` (tuples in ``columns`` order; the others take their defaults, an
+        autoincrement key its next number) in the order given, skipping a row that collides on
+        ``unique`` (``ON CONFLICT DO NOTHING``); the ``returning`` columns of the rows inserted
+        (in no promised order: return a unique column to tell them apart)."""
+        if not rows:
+            return []
+        quote = self._dialect.identifier_preparer.quote
+        names = ", ".join(quote(c) for c in columns)
+        tail = (f" ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING"
+                f" RETURNING {', '.join(quote(c) for c in returning)}")
+        into = f"INSERT INTO {quote(table.name)} ({names})"
+        out: list[tuple[Any, ...]] = []
+        if not self._sqlite:
+            # one array per column, unnested WITH ORDINALITY and ordered by it, so the numbers a
+            # sequence gives follow the order of the rows
+            key = (f"{table.name}:{names}:{tail}", -2, True, True)
+            sql = self._statements.get(key)
+            if sql is None:
+                arrays = ", ".join(
+                    f"CAST(%b AS {_array_type(table.c[c].type, self._dialect)})" for c in columns
+                )
+                alias = ", ".join(f"c{i}" for i in range(len(columns)))
+                sql = (f"{into} SELECT {alias} FROM unnest({arrays}) WITH ORDINALITY AS t({alias}, n)"
+                       f" ORDER BY n{tail}")
+                self._statements[key] = sql
+            values = tuple(list(col) for col in zip(*rows, strict=True))
+            return [tuple(r) for r in conn.exec_driver_sql(sql, values)]
+        per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMS["sqlite"] // len(columns)))
+        row = "(" + ", ".join("?" * len(columns)) + ")"
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            sql = f"{into} VALUES {', '.join([row] * len(chunk))}{tail}"
+            out += [tuple(r) for r in conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))]
+        return out
+
     def _insert_arrays(
         self,
         conn: Connection,

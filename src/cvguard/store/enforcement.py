@@ -7,19 +7,27 @@
     ledger.reverse_violations(["v1"], at=t, by="person:alice")   # the ones that were active
     ledger.lift_sanctions(["s1"], at=t, by="person:alice", reason="appeal upheld")
     ledger.changed_since(stamp)                        # what the in-memory ledger polls
+    ledger.changed_since(stamp, others_only=True)      # ... less what this store wrote itself
 
 What it guarantees: a violation or a sanction is written once by id (a retried batch or a second
 process adds nothing); a reversed violation stays reversed and a lifted sanction stays lifted (a
 person's decision is never overwritten by a later rule run); rows are never deleted.
+
+Each row names the store instance that wrote it last (``origin``, a random token per instance): a
+cache that puts everything it writes through its store in memory polls with ``others_only`` and
+reads back only what other processes (or other stores) changed.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import Connection, RowMapping, or_, select, update
 
 from cvguard.enforcement import Sanction, Violation
 from cvguard.store import models as m
@@ -40,24 +48,44 @@ class EnforcementStore(StoreBase):
 
     _failure = "the enforcement store failed"
 
+    last_written: datetime | None = None  # the ``updated_at`` of this instance's latest write
+
+    @cached_property
+    def origin(self) -> str:
+        """This instance's token, stamped on every row it writes."""
+        return uuid.uuid4().hex
+
+    def now(self) -> datetime:
+        """The clock that stamps ``updated_at``."""
+        return self._clock()
+
+    def _stamp(self) -> datetime:
+        now = self._clock()
+        if self.last_written is None or now > self.last_written:
+            self.last_written = now
+        return now
+
     # -- violations -----------------------------------------------------------------------------
 
-    def add_violations(self, violations: Sequence[Violation]) -> list[str]:
+    def add_violations(
+        self, violations: Sequence[Violation], *, connection: Connection | None = None
+    ) -> list[str]:
         """Write the violations not yet stored; their ids, in the order given (on the ingest path:
-        one prepared multi-row INSERT ... ON CONFLICT DO NOTHING, ``store.bulk``)."""
+        one prepared multi-row INSERT ... ON CONFLICT DO NOTHING, ``store.bulk``); ``connection``:
+        inside the caller's transaction on this database."""
         if not violations:
             return []
         first: dict[str, Violation] = {}
         for v in violations:
             first.setdefault(v.violation_id, v)
-        b, now = self._bulk, self._clock()
+        b, now = self._bulk, self._stamp()
         rows = [
             (v.violation_id, v.account_id, b.time(v.at), v.confirmed_by, b.json(list(v.roles)), v.event_id,
              v.surface, v.action, b.json(list(v.categories)), v.score, v.alert_id, v.policy_version,
-             v.model_version, v.mcn_id, v.status, None, None, b.time(now))
+             v.model_version, v.mcn_id, v.status, None, None, b.time(now), self.origin)
             for v in first.values()
         ]
-        with self._tx() as c:
+        with self._on(connection) as c:
             new = set(b.insert(c, m.violations, rows, skip_existing=True))
         return [k for k in first if k in new]
 
@@ -93,7 +121,7 @@ class EnforcementStore(StoreBase):
         if not ids:
             return []
         t = m.violations.c
-        now = self._clock()
+        now = self._stamp()
         with self._tx() as c:
             active = [r["violation_id"] for r in c.execute(
                 select(t.violation_id).where(t.violation_id.in_(list(ids)), t.status == "active")
@@ -101,7 +129,7 @@ class EnforcementStore(StoreBase):
             if not active:
                 return []
             c.execute(update(m.violations).where(t.violation_id.in_(active)).values(
-                status="reversed", reversed_at=at, reversed_by=by, updated_at=now))
+                status="reversed", reversed_at=at, reversed_by=by, updated_at=now, origin=self.origin))
             rows = c.execute(select(m.violations).where(t.violation_id.in_(active))).mappings().all()
         order = {k: i for i, k in enumerate(ids)}
         return sorted((_violation(r) for r in rows), key=lambda v: order[v.violation_id])
@@ -112,25 +140,31 @@ class EnforcementStore(StoreBase):
         """Write ``sanction`` unless its id is there; whether it was new."""
         return bool(self.add_sanctions([sanction]))
 
-    def add_sanctions(self, sanctions: Sequence[Sanction]) -> list[str]:
-        """Write the sanctions not yet stored (one transaction, ``store.bulk``); their ids, in the
-        order given."""
+    def add_sanctions(
+        self, sanctions: Sequence[Sanction], *, connection: Connection | None = None
+    ) -> list[str]:
+        """Write the sanctions not yet stored (one transaction, ``store.bulk``; ``connection``: the
+        caller's); their ids, in the order given."""
         if not sanctions:
             return []
         first: dict[str, Sanction] = {}
         for s in sanctions:
             first.setdefault(s.sanction_id, s)
-        b, now = self._bulk, self._clock()
+        b, now = self._bulk, self._stamp()
         rows = [
             (s.sanction_id, s.account_id, s.kind, s.step, b.time(s.starts_at),
              None if s.expires_at is None else b.time(s.expires_at), b.json(list(s.violation_ids)),
              b.json(list(s.rests_on)), b.json(dict(s.statement)), s.decided_by, s.status,
-             None if s.lifted_at is None else b.time(s.lifted_at), s.lifted_by, None, b.time(now))
+             None if s.lifted_at is None else b.time(s.lifted_at), s.lifted_by, None, b.time(now),
+             self.origin)
             for s in first.values()
         ]
-        with self._tx() as c:
+        with self._on(connection) as c:
             new = set(b.insert(c, m.sanctions, rows, skip_existing=True))
         return [k for k in first if k in new]
+
+    def _on(self, connection: Connection | None) -> AbstractContextManager[Connection]:
+        return self._tx() if connection is None else nullcontext(connection)
 
     def sanction(self, sanction_id: str) -> Sanction | None:
         with self._tx() as c:
@@ -159,7 +193,7 @@ class EnforcementStore(StoreBase):
         if not ids:
             return []
         t = m.sanctions.c
-        now = self._clock()
+        now = self._stamp()
         with self._tx() as c:
             active = [r["sanction_id"] for r in c.execute(
                 select(t.sanction_id).where(t.sanction_id.in_(list(ids)), t.status == "active")
@@ -167,7 +201,8 @@ class EnforcementStore(StoreBase):
             if not active:
                 return []
             c.execute(update(m.sanctions).where(t.sanction_id.in_(active)).values(
-                status="lifted", lifted_at=at, lifted_by=by, lift_reason=reason, updated_at=now))
+                status="lifted", lifted_at=at, lifted_by=by, lift_reason=reason, updated_at=now,
+                origin=self.origin))
             rows = c.execute(select(m.sanctions).where(t.sanction_id.in_(active))).mappings().all()
         order = {k: i for i, k in enumerate(ids)}
         return sorted((_sanction(r) for r in rows), key=lambda s: order[s.sanction_id])
@@ -186,12 +221,17 @@ class EnforcementStore(StoreBase):
 
     # -- the cache's poll -----------------------------------------------------------------------
 
-    def changed_since(self, since: datetime | None) -> EnforcementChanges:
-        """Every violation and sanction written at or after ``since`` (None: all of them)."""
+    def changed_since(self, since: datetime | None, *, others_only: bool = False) -> EnforcementChanges:
+        """Every violation and sanction written at or after ``since`` (None: all of them);
+        ``others_only``: less the rows this instance wrote last."""
         qv, qs = select(m.violations), select(m.sanctions)
         if since is not None:
             qv = qv.where(m.violations.c.updated_at >= since)
             qs = qs.where(m.sanctions.c.updated_at >= since)
+        if others_only:
+            v, s = m.violations.c.origin, m.sanctions.c.origin
+            qv = qv.where(or_(v.is_(None), v != self.origin))
+            qs = qs.where(or_(s.is_(None), s != self.origin))
         with self._tx() as c:
             vs = c.execute(qv).mappings().all()
             ss = c.execute(qs).mappings().all()

@@ -645,6 +645,7 @@ human_decisions = Table(
 # are event time except ``updated_at`` (wall clock: what the in-memory ledger polls). A reversed
 # violation and a lifted sanction stay, with who and when; nothing deletes them.
 ENFORCEMENT_ID = 512
+ORIGIN = 32  # a store instance's token (violations.origin, sanctions.origin)
 violations = Table(
     "violations",
     metadata,
@@ -666,6 +667,9 @@ violations = Table(
     Column("reversed_at", UTCDateTime(), nullable=True),
     Column("reversed_by", String(ACTOR), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # the EnforcementStore that wrote the row last (its ``origin``): a cache over that store
+    # already holds what it wrote, and its poll skips those rows; NULL: written before 2026_12_03_0001
+    Column("origin", String(ORIGIN), nullable=True),
     Index(None, "account_id", "at"),
     Index(None, "updated_at"),
 )
@@ -688,6 +692,7 @@ sanctions = Table(
     Column("lifted_by", String(ACTOR), nullable=True),
     Column("lift_reason", Text(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("origin", String(ORIGIN), nullable=True),  # as violations.origin
     Index(None, "account_id", "starts_at"),
     Index(None, "updated_at"),
 )
