@@ -9,7 +9,7 @@ traffic with ordinary abuse (2%); ``incidents`` only pile-ons, incitements and t
 ``accountability`` incident among 300 accounts, the worst case (every attacker is warned), so that
 violations are confirmed and sanctions issued all along (feed actions, audit entries).
 Interleaved rounds like ``bench_protection.py --cost`` (order alternating, a fresh database each),
-one core. Enforcement's own work (violations, grading, sanctions, the feed and the
+one core, the garbage collector tuned as the long-running commands tune it (``runtime.long_running``). Enforcement's own work (violations, grading, sanctions, the feed and the
 audit trail) is also timed inside the runs with it, as a share of the run without it: less exposed
 to noise than the ratio of two runs.
 """
@@ -30,6 +30,7 @@ from cvguard.config import Settings
 from cvguard.detection.screen import Screener
 from cvguard.events import parse_event
 from cvguard.pipeline import Pipeline
+from cvguard.runtime import long_running
 from cvguard.simulate import SCENARIO_NAMES, SimConfig, generate
 
 
@@ -40,6 +41,7 @@ def _open(tmp: str, screener: Screener, batch: int) -> Pipeline:
 
 def cost(args: argparse.Namespace) -> dict[str, Any]:
     pinned = pin_one_core()
+    long_running()  # the garbage collector as `serve`, `replay` and `worker` set it
     if args.mix == "all":
         config = SimConfig(seed=3, hours=args.hours, users=args.users, targets=args.users // 3,
                            scenarios=(*SCENARIO_NAMES, "accountability"))

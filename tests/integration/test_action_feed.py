@@ -66,6 +66,30 @@ def test_the_entries_an_append_returns_are_the_entries_read_back(database_url: s
     assert entries[0].created_at == east and entries[0].created_at.utcoffset() == timedelta(0)
 
 
+def test_the_audit_digest_of_an_append_is_the_digest_of_the_entries_read_back(database_url: str) -> None:
+    # the digest is built from the rows written (canonical params spliced in, others decoded):
+    # it must be the digest a reader computes from GET /v1/actions, whatever the params hold
+    from cvguard.store.audit import AuditLog
+    from cvguard.store.audit_batches import feed_digest
+
+    odd = [
+        {"statement": {"why": 'a "quoted" "params":null inside', "points": 3.0, "n": -0.0}},
+        {10: "ten", 9: "nine"},  # keys JSON turns into strings, in another order
+        {"at": T0, "set": {"b", "a"}, "t": (1, 2), "deep": [{"z": 1, "a": [{"y": None, "b": True}]}]},
+        {"text": "你好 🙂 \u202e \\ \n", "big": 2**60, "small": 1e-9},
+        {},
+    ]
+    with ActionFeed.open(database_url) as feed:
+        feed.audit = AuditLog(feed.engine)
+        feed.append([action(1)])
+        feed.append([action(i + 2, params=p) for i, p in enumerate(odd)], read_back=False)
+        read, _ = feed.after(0)
+        entries = [e for e in feed.audit.entries() if e.action == "feed.append"]
+    assert [e.after["count"] for e in entries] == [1, len(odd)]
+    assert entries[1].after["sha256"] == feed_digest(read[1:])
+    assert read[2].params == {"10": "ten", "9": "nine"} and read[3].params["set"] == ["a", "b"]
+
+
 def test_a_large_append_is_numbered_in_the_order_given_without_gaps(feed: ActionFeed) -> None:
     # 1,100 actions: several statements on SQLite, one unnested array per column on PostgreSQL
     names = [f"{(i * 7919) % 1100:04d}" for i in range(1100)]  # not in key order

@@ -219,3 +219,28 @@ def test_a_failed_write_leaves_nothing_behind_and_the_ledger_forgets_it(
     assert issued is not None and issued.sanction.kind == "warning"
     assert [x.violation_id for x in e.store.violations(account_id="a")] == [v.violation_id]
     assert [x.subject for x in feed(pipeline) if x.kind == "sanction"] == ["a"]
+
+
+def test_a_sanction_s_statement_is_the_same_in_its_row_its_feed_action_and_the_trail_s_digest(
+    pipeline: Pipeline,
+) -> None:
+    # the statement is encoded once and written into the sanction's row and its feed action's
+    # params; the feed's audit entry digests what a reader of the feed gets
+    from cvguard.store.audit_batches import feed_digest
+
+    e = enforcer(pipeline)
+    pipeline.ingest([ev("e1", 0, "a", mcn="mcn-1"), ev("e2", 60, "b")])
+    e.confirm(account_id="c", actor="alice", at=T0, reason='said "\\u0000" and 你好', event_id="e9")
+    entries = [x for x in feed(pipeline) if x.kind == "sanction"]
+    assert len(entries) == 3
+    for entry in entries:
+        stored = e.store.sanction(entry.params["sanction_id"])
+        assert stored is not None and entry.params["statement"] == dict(stored.statement)
+        assert entry.params["statement"]["sanction_id"] == stored.sanction_id
+    assert e.audit is not None
+    everything = feed(pipeline)
+    appends = [x for x in e.audit.entries(limit=1000) if x.action == "feed.append"]
+    assert sum(x.after["count"] for x in appends) == len(everything)
+    for x in appends:
+        first, last = x.after["first_seq"], x.after["last_seq"]
+        assert x.after["sha256"] == feed_digest([f for f in everything if first <= f.seq <= last])

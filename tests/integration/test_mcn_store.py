@@ -132,6 +132,49 @@ def test_a_violation_without_mcn_goes_to_the_accounts_mcn(desk: McnDesk) -> None
     assert desk.store.mcns_with(["v5", "v6"]) == ["m2"]
 
 
+def test_the_desk_holds_memberships_and_sees_every_change_of_them(desk: McnDesk) -> None:
+    reads: list[str] = []
+    for name in ("mcns_of", "current_members", "members_stamp"):
+        method = getattr(desk.store, name)
+
+        def counted(*a: object, _m: object = method, _n: str = name, **k: object) -> object:
+            reads.append(_n)
+            return _m(*a, **k)  # type: ignore[operator]
+
+        setattr(desk.store, name, counted)
+    clock = [0.0]
+    desk._monotonic = lambda: clock[0]
+    assert desk.mcns_of(["u1", "u2", "u3"]) == {}
+    before = len(reads)
+    assert desk.mcns_of(["u2", "u1"]) == {} and len(reads) == before  # from memory: no store read
+    # the platform's member list through the desk's store: seen at the next call
+    desk.store.put("m1", name=None, contact=None, members=["u1"], at=at(0))
+    assert desk.mcns_of(["u1", "u2"]) == {"u1": "m1"}
+    # a member seen on an event by this desk: seen at once, without reloading everything
+    loads = reads.count("current_members")
+    desk.observe([event(1, "u2", "m2")])
+    assert desk.mcns_of(["u2", "u3"]) == {"u2": "m2"}
+    clock[0] += desk.poll_s
+    assert desk.mcns_of(["u2"]) == {"u2": "m2"} and reads.count("current_members") == loads
+    # another process's change: seen once the poll interval has passed
+    other = McnStore(desk.store.engine)
+    other.put("m1", name=None, contact=None, members=["u1", "u3"], at=at(1))
+    assert desk.mcns_of(["u3"]) == {}  # until the poll
+    clock[0] += desk.poll_s
+    assert desk.mcns_of(["u3", "u1"]) == {"u3": "m1", "u1": "m1"}
+    other.put("m1", name=None, contact=None, members=["u3"], at=at(2))  # u1 leaves
+    clock[0] += desk.poll_s
+    assert desk.mcns_of(["u1", "u3"]) == {"u3": "m1"}
+
+
+def test_past_its_limit_the_desk_asks_the_store(desk: McnDesk, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cvguard.pipeline.mcn as desk_module
+
+    monkeypatch.setattr(desk_module, "MAX_MEMBERS", 1)
+    desk.store.put("m1", name=None, contact=None, members=["u1", "u2"], at=at(0))
+    assert desk.mcns_of(["u1", "u2", "u3"]) == {"u1": "m1", "u2": "m1"}
+
+
 def test_by_hand_and_lift_by_a_person(desk: McnDesk) -> None:
     desk.store.put("m3", name=None, contact=None, members=["u1"], at=at(0))
     x = desk.take("m3", "revenue_pause", duration=timedelta(days=7), reason="sponsored attacks",

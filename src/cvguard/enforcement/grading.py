@@ -153,12 +153,14 @@ def grade(
     ``active_step``: the highest ladder step among the account's sanctions active at ``now``."""
     others = [v for v in history if v.violation_id != new.violation_id]
     before = strike_points(others, new.at, ladder)
-    after = strike_points([*others, new], new.at, ladder)
+    counting_now = counting([*others, new], new.at, ladder)
+    groups = incidents(counting_now, ladder)
+    after = sum(max(points_of(v.roles, ladder) for v in g) for g in groups)  # strike_points, grouped once
     step_before, step = ladder.step_at(before), ladder.step_at(after)
-    counted = tuple(v.violation_id for v in counting([*others, new], new.at, ladder))
+    counted = tuple(v.violation_id for v in counting_now)
     due = after > before and step >= 0 and (step > step_before or step > active_step)
     roles = ", ".join(new.roles) or "no role"
-    n = len(incidents(counting([*others, new], new.at, ladder), ladder))
+    n = len(groups)
     tally = (
         f"{points_of(new.roles, ladder):g} strike points for this violation ({roles}); "
         f"{after:g} in all from {n} incident{'s' if n != 1 else ''} within {ladder.strike_days} days"

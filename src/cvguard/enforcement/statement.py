@@ -34,12 +34,13 @@ _WHAT = {
 }
 
 
-def describe(kind: str, expires_at: datetime | None) -> str:
-    """One sentence: what the measure does and until when."""
+def describe(kind: str, expires_at: datetime | str | None) -> str:
+    """One sentence: what the measure does and until when (``expires_at`` or its ISO 8601 text)."""
     what = _WHAT.get(kind, kind)
-    if kind == "permanent_ban":
+    if kind == "permanent_ban" or expires_at is None:
         return what + "."
-    return f"{what} until {expires_at.isoformat()}." if expires_at is not None else what + "."
+    until = expires_at if isinstance(expires_at, str) else expires_at.isoformat()
+    return f"{what} until {until}."
 
 
 def statement_of(
@@ -77,11 +78,12 @@ def statement_of(
         step = {"number": grade.step + 1, "of": len(ladder.steps), "kind": s.kind, "days": s.days,
                 "points_from": s.points, "points": grade.points, "ladder_version": ladder.version}
         why = grade.why if not reason else f"{reason} ({grade.why})"
+    expires = None if expires_at is None else expires_at.isoformat()
     return {
         "sanction_id": sanction_id,
         "account_id": account_id,
         "measure": kind,
-        "what": describe(kind, expires_at),
+        "what": describe(kind, expires),
         "restricts": sorted(RESTRICTS.get(kind, frozenset())),
         "rules": rules,
         "content": [v.event_id for v in violations if v.event_id is not None],
@@ -92,7 +94,7 @@ def statement_of(
         "why": why,
         "decided_by": decided_by,
         "starts_at": starts_at.isoformat(),
-        "expires_at": None if expires_at is None else expires_at.isoformat(),
+        "expires_at": expires,
         "appeal": {"until": (starts_at + ladder.appeal_window).isoformat(), "how": APPEAL_HOW},
         "policy_versions": sorted({v.policy_version for v in violations if v.policy_version}),
     }

@@ -59,6 +59,7 @@ from cvguard.enforcement.grading import Grade, counting, grade, roles_of, strike
 from cvguard.enforcement.ladder import Ladder, default_ladder
 from cvguard.enforcement.statement import statement_of
 from cvguard.events import Event
+from cvguard.evidence.chain import canonical
 from cvguard.policy import CompiledPolicy, Decision, DecisionInput
 from cvguard.policy.feed import PlannedAction, action_key
 from cvguard.policy.vocabulary import CATEGORY_THRESHOLD
@@ -444,7 +445,9 @@ class Enforcer:
         (the feed idempotent by key; only sanctions new to the store get an entry); those."""
         if not issued:
             return []
-        new = set(self.store.add_sanctions([i.sanction for i in issued], connection=c))
+        # each statement encoded once, for its sanction's row and inside its feed action's params
+        said = {i.sanction.sanction_id: canonical(dict(i.sanction.statement)).decode("utf-8") for i in issued}
+        new = set(self.store.add_sanctions([i.sanction for i in issued], connection=c, statements=said))
         fresh = [i for i in issued if i.sanction.sanction_id in new]
         if not fresh:
             return []
@@ -453,8 +456,10 @@ class Enforcer:
         entries = [_sanction_draft(i, actor) for i in fresh] if audit is not None else []
         together = feed is not None and same_database(feed.engine, self.store.engine)
         if feed is not None:
-            if together:
-                feed.append_in(c, actions)
+            if together:  # their sanctions are new in this transaction: their keys are too
+                encoded = [_params_with(a, said[i.sanction.sanction_id])
+                           for a, i in zip(actions, fresh, strict=True)]
+                feed.append_in(c, actions, new=True, encoded=encoded)
             else:
                 feed.append(actions, read_back=False)
         if audit is not None:
@@ -524,6 +529,15 @@ class Enforcer:
             )
 
 
+def _iso(s: Sanction, name: str) -> str | None:
+    """``starts_at`` or ``expires_at`` in ISO 8601: the statement's text (written once), else made."""
+    said = s.statement.get(name)
+    if isinstance(said, str):
+        return said
+    at: datetime | None = getattr(s, name)
+    return None if at is None else at.isoformat()
+
+
 def _sanction_id(v: Violation) -> str:
     """The id of the sanction the ladder issues for ``v`` (at most one)."""
     return _short(f"s:{v.violation_id}", 500)
@@ -543,8 +557,8 @@ def _sanction_draft(i: Issued, actor: str) -> Draft:
                 "grade": None if i.grade is None else {
                     "points": i.grade.points, "step": i.grade.step, "counted": len(i.grade.counted)}},
         before=None if i.grade is None else {"step": i.grade.step_before, "points": i.grade.points_before},
-        after={"kind": s.kind, "starts_at": s.starts_at.isoformat(),
-               "expires_at": None if s.expires_at is None else s.expires_at.isoformat(), "step": s.step},
+        after={"kind": s.kind, "starts_at": _iso(s, "starts_at"), "expires_at": _iso(s, "expires_at"),
+               "step": s.step},
         policy_version=None if v is None else v.policy_version,
         model_version=None if v is None else v.model_version,
     )
@@ -565,11 +579,23 @@ def _sanction_action(s: Sanction) -> PlannedAction:
         subject=s.account_id, reason=str(s.statement.get("what", s.kind)),
         params=MappingProxyType({
             "sanction_id": s.sanction_id, "kind": s.kind,
-            "expires_at": None if s.expires_at is None else s.expires_at.isoformat(),
+            "expires_at": _iso(s, "expires_at"),
             "statement": dict(s.statement),
         }),
         policy_version=next(iter(s.statement.get("policy_versions") or []), None),
     )
+
+
+_STATEMENT = "\x00statement"  # where the statement's JSON goes (a string no id or kind holds)
+_STATEMENT_JSON = canonical(_STATEMENT).decode("utf-8") + "}"
+
+
+def _params_with(action: PlannedAction, statement: str) -> str:
+    """The canonical JSON of a sanction action's params, its statement (the last key) spliced in
+    from its JSON, already made for the sanction's row."""
+    head = canonical({**action.params, "statement": _STATEMENT}).decode("utf-8")
+    assert head.endswith(_STATEMENT_JSON), "the statement is the params' last key"
+    return head[: -len(_STATEMENT_JSON)] + statement + "}"
 
 
 def _lift_action(s: Sanction, reason: str) -> PlannedAction:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -46,11 +47,13 @@ from cvguard.store.actions import ActionFeed
 from cvguard.store.audit import AuditLog
 from cvguard.store.mcns import McnStore
 
-__all__ = ["MAX_KNOWN", "McnDesk", "mcn_thresholds", "register"]
+__all__ = ["MAX_KNOWN", "MAX_MEMBERS", "POLL_S", "McnDesk", "mcn_thresholds", "register"]
 
 log = logging.getLogger(__name__)
 
 MAX_KNOWN = 1_000_000  # (mcn, account) pairs remembered as written
+MAX_MEMBERS = 1_000_000  # current memberships held in memory (beyond: the store is asked)
+POLL_S = 1.0  # how often another process's membership changes are looked for
 MEASURE = "mcn_measure"
 LIFT = "lift_mcn_measure"
 
@@ -73,6 +76,14 @@ class McnDesk:
         self._known: set[tuple[str, str]] = set()
         self._pending: dict[tuple[str, str], datetime | None] = {}
         self._lock = threading.RLock()
+        # every current membership (account -> MCN), reloaded when memberships change
+        self._members: dict[str, str] | None = None
+        self._loaded = False
+        self._members_stamp: datetime | None = None
+        self._members_polled = -float("inf")
+        self._generation = 0
+        self.poll_s = POLL_S
+        self._monotonic = time.monotonic
 
     # -- membership -----------------------------------------------------------------------------
 
@@ -96,6 +107,8 @@ class McnDesk:
             if len(known) + len(pending) > MAX_KNOWN:
                 known.clear()
             known.update(pending)
+            if new:
+                self._wrote_members(k[1] for k in pending)
             pending.clear()
             return new
 
@@ -108,7 +121,7 @@ class McnDesk:
             return
         with self._lock:
             missing = [v.account_id for v in violations if v.mcn_id is None]
-            current = self.store.mcns_of(missing) if missing else {}
+            current = self.mcns_of(missing) if missing else {}
             rows: list[tuple[str, McnViolation]] = []
             seen: list[tuple[str, str, datetime | None]] = []
             for v in violations:
@@ -119,7 +132,8 @@ class McnDesk:
                     seen.append((mcn_id, v.account_id, v.at))
                 rows.append((mcn_id, McnViolation(v.violation_id, v.account_id, tuple(v.roles), v.at)))
             if seen:
-                self.store.add_members(seen)
+                if self.store.add_members(seen):
+                    self._wrote_members(s[1] for s in seen)
                 self._known.update((s[0], s[1]) for s in seen)
             self.store.add_violations(rows)
             for mcn_id in sorted({r[0] for r in rows}):
@@ -134,6 +148,48 @@ class McnDesk:
             self.store.reverse(ids, at=now)
             for mcn_id in self.store.mcns_with(ids):
                 self.correct(mcn_id, now=now)
+
+    def mcns_of(self, account_ids: Sequence[str]) -> dict[str, str]:
+        """Each account's MCN now (``McnStore.mcns_of``), from memory: every current membership is
+        held (up to ``MAX_MEMBERS``; beyond, the store is asked), as most accounts that violate
+        belong to none and asking the store for them every batch cost more than the rest of the
+        desk. What this desk writes is taken in at once; the platform's member lists through its
+        store, at the next call; another process's, within ``poll_s`` (the newest membership stamp)."""
+        with self._lock:
+            members = self._current()
+            if members is None:
+                return self.store.mcns_of(account_ids)
+            return {a: mcn for a in account_ids if (mcn := members.get(a)) is not None}
+
+    def _current(self) -> dict[str, str] | None:
+        now = self._monotonic()
+        generation = self.store.generation
+        due = now - self._members_polled >= self.poll_s or generation != self._generation
+        if due:
+            self._members_polled, self._generation = now, generation
+            stamp = self.store.members_stamp()
+            if stamp != self._members_stamp:
+                self._members_stamp = stamp
+                self._members = self.store.current_members(limit=MAX_MEMBERS)
+                self._loaded = True
+        if not self._loaded:
+            self._members = self.store.current_members(limit=MAX_MEMBERS)
+            self._loaded = True
+        return self._members
+
+    def _wrote_members(self, account_ids: Iterable[str]) -> None:
+        """After this desk's own ``add_members``: those accounts read again, and its stamp taken as
+        seen (a newer one, another process's, still reloads everything)."""
+        if self._members is None:
+            return
+        ids = sorted(set(account_ids))
+        for a in ids:
+            self._members.pop(a, None)
+        self._members.update(self.store.mcns_of(ids))
+        if self.store.last_written is not None and (
+            self._members_stamp is None or self.store.last_written > self._members_stamp
+        ):
+            self._members_stamp = self.store.last_written
 
     # -- assessing ------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ covers the new entries: ``store.audit_batches``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,11 +43,12 @@ from sqlalchemy import Connection, RowMapping, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cvguard.errors import InputError
+from cvguard.evidence.chain import canonical
 from cvguard.store import models as m
 from cvguard.store.audit import AuditLog
-from cvguard.store.audit_batches import feed_draft
+from cvguard.store.audit_batches import feed_draft_of
 from cvguard.store.base import StoreBase
-from cvguard.store.engine import json_dumps
+from cvguard.store.engine import json_default, json_dumps
 
 __all__ = ["MAX_CURSOR", "MAX_PAGE", "ActionFeed", "ActionLike", "FeedEntry"]
 
@@ -170,44 +172,72 @@ class ActionFeed(StoreBase):
             yield c
 
     def append_in(
-        self, connection: Connection, actions: Sequence[ActionLike], *, read_back: bool = False
+        self,
+        connection: Connection,
+        actions: Sequence[ActionLike],
+        *,
+        read_back: bool = False,
+        new: bool = False,
+        encoded: Sequence[str] | None = None,
     ) -> list[FeedEntry]:
-        """:meth:`append` inside a :meth:`transaction` of this feed (``connection``)."""
+        """:meth:`append` inside a :meth:`transaction` of this feed (``connection``); ``new``: the
+        caller knows no key of ``actions`` is stored (written in the same transaction as what makes
+        them new), so none is looked up first; ``encoded``: each action's params as their canonical
+        JSON (``evidence.chain.canonical``), made by a caller that had it anyway."""
         for action in actions:
             _check(action)
-        return self._append(connection, actions, read_back=read_back) if actions else []
+        if encoded is not None and len(encoded) != len(actions):
+            raise ValueError("one encoding per action")
+        if not actions:
+            return []
+        return self._append(connection, actions, read_back=read_back, new=new, encoded=encoded)
 
-    def _append(self, c: Connection, actions: Sequence[ActionLike], *, read_back: bool) -> list[FeedEntry]:
+    def _append(
+        self,
+        c: Connection,
+        actions: Sequence[ActionLike],
+        *,
+        read_back: bool,
+        new: bool = False,
+        encoded: Sequence[str] | None = None,
+    ) -> list[FeedEntry]:
+        given = {} if encoded is None else {a.key: e for a, e in zip(actions, encoded, strict=True)}
         first: dict[str, ActionLike] = {}
         for action in actions:
             first.setdefault(action.key, action)
         # the keys stored already are looked up first (under the lock), so that no number is
-        # spent on a row that is not written: the feed stays numbered without gaps
+        # spent on a row that is not written and the feed stays numbered without gaps; ``new``:
+        # the caller knows its keys are new (a key stored after all is skipped, leaving a gap)
         if read_back:
             found = {e.key: e for e in self._by_keys(c, list(first))}
             stored: set[str] | dict[str, FeedEntry] = found
         else:
-            found, stored = {}, self._keys(c, list(first))
+            found, stored = {}, (set() if new else self._keys(c, list(first)))
         now = self._clock()
         b = self._bulk
         stamp = b.time(now)
-        rows = [
-            (a.key, a.kind, a.surface, a.subject_type, a.subject, json_dumps(dict(a.params)), a.reason,
-             a.rule_id, a.alert_id, a.policy_version, stamp, a.undoes)
-            for k, a in first.items() if k not in stored
-        ]
+        rows: list[tuple[Any, ...]] = []
+        plain: set[str] = set()  # keys whose params are not written canonically
+        for k, a in first.items():
+            if k in stored:
+                continue
+            params, exact = (given[k], True) if k in given else _params_json(a.params)
+            if not exact:
+                plain.add(k)
+            rows.append((a.key, a.kind, a.surface, a.subject_type, a.subject, params, a.reason, a.rule_id,
+                         a.alert_id, a.policy_version, stamp, a.undoes))
         # one statement a chunk, numbered in the order given; only the new rows' numbers and keys
-        # come back: each new entry is built from the row written (its params decoded from the
-        # JSON written, as a read gives them), never read back
+        # come back: each new entry is built from the row written, never read back
         numbers = dict((str(k), int(seq)) for seq, k in b.insert_returning(
             c, m.actions, _COLUMNS, rows, unique=("key",), returning=("seq", "key")))
-        added = [_written(numbers[row[0]], row, now) for row in rows if row[0] in numbers]
-        added.sort(key=lambda e: e.seq)
-        if self.audit is not None and added:
-            self.audit.append_in(c, [feed_draft(added)])
+        written = sorted(((numbers[r[0]], r) for r in rows if r[0] in numbers), key=lambda x: x[0])
+        created = now.astimezone(UTC)
+        if self.audit is not None and written:
+            lines = [(seq, r[9], _line(seq, r, created, r[0] not in plain)) for seq, r in written]
+            self.audit.append_in(c, [feed_draft_of(lines)])
         if not read_back:
             return []
-        found.update((e.key, e) for e in added)
+        found.update((r[0], _written(seq, r, created)) for seq, r in written)
         return [found[a.key] for a in actions]
 
     @staticmethod
@@ -262,8 +292,85 @@ def _written(seq: int, row: tuple[Any, ...], created_at: datetime) -> FeedEntry:
     return FeedEntry(
         seq=seq, key=key, kind=kind, surface=surface, subject_type=subject_type, subject=subject,
         params=json.loads(params), reason=reason, rule_id=rule_id, alert_id=alert_id,
-        policy_version=version, created_at=created_at.astimezone(UTC), undoes=undoes,
+        policy_version=version, created_at=created_at, undoes=undoes,
     )
+
+
+# the params as the feed writes them: canonical JSON (keys sorted, compact, UTF-8 kept, no NaN),
+# with the store's conversions (timestamps as ISO 8601, sets as sorted lists)
+_CANONICAL = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, default=json_default
+)
+_NO_PARAMS = b'"params":null'
+
+
+def _params_json(params: Mapping[str, Any]) -> tuple[str, bool]:
+    """The params as written, and whether that is their canonical JSON (the canonical JSON of what
+    a read decodes, which the audit digest then reuses): it is unless a key is not a string (JSON
+    makes it one, which changes the order) or a number is not finite (NaN)."""
+    value = dict(params)
+    if not value:
+        return "{}", True
+    for _ in range(2):
+        if _string_keys(value):
+            try:
+                out, exact = _CANONICAL.encode(value), True
+            except (TypeError, ValueError):
+                out, exact = json_dumps(value), False
+        else:
+            out, exact = json_dumps(value), False
+        if _NEGATIVE_ZERO.search(out) is None:
+            break
+        # PostgreSQL's jsonb has no negative zero: written as 0.0 on every database, so that what
+        # is read back (and digested) is what was written
+        value = _without_negative_zero(value)
+    return out, exact
+
+
+_NEGATIVE_ZERO = re.compile(r"-0\.0(?![0-9])")  # how the encoder writes -0.0 (or a string holding it)
+_NESTED = (dict, list, tuple)
+
+
+def _string_keys(value: dict[Any, Any]) -> bool:
+    """Whether every key at every depth is a string (a loop, not a recursion: it runs per action)."""
+    stack: list[Any] = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if type(k) is not str:
+                    return False
+                if isinstance(x, _NESTED):
+                    stack.append(x)
+        else:
+            stack.extend(x for x in v if isinstance(x, _NESTED))
+    return True
+
+
+def _without_negative_zero(value: Any) -> Any:
+    if isinstance(value, float) and value == 0.0:
+        return 0.0
+    if isinstance(value, dict):
+        return {k: _without_negative_zero(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_negative_zero(v) for v in value]
+    return value
+
+
+def _line(seq: int, row: tuple[Any, ...], created_at: datetime, canonical_params: bool) -> bytes:
+    """A new entry's canonical JSON (``FeedEntry.to_dict()``) from the row written: params written
+    canonically are spliced in, not decoded and encoded again."""
+    key, kind, surface, subject_type, subject, params, reason, rule_id, alert_id, version, _, undoes = row
+    d: dict[str, Any] = {
+        "seq": seq, "key": key, "kind": kind, "surface": surface, "subject_type": subject_type,
+        "subject": subject, "params": None, "reason": reason, "rule_id": rule_id, "alert_id": alert_id,
+        "policy_version": version, "created_at": created_at.isoformat(), "undoes": undoes,
+    }
+    if not canonical_params:
+        d["params"] = json.loads(params)
+        return canonical(d)
+    # the key occurs once unescaped (a quote inside a string value is written \")
+    return canonical(d).replace(_NO_PARAMS, b'"params":' + params.encode("utf-8"), 1)
 
 
 def _entry(row: RowMapping) -> FeedEntry:

@@ -19,7 +19,7 @@ The actor is ``cvguard`` (no person): the policy version is the batch's when it 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from cvguard.evidence.chain import canonical
@@ -29,28 +29,34 @@ if TYPE_CHECKING:
     from cvguard.store.actions import FeedEntry
     from cvguard.store.decisions import DecisionRecord
 
-__all__ = ["AUTOMATON", "decisions_digest", "decisions_draft", "feed_digest", "feed_draft"]
+__all__ = ["AUTOMATON", "decisions_digest", "decisions_draft", "feed_digest", "feed_draft_of"]
 
 AUTOMATON = "cvguard"  # the actor of what no person did
 
 
 def feed_digest(entries: Sequence[FeedEntry]) -> str:
     """SHA-256 of the entries' canonical JSON, one a line, in ``seq`` order."""
+    return _digest((e.seq, canonical(e.to_dict())) for e in entries)
+
+
+def _digest(lines: Iterable[tuple[int, bytes]]) -> str:
     h = hashlib.sha256()
-    for e in sorted(entries, key=lambda e: e.seq):
-        h.update(canonical(e.to_dict()))
+    for _, line in sorted(lines, key=lambda x: x[0]):
+        h.update(line)
         h.update(b"\n")
     return h.hexdigest()
 
 
-def feed_draft(entries: Sequence[FeedEntry]) -> Draft:
-    """The entry for one feed append (``entries``: the ones it added)."""
-    seqs = [e.seq for e in entries]
+def feed_draft_of(lines: Sequence[tuple[int, str | None, bytes]]) -> Draft:
+    """The entry for one feed append, from each entry it added: ``(seq, policy_version, its
+    canonical JSON)`` (the line :func:`feed_digest` takes of it)."""
+    seqs = [x[0] for x in lines]
     first, last = min(seqs), max(seqs)
-    versions = {e.policy_version for e in entries if e.policy_version is not None}
+    versions = {x[1] for x in lines if x[1] is not None}
     return Draft(
         actor=AUTOMATON, action="feed.append", subject_type="feed", subject_id=f"{first}-{last}",
-        after={"count": len(entries), "first_seq": first, "last_seq": last, "sha256": feed_digest(entries)},
+        after={"count": len(lines), "first_seq": first, "last_seq": last,
+               "sha256": _digest((x[0], x[2]) for x in lines)},
         policy_version=versions.pop() if len(versions) == 1 else None,
     )
 

@@ -21,7 +21,7 @@ reads back only what other processes (or other stores) changed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,10 +79,11 @@ class EnforcementStore(StoreBase):
         for v in violations:
             first.setdefault(v.violation_id, v)
         b, now = self._bulk, self._stamp()
+        stamp = b.time(now)
         rows = [
             (v.violation_id, v.account_id, b.time(v.at), v.confirmed_by, b.json(list(v.roles)), v.event_id,
              v.surface, v.action, b.json(list(v.categories)), v.score, v.alert_id, v.policy_version,
-             v.model_version, v.mcn_id, v.status, None, None, b.time(now), self.origin)
+             v.model_version, v.mcn_id, v.status, None, None, stamp, self.origin)
             for v in first.values()
         ]
         with self._on(connection) as c:
@@ -141,21 +142,29 @@ class EnforcementStore(StoreBase):
         return bool(self.add_sanctions([sanction]))
 
     def add_sanctions(
-        self, sanctions: Sequence[Sanction], *, connection: Connection | None = None
+        self,
+        sanctions: Sequence[Sanction],
+        *,
+        connection: Connection | None = None,
+        statements: Mapping[str, str] | None = None,
     ) -> list[str]:
         """Write the sanctions not yet stored (one transaction, ``store.bulk``; ``connection``: the
-        caller's); their ids, in the order given."""
+        caller's); their ids, in the order given. ``statements``: a sanction's statement as JSON
+        text already (by sanction id), written as it is."""
+        said = statements or {}
         if not sanctions:
             return []
         first: dict[str, Sanction] = {}
         for s in sanctions:
             first.setdefault(s.sanction_id, s)
         b, now = self._bulk, self._stamp()
+        stamp = b.time(now)
         rows = [
             (s.sanction_id, s.account_id, s.kind, s.step, b.time(s.starts_at),
              None if s.expires_at is None else b.time(s.expires_at), b.json(list(s.violation_ids)),
-             b.json(list(s.rests_on)), b.json(dict(s.statement)), s.decided_by, s.status,
-             None if s.lifted_at is None else b.time(s.lifted_at), s.lifted_by, None, b.time(now),
+             b.json(list(s.rests_on)), said.get(s.sanction_id) or b.json(dict(s.statement)), s.decided_by,
+             s.status,
+             None if s.lifted_at is None else b.time(s.lifted_at), s.lifted_by, None, stamp,
              self.origin)
             for s in first.values()
         ]

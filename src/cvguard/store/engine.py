@@ -54,7 +54,7 @@ def store_url(url: str) -> URL:
     raise StoreError(f"unsupported database {backend!r}: use sqlite:///PATH or postgresql://...")
 
 
-def _json_default(value: object) -> Any:
+def json_default(value: object) -> Any:
     # evidence may carry timestamps; they come back as ISO 8601 strings
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -63,7 +63,7 @@ def _json_default(value: object) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default)
 
 
 def json_dumps(value: object) -> str:

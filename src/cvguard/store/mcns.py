@@ -31,6 +31,8 @@ from cvguard.store.base import StoreBase
 __all__ = ["McnOverview", "McnStore", "Organisation"]
 
 _CHUNK = 500
+_VIOLATION_COLUMNS = ("mcn_id", "violation_id", "account_id", "roles", "at", "status", "reversed_at",
+                      "recorded_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,8 @@ class McnStore(StoreBase):
     """MCNs (SQLite or PostgreSQL)."""
 
     _failure = "the MCN store failed"
+    generation = 0  # bumped by each member list this instance writes (``put`` with ``members``)
+    last_written: datetime | None = None  # the ``updated_at`` of this instance's latest ``add_members``
 
     # -- organisations and members --------------------------------------------------------------
 
@@ -87,6 +91,7 @@ class McnStore(StoreBase):
             c.execute(stmt.on_conflict_do_update(index_elements=["mcn_id"], set_=values))
             if members is not None:
                 self._set_members(c, mcn_id, sorted(set(members)), at, now)
+                self.generation += 1
             row = c.execute(select(m.mcns).where(m.mcns.c.mcn_id == mcn_id)).mappings().one()
         return _organisation(row)
 
@@ -117,7 +122,7 @@ class McnStore(StoreBase):
             raise InputError("a member's source is event or platform", field="source")
         if not pairs:
             return 0
-        now = self._clock()
+        now = self.last_written = self._clock()
         first: dict[tuple[str, str], datetime | None] = {}
         for mcn_id, account_id, since in pairs:
             first.setdefault((mcn_id, account_id), since)
@@ -139,6 +144,26 @@ class McnStore(StoreBase):
             for i in range(0, len(fresh), _CHUNK):
                 c.execute(self._insert(t).on_conflict_do_nothing(), fresh[i : i + _CHUNK])
         return len(fresh)
+
+    def current_members(self, *, limit: int) -> dict[str, str] | None:
+        """Every account's MCN now (as :meth:`mcns_of` gives it), or None when there are more than
+        ``limit`` current memberships."""
+        t = m.mcn_members
+        out: dict[str, str] = {}
+        with self._tx() as c:
+            rows = c.execute(select(t.c.account_id, t.c.mcn_id).where(t.c.left_at.is_(None))
+                             .order_by(t.c.mcn_id).limit(limit + 1)).all()
+        if len(rows) > limit:
+            return None
+        for account_id, mcn_id in rows:
+            out.setdefault(account_id, mcn_id)
+        return out
+
+    def members_stamp(self) -> datetime | None:
+        """The newest ``updated_at`` among memberships (indexed): it moves with every membership
+        written, by any process (what a cache of memberships polls)."""
+        with self._tx() as c:
+            return c.execute(select(func.max(m.mcn_members.c.updated_at))).scalar()
 
     def get(self, mcn_id: str) -> Organisation | None:
         with self._tx() as c:
@@ -183,25 +208,21 @@ class McnStore(StoreBase):
             return []
         now = self._clock()
         t = m.mcn_violations
+        b = self._bulk
+        stamp = b.time(now)
         values = {
-            (mcn_id, v.violation_id): {
-                "mcn_id": mcn_id, "violation_id": v.violation_id, "account_id": v.account_id,
-                "roles": list(v.roles), "at": v.at, "status": v.status, "reversed_at": None,
-                "recorded_at": now,
-            }
+            (mcn_id, v.violation_id): (mcn_id, v.violation_id, v.account_id, b.json(list(v.roles)),
+                                       b.time(v.at), v.status, None, stamp)
             for mcn_id, v in rows
         }
-        new: list[tuple[str, str]] = []
-        with self._tx() as c:
-            for key, row in values.items():
-                stmt = self._insert(t).values(**row).on_conflict_do_nothing(
-                    index_elements=[t.c.mcn_id, t.c.violation_id])
-                if c.execute(stmt).rowcount:
-                    new.append(key)
+        with self._tx() as c:  # one statement a chunk; the pairs written come back
+            written = {(str(x), str(y)) for x, y in b.insert_returning(
+                c, t, _VIOLATION_COLUMNS, list(values.values()), unique=("mcn_id", "violation_id"),
+                returning=("mcn_id", "violation_id"))}
             orgs = [{"mcn_id": i, "name": None, "contact": None, "status": "active", "updated_at": now}
                     for i in sorted({k[0] for k in values})]
             c.execute(self._insert(m.mcns).on_conflict_do_nothing(), orgs)
-        return new
+        return [k for k in values if k in written]
 
     def reverse(self, violation_ids: Sequence[str], *, at: datetime) -> list[str]:
         """Mark these violations reversed wherever they were put; the MCNs whose counts changed."""

@@ -539,6 +539,7 @@ mcn_members = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("mcn_id", "account_id"),
     Index(None, "account_id"),
+    Index(None, "updated_at"),  # what a cache of memberships polls (McnStore.members_stamp)
 )
 
 mcn_violations = Table(
