@@ -1,17 +1,25 @@
 """What enforcement costs per event: the pipeline with and without the violation ledger.
 
-    python bench/bench_enforce.py --cost [--rounds 5] [--hours 3] [--batch 500] [--users 2000]
-                                         [--mix all|incidents]
+    python bench/bench_enforce.py --cost [--mix platform|dense|incidents] [--rounds 5] [--hours H]
+                                         [--users N] [--batch 500]
 
 The embedded pipeline (SQLite, the packaged screener, the default policy) over a simulated stream:
-``all`` (the default) every scenario, the ``accountability`` incident included, over background
-traffic with ordinary abuse (2%); ``incidents`` only pile-ons, incitements and the
-``accountability`` incident among 300 accounts, the worst case (every attacker is warned), so that
-violations are confirmed and sanctions issued all along (feed actions, audit entries).
+
+- ``platform`` (the default): the simulator's default platform (5,000 accounts, ``cvguard
+  simulate``'s defaults) for 12 hours, every scenario at its daily rate and the ``accountability``
+  incident, over background traffic with ordinary abuse (2%): about 3% of events are confirmed
+  violations;
+- ``dense``: the same incidents among 2,000 accounts over 3 hours, a stress stream (about 9% of
+  events are violations, each graded, most sanctioned);
+- ``incidents``: only pile-ons, incitements and the ``accountability`` incident among 300
+  accounts, the worst case (every attacker is warned).
+
 Interleaved rounds like ``bench_protection.py --cost`` (order alternating, a fresh database each),
-one core, the garbage collector tuned as the long-running commands tune it (``runtime.long_running``). Enforcement's own work (violations, grading, sanctions, the feed and the
-audit trail) is also timed inside the runs with it, as a share of the run without it: less exposed
-to noise than the ratio of two runs.
+one core, the garbage collector tuned as the long-running commands tune it
+(``runtime.long_running``). Enforcement's own work (violations, grading, sanctions, the feed, the
+audit trail, the MCN desk) is also timed inside the runs with it, as a share of the run without it:
+less exposed to noise than the ratio of two runs. Its cost is per violation, so the share follows
+the stream's violations per event.
 """
 
 from __future__ import annotations
@@ -42,11 +50,13 @@ def _open(tmp: str, screener: Screener, batch: int) -> Pipeline:
 def cost(args: argparse.Namespace) -> dict[str, Any]:
     pinned = pin_one_core()
     long_running()  # the garbage collector as `serve`, `replay` and `worker` set it
-    if args.mix == "all":
-        config = SimConfig(seed=3, hours=args.hours, users=args.users, targets=args.users // 3,
+    if args.mix in ("platform", "dense"):
+        hours, users = (12.0, 5000) if args.mix == "platform" else (3.0, 2000)
+        hours, users = args.hours or hours, args.users or users
+        config = SimConfig(seed=3, hours=hours, users=users, targets=users // 3,
                            scenarios=(*SCENARIO_NAMES, "accountability"))
     else:
-        config = SimConfig(seed=3, hours=args.hours, users=300, targets=100,
+        config = SimConfig(seed=3, hours=args.hours or 3.0, users=300, targets=100,
                            scenarios=("pileon", "incitement", "accountability"))
     _, *raws = generate(config)
     events = [parse_event(r) for r in raws]
@@ -102,8 +112,11 @@ def cost(args: argparse.Namespace) -> dict[str, Any]:
         "cpu": pinned,
         "mix": args.mix,
         "events": len(events),
+        "hours": config.hours,
+        "users": config.users,
         "batch": args.batch,
         "violations": counts[-1][0],
+        "violations_per_event": round(counts[-1][0] / len(events), 4),
         "sanctions": counts[-1][1],
         "rounds": [
             {"without_us": round(a, 1), "with_us": round(b, 1), "ratio": round(c, 3)} for a, b, c in rows
@@ -120,12 +133,13 @@ def cost(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cost", action="store_true", help="the per-event cost (the only mode)")
-    ap.add_argument("--hours", type=float, default=3)
+    ap.add_argument("--hours", type=float, default=None, help="default: 12 (platform), 3 (dense, incidents)")
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--users", type=int, default=2000)
-    ap.add_argument("--mix", choices=("all", "incidents"), default="all",
-                    help="all: every scenario over background traffic; incidents: attacks only")
+    ap.add_argument("--users", type=int, default=None, help="default: 5000 (platform), 2000 (dense)")
+    ap.add_argument("--mix", choices=("platform", "dense", "incidents"), default="platform",
+                    help="platform: the simulated platform's day; dense: its incidents among fewer "
+                         "accounts over fewer hours; incidents: attacks only")
     args = ap.parse_args()
     print(json.dumps(cost(args), indent=2))
 

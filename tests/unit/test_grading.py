@@ -167,3 +167,24 @@ def test_a_statement_says_what_why_on_what_and_how_to_appeal() -> None:
     assert s["appeal"]["until"] == (T0 + timedelta(days=14)).isoformat()
     assert s["expires_at"] == (T0 + timedelta(days=30)).isoformat()
     assert "warning" in s["what"]
+
+
+def test_grade_agrees_with_strike_points_on_random_histories() -> None:
+    # the grade's totals are strike_points before and with the new violation, whatever the history
+    # (the grade takes shortcuts for an account with nothing that counts)
+    import random
+
+    rng = random.Random(7)
+    roles = [("first_time",), ("first_time", "copycat"), ("frequent",), (), ("initiator",),
+             ("frequent", "initiator")]
+    for trial in range(400):
+        history = [
+            v(i, rng.choice([0.001, 0.01, 0.5, 3, 20, 100, 179, 181, -1]) * rng.random(), rng.choice(roles),
+              alert=rng.choice([None, "p1", "p2"]), status=rng.choice(["active", "active", "reversed"]))
+            for i in range(rng.randrange(0, 6))
+        ]
+        new = v(100 + trial, 0, rng.choice(roles), alert=rng.choice([None, "p1"]))
+        g = grade(history, new, L, new.at, active_step=rng.choice([-1, 0, 2]))
+        assert g.points_before == strike_points(history, new.at, L)
+        assert g.points == strike_points([*history, new], new.at, L)
+        assert g.step == L.step_at(g.points) and g.step_before == L.step_at(g.points_before)

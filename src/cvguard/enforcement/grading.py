@@ -77,8 +77,11 @@ def history_role(
     history: Iterable[Violation], *, at: datetime, alert_id: str | None, ladder: Ladder
 ) -> AccountRole | None:
     """``first_time``, ``frequent`` or None (a repeat) for a violation at ``at`` (of ``alert_id``)."""
+    counted = counting(history, at, ladder)
+    if not counted:  # most accounts that violate have nothing else that counts
+        return "first_time"
     probe = Violation(_PROBE, "", at, "", (), alert_id=alert_id)
-    groups = incidents([*counting(history, at, ladder), probe], ladder)
+    groups = incidents([*counted, probe], ladder)
     others = [g for g in groups if not any(v is probe for v in g)]
     if not others:
         return "first_time"
@@ -152,9 +155,10 @@ def grade(
     """Grade ``new`` against the account's other violations (``history``, any status) at ``now``;
     ``active_step``: the highest ladder step among the account's sanctions active at ``now``."""
     others = [v for v in history if v.violation_id != new.violation_id]
-    before = strike_points(others, new.at, ladder)
+    counted_before = counting(others, new.at, ladder)
+    before = sum(max(points_of(v.roles, ladder) for v in g) for g in incidents(counted_before, ladder))
     counting_now = counting([*others, new], new.at, ladder)
-    groups = incidents(counting_now, ladder)
+    groups = incidents(counting_now, ladder) if counted_before else [[new]] if counting_now else []
     after = sum(max(points_of(v.roles, ladder) for v in g) for g in groups)  # strike_points, grouped once
     step_before, step = ladder.step_at(before), ladder.step_at(after)
     counted = tuple(v.violation_id for v in counting_now)

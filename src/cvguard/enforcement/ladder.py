@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from datetime import timedelta
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -117,11 +117,11 @@ class Ladder(BaseModel):
     points: Points
     steps: tuple[Step, ...] = Field(min_length=1)
 
-    @property
+    @cached_property
     def strike_window(self) -> timedelta:
         return timedelta(days=self.strike_days)
 
-    @property
+    @cached_property
     def appeal_window(self) -> timedelta:
         return timedelta(days=self.appeal_days)
 

@@ -203,12 +203,9 @@ class McnDesk:
     def assess(self, mcn_id: str, *, now: datetime) -> list[McnMeasure]:
         """Take the measures the thresholds call for now; the ones newly taken."""
         with self._lock:
-            since = now - self.thresholds.longest_window
-            measures = self.store.measures(mcn_id)
-            plan = assess(
-                self.thresholds, mcn_id, self.store.roster(mcn_id),
-                self.store.violations(mcn_id, since=since), measures, now=now,
-            )
+            roster, violations, measures = self.store.assessing(
+                mcn_id, since=now - self.thresholds.longest_window)
+            plan = assess(self.thresholds, mcn_id, roster, violations, measures, now=now)
             if not plan.take:
                 return []
             self._append([a for x in plan.take for a in _measure_actions(x)])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -49,6 +50,12 @@ class BulkWriter:
     @staticmethod
     def json(value: object) -> str:
         return json_dumps(value)
+
+    @staticmethod
+    def labels(value: tuple[str, ...]) -> str:
+        """A short tuple of labels (roles, categories) as a JSON list; the few distinct ones are
+        encoded once."""
+        return _labels(value)
 
     def insert(
         self,
@@ -194,6 +201,11 @@ class BulkWriter:
                 self._statements.clear()  # odd batch sizes: keep the cache bounded
             self._statements[key] = sql
         return sql
+
+
+@lru_cache(maxsize=1024)
+def _labels(value: tuple[str, ...]) -> str:
+    return json_dumps(list(value))
 
 
 def _array_type(column_type: Any, dialect: Dialect) -> str:

@@ -81,8 +81,8 @@ class EnforcementStore(StoreBase):
         b, now = self._bulk, self._stamp()
         stamp = b.time(now)
         rows = [
-            (v.violation_id, v.account_id, b.time(v.at), v.confirmed_by, b.json(list(v.roles)), v.event_id,
-             v.surface, v.action, b.json(list(v.categories)), v.score, v.alert_id, v.policy_version,
+            (v.violation_id, v.account_id, b.time(v.at), v.confirmed_by, b.labels(tuple(v.roles)), v.event_id,
+             v.surface, v.action, b.labels(tuple(v.categories)), v.score, v.alert_id, v.policy_version,
              v.model_version, v.mcn_id, v.status, None, None, stamp, self.origin)
             for v in first.values()
         ]

@@ -179,10 +179,16 @@ class McnStore(StoreBase):
 
     def roster(self, mcn_id: str) -> list[Member]:
         """The members as counting needs them (``since`` left out: reading fewer times is faster)."""
-        t = m.mcn_members
         with self._tx() as c:
-            rows = c.execute(select(t.c.account_id, t.c.source, t.c.left_at).where(t.c.mcn_id == mcn_id))
-            return [Member(a, None, source, left) for a, source, left in rows]
+            return _roster(c, mcn_id)
+
+    def assessing(
+        self, mcn_id: str, *, since: datetime
+    ) -> tuple[list[Member], list[McnViolation], list[McnMeasure]]:
+        """What assessing the MCN reads, in one transaction: :meth:`roster`, :meth:`violations`
+        after ``since`` and :meth:`measures`."""
+        with self._tx() as c:
+            return _roster(c, mcn_id), _violations(c, mcn_id, since), _measures(c, mcn_id)
 
     def mcns_of(self, account_ids: Sequence[str]) -> dict[str, str]:
         """Each account's MCN now (a member who has not left; with several, the first by id)."""
@@ -211,7 +217,7 @@ class McnStore(StoreBase):
         b = self._bulk
         stamp = b.time(now)
         values = {
-            (mcn_id, v.violation_id): (mcn_id, v.violation_id, v.account_id, b.json(list(v.roles)),
+            (mcn_id, v.violation_id): (mcn_id, v.violation_id, v.account_id, b.labels(tuple(v.roles)),
                                        b.time(v.at), v.status, None, stamp)
             for mcn_id, v in rows
         }
@@ -249,14 +255,8 @@ class McnStore(StoreBase):
 
     def violations(self, mcn_id: str, *, since: datetime | None = None) -> list[McnViolation]:
         """The violations put on the MCN (reversed ones too), oldest first; ``since``: dated after."""
-        t = m.mcn_violations
-        stmt = select(t).where(t.c.mcn_id == mcn_id)
-        if since is not None:
-            stmt = stmt.where(t.c.at > since)
         with self._tx() as c:
-            rows = c.execute(stmt.order_by(t.c.at, t.c.violation_id)).mappings()
-            return [McnViolation(r["violation_id"], r["account_id"], tuple(r["roles"]), r["at"], r["status"])
-                    for r in rows]
+            return _violations(c, mcn_id, since)
 
     def overview(self, *, since: datetime) -> list[McnOverview]:
         """Every MCN with its members now and active violations dated after ``since``."""
@@ -327,10 +327,30 @@ class McnStore(StoreBase):
 
     def measures(self, mcn_id: str) -> list[McnMeasure]:
         """The MCN's measures, oldest first (every state)."""
-        t = m.mcn_measures
         with self._tx() as c:
-            rows = c.execute(select(t).where(t.c.mcn_id == mcn_id).order_by(t.c.starts_at, t.c.measure_id))
-            return [_measure(r) for r in rows.mappings()]
+            return _measures(c, mcn_id)
+
+
+def _roster(c: Connection, mcn_id: str) -> list[Member]:
+    t = m.mcn_members
+    rows = c.execute(select(t.c.account_id, t.c.source, t.c.left_at).where(t.c.mcn_id == mcn_id))
+    return [Member(a, None, source, left) for a, source, left in rows]
+
+
+def _violations(c: Connection, mcn_id: str, since: datetime | None) -> list[McnViolation]:
+    t = m.mcn_violations
+    stmt = select(t).where(t.c.mcn_id == mcn_id)
+    if since is not None:
+        stmt = stmt.where(t.c.at > since)
+    rows = c.execute(stmt.order_by(t.c.at, t.c.violation_id)).mappings()
+    return [McnViolation(r["violation_id"], r["account_id"], tuple(r["roles"]), r["at"], r["status"])
+            for r in rows]
+
+
+def _measures(c: Connection, mcn_id: str) -> list[McnMeasure]:
+    t = m.mcn_measures
+    rows = c.execute(select(t).where(t.c.mcn_id == mcn_id).order_by(t.c.starts_at, t.c.measure_id))
+    return [_measure(r) for r in rows.mappings()]
 
 
 def _organisation(row: RowMapping) -> Organisation:
