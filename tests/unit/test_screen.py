@@ -119,3 +119,42 @@ def test_a_wall_of_abuse_keeps_the_verdict_small(screener: Screener) -> None:
     assert verdict.violation
     assert len(verdict.spans) == 256
     assert any(n.startswith("spans: showing 256 of") for n in verdict.notes)
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("我真是个傻子", False),  # the speaker calls themselves a name
+        ("我就是个废物", False),
+        ("你真是个傻子", True),  # the same name aimed at someone
+        ("我就是看不起河南人", True),  # an attitude towards a group, not a name for oneself
+        ("我真是个傻子，你更是个傻逼", True),  # second person: not self-directed at all
+    ],
+)
+def test_calling_oneself_a_name_is_not_a_violation(screener: Screener, text: str, flagged: bool) -> None:
+    verdict = screener.screen(text)
+    assert verdict.violation is flagged, (text, verdict.score, verdict.notes)
+
+
+@pytest.mark.parametrize("text", ["你好", "谢谢你", "早上好，大家", "hello there", "今天天气不错"])
+def test_a_greeting_names_no_category(screener: Screener, text: str) -> None:
+    verdict = screener.screen(text)
+    assert not verdict.violation and verdict.score == 0.0
+    assert all(v == 0.0 for v in verdict.categories.values()), verdict.categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["你这个垃圾，恶意满满", "你就是个傻逼，滚出去", "你是不是脑子有病啊，恶心", "河南人都是骗子，垃圾地方",
+     "你个死肥猪，丑八怪"],
+)
+def test_model_spans_show_phrases_not_single_characters_nor_what_the_lexicon_shows(
+    screener: Screener, text: str
+) -> None:
+    verdict = screener.screen(text)
+    lexicon = [s for s in verdict.spans if s.source == "lexicon"]
+    model = [s for s in verdict.spans if s.source == "model"]
+    for s in model:
+        assert s.end - s.start > 1 or len(verdict.spans) == 1, (text, s)
+        assert not any(x.start < s.end and s.start < x.end for x in lexicon), (text, s)
+        assert s.term == text[s.start:s.end] and s.term.strip("，,。 ") == s.term

@@ -127,6 +127,20 @@ _CONTEXTS = {
 }
 
 
+_ATTITUDE = re.compile(r"看不起|瞧不起|讨厌|恨|歧视|反感|鄙视|厌恶|受不了|就烦")
+SELF_LABEL_CHARS = 6  # at most this many characters after 我(真)是(个): a name for oneself
+
+
+def self_label(text: str) -> bool:
+    """Whether the (normalised) text only calls the speaker something: 我真是个傻子, 我就是个废物;
+    not 我就是看不起河南人 (an attitude towards others) nor a longer sentence that goes on."""
+    m = _SELF.match(text)
+    if m is None:
+        return False
+    rest = text[m.end():].strip()
+    return 0 < len(rest) <= SELF_LABEL_CHARS and _ATTITUDE.search(rest) is None
+
+
 def read_context(text: str, original: str = "") -> Context:
     """Cues over a normalised text with its clause breaks (``with_clauses``); quoting is read on
     the ``original`` text, where the quotation marks still are."""

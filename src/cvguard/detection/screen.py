@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from cvguard.detection.context import Context, read_context, with_clauses
+from cvguard.detection.context import Context, read_context, self_label, with_clauses
 from cvguard.detection.features import GroupMasker, TextFeatures, featurize
 from cvguard.detection.lexicon import Hit, Lexicon, ReloadingLexicon
 from cvguard.detection.model import LinearTextModel, default_models
@@ -125,6 +125,12 @@ def _lexicon_evidence(hits: Sequence[Hit], prob: float) -> dict[str, float]:
     return out
 
 
+# Model evidence under this (P(offensive) under 0.3), with nothing else, names no category: every
+# rule and detector that reads scores starts at 0.35, and a greeting with "insult 0.11" misleads.
+MODEL_FLOOR = 0.25
+SELF_DIRECTED_MODEL = 0.5  # the model's weight when the speaker only calls themselves a name
+
+
 def model_evidence(prob: float) -> float:
     """Monotone map of P(offensive) to evidence that puts MODEL_DECISION on the violation line."""
     if prob < MODEL_DECISION:
@@ -157,6 +163,10 @@ def _context_factors(p: Prepared) -> tuple[dict[str, float], float]:
     if ctx.self_directed:
         for c in ("insult", "ridicule"):
             lex[c] = lex.get(c, 1.0) * 0.4
+        if self_label(p.norm.text):
+            # 我真是个傻子: the speaker calls themselves a name; the model only sees the name. A
+            # text that goes on (我就是看不起…) keeps the model's full weight.
+            model *= SELF_DIRECTED_MODEL
     if ctx.second_person and not (ctx.reporting or ctx.quoting):
         for c in ("insult", "threat", "ridicule", "sexual_harassment"):
             lex[c] = lex.get(c, 1.0) * 1.15
@@ -278,6 +288,10 @@ class Screener:
         scores = dict.fromkeys(self._codes, 0.0)
         scores.update(evidence)
         model_ev = model_evidence(prob)
+        if model_ev < MODEL_FLOOR and not evidence:
+            # the model alone, leaning clearly safe: no category is named on its word (你好); with
+            # other evidence it still adds to it
+            model_ev = 0.0
         if p.context.reporting or p.context.anti_bias or p.context.quoting:
             # Quoted words: lexicon and model see the same quote, so they are one piece of evidence.
             scores[primary] = max(scores[primary], model_ev)
@@ -309,14 +323,38 @@ class Screener:
 
     @staticmethod
     def _model_spans(p: Prepared, cues: list[tuple[str, float, int]], category: str) -> list[Span]:
-        """The character n-grams that pushed the model's score up most, as original spans."""
-        out: list[Span] = []
-        for token, weight, i in cues:
+        """The character n-grams that pushed the model's score up most, as original spans: cues
+        that overlap or touch are one span (the phrase, not its pieces), a span inside a lexicon
+        hit is left to the hit, and a lone character is shown only when nothing else is."""
+        runs: list[list[float]] = []  # [i, j, weight] in normalised characters
+        for token, weight, i in sorted(cues, key=lambda c: c[2]):
             if unicodedata.category(token[0])[0] in "PZ":
                 continue
-            start, end = p.norm.span(i, i + len(token))
-            # Name the cue by the lexicon hit it sits in, if any: 傻逼 is an insult even when the
+            j = i + len(token)
+            if runs and i <= runs[-1][1]:
+                runs[-1][1] = max(runs[-1][1], j)
+                runs[-1][2] = max(runs[-1][2], weight)
+            else:
+                runs.append([i, j, weight])
+        out: list[Span] = []
+        text = p.norm.original
+        for i, j, weight in ((int(a), int(b), w) for a, b, w in runs):
+            start, end = p.norm.span(i, j)
+            for h in p.hits:  # what a lexicon hit covers is the hit's to show
+                if h.start <= start < h.end:
+                    start = h.end
+                if h.start < end <= h.end:
+                    end = h.start
+            while start < end and unicodedata.category(text[start])[0] in "PZ":
+                start += 1
+            while start < end and unicodedata.category(text[end - 1])[0] in "PZ":
+                end -= 1
+            if start >= end:
+                continue
+            # Name the cue by a lexicon hit inside it, if any: 傻逼 is an insult even when the
             # text's strongest category is a threat.
-            cat = next((h.category for h in p.hits if h.start <= start and end <= h.end), category)
-            out.append(Span(start, end, token, cat, "model", "harmful", "ngram", round(weight, 4)))
+            cat = next((h.category for h in p.hits if h.start < end and start < h.end), category)
+            out.append(Span(start, end, text[start:end], cat, "model", "harmful", "ngram", round(weight, 4)))
+        if len(out) + len(p.hits) + len(p.pii) > 1:
+            out = [sp for sp in out if sp.end - sp.start > 1]
         return out
