@@ -93,3 +93,34 @@ def test_the_plug_in_is_built_at_startup_and_the_screener_on_first_use(tmp_path:
     provide = plugged(Settings(data_dir=tmp_path, plugin_kind="onnx", plugin_path=model))
     assert isinstance(provide, Plugged) and provide.scorer.name == "platform"
     assert provide() is provide()  # one cascade per process
+
+
+def test_a_stored_verdict_keeps_the_model_that_decided_it(
+    database_url: str, tmp_path: Path, model: Path
+) -> None:
+    # what the platform's model decided is stored as such: an event read back (the API's event
+    # view, evidence, reviews) still says which model decided and each model's score
+    from datetime import UTC, datetime
+
+    from cvguard.events import Author, Event
+    from cvguard.pipeline import Pipeline
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url, plugin_kind="onnx", plugin_path=model,
+                        plugin_band=BAND)
+    at = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    events = [Event(event_id=f"e{i}", surface="comment", occurred_at=at, text=text, author=Author(id=f"u{i}"))
+              for i, text in enumerate((UNSURE[0], CLEAR[0]))]
+    pipeline = Pipeline.open(settings, screener=plugged(settings)(), offline=True)
+    try:
+        pipeline.ingest(events)
+        pipeline.finish()  # past the watermark
+        unsure, clear = (pipeline.store.get_event(e.event_id) for e in events)
+    finally:
+        pipeline.close()
+    assert unsure is not None and unsure.verdict is not None
+    assert clear is not None and clear.verdict is not None
+    assert unsure.verdict.decided_by == "platform"
+    assert set(unsure.verdict.model_scores) == {"builtin", "platform"}
+    assert unsure.verdict.model_scores["platform"] == pytest.approx(0.96, abs=1e-3)
+    assert unsure.verdict.to_dict()["decided_by"] == "platform"
+    assert clear.verdict.decided_by == "builtin" and clear.verdict.model_scores == {}

@@ -22,7 +22,7 @@ from cvguard.store import models as m
 from cvguard.store.base import StoreBase, _db_text, _plain
 from cvguard.store.bulk import BulkWriter
 from cvguard.store.records import StoredEvent
-from cvguard.verdict import Span, Verdict
+from cvguard.verdict import BUILTIN, CascadeVerdict, Span, Verdict
 
 _SPAN_FIELDS = ("start", "end", "term", "category", "source", "severity", "match", "weight")
 
@@ -158,15 +158,20 @@ class EventRepository(StoreBase):
             return None
         verdict = None
         if row["violation"] is not None:
-            verdict = Verdict(
-                violation=bool(row["violation"]),
-                score=float(row["score"]),
-                severity=row["severity"],
-                categories={str(k): float(v) for k, v in row["categories"].items()},
-                spans=tuple(Span(**s) for s in row["spans"]),
-                versions={str(k): str(v) for k, v in row["versions"].items()},
-                notes=tuple(row["notes"]),
-            )
+            fields: dict[str, Any] = {
+                "violation": bool(row["violation"]),
+                "score": float(row["score"]),
+                "severity": row["severity"],
+                "categories": {str(k): float(v) for k, v in row["categories"].items()},
+                "spans": tuple(Span(**s) for s in row["spans"]),
+                "versions": {str(k): str(v) for k, v in row["versions"].items()},
+                "notes": tuple(row["notes"]),
+            }
+            if row["decided_by"] is None:
+                verdict = Verdict(**fields)
+            else:  # decided through the model port: which model, and each model's score
+                scores = {str(k): float(v) for k, v in (row["model_scores"] or {}).items()}
+                verdict = CascadeVerdict(**fields, decider=row["decided_by"], scores=scores)
         return StoredEvent(
             event_id=row["event_id"],
             surface=row["surface"],
@@ -328,4 +333,8 @@ def _verdict_values(
         cv.json([{f: getattr(s, f) for f in _SPAN_FIELDS} for s in verdict.spans]),
         versions[key],
         cv.json(list(verdict.notes)),
+        # a plain verdict leaves both NULL (the built-in model alone); the port's names its decider
+        None if verdict.decided_by == BUILTIN and not verdict.model_scores
+        else verdict.decided_by[: m.DECIDER],
+        cv.json({k: float(v) for k, v in verdict.model_scores.items()}) if verdict.model_scores else None,
     )

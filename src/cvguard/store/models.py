@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 ID = 128  # longest id the Event schema accepts
 ACTOR = 256  # who set an alert's status: an API key's name and id
+DECIDER = 64  # the name of the model that decided a verdict (the model port)
 ALERT_ID = 256  # kind:subject_type:subject_id:episode, around a subject id of up to ID
 ACTION_KEY = 512  # an action's idempotency key: alert id, subject and action (policy.feed.action_key)
 
@@ -144,6 +145,9 @@ verdicts = Table(
     Column("spans", JSONDoc, nullable=False),
     Column("versions", JSONDoc, nullable=False),
     Column("notes", JSONDoc, nullable=False),
+    # the model port: the model that decided (NULL: the built-in model alone) and each model's score
+    Column("decided_by", String(DECIDER), nullable=True),
+    Column("model_scores", JSONDoc, nullable=True),
 )
 
 alerts = Table(
