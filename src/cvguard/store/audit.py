@@ -126,9 +126,10 @@ class AuditLog(StoreBase):
 
     def _write(self, c: Connection, drafts: Sequence[Draft]) -> list[Entry]:
         at = self._clock()
+        stamp = self._bulk.time(at)
         last = c.execute(_LAST).first()
         seq, prev = (int(last[0]), str(last[1])) if last is not None else (0, GENESIS)
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         out: list[Entry] = []
         for d in drafts:
             seq += 1
@@ -142,14 +143,11 @@ class AuditLog(StoreBase):
             except (TypeError, ValueError) as exc:
                 raise InputError(f"an audit entry must be JSON: {exc}") from None
             digest = digest_of(prev, raw)
-            rows.append({
-                "seq": seq, "at": at, "actor": d.actor, "action": d.action,
-                "subject_type": d.subject_type, "subject_id": d.subject_id,
-                "record": raw.decode("utf-8"), "prev": prev, "digest": digest,
-            })
+            rows.append((seq, stamp, d.actor, d.action, d.subject_type, d.subject_id, raw.decode("utf-8"),
+                         prev, digest))  # in m.audit_log's column order
             out.append(Entry(seq=seq, **fields, prev=prev, digest=digest))
             prev = digest
-        c.execute(m.audit_log.insert(), rows)
+        self._bulk.insert(c, m.audit_log, rows)  # one prepared multi-row INSERT a chunk
         return out
 
     def entries(self, *, after: int = 0, limit: int = 100) -> list[Entry]:
