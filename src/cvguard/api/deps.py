@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
-from cvguard.api.scaleout import StreamIngest
+from cvguard.api.scaleout import SharedView, StreamIngest
 from cvguard.behavior import TargetState, TopicState
 from cvguard.config import Settings
 from cvguard.detection.screen import Screener
@@ -45,6 +45,19 @@ def _behaviour(request: Request) -> BehaviourView:
 def _ingest(request: Request) -> StreamIngest | None:
     ingest: StreamIngest | None = request.app.state.ingest
     return ingest
+
+
+def event_now(request: Request, pipeline: Pipeline) -> datetime:
+    """Event time now: the workers' shared state's in scale-out, else the embedded pipeline's clock
+    (the newest event seen); before any event is seen, the wall clock."""
+    view = request.app.state.behaviour()
+    if isinstance(view, SharedView):
+        at = view.now()
+        if at is not None:
+            return at
+    elif pipeline.clock.started:
+        return pipeline.now()
+    return datetime.now(UTC)
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -17,17 +17,16 @@ any, the wall clock), as automatic measures do.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cvguard.api.auth import CurrentPrincipal, require
-from cvguard.api.deps import PipelineDep
+from cvguard.api.deps import PipelineDep, event_now
 from cvguard.api.routes.alerts import NO_NUL, EventTime
 from cvguard.api.routes.audit import record
-from cvguard.api.scaleout import SharedView
 from cvguard.enforcement import McnMeasureKind
 from cvguard.enforcement.mcn import McnMeasure, report
 from cvguard.errors import InputError
@@ -143,17 +142,6 @@ def _desk(pipeline: Pipeline) -> McnDesk:
     return desk
 
 
-def _now(request: Request, pipeline: Pipeline) -> datetime:
-    view = request.app.state.behaviour()
-    if isinstance(view, SharedView):
-        at = view.now()
-        if at is not None:
-            return at
-    elif pipeline.clock.started:
-        return pipeline.now()
-    return datetime.now(UTC)
-
-
 def _org(desk: McnDesk, mcn_id: str) -> Organisation:
     org = desk.store.get(mcn_id)
     if org is None:
@@ -175,7 +163,7 @@ def _saved(desk: McnDesk, org: Organisation) -> dict[str, Any]:
 def put_mcn(mcn_id: McnId, body: McnIn, request: Request, pipeline: PipelineDep) -> McnSaved:
     """Declare an MCN or change it; ``members`` (when given) replaces its member list."""
     desk = _desk(pipeline)
-    now = _now(request, pipeline)
+    now = event_now(request, pipeline)
     old = desk.store.get(mcn_id)
     before = None if old is None else _saved(desk, old)
     org = desk.store.put(mcn_id, name=body.name, contact=body.contact, status=body.status,
@@ -199,7 +187,7 @@ def list_mcns(
 ) -> McnList:
     """Every MCN with its counts, the highest violation rate per member first (ties by id)."""
     desk = _desk(pipeline)
-    now = _now(request, pipeline)
+    now = event_now(request, pipeline)
     since = now - (timedelta(days=days) if days is not None else desk.thresholds.longest_window)
     rows = sorted(desk.store.overview(since=since),
                   key=lambda o: (-o.violations_per_member, -o.violations, o.organisation.mcn_id))
@@ -217,7 +205,7 @@ def get_mcn(mcn_id: McnId, request: Request, pipeline: PipelineDep) -> McnOut:
     """The MCN: its members, its figures now and every measure taken against it."""
     desk = _desk(pipeline)
     org = _org(desk, mcn_id)
-    now = _now(request, pipeline)
+    now = event_now(request, pipeline)
     return McnOut(
         mcn_id=org.mcn_id, name=org.name, contact=org.contact, status=org.status, as_of=now,
         figures=desk.figures(mcn_id, now=now).to_dict(),
@@ -239,7 +227,7 @@ def mcn_report(
     the measures of the period with their statements of reasons."""
     desk = _desk(pipeline)
     org = _org(desk, mcn_id)
-    end = until if until is not None else _now(request, pipeline)
+    end = until if until is not None else event_now(request, pipeline)
     start = since if since is not None else end - timedelta(days=REPORT_DAYS)
     if start >= end:
         raise InputError("since must be before until", field="since")
@@ -256,7 +244,7 @@ def take_measure(
     """A measure taken by a person against the MCN, applied to its members (feed actions)."""
     desk = _desk(pipeline)
     _org(desk, mcn_id)
-    now = _now(request, pipeline)
+    now = event_now(request, pipeline)
     duration = None if body.duration_days is None else timedelta(days=body.duration_days)
     x = desk.take(mcn_id, body.kind, duration=duration, reason=body.reason, actor=principal.label, now=now)
     return _measure(x, now)
@@ -275,7 +263,7 @@ def lift_measure(
     x = desk.store.measure(measure_id)
     if x is None or x.mcn_id != mcn_id:
         raise HTTPException(404, f"no measure {measure_id!r} on MCN {mcn_id!r}")
-    now = _now(request, pipeline)
+    now = event_now(request, pipeline)
     done = desk.lift(measure_id, actor=principal.label, reason=body.reason, now=now)
     if done is None:
         raise HTTPException(409, f"measure {measure_id!r} is not in force ({x.state_at(now)})")

@@ -24,17 +24,16 @@ shared state's), so it starts "now" in the stream's time; before any event is se
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cvguard.api.auth import CurrentPrincipal, owner_or_staff
-from cvguard.api.deps import PipelineDep
+from cvguard.api.deps import PipelineDep, event_now
 from cvguard.api.routes.alerts import NO_NUL
 from cvguard.api.routes.audit import record
-from cvguard.api.scaleout import SharedView
 from cvguard.errors import InputError
 from cvguard.pipeline import Pipeline
 from cvguard.pipeline.protection import PeopleBook
@@ -128,18 +127,6 @@ def _people(pipeline: Pipeline) -> PeopleBook:
     return people
 
 
-def _now(request: Request, pipeline: Pipeline) -> datetime:
-    """Event time now (see the module docstring)."""
-    view = request.app.state.behaviour()
-    if isinstance(view, SharedView):
-        at = view.now()
-        if at is not None:
-            return at
-    elif pipeline.clock.started:
-        return pipeline.now()
-    return datetime.now(UTC)
-
-
 def _answer(people: PeopleBook, user_id: str, at: datetime) -> ProtectionOut:
     shield = people.shield_of(user_id)
     t = at.timestamp()
@@ -166,7 +153,7 @@ def put_protection(
 ) -> ProtectionOut:
     """Turn the person's shield on (or change the one that is on: its end stays when later)."""
     actor = _staff_or_owner(request, principal, user_id, True)
-    people, at = _people(pipeline), _now(request, pipeline)
+    people, at = _people(pipeline), event_now(request, pipeline)
     before = _shield(people, user_id, at)
     try:
         people.turn_on(
@@ -187,7 +174,7 @@ def extend_protection(
 ) -> ProtectionOut:
     """Keep the shield on ``days`` more (3, 7 or 30), from its current end."""
     actor = _staff_or_owner(request, principal, user_id, True)
-    people, at = _people(pipeline), _now(request, pipeline)
+    people, at = _people(pipeline), event_now(request, pipeline)
     before = _shield(people, user_id, at)
     try:
         people.extend(user_id, at=at, days=body.days, actor=actor, reason=body.reason)
@@ -205,7 +192,7 @@ def get_protection(
     _staff_or_owner(request, principal, user_id, False)
     people = _people(pipeline)
     people.refresh()
-    return _answer(people, user_id, _now(request, pipeline))
+    return _answer(people, user_id, event_now(request, pipeline))
 
 
 @router.delete("/users/{user_id}/protection", response_model=ProtectionOut)
@@ -216,7 +203,7 @@ def delete_protection(
     """Turn the shield off now (a person's decision: an automatic one does not turn it on again
     within a day). Nothing on: 404."""
     actor = _staff_or_owner(request, principal, user_id, True)
-    people, at = _people(pipeline), _now(request, pipeline)
+    people, at = _people(pipeline), event_now(request, pipeline)
     before = _shield(people, user_id, at)
     if people.turn_off(user_id, at=at, actor=actor, reason=reason) is None:
         raise HTTPException(404, f"user {user_id!r} has no shield on")
