@@ -36,7 +36,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -59,6 +59,7 @@ CHUNK_LINES = 512
 # Events per replay batch, one transaction each; pipeline.engine.DEFAULT_BATCH (not imported here
 # so that the CLI starts without loading the pipeline).
 REPLAY_BATCH = 5000
+T = TypeVar("T")
 # What a JSONL output line carries (the DESIGN contract); versions and notes stay out of bulk output.
 _JSONL_KEYS = ("violation", "score", "severity", "categories", "spans")
 
@@ -738,22 +739,9 @@ def policy_validate(
     files: Annotated[list[Path], typer.Argument(help="Policy YAML files.", show_default=False)],
 ) -> None:
     """Check policy files: every problem as file:line with a hint; exit 0 when all are good, 2 if not."""
-    from cvguard.policy import PolicyIssue, format_issue, parse_policy
+    from cvguard.policy import parse_policy
 
-    bad = 0
-    for path in files:
-        try:
-            policy, issues = parse_policy(path.read_text(encoding="utf-8"), str(path))
-        except (OSError, UnicodeDecodeError) as exc:
-            policy, issues = None, [PolicyIssue(str(path), None, f"cannot read the file: {exc}", None)]
-        for issue in issues:
-            typer.echo(_printable(format_issue(issue)), err=True)
-        if issues or policy is None:
-            bad += 1
-            continue
-        typer.echo(f"{path}: ok ({policy.name} {policy.version}, {len(policy.rules)} rules)")
-    if bad:
-        raise typer.Exit(EXIT_INPUT)
+    _validate_files(files, parse_policy, lambda p: f"{p.name} {p.version}, {len(p.rules)} rules")
 
 
 @policy_app.command("diff")
@@ -1066,21 +1054,9 @@ def mcn_validate(
 ) -> None:
     """Check MCN thresholds files: every problem as file:line with a hint; exit 0 when all are good,
     2 if not."""
-    from cvguard.enforcement.mcn_thresholds import format_issue, parse_thresholds, validate_thresholds_file
+    from cvguard.enforcement.mcn_thresholds import parse_thresholds
 
-    bad = 0
-    for path in files:
-        issues = validate_thresholds_file(path)
-        for issue in issues:
-            typer.echo(_printable(format_issue(issue)), err=True)
-        if issues:
-            bad += 1
-            continue
-        found, _ = parse_thresholds(path.read_text(encoding="utf-8"), str(path))
-        assert found is not None
-        typer.echo(f"{path}: ok (version {found.version}, {len(found.thresholds)} thresholds)")
-    if bad:
-        raise typer.Exit(EXIT_INPUT)
+    _validate_files(files, parse_thresholds, lambda t: f"version {t.version}, {len(t.thresholds)} thresholds")
 def _iso_time(value: str, name: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
@@ -1168,19 +1144,28 @@ def ladder_validate(
     files: Annotated[list[Path], typer.Argument(help="Ladder YAML files.", show_default=False)],
 ) -> None:
     """Check ladder files: every problem as file:line with a hint; exit 0 when all are good, 2 if not."""
-    from cvguard.enforcement.ladder import format_ladder_issue, parse_ladder, validate_ladder_file
+    from cvguard.enforcement.ladder import parse_ladder
+
+    _validate_files(files, parse_ladder, lambda lad: f"{lad.name} {lad.version}, {len(lad.steps)} steps")
+
+
+def _validate_files(
+    files: list[Path], parse: Callable[[str, str], tuple[T | None, list[Any]]], summary: Callable[[T], str]
+) -> None:
+    """The ``validate`` commands: each file's issues as file:line with a hint on stderr, or
+    ``path: ok (summary)``; exit 2 when any file has an issue."""
+    from cvguard.errors import format_issue
+    from cvguard.policy.positions import parse_file
 
     bad = 0
     for path in files:
-        issues = validate_ladder_file(path)
+        found, issues = parse_file(path, parse)
         for issue in issues:
-            typer.echo(_printable(format_ladder_issue(issue)), err=True)
-        if issues:
+            typer.echo(_printable(format_issue(issue)), err=True)
+        if issues or found is None:
             bad += 1
             continue
-        ladder, _ = parse_ladder(path.read_text(encoding="utf-8"), str(path))
-        assert ladder is not None
-        typer.echo(f"{path}: ok ({ladder.name} {ladder.version}, {len(ladder.steps)} steps)")
+        typer.echo(f"{path}: ok ({summary(found)})")
     if bad:
         raise typer.Exit(EXIT_INPUT)
 

@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from cvguard.enforcement import SANCTION_KINDS, SanctionKind
 from cvguard.errors import FileIssue, FileIssuesError, format_issue
-from cvguard.policy.positions import compose, duplicate_keys, line_of
+from cvguard.policy.positions import line_of, load_mapping, ordered, parse_file, without_echoes
 
 __all__ = [
     "DEFAULT_LADDER",
@@ -210,51 +210,23 @@ def _whole_issues(file: str, root: yaml.Node | None, ladder: Ladder) -> list[Lad
 
 def parse_ladder(text: str, file: str = "<ladder>") -> tuple[Ladder | None, list[LadderIssue]]:
     """The ladder in ``text`` and every issue found; the ladder is None unless there are none."""
-    try:
-        root = compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = None if mark is None else mark.line + 1
-        hint = "check indentation and quoting"
-        return None, [LadderIssue(file, line, f"YAML syntax error: {exc.problem}", hint)]
-    except yaml.YAMLError as exc:
-        return None, [LadderIssue(file, None, f"YAML error: {exc}", None)]
-    issues = [
-        LadderIssue(file, line, f"key {key!r} is written twice (first at line {was})",
-                    "YAML keeps only the last; remove one")
-        for line, key, was in duplicate_keys(root)
-    ]
-    if not isinstance(raw, dict):
-        issues.append(
-            LadderIssue(file, 1, "a ladder is a mapping", "start with `version:`, `name:` and `steps:`")
-        )
-        return None, sorted(issues, key=lambda x: (x.line or 0, x.message))
+    root, raw, issues = load_mapping(text, file, what="a ladder", start="`version:`, `name:` and `steps:`")
+    if raw is None:
+        return None, issues
     ladder: Ladder | None = None
     try:
         ladder = Ladder.model_validate(raw)
     except ValidationError as exc:
-        errors = exc.errors()
-        locs = [tuple(e["loc"]) for e in errors]
-        # "at least 1 item" only echoes the bad items under it
-        issues.extend(
-            _schema_issue(file, root, e) for e in errors
-            if not (e["type"] == "too_short" and any(len(d) > len(e["loc"]) and d[: len(e["loc"])]
-                                                     == tuple(e["loc"]) for d in locs))
-        )
+        issues.extend(_schema_issue(file, root, e) for e in without_echoes(exc.errors()))
     if ladder is not None:
         issues.extend(_whole_issues(file, root, ladder))
     if issues:
-        return None, sorted(set(issues), key=lambda x: (x.line or 0, x.message))
+        return None, ordered(issues)
     return ladder, []
 
 
 def validate_ladder_file(path: str | Path) -> list[LadderIssue]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [LadderIssue(str(path), None, f"cannot read the file: {exc}", None)]
-    return parse_ladder(text, str(path))[1]
+    return parse_file(path, parse_ladder)[1]
 
 
 def load_ladder_text(text: str, file: str = "<ladder>") -> Ladder:
@@ -265,11 +237,10 @@ def load_ladder_text(text: str, file: str = "<ladder>") -> Ladder:
 
 
 def load_ladder(path: str | Path) -> Ladder:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LadderError([LadderIssue(str(path), None, f"cannot read the file: {exc}", None)]) from exc
-    return load_ladder_text(text, str(path))
+    ladder, issues = parse_file(path, parse_ladder)
+    if ladder is None:
+        raise LadderError(issues)
+    return ladder
 
 
 DEFAULT_LADDER = "data/ladder.yaml"

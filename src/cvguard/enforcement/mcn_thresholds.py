@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cvguard.enforcement import MCN_MEASURES, McnMeasureKind
 from cvguard.errors import FileIssue, FileIssuesError, format_issue
-from cvguard.policy.positions import compose, duplicate_keys, line_of
+from cvguard.policy.positions import line_of, load_mapping, ordered, parse_file, without_echoes
 from cvguard.policy.schema import suggest
 
 __all__ = [
@@ -238,36 +238,16 @@ def _cross_issues(
 
 def parse_thresholds(text: str, file: str = "<mcn>") -> tuple[McnThresholds | None, list[ThresholdIssue]]:
     """The thresholds in ``text`` and every issue; the thresholds are None unless there are none."""
-    try:
-        root = compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = None if mark is None else mark.line + 1
-        return None, [ThresholdIssue(file, line, f"YAML syntax error: {exc.problem}",
-                                     "check indentation and quoting")]
-    except yaml.YAMLError as exc:
-        return None, [ThresholdIssue(file, None, f"YAML error: {exc}")]
-    issues = [
-        ThresholdIssue(file, line, f"key {key!r} is written twice (first at line {was})",
-                       "YAML keeps only the last; remove one")
-        for line, key, was in duplicate_keys(root)
-    ]
-    if not isinstance(raw, dict):
-        issues.append(ThresholdIssue(file, 1, "a thresholds file is a mapping",
-                                     "start with `version:` and `thresholds:`"))
-        return None, _ordered(issues)
+    root, raw, issues = load_mapping(
+        text, file, what="a thresholds file", start="`version:` and `thresholds:`"
+    )
+    if raw is None:
+        return None, issues
     found: McnThresholds | None = None
     try:
         found = McnThresholds.model_validate(raw)
     except ValidationError as exc:
-        errors = list(exc.errors())
-        locs = [tuple(e["loc"]) for e in errors]
-        # "should have at least 1 item" only echoes the bad items under it
-        issues.extend(
-            _schema_issue(file, root, raw, e) for e in errors
-            if not (e["type"] == "too_short" and any(len(d) > len(e["loc"]) for d in locs))
-        )
+        issues.extend(_schema_issue(file, root, raw, e) for e in without_echoes(exc.errors()))
     valid: list[tuple[int, McnThreshold]] = []
     items = raw.get("thresholds")
     for i, item in enumerate(items if isinstance(items, list) else []):
@@ -277,30 +257,20 @@ def parse_thresholds(text: str, file: str = "<mcn>") -> tuple[McnThresholds | No
             continue
     issues.extend(_cross_issues(file, root, raw, valid))
     if issues:
-        return None, _ordered(issues)
+        return None, ordered(issues)
     return found, []
-
-
-def _ordered(issues: list[ThresholdIssue]) -> list[ThresholdIssue]:
-    return sorted(set(issues), key=lambda x: (x.line or 0, x.message))
 
 
 def validate_thresholds_file(path: str | Path) -> list[ThresholdIssue]:
     """Every issue in the thresholds file at ``path`` (empty: it is good)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [ThresholdIssue(str(path), None, f"cannot read the file: {exc}")]
-    return parse_thresholds(text, str(path))[1]
+    return parse_file(path, parse_thresholds)[1]
 
 
 def load_thresholds(path: str | Path) -> McnThresholds:
     """The thresholds at ``path``; :class:`McnThresholdError` with every issue if they are bad."""
-    issues = validate_thresholds_file(path)
-    if issues:
+    found, issues = parse_file(path, parse_thresholds)
+    if found is None:
         raise McnThresholdError(issues)
-    found, _ = parse_thresholds(Path(path).read_text(encoding="utf-8"), str(path))
-    assert found is not None
     return found
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from cvguard.errors import FileIssue, FileIssuesError
 from cvguard.errors import format_issue as format_issue  # re-exported (cvguard.policy)
 from cvguard.policy.decide import CompiledPolicy, compile_policy
-from cvguard.policy.positions import compose, duplicate_keys, line_of
+from cvguard.policy.positions import line_of, load_mapping, ordered, parse_file, without_echoes
 from cvguard.policy.schema import PARAMS, NoParams, Policy, Rule, When, suggest
 from cvguard.policy.shadowing import beats, covers
 from cvguard.policy.vocabulary import ACTIONS
@@ -209,54 +209,16 @@ def _cross_issues(file: str, root: yaml.Node | None, rules: list[tuple[int, Rule
     return issues
 
 
-def _ordered(issues: list[PolicyIssue]) -> list[PolicyIssue]:
-    """Each issue once, by line (the file-wide ones first)."""
-    return sorted(set(issues), key=lambda x: (x.line or 0, x.message))
-
-
-def _without_echoes(errors: list[Any]) -> list[Any]:
-    """Drop "should have at least 1 item after validation": it only echoes the bad items under it."""
-    locs = [tuple(e["loc"]) for e in errors]
-
-    def echo(e: Any) -> bool:
-        loc = tuple(e["loc"])
-        return e["type"] == "too_short" and any(len(d) > len(loc) and d[: len(loc)] == loc for d in locs)
-
-    return [e for e in errors if not echo(e)]
-
-
 def parse_policy(text: str, file: str = "<policy>") -> tuple[Policy | None, list[PolicyIssue]]:
     """The policy in ``text`` and every issue found; the policy is None unless there are none."""
-    try:
-        root = compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = None if mark is None else mark.line + 1
-        return None, [
-            PolicyIssue(file, line, f"YAML syntax error: {exc.problem}", "check indentation and quoting")
-        ]
-    except yaml.YAMLError as exc:
-        return None, [PolicyIssue(file, None, f"YAML error: {exc}", None)]
-    issues = [
-        PolicyIssue(
-            file,
-            line,
-            f"key {key!r} is written twice (first at line {was})",
-            "YAML keeps only the last; remove one",
-        )
-        for line, key, was in duplicate_keys(root)
-    ]
-    if not isinstance(raw, dict):
-        issues.append(
-            PolicyIssue(file, 1, "a policy is a mapping", "start with `version:`, `name:` and `rules:`")
-        )
-        return None, _ordered(issues)
+    root, raw, issues = load_mapping(text, file, what="a policy", start="`version:`, `name:` and `rules:`")
+    if raw is None:
+        return None, issues
     policy: Policy | None = None
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as exc:
-        issues.extend(_schema_issue(file, root, raw, e) for e in _without_echoes(exc.errors()))
+        issues.extend(_schema_issue(file, root, raw, e) for e in without_echoes(exc.errors()))
     # rules that are valid on their own get the checks that need a whole rule, or several
     valid: list[tuple[int, Rule]] = []
     items = raw.get("rules")
@@ -269,26 +231,21 @@ def parse_policy(text: str, file: str = "<policy>") -> tuple[Policy | None, list
         issues.extend(_rule_issues(file, root, raw, i, rule))
     issues.extend(_cross_issues(file, root, valid))
     if issues:
-        return None, _ordered(issues)
+        return None, ordered(issues)
     return policy, []
 
 
 def validate_file(path: str | Path) -> list[PolicyIssue]:
     """Every issue in the policy file at ``path`` (empty: the file is good)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [PolicyIssue(str(path), None, f"cannot read the file: {exc}", None)]
-    return parse_policy(text, str(path))[1]
+    return parse_file(path, parse_policy)[1]
 
 
 def load_policy(path: str | Path) -> CompiledPolicy:
     """The compiled policy at ``path``; :class:`PolicyError` with every issue if it is bad."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError([PolicyIssue(str(path), None, f"cannot read the file: {exc}", None)]) from exc
-    return load_policy_text(text, str(path))
+    policy, issues = parse_file(path, parse_policy)
+    if policy is None:
+        raise PolicyError(issues)
+    return compile_policy(policy)
 
 
 def load_policy_text(text: str, file: str = "<policy>") -> CompiledPolicy:
