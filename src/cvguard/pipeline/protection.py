@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -77,6 +77,28 @@ log = logging.getLogger(__name__)
 FILED_ACTIONS = frozenset({"hide_from_target", "filter_folder"})  # held back, kept for the person
 POLL_S = 1.0
 _OVERLAP = timedelta(seconds=5)  # clock skew between processes stamping updated_at
+
+
+class _Planned:
+    """What the steps planned so far in one call did (a shield turned on, an offer made), seen by
+    the next ones over the book's state: one offer per person per cool-down."""
+
+    def __init__(self, shields: Mapping[str, Shield], offered: Mapping[str, datetime | None]) -> None:
+        self._book_shields, self._book_offered = shields, offered
+        self._shields: dict[str, Shield | None] = {}
+        self._offered: dict[str, datetime | None] = {}
+
+    def shield(self, uid: str) -> Shield | None:
+        return self._shields[uid] if uid in self._shields else self._book_shields.get(uid)
+
+    def offered_at(self, uid: str) -> datetime | None:
+        return self._offered[uid] if uid in self._offered else self._book_offered.get(uid)
+
+    def took(self, uid: str, step: ProtectionStep) -> None:
+        if step.kind == "auto":
+            self._shields[uid] = step.shield
+        else:
+            self._offered[uid] = step.at
 
 
 class PeopleBook:
@@ -208,8 +230,7 @@ class PeopleBook:
         append). Emissions of one call see each other's steps (one offer per person per cool-down)."""
         self.refresh()
         out: list[tuple[ProtectionStep, PlannedAction]] = []
-        shields: dict[str, Shield | None] = {}
-        offered: dict[str, datetime | None] = {}
+        batch = _Planned(self._shields, self._offered)
         for a in alerts:
             if a.kind not in ("pile_on", "incitement") or a.subject_type != "user":
                 continue
@@ -217,38 +238,27 @@ class PeopleBook:
             step = plan_protection(
                 alert_id=a.alert_id, kind=a.kind, subject_type=a.subject_type, subject_id=uid, level=a.level,
                 at=a.updated_at, resolved=a.resolved_at is not None, groups=self.groups_of(uid),
-                shield=shields[uid] if uid in shields else self._shields.get(uid),
-                offered_at=offered[uid] if uid in offered else self._offered.get(uid),
+                shield=batch.shield(uid), offered_at=batch.offered_at(uid),
             )
-            if step is None:
-                continue
-            if step.kind == "auto":
-                shields[uid] = step.shield
-            else:
-                offered[uid] = step.at
-            out.append((step, _action(step)))
+            if step is not None:
+                batch.took(uid, step)
+                out.append((step, _action(step)))
         return out
 
     def plan_early(self, signals: Sequence[EarlySignal]) -> list[tuple[ProtectionStep, PlannedAction]]:
         """For each early signal: the auto-shield or offer it calls for (like :meth:`plan`)."""
         self.refresh()
         out: list[tuple[ProtectionStep, PlannedAction]] = []
-        shields: dict[str, Shield | None] = {}
-        offered: dict[str, datetime | None] = {}
+        batch = _Planned(self._shields, self._offered)
         for s in signals:
             uid = s.user_id
             step = plan_early(
                 signal_id=s.signal_id, user_id=uid, at=s.at, reason=s.reason, groups=self.groups_of(uid),
-                shield=shields[uid] if uid in shields else self._shields.get(uid),
-                offered_at=offered[uid] if uid in offered else self._offered.get(uid),
+                shield=batch.shield(uid), offered_at=batch.offered_at(uid),
             )
-            if step is None:
-                continue
-            if step.kind == "auto":
-                shields[uid] = step.shield
-            else:
-                offered[uid] = step.at
-            out.append((step, _action(step, signal=s)))
+            if step is not None:
+                batch.took(uid, step)
+                out.append((step, _action(step, signal=s)))
         return out
 
     def watch(
