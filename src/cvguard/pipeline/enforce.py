@@ -163,17 +163,20 @@ class Ledger:
             for s in sanctions:
                 self._standing(s.account_id).sanctions[s.sanction_id] = s
 
-    def forget(self, violation_ids: Iterable[str], sanction_ids: Iterable[str]) -> None:
-        """Take out what was put but not written after all (a transaction rolled back)."""
-        drop_v, drop_s = set(violation_ids), set(sanction_ids)
-        if not drop_v and not drop_s:
-            return
+    def forget(
+        self, violations: Iterable[tuple[str, str]] = (), sanctions: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Take out what was put but not written after all (a transaction rolled back), each as
+        ``(account id, violation or sanction id)``."""
         with self._lock:
-            for st in self._accounts.values():
-                for k in drop_v & st.violations.keys():
-                    del st.violations[k]
-                for k in drop_s & st.sanctions.keys():
-                    del st.sanctions[k]
+            for account_id, vid in violations:
+                st = self._accounts.get(account_id)
+                if st is not None:
+                    st.violations.pop(vid, None)
+            for account_id, sid in sanctions:
+                st = self._accounts.get(account_id)
+                if st is not None:
+                    st.sanctions.pop(sid, None)
 
     def _standing(self, account_id: str) -> Standing:
         found = self._accounts.get(account_id)
@@ -388,7 +391,8 @@ class Enforcer:
                     issued = self._grade(fresh, reasons, reason)
                     written = self._write(c, issued, actor="cvguard")
             except BaseException:  # rolled back: the ledger forgets what grading put in it
-                self.ledger.forget([v.violation_id for v in fresh], [_sanction_id(v) for v in fresh])
+                self.ledger.forget([(v.account_id, v.violation_id) for v in fresh],
+                                   [(v.account_id, _sanction_id(v)) for v in fresh])
                 raise
             self._issued(written, issued)
             for listener in self.listeners:
@@ -473,7 +477,8 @@ class Enforcer:
         """After the commit: the ledger holds what was written (a sanction another process wrote
         first stays as the store has it, read at the next poll)."""
         kept = {i.sanction.sanction_id for i in written}
-        self.ledger.forget((), [i.sanction.sanction_id for i in issued if i.sanction.sanction_id not in kept])
+        self.ledger.forget(sanctions=[(i.sanction.account_id, i.sanction.sanction_id)
+                                      for i in issued if i.sanction.sanction_id not in kept])
         self.ledger.put(sanctions=[i.sanction for i in written])
         for i in written:
             s = i.sanction
