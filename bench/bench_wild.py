@@ -1,6 +1,6 @@
 """Screening in the wild: today's screener on the suites in detection/data/wild/.
 
-    python bench/bench_wild.py [--no-cold] [--misses]
+    python bench/bench_wild.py [--no-cold] [--misses] [--models DIR]
 
 - cloaking: recall on each pair's plain sentence and on its cloaked twin, the drop in points,
   overall and per substitution type, and the flagged share of the controls (the sentence frame
@@ -14,7 +14,9 @@
 - COLD dev accuracy, precision and recall of the full screener, for reference (skipped with
   --no-cold or when ../shared/data is absent).
 
-Prints one JSON object; --misses also lists what was missed or wrongly flagged, on stderr.
+Prints one JSON object; --misses also lists what was missed or wrongly flagged, on stderr;
+--models scores the artifacts in DIR (as `cvguard train --out DIR` writes them) instead of the
+committed ones.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import common  # noqa: F401  (puts src on the path)
@@ -37,12 +40,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-cold", action="store_true", help="skip COLD dev")
     ap.add_argument("--misses", action="store_true", help="list misses and false positives on stderr")
+    ap.add_argument("--models", type=Path, help="score the model artifacts in this folder instead")
     args = ap.parse_args()
 
+    from cvguard.detection.model import LinearTextModel, artifact_path
     from cvguard.detection.screen import Screener
     from cvguard.detection.wild import BEYOND_HELDOUT, COUNTER_SPEECH, load_cloaking, load_suite
 
-    screener = Screener.default()
+    if args.models:
+        models = {lang: LinearTextModel.load(artifact_path(lang, args.models)) for lang in ("zh", "en")}
+        screener = Screener(models=models)
+    else:
+        screener = Screener.default()
 
     def flags(texts: Sequence[str]) -> list[bool]:
         return [v.violation for v in screen(texts)]

@@ -77,9 +77,9 @@ def test_every_allow_phrase_shields_some_term(lexicon: Lexicon) -> None:
         ("你這個傻逼", "傻逼", "text", "傻逼"),
         # a homophone: 沙币 is written nowhere in the lexicon, its pinyin is sha bi
         ("你个沙币", "傻逼", "pinyin", "沙币"),
-        # typed pinyin, syllable by syllable and run together
-        ("ni shi sha bi", "傻逼", "pinyin", "sha bi"),
-        ("caonima", "操你妈", "pinyin", "caonima"),
+        # typed pinyin, syllable by syllable and run together: a writer's choice, so cloaked
+        ("ni shi sha bi", "傻逼", "cloaked", "sha bi"),
+        ("caonima", "操你妈", "cloaked", "caonima"),
         # abbreviations as whole Latin tokens, whatever the case or spacing
         ("nmsl", "nmsl", "abbrev", "nmsl"),
         ("NMSL!!!", "nmsl", "abbrev", "NMSL"),

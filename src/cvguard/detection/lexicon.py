@@ -33,6 +33,7 @@ import hashlib
 import re
 import threading
 import time
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -43,11 +44,19 @@ from typing import Literal
 
 import ahocorasick_rs
 
-from cvguard.detection.normalize import Normalized, PinyinView, normalize, squeeze, to_pinyin
+from cvguard.detection import decloak
+from cvguard.detection.normalize import (
+    Normalized,
+    PinyinView,
+    fold_initials,
+    normalize,
+    squeeze,
+    to_pinyin,
+)
 from cvguard.errors import DataError
 from cvguard.taxonomy import SEVERITY_ORDER, load_taxonomy
 
-Mode = Literal["text", "squeezed", "pinyin", "abbrev", "word"]
+Mode = Literal["text", "squeezed", "pinyin", "abbrev", "word", "cloaked", "homophone", "initials"]
 
 DEFAULT_DIR = Path(__file__).parent / "data" / "lexicon"
 ALLOW_FILE = "allow.tsv"
@@ -59,6 +68,13 @@ _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _ABBREV_RE = re.compile(r"[a-z0-9]+")
 _WORD_RE = re.compile(r"[a-z][a-z' -]*[a-z]")
 _RUN3_RE = re.compile(r"(.)\1\1")
+# Initials people type for a term: three or four letters (dsb, nmsl). Two letters (ps, pc, tg, gt)
+# are everyday abbreviations far more often than a cloaked term; the lexicon lists the few that are
+# not (sb, nc) as abbreviations.
+_INITIALS_MIN, _INITIALS_MAX = 3, 4
+_LATIN_OR_DIGIT_RE = re.compile(r"[a-z0-9]")
+_LATIN_WORD_RE = re.compile(r"[a-z]+")
+_SHORT_DIGITS_RE = re.compile(r"(?<![0-9])[0-9]{1,3}(?![0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,10 +313,13 @@ class Lexicon:
         self.data = data
         self.version = data.version
         self.digest = data.digest
+        self._normalizer = normalizer
+        self._dropped: dict[str, bool] = {}  # emoji → the normaliser drops it (a benign race)
         self._pinyinizer = pinyinizer
         problems: list[str] = []
         text_targets: dict[str, list[_Target]] = {}
-        pinyin_targets: dict[str, list[_Target]] = {}
+        sound_targets: dict[str, list[_Target]] = {}
+        initials: dict[tuple[str, str], _Target] = {}
         by_category: dict[str, list[str]] = {}
         for e in data.entries:
             by_category.setdefault(e.category, []).append(e.term)
@@ -313,12 +332,28 @@ class Lexicon:
             text_targets.setdefault(canonical, []).append(
                 (e.term, e.category, e.severity, e.weight, mode, whole)
             )
-            if "pinyin" in e.modes:
-                syllables = pinyinizer(normalizer(e.term)).syllables
-                key = " " + " ".join(syllables) + " "
-                pinyin_targets.setdefault(key, []).append(
-                    (e.term, e.category, e.severity, e.weight, "pinyin", False)
-                )
+            if mode != "text" or len(canonical) < 2 or not _CJK_RE.fullmatch(canonical):
+                continue
+            view = pinyinizer(normalizer(e.term))
+            key = " " + " ".join(view.syllables) + " "
+            # Every Chinese term can be cloaked by sound (decloak: the mode is decided per match);
+            # a ``pinyin`` entry also fires on any homophone, as a candidate.
+            sound_mode: Mode = "pinyin" if "pinyin" in e.modes else "cloaked"
+            sound_targets.setdefault(key, []).append(
+                (e.term, e.category, e.severity, e.weight, sound_mode, False)
+            )
+            folded = fold_initials(view)
+            n = len(canonical)
+            if _INITIALS_MIN <= n <= _INITIALS_MAX and len(folded) == n and folded.isalpha():
+                kept = initials.get((folded, e.category))
+                if kept is None or e.weight > kept[3]:
+                    initials[(folded, e.category)] = (
+                        e.term, e.category, e.severity, e.weight, "initials", True
+                    )
+        for (folded, _category), target in sorted(initials.items()):
+            written = text_targets.get(folded)
+            if written is None or all(t[4] == "initials" for t in written):  # a listed form wins
+                text_targets.setdefault(folded, []).append(target)
         allow = {normalizer(p).text for p in data.allow} - {""}
         problems.extend(
             f"{ALLOW_FILE}: {p!r} is also a lexicon term; an allow-listed term would never fire"
@@ -333,10 +368,10 @@ class Lexicon:
             text_patterns.append(phrase)
             self._text_targets.append(None)
         self._text_ac = ahocorasick_rs.AhoCorasick(text_patterns)
-        pinyin_patterns = list(pinyin_targets)
-        self._pinyin_targets = [tuple(pinyin_targets[p]) for p in pinyin_patterns]
-        self._pinyin_lengths = [p.count(" ") - 1 for p in pinyin_patterns]
-        self._pinyin_ac = ahocorasick_rs.AhoCorasick(pinyin_patterns) if pinyin_patterns else None
+        sound_patterns = list(sound_targets)
+        self._sound_targets = [_one_per_category(sound_targets[p]) for p in sound_patterns]
+        self._sound_lengths = [p.count(" ") - 1 for p in sound_patterns]
+        self._sound_ac = ahocorasick_rs.AhoCorasick(sound_patterns) if sound_patterns else None
         self.terms_by_category: Mapping[str, tuple[str, ...]] = {
             code: tuple(terms) for code, terms in sorted(by_category.items())
         }
@@ -371,10 +406,12 @@ class Lexicon:
             squeezed = squeeze(norm)
             if squeezed.text != norm.text:
                 self._scan(squeezed, True, raw, allowed)
-        if self._pinyin_ac is not None:
+        if self._sound_ac is not None:
             if pinyin is None:
                 pinyin = self._pinyinizer(norm)
-            self._scan_pinyin(pinyin, raw)
+            self._scan_sound(norm, pinyin, raw)
+        if self._sound_ac is not None and not decloak.emoji_chars().isdisjoint(norm.original):
+            self._scan_emoji(norm.original, raw)
         if not raw:
             return []
         if allowed:
@@ -397,29 +434,204 @@ class Lexicon:
             for term, category, severity, weight, mode, whole in targets:
                 if whole and not _whole_token(text, s, e):
                     continue
-                if squeezed:
+                if mode == "initials":
+                    # Typed initials of a term: only in Chinese text, and only as a guess.
+                    if squeezed or not _CJK_RE.search(text):
+                        continue
+                    raw.append((2, start, end, term, category, severity, weight, mode))
+                elif squeezed:
                     raw.append((1, start, end, term, category, severity, weight, "squeezed"))
                 else:
                     raw.append((0, start, end, term, category, severity, weight, mode))
 
-    def _scan_pinyin(self, pinyin: PinyinView, raw: list[_Raw]) -> None:
-        syllables = pinyin.syllables
-        if len(syllables) < 2 or self._pinyin_ac is None:
+    def _scan_sound(self, norm: Normalized, pinyin: PinyinView, raw: list[_Raw]) -> None:
+        """Any Chinese term written by its sound: typed pinyin, pinyin inside Chinese, digits read
+        aloud (mode ``cloaked``), or other Han characters of the same reading that are not a word
+        where they stand (mode ``homophone``). See :mod:`cvguard.detection.decloak`."""
+        if self._sound_ac is None:
+            return
+        syllables, starts, ends = pinyin.syllables, pinyin.starts, pinyin.ends
+        text = norm.text
+        if _SHORT_DIGITS_RE.search(text):
+            syllables, starts, ends = _read_digits(syllables, starts, ends)
+        if len(syllables) < 2:
             return
         joined = " " + " ".join(syllables) + " "
-        matches = self._pinyin_ac.find_matches_as_indexes(joined, overlapping=True)
+        matches = self._sound_ac.find_matches_as_indexes(joined, overlapping=True)
         if not matches:
             return
-        starts, ends = pinyin.starts, pinyin.ends
+        norm_starts = norm.starts
+        latin_ok: bool | None = None
         for idx, s, _ in matches:
             # Patterns start at the space before their first syllable, and syllables hold no
             # spaces, so the spaces before ``s`` count the syllables before the match.
             first = joined.count(" ", 0, s)
-            last = first + self._pinyin_lengths[idx]
+            last = first + self._sound_lengths[idx]
             start = starts[first]
             end = max(ends[first:last])
-            for term, category, severity, weight, mode, _whole in self._pinyin_targets[idx]:
+            targets = self._sound_targets[idx]
+            for term, category, severity, weight, target_mode, _whole in targets:
+                if target_mode == "pinyin":
+                    raw.append((2, start, end, term, category, severity, weight, target_mode))
+            a = bisect_left(norm_starts, start)
+            b = bisect_left(norm_starts, end)
+            surface = text[a:b]
+            if _LATIN_OR_DIGIT_RE.search(surface):
+                if _breaks(norm.original, start, end, spaces=False) or not _whole_digits(text, a, b):
+                    continue  # across punctuation, or a piece of a longer number (取400人)
+                if not _CJK_RE.search(surface):
+                    # All letters and digits: pinyin typing, unless the text is another language.
+                    if latin_ok is None:
+                        latin_ok = _pinyin_typing(text)
+                    if not latin_ok:
+                        continue
+                mode: Mode = "cloaked"
+            elif not _CJK_RE.fullmatch(surface):
+                continue
+            elif _CJK_RE.fullmatch(norm.original, start, end):
+                mode = "homophone"
+            elif _breaks(norm.original, start, end, spaces=True):
+                continue  # punctuation or a space between the syllables: two phrases, not one
+            else:
+                mode = "cloaked"  # written with symbols the normaliser read back (你🐴 → 你马)
+            for term, category, severity, weight, _mode, _whole in targets:
+                if surface == term:
+                    continue
+                if mode == "homophone" and decloak.reads_as_written(text, a, b, term):
+                    continue
                 raw.append((2, start, end, term, category, severity, weight, mode))
+
+    def _written_away(self, emoji: str) -> bool:
+        """Whether the normaliser drops ``emoji`` (those it maps, 🐶 → 狗, are read already)."""
+        known = self._dropped.get(emoji)
+        if known is None:
+            known = self._dropped[emoji] = not self._normalizer(emoji).text
+        return known
+
+    def _scan_emoji(self, original: str, raw: list[_Raw]) -> None:
+        """Emoji standing for what they show (🌿 for 草/操, 🧠 for 脑): the text is read again with
+        each emoji the normaliser drops replaced by a candidate reading of its CLDR name (the
+        whole name, its head, its first character); hits that cover an emoji count as cloaked."""
+        found: list[tuple[int, int, tuple[str, ...]]] = []
+        for m in decloak.emoji_pattern().finditer(original):
+            if not self._written_away(m.group()):
+                continue
+            readings = decloak.emoji_readings(m.group())
+            if readings:
+                found.append((m.start(), m.end(), readings))
+        if not found:
+            return
+        seen: set[str] = set()
+        for choice in range(3):
+            pieces: list[str] = []
+            origin: list[int] = []  # variant offset → original offset
+            at = 0
+            for i, j, readings in found:
+                pieces.append(original[at:i])
+                origin.extend(range(at, i))
+                reading = readings[min(choice, len(readings) - 1)]
+                pieces.append(reading)
+                origin.extend([i] * len(reading))
+                at = j
+            pieces.append(original[at:])
+            origin.extend(range(at, len(original)))
+            variant = "".join(pieces)
+            if variant in seen:
+                continue
+            seen.add(variant)
+            origin.append(len(original))
+            vnorm = self._normalizer(variant)
+            found_raw: list[_Raw] = []
+            self._scan(vnorm, False, found_raw, [])
+            self._scan_sound(vnorm, self._pinyinizer(vnorm), found_raw)
+            for r in found_raw:
+                start, end = origin[r[1]], origin[r[2] - 1] + 1
+                for i, j, _ in found:
+                    if start <= i < end or (start < j <= end):
+                        end = max(end, j)
+                        raw.append((2, start, end, r[3], r[4], r[5], r[6], "cloaked"))
+                        break
+
+
+def _read_digits(
+    syllables: tuple[str, ...], starts: tuple[int, ...], ends: tuple[int, ...]
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
+    """The pinyin view with short digit runs read aloud, one syllable per digit (去4 → qu si)."""
+    runs = [i for i, syllable in enumerate(syllables) if syllable[0] <= "9" and syllable.isdigit()]
+    runs = [i for i in runs if len(syllables[i]) <= decloak.MAX_DIGIT_RUN]
+    if not runs:
+        return syllables, starts, ends
+    out_s: list[str] = []
+    out_a: list[int] = []
+    out_b: list[int] = []
+    at = 0
+    for i in runs:
+        out_s.extend(syllables[at:i])
+        out_a.extend(starts[at:i])
+        out_b.extend(ends[at:i])
+        a, b = starts[i], ends[i]
+        for k, digit in enumerate(syllables[i]):
+            out_s.append(decloak.DIGIT_READINGS.get(digit, digit))
+            out_a.append(min(a + k, b - 1))
+            out_b.append(min(a + k + 1, b))
+        at = i + 1
+    out_s.extend(syllables[at:])
+    out_a.extend(starts[at:])
+    out_b.extend(ends[at:])
+    return tuple(out_s), tuple(out_a), tuple(out_b)
+
+
+def _one_per_category(targets: list[_Target]) -> tuple[_Target, ...]:
+    """Terms that sound alike (傻逼, 傻比, 沙比 are all sha bi) name one category once: a reading
+    stands for one of them, the ``pinyin`` entry (the canonical term) first, then the weightiest.
+    Distinct categories sharing a reading all stay."""
+    best: dict[str, _Target] = {}
+    for t in targets:
+        kept = best.get(t[1])
+        if kept is None or (t[4] == "pinyin", t[3]) > (kept[4] == "pinyin", kept[3]):
+            best[t[1]] = t
+    return tuple(best.values())
+
+
+def _breaks(text: str, start: int, end: int, *, spaces: bool) -> bool:
+    """Whether punctuation (or, with ``spaces``, a space) lies in ``text[start:end]``: a sound match
+    across it joins two phrases ("la ji" is typed pinyin; 包，也 is not 包夜)."""
+    for ch in text[start:end]:
+        cat = unicodedata.category(ch)
+        if cat[0] == "P" or (spaces and cat[0] == "Z") or (spaces and ch.isspace()):
+            return True
+    return False
+
+
+def _whole_digits(text: str, a: int, b: int) -> bool:
+    """Whether the digits in ``text[a:b]`` may be read as sounds: no digit run cut at its edges (a
+    sound match may read 4 as si, but not the 4 of 400) and none that counts something."""
+    n = len(text)
+    if (0 < a < n and text[a].isdigit() and text[a - 1].isdigit()) or (
+        0 < b < n and text[b].isdigit() and text[b - 1].isdigit()
+    ):
+        return False
+    # A digit before a measure word is a quantity (宝8岁), after 第 an ordinal.
+    for i in range(a, b):
+        if text[i].isdigit():
+            if i + 1 < n and not text[i + 1].isdigit() and text[i + 1] in decloak.MEASURE_CHARS:
+                return False
+            if i > 0 and text[i - 1] == "第":
+                return False
+    return True
+
+
+def _pinyin_typing(text: str) -> bool:
+    """Whether the Latin words of a text read as pinyin: every one splits into syllables
+    ("la ji", "caonima"), so "she is a man" is English and "ni zen me bu qu si" is not."""
+    from cvguard.detection.normalize import _latin_tokens, _pinyin_tables
+
+    syllables = _pinyin_tables()[1]
+    for word in _LATIN_WORD_RE.findall(text):
+        tokens = _latin_tokens(word)
+        if len(tokens) == 1 and tokens[0][0] not in syllables:
+            return False
+    return True
 
 
 # A hit before it becomes a Hit: (rank, start, end, term, category, severity, weight, mode); rank

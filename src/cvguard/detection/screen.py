@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from cvguard.detection import decloak
 from cvguard.detection.context import Context, read_context, self_label, with_clauses
 from cvguard.detection.features import GroupMasker, TextFeatures, featurize
 from cvguard.detection.lexicon import Hit, Lexicon, ReloadingLexicon
@@ -41,7 +42,10 @@ THRESHOLD = 0.5
 MODEL_DECISION = 0.6
 DEFAULT_MAX_CHARS = 100_000
 MAX_SPANS = 256
-_MODE_FACTOR = {"text": 1.0, "abbrev": 1.0, "word": 1.0, "squeezed": 0.9}
+# How much one hit counts by how it matched. ``cloaked``: a term the writer spelled in letters,
+# digits or emoji (decloak); ``pinyin``, ``initials`` and ``homophone`` are weighed with the model.
+_MODE_FACTOR = {"text": 1.0, "abbrev": 1.0, "word": 1.0, "squeezed": 0.9, "cloaked": 0.9}
+HOMOPHONE_BASE = 0.5
 # PII that alone points at a person's home or identity, versus contact details people share freely.
 _STRONG_PII = frozenset({"id_card", "address", "bank_card"})
 _REPORTABLE = (
@@ -61,6 +65,7 @@ class Prepared:
     context: Context
     features: TextFeatures
     lang: str
+    read: Normalized  # what the model read: ``norm``, or ``norm`` with cloaked spans decoded
 
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -95,8 +100,15 @@ def prepare(text: str, lexicon: Lexicon | ReloadingLexicon, masker: GroupMasker 
         # Clause breaks can only stop a cue from reaching across a sentence, never create one,
         # so they are restored only when a cue fired without them.
         context = read_context(with_clauses(norm), norm.original)
-    features = featurize(norm.text, pinyin.syllables, masker)
-    return Prepared(norm, pinyin, hits, pii, context, features, language_of(norm.text))
+    # The model reads the text with cloaked spans written out (decloak.decode); the lexicon, PII
+    # and context readers have seen it as written.
+    read = decloak.decode(norm, hits, normalize)
+    if read is None:
+        read = norm
+        features = featurize(norm.text, pinyin.syllables, masker)
+    else:
+        features = featurize(read.text, to_pinyin(read).syllables, masker)
+    return Prepared(norm, pinyin, hits, pii, context, features, language_of(norm.text), read)
 
 
 def _lexicon_evidence(hits: Sequence[Hit], prob: float) -> dict[str, float]:
@@ -107,8 +119,10 @@ def _lexicon_evidence(hits: Sequence[Hit], prob: float) -> dict[str, float]:
     by_cat: dict[str, list[tuple[int, int, float]]] = {}
     for h in hits:
         factor = _MODE_FACTOR.get(h.mode, 0.0)
-        if h.mode == "pinyin":  # a candidate: the model has to agree
+        if h.mode == "pinyin" or h.mode == "initials":  # a candidate: the model has to agree
             factor = 0.35 + 0.6 * prob
+        elif h.mode == "homophone":  # a non-word that reads like a term: nearly a candidate
+            factor = HOMOPHONE_BASE + (1.0 - HOMOPHONE_BASE) * prob
         by_cat.setdefault(h.category, []).append((h.start, h.end, min(1.0, h.weight * factor)))
     out: dict[str, float] = {}
     for category, items in by_cat.items():
@@ -191,6 +205,7 @@ class Screener:
         self.max_chars = max_chars
         self.threshold = threshold
         self.masker = GroupMasker.default()
+        decloak.warm()  # its tables load once per process, here rather than on a first request
         self._severity = {c.code: c.severity for c in self.taxonomy.categories}
         self._codes = self.taxonomy.codes
 
@@ -339,7 +354,7 @@ class Screener:
         out: list[Span] = []
         text = p.norm.original
         for i, j, weight in ((int(a), int(b), w) for a, b, w in runs):
-            start, end = p.norm.span(i, j)
+            start, end = p.read.span(i, j)
             for h in p.hits:  # what a lexicon hit covers is the hit's to show
                 if h.start <= start < h.end:
                     start = h.end

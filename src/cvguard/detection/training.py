@@ -30,7 +30,7 @@ from cvguard.detection.screen import prepare
 from cvguard.errors import InputError
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-MODEL_VERSION = "2026.11.1"
+MODEL_VERSION = "2026.12.1"
 TOPICS = ("race", "region", "gender")
 VIEW_SCALES = {"c": 1.0, "m": 1.0, "p": 1.0}
 NB = True

@@ -1,6 +1,8 @@
-"""The screening-in-the-wild suites (``data/wild/``): read and validated, never trained on here.
+"""The screening-in-the-wild suites (``data/wild/``): read and validated.
 
-Three kinds of file, each JSONL whose first line is a header ``{"version", "about"}``:
+Training may read the files in ``TRAINABLE`` and nothing else here; the rest (``HELD_OUT``) are
+for measuring only (bench/bench_wild.py). Each file is JSONL whose first line is a header
+``{"version", "about"}``:
 
 - ``cloaking.jsonl``: pairs of one abusive sentence written plainly and cloaked the way people
   cloak it (``plain``, ``cloaked``, ``term`` → ``form``, substitution ``type``, ``source``), with
@@ -9,7 +11,8 @@ Three kinds of file, each JSONL whose first line is a header ``{"version", "abou
 - ``beyond_cold_train.jsonl`` / ``beyond_cold_heldout.jsonl``: labelled texts on the topics COLD
   lacks, in a fixed split; the held-out file is for measuring only;
 - ``counter_speech.jsonl``: speech against discrimination (safe) and attacks wrapped in a
-  defence (label 1).
+  defence (label 1), for measuring; ``counter_speech_train.jsonl``: the same kinds written
+  separately, by another hand, for training.
 
 Labelled rows have the fixtures' shape (``text``, ``label``, ``category``, ``kind``, ``lang``).
 A malformed file raises :class:`~cvguard.errors.DataError` listing every bad line as
@@ -33,6 +36,10 @@ CLOAKING = "cloaking.jsonl"
 BEYOND_TRAIN = "beyond_cold_train.jsonl"
 BEYOND_HELDOUT = "beyond_cold_heldout.jsonl"
 COUNTER_SPEECH = "counter_speech.jsonl"
+COUNTER_TRAIN = "counter_speech_train.jsonl"
+# What training may read; every other file here is for measurement only.
+TRAINABLE = (BEYOND_TRAIN, COUNTER_TRAIN)
+HELD_OUT = (CLOAKING, BEYOND_HELDOUT, COUNTER_SPEECH)
 
 # How the cloaked form differs from the plain term.
 CLOAK_TYPES = ("emoji", "homophone", "pinyin", "initials", "split", "mixed_script", "number")
@@ -199,5 +206,6 @@ def load_cloaking(path: Path | None = None) -> list[CloakPair]:
 
 
 def load_suite(name: str, directory: Path | None = None) -> list[LabelledText]:
-    """One of the labelled suites by file name (``BEYOND_TRAIN``, ``BEYOND_HELDOUT``, ``COUNTER_SPEECH``)."""
+    """One of the labelled suites by file name (``BEYOND_TRAIN``, ``BEYOND_HELDOUT``, ``COUNTER_SPEECH``,
+    ``COUNTER_TRAIN``)."""
     return load_labelled((directory or WILD_DIR) / name)

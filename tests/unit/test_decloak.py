@@ -1,0 +1,139 @@
+"""Cloaked forms no table lists: sound (homophones, typed pinyin, digits), initials, emoji.
+
+The general rules of detection/decloak.py, applied by the lexicon to every term it has. The forms
+here are chosen to show each rule and its limits; the project's real-world cloaking suite
+(data/wild/cloaking.jsonl) measures how far they generalise (bench/bench_wild.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cvguard.detection import decloak
+from cvguard.detection.lexicon import Hit, Lexicon
+from cvguard.detection.normalize import normalize
+from cvguard.detection.screen import Screener
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return Lexicon.default()
+
+
+def find(lexicon: Lexicon, text: str) -> list[Hit]:
+    return lexicon.find(normalize(text))
+
+
+def found(lexicon: Lexicon, text: str) -> set[tuple[str, str, str]]:
+    """(what was written, the term it stands for, how it matched) for every decloaked hit."""
+    return {
+        (text[h.start : h.end], h.term, h.mode)
+        for h in find(lexicon, text)
+        if h.mode in ("cloaked", "homophone", "initials")
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "term", "mode"),
+    [
+        # other characters of the same sound, standing alone (not a word, not part of one)
+        ("隔壁宿舍那个制杖", "制杖", "智障", "homophone"),
+        ("评论区那个垃鸡又来了", "垃鸡", "垃圾", "homophone"),
+        ("我看你就是剑人一个", "剑人", "贱人", "homophone"),
+        # typed pinyin, with or without spaces, and pinyin inside Chinese
+        ("ni zen me bu qu si", "qu si", "去死", "cloaked"),
+        ("楼主这种fei物也配发帖？", "fei物", "废物", "cloaked"),
+        ("隔壁宿舍那个la ji", "la ji", "垃圾", "cloaked"),
+        # digits read aloud
+        ("我看你还是去4吧", "去4", "去死", "cloaked"),
+        ("评论区那个王8蛋", "王8蛋", "王八蛋", "cloaked"),
+        # an emoji by its CLDR name: the head of 药草 (herb) is 草, 热茶 (hot tea) gives 茶
+        ("🌿泥🐴！", "🌿泥🐴", "草泥马", "cloaked"),
+        ("隔壁宿舍那个绿🍵婊", "绿🍵婊", "绿茶婊", "cloaked"),
+        ("我们组长是个🧠残", "🧠残", "脑残", "cloaked"),
+    ],
+)
+def test_a_cloaked_form_names_its_term(
+    lexicon: Lexicon, text: str, written: str, term: str, mode: str
+) -> None:
+    assert (written, term, mode) in found(lexicon, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "他白吃白喝了一个月",  # 白吃 is a word, not 白痴
+        "我一直涨工资",  # 直涨 sits inside 一直
+        "看见人就跑",  # 见人 sits inside 看见
+        "@林小雨 你个学生",  # 你个 (ni ge): two everyday characters, not a slur
+        "给我看吐了",  # 吐了 beside a function word is not 屠了
+        "效率奇低",  # 奇低 (qí dī) keeps none of 起底's tones (qǐ dǐ)
+        "重庆小笼包，也支持老乡",  # punctuation between 包 and 也: not 包夜
+        "大宝8岁，二宝3岁",  # digits before a measure word count years
+        "河南100万考生取400人",  # the 4 of 400 is not si
+        "she is a man",  # English, not pinyin typing
+        "发个ps看看",  # two letters are an everyday abbreviation, not initials of a term
+    ],
+)
+def test_ordinary_writing_is_not_decloaked(lexicon: Lexicon, text: str) -> None:
+    assert found(lexicon, text) == set()
+
+
+def test_initials_of_three_letters_are_a_candidate_in_chinese_text(lexicon: Lexicon) -> None:
+    hits = [h for h in find(lexicon, "说的就是你，sqj") if h.mode == "initials"]
+    assert [(h.term, h.category) for h in hits] == [("死全家", "threat")]
+    # the same letters in a text with no Chinese are not read as initials
+    assert [h for h in find(lexicon, "sqj") if h.mode == "initials"] == []
+
+
+def test_terms_that_sound_alike_name_their_category_once(lexicon: Lexicon) -> None:
+    # 傻逼, 傻比, 沙比 … all read sha bi: typed pinyin stands for one of them, the canonical one.
+    hits = find(lexicon, "ni shi sha bi")
+    assert [(h.term, h.category) for h in hits] == [("傻逼", "insult")]
+
+
+def test_the_word_gate() -> None:
+    text = "我一直涨工资"
+    assert decloak.reads_as_written(text, 2, 4)  # 直涨: 一直 crosses its start
+    assert not decloak.reads_as_written("那个制杖", 2, 4, "智障")
+    assert decloak.reads_as_written("那个白吃", 2, 4, "白痴")  # a word of its own
+    assert decloak.reads_as_written("比养", 0, 2, "逼样")  # no tone kept
+    assert not decloak.reads_as_written("辣鸡", 0, 2, "垃圾")  # 鸡 keeps 圾's tone
+
+
+def test_emoji_readings_come_from_the_cldr_name() -> None:
+    assert decloak.emoji_readings("🐶") == ("狗",)  # 狗脸: "dog face"
+    assert decloak.emoji_readings("🌿") == ("药草", "草", "药")
+    assert decloak.emoji_readings("🗑️") == ("垃圾桶", "桶", "垃")  # the variation selector is ignored
+    assert decloak.emoji_readings("a") == ()
+
+
+def test_decode_writes_the_term_over_the_cloaked_span(lexicon: Lexicon) -> None:
+    text = "隔壁宿舍那个la ji，真烦"
+    norm = normalize(text)
+    read = decloak.decode(norm, find(lexicon, text), normalize)
+    assert read is not None
+    assert read.text == normalize("隔壁宿舍那个垃圾，真烦").text
+    # offsets still point into the original: the term covers the span it replaced
+    i = read.text.index("垃圾")
+    assert read.span(i, i + 2) == (text.index("la"), text.index("ji") + 2)
+    assert decloak.decode(normalize("今天天气不错"), [], normalize) is None
+
+
+def test_the_model_reads_the_decoded_text() -> None:
+    screener = Screener.default()
+    text = "隔壁宿舍那个辣鸡"
+    plain = screener.screen("隔壁宿舍那个垃圾")
+    cloaked = screener.screen(text)
+    assert plain.violation and cloaked.violation
+    span = next(s for s in cloaked.spans if s.source == "lexicon")
+    assert (text[span.start : span.end], span.term, span.match) == ("辣鸡", "垃圾", "homophone")
+    # every span, the model's cues too, lies on the original text
+    assert all(0 <= s.start < s.end <= len(text) for s in cloaked.spans)
+    assert all(s.term == text[s.start : s.end] for s in cloaked.spans if s.source == "model")
+
+
+def test_controls_stay_safe() -> None:
+    screener = Screener.default()
+    for text in ("隔壁宿舍那个学生", "他白吃白喝了一个月", "大宝8岁，二宝3岁", "我一直涨工资"):
+        assert not screener.screen(text).violation, text
