@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cvguard.detection.model import DEFAULT_DIR, FORMAT, LinearTextModel, artifact_path
+from cvguard.detection.model import DEFAULT_DIR, EVERYDAY, FORMAT, LinearTextModel, artifact_path
 from cvguard.detection.training import data_dir, metrics, read_labelled, train_main
 from cvguard.errors import InputError
 
@@ -17,7 +17,7 @@ needs_data = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("lang", ["zh", "en", EVERYDAY])
 def test_artifact_is_small_and_loads_without_pickle(lang: str) -> None:
     path = artifact_path(lang)
     assert path.stat().st_size < 30 * 1024 * 1024
@@ -31,7 +31,7 @@ def test_artifact_is_small_and_loads_without_pickle(lang: str) -> None:
 @needs_data
 def test_training_reproduces_the_committed_artifacts(tmp_path: Path) -> None:
     train_main(out=tmp_path, seed=0, log=lambda _: None)
-    for lang in ("zh", "en"):
+    for lang in ("zh", "en", EVERYDAY):
         with (
             np.load(artifact_path(lang, tmp_path)) as fresh,
             np.load(artifact_path(lang, DEFAULT_DIR)) as kept,

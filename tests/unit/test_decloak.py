@@ -72,6 +72,8 @@ def test_a_cloaked_form_names_its_term(
         "大宝8岁，二宝3岁",  # digits before a measure word count years
         "河南100万考生取400人",  # the 4 of 400 is not si
         "she is a man",  # English, not pinyin typing
+        "他说要qu四川玩",  # a mixed form keeps its term's characters: 四 is not 死
+        "今天wo men qu si chuan wan",  # qu si inside a longer typed run is a coincidence
         "发个ps看看",  # two letters are an everyday abbreviation, not initials of a term
     ],
 )

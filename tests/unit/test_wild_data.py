@@ -22,9 +22,9 @@ from cvguard.detection.wild import (
     BEYOND_HELDOUT,
     BEYOND_TRAIN,
     CLOAK_TYPES,
-    CLOAKING,
     COUNTER_SPEECH,
     COUNTER_TRAIN,
+    EVERYDAY_TRAIN,
     HELD_OUT,
     TRAINABLE,
     WILD_DIR,
@@ -80,7 +80,7 @@ def test_wild_folder_holds_the_known_files() -> None:
     assert not set(TRAINABLE) & set(HELD_OUT)
 
 
-@pytest.mark.parametrize("name", [CLOAKING, BEYOND_TRAIN, BEYOND_HELDOUT, COUNTER_SPEECH, COUNTER_TRAIN])
+@pytest.mark.parametrize("name", [*HELD_OUT, *TRAINABLE])
 def test_header_carries_the_taxonomy_version_and_says_what_the_file_is(name: str) -> None:
     header = json.loads((WILD_DIR / name).read_text(encoding="utf-8").splitlines()[0])
     assert set(header) == {"version", "about"}
@@ -153,14 +153,15 @@ def test_held_out_is_not_read_by_training() -> None:
     fixtures_train, fixtures_held = training.load_fixtures()
     assert not held & {fold(e.text) for e in fixtures_train + fixtures_held}
     assert WILD_DIR.resolve() != training.FIXTURES.resolve()
-    # training.py names no wild file nor the wild folder in its code (strings included): today's
-    # model is trained on COLD and the fixtures only (docs/MODEL.md says why the trainable files
-    # are not used yet).
+    # training.py reads the wild folder only through wild.TRAINABLE: it names no file there (strings
+    # included), and none of the held-out suites' names or loaders.
     tree = ast.parse(Path(training.__file__).read_text(encoding="utf-8"))
     strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name)]
-    for word in ("wild", "beyond_cold", "counter_speech", *HELD_OUT):
+    names += [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names]
+    for word in (*HELD_OUT, *TRAINABLE, "BEYOND_HELDOUT", "COUNTER_SPEECH", "CLOAKING", "load_cloaking"):
         assert not any(word in s for s in strings + names), f"training.py mentions {word!r}"
+    assert "TRAINABLE" in names  # what it does read
 
 
 def test_trainable_files_do_not_nearly_repeat_the_held_out_ones() -> None:
@@ -202,6 +203,18 @@ def test_counter_speech_training_file_teaches_stance_not_words() -> None:
         assert any(group in r.text for r in rows if not r.label), group
 
 
+def test_everyday_abuse_training_file_covers_every_kind_with_safe_look_alikes() -> None:
+    rows = load_suite(EVERYDAY_TRAIN)
+    abusive = Counter(r.kind for r in rows if r.label)
+    safe = Counter(r.kind for r in rows if not r.label)
+    for kind in (*ABUSE_KINDS, "threat_oblique", "defamation_oblique", "harassment_oblique"):
+        assert abusive[kind] >= 60, abusive
+    for kind in (*SAFE_TOPICS, "lookalike"):
+        assert safe[kind] >= 50, safe
+    categories = {r.category for r in rows if r.label}
+    assert {"threat", "defamation", "sexual_harassment", "pile_on_incitement", "ridicule"} <= categories
+
+
 def test_wild_texts_do_not_repeat_each_other_or_the_fixtures() -> None:
     fixtures = training.FIXTURES
     keys: dict[str, str] = {}
@@ -209,7 +222,7 @@ def test_wild_texts_do_not_repeat_each_other_or_the_fixtures() -> None:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], 2):
             keys.setdefault(fold(json.loads(line)["text"]), f"{path.name}:{n}")
     repeats = []
-    for name in (BEYOND_TRAIN, BEYOND_HELDOUT, COUNTER_SPEECH, COUNTER_TRAIN):
+    for name in (BEYOND_TRAIN, BEYOND_HELDOUT, COUNTER_SPEECH, COUNTER_TRAIN, EVERYDAY_TRAIN):
         for i, row in enumerate(load_suite(name), 2):
             key = fold(row.text)
             if key in keys:

@@ -462,6 +462,7 @@ class Lexicon:
             return
         norm_starts = norm.starts
         latin_ok: bool | None = None
+        has_cjk: bool | None = None
         for idx, s, _ in matches:
             # Patterns start at the space before their first syllable, and syllables hold no
             # spaces, so the spaces before ``s`` count the syllables before the match.
@@ -476,26 +477,40 @@ class Lexicon:
             a = bisect_left(norm_starts, start)
             b = bisect_left(norm_starts, end)
             surface = text[a:b]
+            kept = ""  # Han characters a mixed-script form must share with its term (fei物: 物)
             if _LATIN_OR_DIGIT_RE.search(surface):
                 if _breaks(norm.original, start, end, spaces=False) or not _whole_digits(text, a, b):
                     continue  # across punctuation, or a piece of a longer number (取400人)
-                if not _CJK_RE.search(surface):
-                    # All letters and digits: pinyin typing, unless the text is another language.
-                    if latin_ok is None:
-                        latin_ok = _pinyin_typing(text)
-                    if not latin_ok:
-                        continue
+                kept = "".join(_CJK_RE.findall(surface))
+                if not kept:
+                    # All letters and digits: pinyin typing. In Chinese text the typed run is the
+                    # term and nothing more (那个la ji); a text typed all in pinyin must not be
+                    # another language ("she is a man").
+                    if has_cjk is None:
+                        has_cjk = _CJK_RE.search(text) is not None
+                    if has_cjk:
+                        if not _whole_latin_run(text, a, b):
+                            continue
+                    else:
+                        if latin_ok is None:
+                            latin_ok = _pinyin_typing(text)
+                        if not latin_ok:
+                            continue
                 mode: Mode = "cloaked"
             elif not _CJK_RE.fullmatch(surface):
                 continue
             elif _CJK_RE.fullmatch(norm.original, start, end):
                 mode = "homophone"
-            elif _breaks(norm.original, start, end, spaces=True):
-                continue  # punctuation or a space between the syllables: two phrases, not one
+            elif all(
+                ch in emoji or ch == "\ufe0f" or _CJK_RE.match(ch)
+                for emoji in (decloak.emoji_chars(),)
+                for ch in norm.original[start:end]
+            ):
+                mode = "cloaked"  # emoji the normaliser read back as characters (你🐴 → 你马)
             else:
-                mode = "cloaked"  # written with symbols the normaliser read back (你🐴 → 你马)
+                continue  # separators, punctuation or spaces between the syllables
             for term, category, severity, weight, _mode, _whole in targets:
-                if surface == term:
+                if surface == term or (kept and not set(kept) <= set(term)):
                     continue
                 if mode == "homophone" and decloak.reads_as_written(text, a, b, term):
                     continue
@@ -601,6 +616,21 @@ def _breaks(text: str, start: int, end: int, *, spaces: bool) -> bool:
         if cat[0] == "P" or (spaces and cat[0] == "Z") or (spaces and ch.isspace()):
             return True
     return False
+
+
+def _whole_latin_run(text: str, a: int, b: int) -> bool:
+    """Whether ``text[a:b]`` is a whole run of Latin letters and digits (spaces inside allowed):
+    no letter or digit continues it on either side across spaces. A match inside a longer run of
+    pinyin is a coincidence of syllables, not a typed term."""
+    i = a - 1
+    while i >= 0 and text[i] == " ":
+        i -= 1
+    if i >= 0 and text[i].isascii() and text[i].isalnum():
+        return False
+    j = b
+    while j < len(text) and text[j] == " ":
+        j += 1
+    return not (j < len(text) and text[j].isascii() and text[j].isalnum())
 
 
 def _whole_digits(text: str, a: int, b: int) -> bool:

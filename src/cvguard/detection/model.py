@@ -219,6 +219,16 @@ def artifact_path(lang: str, directory: Path = DEFAULT_DIR) -> Path:
     return directory / f"cvguard-text-{lang}.npz"
 
 
+EVERYDAY = "zh-everyday"  # the everyday-abuse model's artifact name (training.train_everyday)
+
+
+@cache
+def default_everyday() -> LinearTextModel | None:
+    """The committed everyday-abuse model (Chinese abuse beyond COLD's topics), if present."""
+    path = artifact_path(EVERYDAY)
+    return LinearTextModel.load(path) if path.exists() else None
+
+
 @cache
 def default_models() -> dict[str, LinearTextModel]:
     """The committed models by language (``zh``, ``en``); empty if the artifacts are absent."""

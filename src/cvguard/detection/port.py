@@ -143,7 +143,7 @@ class CascadeScreener(Screener):
     ) -> None:
         super().__init__(
             lexicon=inner.lexicon, models=inner.models, taxonomy=inner.taxonomy,
-            max_chars=inner.max_chars, threshold=inner.threshold,
+            max_chars=inner.max_chars, threshold=inner.threshold, everyday=inner.everyday,
         )
         self.masker = inner.masker
         self.scorer = scorer

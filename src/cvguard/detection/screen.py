@@ -24,12 +24,13 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 from cvguard.detection import decloak
 from cvguard.detection.context import Context, read_context, self_label, with_clauses
 from cvguard.detection.features import GroupMasker, TextFeatures, featurize
 from cvguard.detection.lexicon import Hit, Lexicon, ReloadingLexicon
-from cvguard.detection.model import LinearTextModel, default_models
+from cvguard.detection.model import EVERYDAY, LinearTextModel, default_everyday, default_models
 from cvguard.detection.normalize import Normalized, PinyinView, normalize, to_pinyin
 from cvguard.detection.pii import PiiHit, find_pii
 from cvguard.errors import InputError, TextTooLarge
@@ -152,6 +153,27 @@ def model_evidence(prob: float) -> float:
     return THRESHOLD + (prob - MODEL_DECISION) * (1.0 - THRESHOLD) / (1.0 - MODEL_DECISION)
 
 
+# The everyday-abuse model (abuse beyond COLD's topics: looks, intelligence, family, fandom,
+# provoking, sarcasm, oblique threats, defamation and harassment; training.train_everyday) is a
+# second opinion on the texts the main model is unsure of: P(offensive) in EVERYDAY_BAND (below
+# the band the main model's "safe" stands: trained on few, mostly addressed, abusive texts, the
+# everyday model alone flags sentence frames such as 这位博主是个好人). It flags from
+# EVERYDAY_DECISION on (docs/MODEL.md has the figures these were chosen by).
+EVERYDAY_BAND = (MODEL_FLOOR * MODEL_DECISION / THRESHOLD, MODEL_DECISION)  # P(offensive) 0.3 to 0.6
+EVERYDAY_DECISION = 0.9
+_GENDER = re.compile(r"[男女]")  # COLD's gender topic is the main model's to judge (女朋友, 男生 …)
+
+
+def _everyday_may_speak(p: Prepared) -> bool:
+    """Whether a text lies outside what the COLD model knows best: it names no identity group and
+    no gender, and it neither reports, quotes or argues against abuse nor is said of oneself
+    (those cues lower the main model's weight on purpose; the second opinion would undo them)."""
+    ctx = p.context
+    if ctx.reporting or ctx.quoting or ctx.anti_bias or ctx.self_directed or p.features.mentions_group:
+        return False
+    return _GENDER.search(p.norm.text) is None
+
+
 def _context_factors(p: Prepared) -> tuple[dict[str, float], float]:
     """Multipliers for lexicon evidence per category, and one for the model's probability.
 
@@ -198,9 +220,13 @@ class Screener:
         taxonomy: Taxonomy | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
         threshold: float = THRESHOLD,
+        everyday: LinearTextModel | Literal["default"] | None = "default",
     ) -> None:
         self.lexicon = lexicon if lexicon is not None else Lexicon.default()
         self.models = models if models is not None else default_models()
+        # The second opinion on Chinese texts the main model is unsure of (see _everyday_may_speak);
+        # None turns it off.
+        self.everyday = default_everyday() if everyday == "default" else everyday
         self.taxonomy = taxonomy or load_taxonomy()
         self.max_chars = max_chars
         self.threshold = threshold
@@ -219,6 +245,8 @@ class Screener:
         out = {"taxonomy": self.taxonomy.version, "lexicon": self.lexicon.version}
         for lang, model in self.models.items():
             out[f"model.{lang}"] = model.version
+        if self.everyday is not None:
+            out[f"model.{EVERYDAY}"] = self.everyday.version
         return out
 
     def check(self, text: object) -> str:
@@ -261,15 +289,41 @@ class Screener:
             explained = model.top_ngrams([prepared[i].features for i in flagged])
             for i, top in zip(flagged, explained, strict=True):
                 cues[i] = top
+        everyday = [0.0] * len(prepared)
+        if self.everyday is not None and "zh" in self.models:
+            low, high = EVERYDAY_BAND
+            idx = [
+                i
+                for i, p in enumerate(prepared)
+                if p.lang == "zh" and low <= probs[i] < high and _everyday_may_speak(p)
+            ]
+            if idx:
+                scored = self.everyday.predict_proba([prepared[i].features for i in idx]).tolist()
+                flagged = [
+                    i
+                    for i, pr in zip(idx, scored, strict=True)
+                    if pr >= EVERYDAY_DECISION and probs[i] < self.threshold  # else cues are the main model's
+                ]
+                for i, pr in zip(idx, scored, strict=True):
+                    everyday[i] = pr
+                explained = self.everyday.top_ngrams([prepared[i].features for i in flagged])
+                for i, top in zip(flagged, explained, strict=True):
+                    cues[i] = top
         versions = self.versions
         return [
-            self._decide(p, prob, top, versions) for p, prob, top in zip(prepared, probs, cues, strict=True)
+            self._decide(p, prob, top, versions, second)
+            for p, prob, top, second in zip(prepared, probs, cues, everyday, strict=True)
         ]
 
     # --- scoring ----------------------------------------------------------------------------
 
     def _decide(
-        self, p: Prepared, prob: float, cues: list[tuple[str, float, int]], versions: dict[str, str]
+        self,
+        p: Prepared,
+        prob: float,
+        cues: list[tuple[str, float, int]],
+        versions: dict[str, str],
+        everyday: float = 0.0,
     ) -> Verdict:
         evidence = _lexicon_evidence(p.hits, prob) if p.hits else {}
         spans = [
@@ -315,6 +369,14 @@ class Screener:
         if prob >= self.threshold and self.models:
             notes.append(f"model: P(offensive)={prob:.2f}")
             spans.extend(self._model_spans(p, cues, primary))
+        if everyday >= EVERYDAY_DECISION:
+            # The main model was unsure and the text lies outside COLD's topics: the everyday-abuse
+            # model is sure. Its evidence starts on the violation line.
+            ev = THRESHOLD + (everyday - EVERYDAY_DECISION) * (1.0 - THRESHOLD) / (1.0 - EVERYDAY_DECISION)
+            scores[primary] = max(scores[primary], ev)
+            notes.append(f"model: everyday abuse P(offensive)={everyday:.2f}, main model unsure ({prob:.2f})")
+            if prob < self.threshold:
+                spans.extend(self._model_spans(p, cues, primary))
 
         violating = [c for c, v in scores.items() if v >= self.threshold]
         severity = max((self._severity[c] for c in violating), key=severity_rank) if violating else None

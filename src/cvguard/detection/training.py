@@ -24,9 +24,10 @@ import numpy as np
 
 from cvguard.detection.features import BUCKETS, VIEWS, TextFeatures, hashed
 from cvguard.detection.lexicon import Lexicon
-from cvguard.detection.model import DEFAULT_DIR, TF, HashedView, LinearTextModel, artifact_path
+from cvguard.detection.model import DEFAULT_DIR, EVERYDAY, TF, HashedView, LinearTextModel, artifact_path
 from cvguard.detection.perturb import FAMILIES, Perturber
 from cvguard.detection.screen import prepare
+from cvguard.detection.wild import TRAINABLE, WILD_DIR, load_suite
 from cvguard.errors import InputError
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -320,6 +321,7 @@ def _train(out: Path | None, seed: int, log: Callable[[str], None]) -> dict[str,
     lexicon = Lexicon.default()
     out = out or DEFAULT_DIR
     train, dev = load_cold(root)
+    train_cold = train
     fixtures, _ = load_fixtures()
     data_meta = {
         "cold/train.csv": _sha(root / "cold" / "train.csv"),
@@ -374,12 +376,52 @@ def _train(out: Path | None, seed: int, log: Callable[[str], None]) -> dict[str,
     en.meta["dev"] = metrics([e.label for e in en_dev], en_pred)
     log(f"en held-out 20%: {en.meta['dev']}")
     en.save(artifact_path("en", out))
+    everyday = train_everyday(train_cold, fixtures, lexicon, seed=seed)
+    log(f"zh everyday: trained on {everyday.meta['train_rows']} rows")
+    everyday.save(artifact_path(EVERYDAY, out))
     return {
         "zh_dev": zh.meta["dev"],
         "en_heldout": en.meta["dev"],
         "seconds": round(time.perf_counter() - started, 1),
-        "artifacts": [str(artifact_path("zh", out)), str(artifact_path("en", out))],
+        "artifacts": [str(artifact_path(name, out)) for name in ("zh", "en", EVERYDAY)],
     }
+
+
+# COLD rows the everyday model sees beside the project's data: enough for it to know ordinary
+# COLD-like chat, few enough that the project's kinds of abuse are heard (docs/MODEL.md).
+EVERYDAY_COLD_ROWS = 3000
+
+
+def train_everyday(
+    cold_train: Sequence[Example], fixtures: Sequence[Example], lexicon: Lexicon, *, seed: int
+) -> LinearTextModel:
+    """The everyday-abuse model: Chinese abuse beyond COLD's topics (looks, intelligence, family,
+    fandom, provoking, sarcasm, oblique threats, defamation, harassment) against safe texts on the
+    same topics and counter-speech, from the fixtures' training split and the trainable files of
+    ``data/wild`` (``wild.TRAINABLE``), with a seeded sample of COLD train. The screener asks it
+    only about texts the main model is unsure of, outside COLD's topics (screen.EVERYDAY_BAND)."""
+    rows = [e for e in fixtures if fixture_lang(e) == "zh"]
+    digests = {}
+    for name in TRAINABLE:
+        rows += [Example(r.text, r.label, f"trainable:{name}") for r in load_suite(name)]
+        digests[name] = _sha(WILD_DIR / name)
+    sample = random.Random(seed).sample(list(cold_train), min(EVERYDAY_COLD_ROWS, len(cold_train)))
+    meta = {
+        "version": MODEL_VERSION,
+        "lang": "zh",
+        "seed": seed,
+        "lexicon": lexicon.version,
+        "training_data": {
+            "fixtures (project-written, 70% train split)": _fixture_digest(),
+            **digests,
+            f"cold/train.csv (seeded sample of {len(sample)})": _sha(data_dir() / "cold" / "train.csv"),
+        },
+        "train_rows": len(rows) + len(sample),
+        "credits": (
+            "project-written fixtures and training suites; COLD (Deng et al., EMNLP 2022), Apache-2.0"
+        ),
+    }
+    return train_zh(rows + sample, lexicon, seed=seed, meta=meta)
 
 
 def _fixture_digest() -> str:
