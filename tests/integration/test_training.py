@@ -7,7 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cvguard.detection.model import DEFAULT_DIR, EVERYDAY, FORMAT, LinearTextModel, artifact_path
+from cvguard.detection.model import (
+    CATEGORIES,
+    DEFAULT_DIR,
+    EVERYDAY,
+    FORMAT,
+    HEADS_FORMAT,
+    CategoryHeads,
+    LinearTextModel,
+    artifact_path,
+)
 from cvguard.detection.training import data_dir, metrics, read_labelled, train_main
 from cvguard.errors import InputError
 
@@ -17,12 +26,18 @@ needs_data = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("lang", ["zh", "en", EVERYDAY])
+@pytest.mark.parametrize("lang", ["zh", "en", EVERYDAY, CATEGORIES])
 def test_artifact_is_small_and_loads_without_pickle(lang: str) -> None:
     path = artifact_path(lang)
     assert path.stat().st_size < 30 * 1024 * 1024
     with np.load(path, allow_pickle=False) as z:  # raises if anything in it needs pickle
         assert all(z[name].dtype != object for name in z.files)
+    if lang == CATEGORIES:
+        heads = CategoryHeads.load(path)
+        assert heads.meta["format"] == HEADS_FORMAT
+        assert all(head.meta["format"] == FORMAT for head in heads.heads.values())
+        assert heads.meta["version"] and heads.meta["training_data"]
+        return
     model = LinearTextModel.load(path)
     assert model.meta["format"] == FORMAT
     assert model.meta["version"] and model.meta["training_data"]  # records its version and data
@@ -31,7 +46,7 @@ def test_artifact_is_small_and_loads_without_pickle(lang: str) -> None:
 @needs_data
 def test_training_reproduces_the_committed_artifacts(tmp_path: Path) -> None:
     train_main(out=tmp_path, seed=0, log=lambda _: None)
-    for lang in ("zh", "en", EVERYDAY):
+    for lang in ("zh", "en", EVERYDAY, CATEGORIES):
         with (
             np.load(artifact_path(lang, tmp_path)) as fresh,
             np.load(artifact_path(lang, DEFAULT_DIR)) as kept,

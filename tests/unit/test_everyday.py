@@ -9,11 +9,15 @@ the main model's uncertain band and only outside COLD's topics (screen._everyday
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+import numpy as np
 import pytest
 
+from cvguard.detection.features import TextFeatures
 from cvguard.detection.lexicon import Lexicon
-from cvguard.detection.model import EVERYDAY
+from cvguard.detection.model import CATEGORIES, EVERYDAY, CategoryHeads
+from cvguard.detection.normalize import normalize
 from cvguard.detection.port import CascadeScreener
 from cvguard.detection.screen import (
     EVERYDAY_BAND,
@@ -22,6 +26,7 @@ from cvguard.detection.screen import (
     _everyday_may_speak,
     prepare,
 )
+from cvguard.errors import ModelError
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +62,36 @@ def test_it_decides_what_the_main_model_is_unsure_of(screener: Screener, text: s
     assert not Screener(everyday=None).screen(text).violation
 
 
-def test_it_is_not_asked_below_the_band(screener: Screener) -> None:
-    # Alone, it reads sentence frames as abuse (trained on few, mostly addressed, abusive texts):
-    # where the main model says clearly safe, that stands.
-    for text in ("这位博主是个好人", "明天见面去看你"):
-        main, second = probabilities(screener, text)
-        assert main < EVERYDAY_BAND[0] and second >= EVERYDAY_DECISION, text
-        assert not screener.screen(text).violation, text
+class Sure:
+    """A second opinion that calls everything abuse, to show where the screener asks it."""
+
+    version = "sure"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def predict_proba(self, feats: Sequence[TextFeatures]) -> np.ndarray:
+        self.asked += [f.c for f in feats]
+        return np.full(len(feats), 0.99)
+
+    def top_ngrams(self, feats: Sequence[TextFeatures], k: int = 3) -> list[list[tuple[str, float, int]]]:
+        return [[] for _ in feats]
+
+
+def test_it_is_asked_only_inside_the_band(screener: Screener) -> None:
+    sure = Sure()
+    asking = Screener(everyday=sure)  # type: ignore[arg-type]
+    texts = ["这位博主是个好人", "明天见面去看你", "你爸妈知道你在网上这么丢人吗", "你这个傻逼"]
+    mains = [probabilities(screener, t)[0] for t in texts]
+    verdicts = asking.screen_many(texts)
+    for text, main, verdict in zip(texts, mains, verdicts, strict=True):
+        inside = EVERYDAY_BAND[0] <= main < EVERYDAY_BAND[1]
+        assert (normalize(text).text in sure.asked) is inside, (text, main)
+        if not inside and main < EVERYDAY_BAND[0]:
+            assert not verdict.violation, text  # below the band the main model's "safe" stands
+    assert mains[0] < EVERYDAY_BAND[0] and mains[1] < EVERYDAY_BAND[0]
+    assert EVERYDAY_BAND[0] <= mains[2] < EVERYDAY_BAND[1]
+    assert mains[3] >= EVERYDAY_BAND[1]  # the main model is sure: not asked either
 
 
 @pytest.mark.parametrize(
@@ -91,3 +119,52 @@ def test_the_model_port_keeps_it(screener: Screener) -> None:
             raise AssertionError("not asked")
 
     assert CascadeScreener(screener, Never()).everyday is screener.everyday
+
+
+# --- the category heads: which category a flag is when no lexicon word names one ---------------
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("你每天几点下班走哪条路我都清楚，自己掂量掂量", "threat"),
+        ("他那个店卖的都是过期肉，老板还打过顾客，大家别去", "defamation"),
+        ("兄弟们，去他微博底下刷屏，让他知道厉害", "pile_on_incitement"),
+    ],
+)
+def test_a_model_only_flag_is_named_by_the_category_heads(
+    screener: Screener, text: str, category: str
+) -> None:
+    verdict = screener.screen(text)
+    assert not [s for s in verdict.spans if s.source == "lexicon"]  # no word names it
+    assert verdict.violation
+    assert max(verdict.categories, key=verdict.categories.__getitem__) == category
+    assert f"category: {category} by the category model" in " ".join(verdict.notes)
+    assert verdict.versions[f"model.{CATEGORIES}"] == screener.categories.version  # type: ignore[union-attr]
+    # without the heads the same flag goes to the default category
+    plain = Screener(categories=None).screen(text)
+    assert plain.violation and max(plain.categories, key=plain.categories.__getitem__) == "insult"
+
+
+def test_a_lexicon_word_or_a_group_still_names_the_category(screener: Screener) -> None:
+    hit = screener.screen("你这个傻逼，我知道你每天几点下班")
+    assert not any(n.startswith("category:") for n in hit.notes)
+    group = screener.screen("河南人都是骗子")
+    assert not any(n.startswith("category:") for n in group.notes)
+    assert max(group.categories, key=group.categories.__getitem__) == "discrimination"
+
+
+def test_category_heads_round_trip(tmp_path: Path, screener: Screener) -> None:
+    heads = screener.categories
+    assert heads is not None and set(heads.heads) >= {"threat", "defamation", "insult", "ridicule"}
+    path = tmp_path / "heads.npz"
+    heads.save(path)
+    again = CategoryHeads.load(path)
+    features = [prepare(t, screener.lexicon).features for t in ("你等着瞧", "今天天气不错")]
+    assert again.predict(features) == heads.predict(features)
+    with np.load(path, allow_pickle=False) as z:  # no pickle anywhere in it
+        assert all(z[name].dtype != object for name in z.files)
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(ModelError):
+        CategoryHeads.load(broken)

@@ -99,7 +99,8 @@ def reads_as_written(text: str, start: int, end: int, term: str | None = None) -
     common characters (function words and the like).
 
     白吃 (a word) is not 白痴; 直涨 in 一直涨 and 见人 in 看见人 are pieces of other words; 你个
-    (ni ge) is two everyday characters, not a slur; 吐了 is not 屠了 (see ``FUNCTION_CHARS``);
+    (ni ge) is two everyday characters, not a slur; 吐了 is not 屠了 (see ``FUNCTION_CHARS``); 司机老
+    holds the word 司机, so it is not 死基佬;
     and people who cloak keep some tone: 奇低 (qí dī) is not 起底 (qǐ dǐ), while 制杖 is zhì zhàng
     like 智障 (see :func:`_tones_close`).
     制杖, 辣鸡 and 若智 stand alone.
@@ -108,8 +109,15 @@ def reads_as_written(text: str, start: int, end: int, term: str | None = None) -
     surface = text[start:end]
     if surface in vocabulary or all(ch in common for ch in surface):
         return True
-    if term is not None and len(surface) == len(term) and not _tones_close(surface, term):
-        return True
+    if term is not None and len(surface) == len(term):
+        if not _tones_close(surface, term):
+            return True
+        # A word inside the span that takes in a changed character: 司机老 holds 司机, so it is
+        # not 死基佬 (绿茶表 holds 绿茶 too, but unchanged: it still reads as 绿茶婊).
+        for i in range(len(surface) - 1):
+            for j in range(i + 2, min(len(surface), i + _WORD_MAX) + 1):
+                if surface[i:j] in vocabulary and surface[i:j] != term[i:j]:
+                    return True
     if term is not None and len(surface) == 2 and len(term) == 2:
         # 吐了 for 屠了, 马的 for 妈的, 爸他 for 扒他: one changed character beside a function
         # word is how ordinary sentences collide with a term's sound, not how people cloak it.

@@ -115,9 +115,7 @@ class LinearTextModel:
         }
 
     def predict_proba(self, feats: Sequence[TextFeatures]) -> np.ndarray:
-        a, b = self.platt
-        d = self.decision(feats)
-        return np.asarray(1.0 / (1.0 + np.exp(np.clip(a * d + b, -50, 50))), dtype=np.float64)
+        return _platt(self.platt, self.decision(feats))
 
     def top_ngrams(self, feats: Sequence[TextFeatures], k: int = 3) -> list[list[tuple[str, float, int]]]:
         """Per text, the character n-grams that pushed its score up most (for explanations):
@@ -157,14 +155,18 @@ class LinearTextModel:
 
     def save(self, path: Path) -> None:
         """Write the ``.npz`` artifact (no pickle; see the note above on reproducibility)."""
+        arrays, meta = self._arrays()
+        _write(path, arrays, meta)
+
+    def _arrays(self, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays: dict[str, np.ndarray] = {}
         for v, view in self.views.items():
             kept = np.flatnonzero(view.idf).astype(np.int32)
-            arrays[f"{v}.buckets"] = kept
-            arrays[f"{v}.idf"] = view.idf[kept].astype(np.float32)
+            arrays[f"{prefix}{v}.buckets"] = kept
+            arrays[f"{prefix}{v}.idf"] = view.idf[kept].astype(np.float32)
             w = self.weights[v][kept].astype(np.float32)
             w[np.abs(w) < WEIGHT_FLOOR] = 0.0
-            arrays[f"{v}.w"] = w
+            arrays[f"{prefix}{v}.w"] = w
         meta = dict(
             self.meta,
             format=FORMAT,
@@ -175,37 +177,32 @@ class LinearTextModel:
             ngrams={v: NGRAMS[v] for v in self.views},
             tf=self.tf,
         )
-        arrays["meta"] = np.frombuffer(
-            json.dumps(meta, ensure_ascii=False, sort_keys=True).encode(), dtype=np.uint8
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
-            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+        return arrays, meta
 
     @staticmethod
     def load(path: Path) -> LinearTextModel:
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(bytes(z["meta"]).decode("utf-8"))
-                if meta.get("format") != FORMAT:
-                    raise ModelError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
-                if meta.get("buckets") != BUCKETS or meta.get("ngrams") != {
-                    v: NGRAMS[v] for v in meta["views"]
-                }:
-                    raise ModelError(
-                        f"{path}: feature settings differ from this code; retrain (cvguard train)"
-                    )
-                views: dict[str, HashedView] = {}
-                weights: dict[str, np.ndarray] = {}
-                for v in meta["views"]:
-                    kept = z[f"{v}.buckets"].astype(np.int64)
-                    idf = np.zeros(BUCKETS)
-                    idf[kept] = z[f"{v}.idf"]
-                    w = np.zeros(BUCKETS)
-                    w[kept] = z[f"{v}.w"]
-                    views[v], weights[v] = HashedView(idf=idf), w
+                return LinearTextModel._from(z, meta, path)
         except (OSError, KeyError, ValueError) as exc:
             raise ModelError(f"cannot load model artifact {path}: {exc}") from exc
+
+    @staticmethod
+    def _from(z: Any, meta: dict[str, Any], path: Path, prefix: str = "") -> LinearTextModel:
+        if meta.get("format") != FORMAT:
+            raise ModelError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+        if meta.get("buckets") != BUCKETS or meta.get("ngrams") != {v: NGRAMS[v] for v in meta["views"]}:
+            raise ModelError(f"{path}: feature settings differ from this code; retrain (cvguard train)")
+        views: dict[str, HashedView] = {}
+        weights: dict[str, np.ndarray] = {}
+        for v in meta["views"]:
+            kept = z[f"{prefix}{v}.buckets"].astype(np.int64)
+            idf = np.zeros(BUCKETS)
+            idf[kept] = z[f"{prefix}{v}.idf"]
+            w = np.zeros(BUCKETS)
+            w[kept] = z[f"{prefix}{v}.w"]
+            views[v], weights[v] = HashedView(idf=idf), w
         return LinearTextModel(
             views=views,
             weights=weights,
@@ -215,11 +212,100 @@ class LinearTextModel:
         )
 
 
+@dataclass
+class CategoryHeads:
+    """Which category an abusive text is, when no lexicon word says so: one calibrated
+    one-vs-rest linear model per category, trained on abusive texts only, in one artifact."""
+
+    heads: dict[str, LinearTextModel]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", "unversioned"))
+
+    def predict(self, feats: Sequence[TextFeatures]) -> list[dict[str, float]]:
+        """Per text, P(category | abusive) for every category the heads know.
+
+        The heads are fitted on the same texts, so they share their views' IDF: the texts are
+        hashed and weighted once and only the dot products are per head (the same arithmetic as
+        ``LinearTextModel.decision``, so the same numbers)."""
+        if not feats:
+            return []
+        if self._shared:
+            decisions = self._decisions(feats)
+        else:
+            decisions = {code: head.decision(feats) for code, head in self.heads.items()}
+        columns = {code: _platt(head.platt, decisions[code]).tolist() for code, head in self.heads.items()}
+        return [{code: col[i] for code, col in columns.items()} for i in range(len(feats))]
+
+    @cached_property
+    def _shared(self) -> bool:
+        heads = list(self.heads.values())
+        first = heads[0]
+        return first.tf == "occurrence" and all(
+            h.tf == first.tf
+            and list(h.views) == list(first.views)
+            and all(np.array_equal(h.views[v].idf, first.views[v].idf) for v in first.views)
+            for h in heads[1:]
+        )
+
+    def _decisions(self, feats: Sequence[TextFeatures]) -> dict[str, np.ndarray]:
+        n = len(feats)
+        first = next(iter(self.heads.values()))
+        totals = {code: np.full(n, head.bias, dtype=np.float64) for code, head in self.heads.items()}
+        for v in first.views:
+            idf = first._gather_tables[v][0]
+            d, b = hashed(v, feats)
+            x = idf[b]
+            norm = np.sqrt(np.bincount(d, x * x, minlength=n))
+            norm[norm == 0] = 1.0
+            for code, head in self.heads.items():
+                totals[code] += np.bincount(d, x * head._gather_tables[v][1][b], minlength=n) / norm
+        return totals
+
+    def save(self, path: Path) -> None:
+        arrays: dict[str, np.ndarray] = {}
+        heads: dict[str, Any] = {}
+        for code, head in self.heads.items():
+            head_arrays, heads[code] = head._arrays(f"{code}/")
+            arrays.update(head_arrays)
+        _write(path, arrays, dict(self.meta, format=HEADS_FORMAT, heads=heads))
+
+    @staticmethod
+    def load(path: Path) -> CategoryHeads:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+                if meta.get("format") != HEADS_FORMAT:
+                    raise ModelError(f"{path}: format {meta.get('format')!r}, expected {HEADS_FORMAT!r}")
+                heads = {
+                    code: LinearTextModel._from(z, head_meta, path, f"{code}/")
+                    for code, head_meta in meta["heads"].items()
+                }
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelError(f"cannot load category heads {path}: {exc}") from exc
+        return CategoryHeads(heads=heads, meta={k: v for k, v in meta.items() if k != "heads"})
+
+
+HEADS_FORMAT = "cvguard-category-heads/1"
+
+
+def _write(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    arrays = dict(arrays)
+    encoded = json.dumps(meta, ensure_ascii=False, sort_keys=True).encode()
+    arrays["meta"] = np.frombuffer(encoded, dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+
+
 def artifact_path(lang: str, directory: Path = DEFAULT_DIR) -> Path:
     return directory / f"cvguard-text-{lang}.npz"
 
 
 EVERYDAY = "zh-everyday"  # the everyday-abuse model's artifact name (training.train_everyday)
+CATEGORIES = "zh-categories"  # the category heads' artifact name (training.train_category_heads)
 
 
 @cache
@@ -230,6 +316,13 @@ def default_everyday() -> LinearTextModel | None:
 
 
 @cache
+def default_category_heads() -> CategoryHeads | None:
+    """The committed category heads (which category a model-only flag is), if present."""
+    path = artifact_path(CATEGORIES)
+    return CategoryHeads.load(path) if path.exists() else None
+
+
+@cache
 def default_models() -> dict[str, LinearTextModel]:
     """The committed models by language (``zh``, ``en``); empty if the artifacts are absent."""
     return {
@@ -237,6 +330,12 @@ def default_models() -> dict[str, LinearTextModel]:
         for lang in ("zh", "en")
         if artifact_path(lang).exists()
     }
+
+
+def _platt(platt: tuple[float, float], d: np.ndarray) -> np.ndarray:
+    """Calibrated probabilities from raw decisions: P = 1 / (1 + exp(a * d + b))."""
+    a, b = platt
+    return np.asarray(1.0 / (1.0 + np.exp(np.clip(a * d + b, -50, 50))), dtype=np.float64)
 
 
 WEIGHT_FLOOR = 1e-9

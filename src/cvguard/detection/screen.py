@@ -30,7 +30,15 @@ from cvguard.detection import decloak
 from cvguard.detection.context import Context, read_context, self_label, with_clauses
 from cvguard.detection.features import GroupMasker, TextFeatures, featurize
 from cvguard.detection.lexicon import Hit, Lexicon, ReloadingLexicon
-from cvguard.detection.model import EVERYDAY, LinearTextModel, default_everyday, default_models
+from cvguard.detection.model import (
+    CATEGORIES,
+    EVERYDAY,
+    CategoryHeads,
+    LinearTextModel,
+    default_category_heads,
+    default_everyday,
+    default_models,
+)
 from cvguard.detection.normalize import Normalized, PinyinView, normalize, to_pinyin
 from cvguard.detection.pii import PiiHit, find_pii
 from cvguard.errors import InputError, TextTooLarge
@@ -153,14 +161,19 @@ def model_evidence(prob: float) -> float:
     return THRESHOLD + (prob - MODEL_DECISION) * (1.0 - THRESHOLD) / (1.0 - MODEL_DECISION)
 
 
+# A flag that no lexicon word names goes to the category the category heads give at least this
+# probability (P(category | abusive), one-vs-rest), else to the default (insult, or discrimination
+# when a group is named). Asked only for Chinese texts without lexicon hits or group mentions.
+CATEGORY_DECISION = 0.5
+
 # The everyday-abuse model (abuse beyond COLD's topics: looks, intelligence, family, fandom,
 # provoking, sarcasm, oblique threats, defamation and harassment; training.train_everyday) is a
-# second opinion on the texts the main model is unsure of: P(offensive) in EVERYDAY_BAND (below
-# the band the main model's "safe" stands: trained on few, mostly addressed, abusive texts, the
-# everyday model alone flags sentence frames such as 这位博主是个好人). It flags from
-# EVERYDAY_DECISION on (docs/MODEL.md has the figures these were chosen by).
-EVERYDAY_BAND = (MODEL_FLOOR * MODEL_DECISION / THRESHOLD, MODEL_DECISION)  # P(offensive) 0.3 to 0.6
-EVERYDAY_DECISION = 0.9
+# second opinion on the texts the main model is unsure of: P(offensive) in EVERYDAY_BAND. Below
+# the band the main model's "safe" stands: trained on few abusive texts, the everyday model alone
+# over-reads some sentence frames. It flags from EVERYDAY_DECISION on. docs/MODEL.md has the
+# settings tried and the figures they were chosen by.
+EVERYDAY_BAND = (0.2, MODEL_DECISION)
+EVERYDAY_DECISION = 0.93
 _GENDER = re.compile(r"[男女]")  # COLD's gender topic is the main model's to judge (女朋友, 男生 …)
 
 
@@ -221,12 +234,15 @@ class Screener:
         max_chars: int = DEFAULT_MAX_CHARS,
         threshold: float = THRESHOLD,
         everyday: LinearTextModel | Literal["default"] | None = "default",
+        categories: CategoryHeads | Literal["default"] | None = "default",
     ) -> None:
         self.lexicon = lexicon if lexicon is not None else Lexicon.default()
         self.models = models if models is not None else default_models()
         # The second opinion on Chinese texts the main model is unsure of (see _everyday_may_speak);
         # None turns it off.
         self.everyday = default_everyday() if everyday == "default" else everyday
+        # Which category a flag is when no lexicon word names one (CATEGORY_DECISION).
+        self.categories = default_category_heads() if categories == "default" else categories
         self.taxonomy = taxonomy or load_taxonomy()
         self.max_chars = max_chars
         self.threshold = threshold
@@ -247,6 +263,8 @@ class Screener:
             out[f"model.{lang}"] = model.version
         if self.everyday is not None:
             out[f"model.{EVERYDAY}"] = self.everyday.version
+        if self.categories is not None:
+            out[f"model.{CATEGORIES}"] = self.categories.version
         return out
 
     def check(self, text: object) -> str:
@@ -309,10 +327,23 @@ class Screener:
                 explained = self.everyday.top_ngrams([prepared[i].features for i in flagged])
                 for i, top in zip(flagged, explained, strict=True):
                     cues[i] = top
+        kinds: list[dict[str, float] | None] = [None] * len(prepared)
+        if self.categories is not None:
+            idx = [
+                i
+                for i, p in enumerate(prepared)
+                if p.lang == "zh"
+                and not p.hits
+                and not p.features.mentions_group
+                and (probs[i] >= self.threshold or everyday[i] >= EVERYDAY_DECISION)
+            ]
+            predicted = self.categories.predict([prepared[i].features for i in idx])
+            for i, kind in zip(idx, predicted, strict=True):
+                kinds[i] = kind
         versions = self.versions
         return [
-            self._decide(p, prob, top, versions, second)
-            for p, prob, top, second in zip(prepared, probs, cues, everyday, strict=True)
+            self._decide(p, prob, top, versions, second, kind)
+            for p, prob, top, second, kind in zip(prepared, probs, cues, everyday, kinds, strict=True)
         ]
 
     # --- scoring ----------------------------------------------------------------------------
@@ -324,6 +355,7 @@ class Screener:
         cues: list[tuple[str, float, int]],
         versions: dict[str, str],
         everyday: float = 0.0,
+        kinds: dict[str, float] | None = None,
     ) -> Verdict:
         evidence = _lexicon_evidence(p.hits, prob) if p.hits else {}
         spans = [
@@ -343,12 +375,16 @@ class Screener:
         # The model says "offensive or not"; its probability goes to the category the text most
         # clearly is (the strongest lexicon evidence), else discrimination when an identity group
         # is mentioned, else insult.
+        notes = list(p.context.notes)
         if evidence:
             primary = max(evidence, key=evidence.__getitem__)
+        elif kinds and max(kinds.values()) >= CATEGORY_DECISION:
+            # No word names the category: the category heads do (an oblique threat is a threat).
+            primary = max(kinds, key=kinds.__getitem__)
+            notes.append(f"category: {primary} by the category model ({kinds[primary]:.2f})")
         else:
             primary = "discrimination" if p.features.mentions_group else "insult"
-        notes = list(p.context.notes)
-        if notes:
+        if p.context.notes:
             lex_factor, model_factor = _context_factors(p)
             for c, f in lex_factor.items():
                 if c in evidence:

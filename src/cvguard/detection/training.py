@@ -24,7 +24,16 @@ import numpy as np
 
 from cvguard.detection.features import BUCKETS, VIEWS, TextFeatures, hashed
 from cvguard.detection.lexicon import Lexicon
-from cvguard.detection.model import DEFAULT_DIR, EVERYDAY, TF, HashedView, LinearTextModel, artifact_path
+from cvguard.detection.model import (
+    CATEGORIES,
+    DEFAULT_DIR,
+    EVERYDAY,
+    TF,
+    CategoryHeads,
+    HashedView,
+    LinearTextModel,
+    artifact_path,
+)
 from cvguard.detection.perturb import FAMILIES, Perturber
 from cvguard.detection.screen import prepare
 from cvguard.detection.wild import TRAINABLE, WILD_DIR, load_suite
@@ -379,11 +388,14 @@ def _train(out: Path | None, seed: int, log: Callable[[str], None]) -> dict[str,
     everyday = train_everyday(train_cold, fixtures, lexicon, seed=seed)
     log(f"zh everyday: trained on {everyday.meta['train_rows']} rows")
     everyday.save(artifact_path(EVERYDAY, out))
+    heads = train_category_heads(lexicon, seed=seed)
+    log(f"zh category heads: {', '.join(heads.heads)} on {heads.meta['train_rows']} abusive rows")
+    heads.save(artifact_path(CATEGORIES, out))
     return {
         "zh_dev": zh.meta["dev"],
         "en_heldout": en.meta["dev"],
         "seconds": round(time.perf_counter() - started, 1),
-        "artifacts": [str(artifact_path(name, out)) for name in ("zh", "en", EVERYDAY)],
+        "artifacts": [str(artifact_path(name, out)) for name in ("zh", "en", EVERYDAY, CATEGORIES)],
     }
 
 
@@ -422,6 +434,65 @@ def train_everyday(
         ),
     }
     return train_zh(rows + sample, lexicon, seed=seed, meta=meta)
+
+
+# What the category heads name: the taxonomy's categories for which the project has labelled
+# abusive texts beyond the lexicon (discrimination and hate incitement are COLD's and the
+# lexicon's to name).
+HEAD_CATEGORIES = (
+    "insult", "ridicule", "threat", "defamation", "sexual_harassment", "pile_on_incitement", "privacy"
+)
+
+
+def labelled_abuse() -> list[tuple[str, str]]:
+    """``(text, category)`` of the Chinese abusive texts the project labelled by category: the
+    fixtures' training split and the trainable files of ``data/wild``."""
+    train, _ = load_fixtures()
+    in_train = {e.text for e in train}
+    rows: list[tuple[str, str]] = []
+    for path in sorted(FIXTURES.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+            if line.strip():
+                row = json.loads(line)
+                if row["label"] and row.get("lang", "zh") == "zh" and row["text"] in in_train:
+                    rows.append((row["text"], row["category"]))
+    for name in TRAINABLE:
+        rows += [(r.text, r.category) for r in load_suite(name) if r.label]  # all Chinese
+    return rows
+
+
+def train_category_heads(lexicon: Lexicon, *, seed: int) -> CategoryHeads:
+    """One calibrated one-vs-rest model per category of ``HEAD_CATEGORIES``, over the abusive texts
+    of those categories (``labelled_abuse``), each with one perturbed copy: which kind of abuse a
+    text is, once something has said it is abuse."""
+    rows = [(text, code) for text, code in labelled_abuse() if code in HEAD_CATEGORIES]
+    examples = [Example(text, 0, code) for text, code in rows]
+    data = augment(examples, Perturber(text for text, _ in rows), share=1.0, seed=seed)
+    feats = featurize_all([e.text for e in data], lexicon)
+    groups = [e.origin for e in data]
+    heads = {
+        code: fit_model(
+            feats,
+            [int(e.topic == code) for e in data],
+            seed=seed,
+            groups=groups,
+            meta={"version": MODEL_VERSION, "category": code},
+        )
+        for code in HEAD_CATEGORIES
+    }
+    meta = {
+        "version": MODEL_VERSION,
+        "lang": "zh",
+        "seed": seed,
+        "lexicon": lexicon.version,
+        "train_rows": len(rows),
+        "rows_by_category": {code: sum(1 for _, c in rows if c == code) for code in HEAD_CATEGORIES},
+        "training_data": {
+            "fixtures (project-written, 70% train split)": _fixture_digest(),
+            **{name: _sha(WILD_DIR / name) for name in TRAINABLE},
+        },
+    }
+    return CategoryHeads(heads=heads, meta=meta)
 
 
 def _fixture_digest() -> str:

@@ -10,7 +10,8 @@ for measuring only (bench/bench_wild.py). Each file is JSONL whose first line is
   flag on the cloaked sentence is known to come from the form and not from the frame;
 - ``beyond_cold_train.jsonl`` / ``beyond_cold_heldout.jsonl``: labelled texts on the topics COLD
   lacks, in a fixed split; the held-out file is for measuring only; ``everyday_abuse_train.jsonl``:
-  the same kinds written separately, by another hand, for training;
+  the same kinds written separately, by another hand, for training; ``addressed_safe_train.jsonl``:
+  safe texts that address a person (greetings, replies, praise, plans), for training;
 - ``counter_speech.jsonl``: speech against discrimination (safe) and attacks wrapped in a
   defence (label 1), for measuring; ``counter_speech_train.jsonl``: the same kinds written
   separately, by another hand, for training.
@@ -39,8 +40,9 @@ BEYOND_HELDOUT = "beyond_cold_heldout.jsonl"
 COUNTER_SPEECH = "counter_speech.jsonl"
 COUNTER_TRAIN = "counter_speech_train.jsonl"
 EVERYDAY_TRAIN = "everyday_abuse_train.jsonl"
+ADDRESSED_TRAIN = "addressed_safe_train.jsonl"
 # What training may read; every other file here is for measurement only.
-TRAINABLE = (BEYOND_TRAIN, COUNTER_TRAIN, EVERYDAY_TRAIN)
+TRAINABLE = (BEYOND_TRAIN, COUNTER_TRAIN, EVERYDAY_TRAIN, ADDRESSED_TRAIN)
 HELD_OUT = (CLOAKING, BEYOND_HELDOUT, COUNTER_SPEECH)
 
 # How the cloaked form differs from the plain term.
