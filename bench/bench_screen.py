@@ -1,9 +1,11 @@
 """Screening speed on one core: screen_many throughput and single-call latency.
 
-    python bench/bench_screen.py [--n 20000]
+    python bench/bench_screen.py [--n 20000] [--repeat 3] [--clock cpu]
 
 Times the full pipeline (normalise, lexicon, PII, context, model) and, in the same run, a plain
 character TF-IDF + linear SVM baseline (scikit-learn), and prints both with their ratio.
+``--repeat`` keeps the best of several batch passes; ``--clock cpu`` times the process's CPU
+time instead of the wall clock (on a shared machine, time stolen by neighbours is not counted).
 """
 
 from __future__ import annotations
@@ -20,8 +22,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--single", type=int, default=3000)
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="time the batch pass this many times and keep the best"
+    )
+    ap.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: the process's CPU time, which a busy shared machine disturbs less",
+    )
     args = ap.parse_args()
     pinned = pin_one_core()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
@@ -33,10 +45,12 @@ def main() -> None:
     screener = Screener.default()
     screener.screen_many(texts[:200])  # warm caches
 
-    t0 = time.perf_counter()
-    for i in range(0, len(texts), 1000):
-        screener.screen_many(texts[i : i + 1000])
-    batch_s = time.perf_counter() - t0
+    batch_s = float("inf")
+    for _ in range(args.repeat):
+        t0 = clock()
+        for i in range(0, len(texts), 1000):
+            screener.screen_many(texts[i : i + 1000])
+        batch_s = min(batch_s, clock() - t0)
 
     lat = []
     for text in texts[: args.single]:
@@ -48,10 +62,12 @@ def main() -> None:
     train, _ = load_cold()
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
     clf = LinearSVC(C=0.5).fit(vec.fit_transform([e.text for e in train]), [e.label for e in train])
-    t0 = time.perf_counter()
-    for i in range(0, len(texts), 1000):
-        clf.decision_function(vec.transform(texts[i : i + 1000]))
-    base_s = time.perf_counter() - t0
+    base_s = float("inf")
+    for _ in range(args.repeat):
+        t0 = clock()
+        for i in range(0, len(texts), 1000):
+            clf.decision_function(vec.transform(texts[i : i + 1000]))
+        base_s = min(base_s, clock() - t0)
     base_lat = []
     for text in texts[: args.single]:
         s = time.perf_counter()
@@ -64,6 +80,8 @@ def main() -> None:
 
     result = {
         "cpu": pinned,
+        "clock": args.clock,
+        "repeat": args.repeat,
         "texts": len(texts),
         "mean_chars": round(statistics.mean(map(len, texts)), 1),
         "screen_many_per_s": round(len(texts) / batch_s),

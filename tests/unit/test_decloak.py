@@ -139,3 +139,10 @@ def test_controls_stay_safe() -> None:
     screener = Screener.default()
     for text in ("隔壁宿舍那个学生", "他白吃白喝了一个月", "大宝8岁，二宝3岁", "我一直涨工资"):
         assert not screener.screen(text).violation, text
+
+
+def test_the_emoji_pre_check_covers_every_emoji_with_a_name() -> None:
+    from cvguard.detection.lexicon import _EMOJI_RANGE
+
+    assert [e for e in decloak.emoji_chars() if not _EMOJI_RANGE.search(e)] == []
+    assert _EMOJI_RANGE.search("今天天气不错，我们去公园散步吧") is None

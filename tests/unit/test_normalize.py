@@ -334,3 +334,23 @@ def test_words_separated_by_one_space_are_identity(words: list[str]) -> None:
 def test_normalize_is_idempotent_on_text(text: str) -> None:
     once = normalize(text).text
     assert normalize(once).text == once
+
+
+def test_the_pinyin_view_of_text_with_punctuation_keeps_every_letter_and_reading() -> None:
+    """The run-by-run view (one regex over the text) is the per-character rule: a character with a
+    reading, or a letter that is not a digit, gives a token; nothing else does."""
+    import random
+
+    from cvguard.detection.normalize import Normalized, _pinyin_tables
+
+    readings = _pinyin_tables()[0]
+    pool = [chr(c) for c in (*range(0x2000, 0x2100), *range(0x4E00, 0x4E80), *range(0x3000, 0x3040))]
+    pool += ["²", "፩", "\ue815", "，", "。", "é", "ß", "Ж", "😀", " "]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(1, 25)))
+        norm = Normalized(text, text, tuple(range(len(text))), tuple(range(1, len(text) + 1)))
+        keep = [i for i, ch in enumerate(text) if ch in readings or (ch.isalnum() and not ch.isdigit())]
+        view = to_pinyin(norm)
+        assert view.syllables == tuple(readings.get(text[i], text[i]) for i in keep), text
+        assert view.starts == tuple(keep) and view.ends == tuple(i + 1 for i in keep), text

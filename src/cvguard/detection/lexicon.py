@@ -74,6 +74,10 @@ _RUN3_RE = re.compile(r"(.)\1\1")
 _INITIALS_MIN, _INITIALS_MAX = 3, 4
 _LATIN_OR_DIGIT_RE = re.compile(r"[a-z0-9]")
 _LATIN_WORD_RE = re.compile(r"[a-z]+")
+# Where single-code-point emoji live (symbols, dingbats, the emoji planes): a C-speed pre-check.
+_EMOJI_RANGE = re.compile(
+    "[\u00a9\u00ae\u203c\u2049\u2122\u2139\u2190-\u2bff\u3030\u303d\u3297\u3299\U0001f000-\U0001faff]"
+)
 _SHORT_DIGITS_RE = re.compile(r"(?<![0-9])[0-9]{1,3}(?![0-9])")
 
 
@@ -410,7 +414,11 @@ class Lexicon:
             if pinyin is None:
                 pinyin = self._pinyinizer(norm)
             self._scan_sound(norm, pinyin, raw)
-        if self._sound_ac is not None and not decloak.emoji_chars().isdisjoint(norm.original):
+        if (
+            self._sound_ac is not None
+            and _EMOJI_RANGE.search(norm.original)
+            and not decloak.emoji_chars().isdisjoint(norm.original)
+        ):
             self._scan_emoji(norm.original, raw)
         if not raw:
             return []

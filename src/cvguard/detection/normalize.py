@@ -59,6 +59,7 @@ __all__ = [
     "parse_splits",
     "squeeze",
     "to_pinyin",
+    "warm",
 ]
 
 _DATA = resources.files("cvguard.detection") / "data" / "normalize"
@@ -608,6 +609,34 @@ def _latin_tokens_cached(word: str) -> tuple[tuple[str, int, int], ...]:
     return tuple(tokens)
 
 
+def warm() -> None:
+    """Build the pinyin tables now (about half a second, once per process)."""
+    _pinyin_tables()
+    _letter_runs()
+
+
+@cache
+def _letter_runs() -> re.Pattern[str]:
+    """Runs of the characters that give a pinyin token: those with a reading, and letters (alnum,
+    not a digit). ``[^\\W\\d_]`` is nearly that; the exceptions are listed: characters with a
+    reading that are not letters (private-use forms) and digits that ``\\d`` does not cover (²)."""
+    readings = _pinyin_tables()[0]
+    letter = re.compile(r"[^\W\d_]")
+    extra = sorted(ch for ch in readings if not letter.match(ch))
+    digits = sorted(
+        ch
+        for ch in map(chr, range(0x110000))
+        if ch.isdigit() and letter.match(ch) and ch not in readings
+    )
+    add = "".join(re.escape(ch) for ch in extra)
+    drop = "".join(re.escape(ch) for ch in digits)
+    parts = []
+    if add:
+        parts.append(f"[{add}]")
+    parts.append(f"(?![{drop}])[^\\W\\d_]" if drop else r"[^\W\d_]")
+    return re.compile("(?:" + "|".join(parts) + ")+")
+
+
 def to_pinyin(norm: Normalized) -> PinyinView:
     readings = _pinyin_tables()[0]
     text, src_starts, src_ends = norm.text, norm.starts, norm.ends
@@ -618,12 +647,17 @@ def to_pinyin(norm: Normalized) -> PinyinView:
     if not _LATIN_OR_DIGIT.search(text):
         # Han with punctuation, emoji or other scripts: every letter is its own token, the rest
         # produces none (the same result as the tokeniser below, without its per-run overhead).
-        keep = [i for i, ch in enumerate(text) if ch in readings or (ch.isalnum() and not ch.isdigit())]
-        return PinyinView(
-            tuple([readings.get(text[i], text[i]) for i in keep]),
-            tuple([src_starts[i] for i in keep]),
-            tuple([src_ends[i] for i in keep]),
-        )
+        # Runs of kept characters are found by one regex and copied slice by slice.
+        kept: list[str] = []
+        kept_starts: list[int] = []
+        kept_ends: list[int] = []
+        for m in _letter_runs().finditer(text):
+            a, b = m.span()
+            run = m.group()
+            kept.extend(map(readings.get, run, run))
+            kept_starts.extend(src_starts[a:b])
+            kept_ends.extend(src_ends[a:b])
+        return PinyinView(tuple(kept), tuple(kept_starts), tuple(kept_ends))
     syllables: list[str] = []
     starts: list[int] = []
     ends: list[int] = []

@@ -40,6 +40,7 @@ from cvguard.detection.model import (
     default_models,
 )
 from cvguard.detection.normalize import Normalized, PinyinView, normalize, to_pinyin
+from cvguard.detection.normalize import warm as warm_pinyin
 from cvguard.detection.pii import PiiHit, find_pii
 from cvguard.errors import InputError, TextTooLarge
 from cvguard.taxonomy import Taxonomy, load_taxonomy, severity_rank
@@ -248,6 +249,7 @@ class Screener:
         self.threshold = threshold
         self.masker = GroupMasker.default()
         decloak.warm()  # its tables load once per process, here rather than on a first request
+        warm_pinyin()
         self._severity = {c.code: c.severity for c in self.taxonomy.categories}
         self._codes = self.taxonomy.codes
 
