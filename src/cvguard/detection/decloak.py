@@ -9,7 +9,7 @@ what the lexicon needs to apply those rules to *every* term it has:
   (去4 for 去死, 王8蛋). Typed letters and digits are a writer's own choice and count as a signal;
   Han characters that read like a term count only when they are not themselves a word and do not
   belong to a word around them (白吃 is a word, 一直涨 holds 直涨 inside 一直), which is what
-  :func:`is_word_at` decides from a general word list (jieba's dictionary, MIT licence).
+  :func:`reads_as_written` decides from a general word list (jieba's dictionary, MIT licence).
 - **initials**: a term typed as the first letters of its syllables (lj for 垃圾), in Chinese text.
 - **emoji**: an emoji standing for the thing it shows, by sound or sense (🌿 草 for 操, 🧠 脑);
   :func:`emoji_readings` reads the Unicode CLDR Chinese short names that the ``emoji`` package
@@ -88,11 +88,6 @@ def _dictionary() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(found), frozenset(w for _, w in single[:COMMON_CHARS])
 
 
-def words() -> frozenset[str]:
-    """The general word list (see :func:`_dictionary`)."""
-    return _dictionary()[0]
-
-
 def reads_as_written(text: str, start: int, end: int, term: str | None = None) -> bool:
     """Whether the Han sequence ``text[start:end]`` is ordinary writing rather than a cloaked form:
     it is a word, a word of ``text`` crosses one of its edges, or it is made only of the most
@@ -100,10 +95,9 @@ def reads_as_written(text: str, start: int, end: int, term: str | None = None) -
 
     白吃 (a word) is not 白痴; 直涨 in 一直涨 and 见人 in 看见人 are pieces of other words; 你个
     (ni ge) is two everyday characters, not a slur; 吐了 is not 屠了 (see ``FUNCTION_CHARS``); 司机老
-    holds the word 司机, so it is not 死基佬;
-    and people who cloak keep some tone: 奇低 (qí dī) is not 起底 (qǐ dǐ), while 制杖 is zhì zhàng
-    like 智障 (see :func:`_tones_close`).
-    制杖, 辣鸡 and 若智 stand alone.
+    holds the word 司机, so it is not 死基佬; and people who cloak keep some tone: 奇低 (qí dī) is not
+    起底 (qǐ dǐ), while 制杖 is zhì zhàng like 智障 (see :func:`_tones_close`). 制杖, 辣鸡 and 若智
+    stand alone.
     """
     vocabulary, common = _dictionary()
     surface = text[start:end]

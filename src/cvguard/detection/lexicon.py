@@ -469,6 +469,7 @@ class Lexicon:
         if not matches:
             return
         norm_starts = norm.starts
+        emoji_chars = decloak.emoji_chars()
         latin_ok: bool | None = None
         has_cjk: bool | None = None
         for idx, s, _ in matches:
@@ -510,9 +511,7 @@ class Lexicon:
             elif _CJK_RE.fullmatch(norm.original, start, end):
                 mode = "homophone"
             elif all(
-                ch in emoji or ch == "\ufe0f" or _CJK_RE.match(ch)
-                for emoji in (decloak.emoji_chars(),)
-                for ch in norm.original[start:end]
+                ch in emoji_chars or ch == "\ufe0f" or _CJK_RE.match(ch) for ch in norm.original[start:end]
             ):
                 mode = "cloaked"  # emoji the normaliser read back as characters (你🐴 → 你马)
             else:
@@ -580,8 +579,11 @@ def _read_digits(
     syllables: tuple[str, ...], starts: tuple[int, ...], ends: tuple[int, ...]
 ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
     """The pinyin view with short digit runs read aloud, one syllable per digit (去4 → qu si)."""
-    runs = [i for i, syllable in enumerate(syllables) if syllable[0] <= "9" and syllable.isdigit()]
-    runs = [i for i in runs if len(syllables[i]) <= decloak.MAX_DIGIT_RUN]
+    runs = [
+        i
+        for i, syllable in enumerate(syllables)
+        if syllable[0] <= "9" and syllable.isdigit() and len(syllable) <= decloak.MAX_DIGIT_RUN
+    ]
     if not runs:
         return syllables, starts, ends
     out_s: list[str] = []
@@ -621,7 +623,7 @@ def _breaks(text: str, start: int, end: int, *, spaces: bool) -> bool:
     across it joins two phrases ("la ji" is typed pinyin; 包，也 is not 包夜)."""
     for ch in text[start:end]:
         cat = unicodedata.category(ch)
-        if cat[0] == "P" or (spaces and cat[0] == "Z") or (spaces and ch.isspace()):
+        if cat[0] == "P" or (spaces and (cat[0] == "Z" or ch.isspace())):
             return True
     return False
 

@@ -155,11 +155,11 @@ MODEL_FLOOR = 0.25
 SELF_DIRECTED_MODEL = 0.5  # the model's weight when the speaker only calls themselves a name
 
 
-def model_evidence(prob: float) -> float:
-    """Monotone map of P(offensive) to evidence that puts MODEL_DECISION on the violation line."""
-    if prob < MODEL_DECISION:
-        return prob * THRESHOLD / MODEL_DECISION
-    return THRESHOLD + (prob - MODEL_DECISION) * (1.0 - THRESHOLD) / (1.0 - MODEL_DECISION)
+def model_evidence(prob: float, decision: float = MODEL_DECISION) -> float:
+    """Monotone map of P(offensive) to evidence that puts ``decision`` on the violation line."""
+    if prob < decision:
+        return prob * THRESHOLD / decision
+    return THRESHOLD + (prob - decision) * (1.0 - THRESHOLD) / (1.0 - decision)
 
 
 # A flag that no lexicon word names goes to the category the category heads give at least this
@@ -410,8 +410,7 @@ class Screener:
         if everyday >= EVERYDAY_DECISION:
             # The main model was unsure and the text lies outside COLD's topics: the everyday-abuse
             # model is sure. Its evidence starts on the violation line.
-            ev = THRESHOLD + (everyday - EVERYDAY_DECISION) * (1.0 - THRESHOLD) / (1.0 - EVERYDAY_DECISION)
-            scores[primary] = max(scores[primary], ev)
+            scores[primary] = max(scores[primary], model_evidence(everyday, EVERYDAY_DECISION))
             notes.append(f"model: everyday abuse P(offensive)={everyday:.2f}, main model unsure ({prob:.2f})")
             if prob < self.threshold:
                 spans.extend(self._model_spans(p, cues, primary))

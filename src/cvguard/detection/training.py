@@ -53,6 +53,7 @@ class Example:
     label: int
     topic: str
     origin: int = -1  # index of the example a perturbed copy was made from
+    category: str = ""  # the taxonomy code, where the source labels one (fixtures)
 
 
 def data_dir() -> Path:
@@ -110,7 +111,7 @@ def load_fixtures(directory: Path = FIXTURES) -> tuple[list[Example], list[Examp
                 continue
             row = json.loads(line)
             topic = f"fixture:{row.get('lang', 'zh')}:{row['kind']}"
-            example = Example(row["text"], int(row["label"]), topic)
+            example = Example(row["text"], int(row["label"]), topic, category=row.get("category", ""))
             bucket = int(hashlib.sha256(row["text"].encode("utf-8")).hexdigest()[:8], 16) % 10
             (held if bucket >= 7 else train).append(example)
     return train, held
@@ -413,10 +414,8 @@ def train_everyday(
     ``data/wild`` (``wild.TRAINABLE``), with a seeded sample of COLD train. The screener asks it
     only about texts the main model is unsure of, outside COLD's topics (screen.EVERYDAY_BAND)."""
     rows = [e for e in fixtures if fixture_lang(e) == "zh"]
-    digests = {}
     for name in TRAINABLE:
         rows += [Example(r.text, r.label, f"trainable:{name}") for r in load_suite(name)]
-        digests[name] = _sha(WILD_DIR / name)
     sample = random.Random(seed).sample(list(cold_train), min(EVERYDAY_COLD_ROWS, len(cold_train)))
     meta = {
         "version": MODEL_VERSION,
@@ -425,7 +424,7 @@ def train_everyday(
         "lexicon": lexicon.version,
         "training_data": {
             "fixtures (project-written, 70% train split)": _fixture_digest(),
-            **digests,
+            **_trainable_digests(),
             f"cold/train.csv (seeded sample of {len(sample)})": _sha(data_dir() / "cold" / "train.csv"),
         },
         "train_rows": len(rows) + len(sample),
@@ -448,14 +447,7 @@ def labelled_abuse() -> list[tuple[str, str]]:
     """``(text, category)`` of the Chinese abusive texts the project labelled by category: the
     fixtures' training split and the trainable files of ``data/wild``."""
     train, _ = load_fixtures()
-    in_train = {e.text for e in train}
-    rows: list[tuple[str, str]] = []
-    for path in sorted(FIXTURES.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-            if line.strip():
-                row = json.loads(line)
-                if row["label"] and row.get("lang", "zh") == "zh" and row["text"] in in_train:
-                    rows.append((row["text"], row["category"]))
+    rows = [(e.text, e.category) for e in train if e.label and fixture_lang(e) == "zh"]
     for name in TRAINABLE:
         rows += [(r.text, r.category) for r in load_suite(name) if r.label]  # all Chinese
     return rows
@@ -489,10 +481,14 @@ def train_category_heads(lexicon: Lexicon, *, seed: int) -> CategoryHeads:
         "rows_by_category": {code: sum(1 for _, c in rows if c == code) for code in HEAD_CATEGORIES},
         "training_data": {
             "fixtures (project-written, 70% train split)": _fixture_digest(),
-            **{name: _sha(WILD_DIR / name) for name in TRAINABLE},
+            **_trainable_digests(),
         },
     }
     return CategoryHeads(heads=heads, meta=meta)
+
+
+def _trainable_digests() -> dict[str, str]:
+    return {name: _sha(WILD_DIR / name) for name in TRAINABLE}
 
 
 def _fixture_digest() -> str:
