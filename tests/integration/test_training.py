@@ -13,6 +13,7 @@ from cvguard.detection.model import (
     EVERYDAY,
     FORMAT,
     HEADS_FORMAT,
+    STANCE,
     CategoryHeads,
     LinearTextModel,
     artifact_path,
@@ -26,7 +27,7 @@ needs_data = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("lang", ["zh", "en", EVERYDAY, CATEGORIES])
+@pytest.mark.parametrize("lang", ["zh", "en", EVERYDAY, STANCE, CATEGORIES])
 def test_artifact_is_small_and_loads_without_pickle(lang: str) -> None:
     path = artifact_path(lang)
     assert path.stat().st_size < 30 * 1024 * 1024
@@ -46,7 +47,7 @@ def test_artifact_is_small_and_loads_without_pickle(lang: str) -> None:
 @needs_data
 def test_training_reproduces_the_committed_artifacts(tmp_path: Path) -> None:
     train_main(out=tmp_path, seed=0, log=lambda _: None)
-    for lang in ("zh", "en", EVERYDAY, CATEGORIES):
+    for lang in ("zh", "en", EVERYDAY, STANCE, CATEGORIES):
         with (
             np.load(artifact_path(lang, tmp_path)) as fresh,
             np.load(artifact_path(lang, DEFAULT_DIR)) as kept,

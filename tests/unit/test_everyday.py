@@ -21,9 +21,10 @@ from cvguard.detection.normalize import normalize
 from cvguard.detection.port import CascadeScreener
 from cvguard.detection.screen import (
     EVERYDAY_BAND,
-    EVERYDAY_DECISION,
+    EVERYDAY_LINES,
     Screener,
     _everyday_may_speak,
+    everyday_line,
     prepare,
 )
 from cvguard.errors import ModelError
@@ -52,7 +53,7 @@ def probabilities(screener: Screener, text: str) -> tuple[float, float]:
 )
 def test_it_decides_what_the_main_model_is_unsure_of(screener: Screener, text: str) -> None:
     main, second = probabilities(screener, text)
-    assert EVERYDAY_BAND[0] <= main < EVERYDAY_BAND[1] and second >= EVERYDAY_DECISION
+    assert EVERYDAY_BAND[0] <= main < EVERYDAY_BAND[1] and second >= everyday_line(main)
     verdict = screener.screen(text)
     assert verdict.violation
     assert any(n.startswith("model: everyday abuse") for n in verdict.notes)
@@ -81,7 +82,7 @@ class Sure:
 def test_it_is_asked_only_inside_the_band(screener: Screener) -> None:
     sure = Sure()
     asking = Screener(everyday=sure)  # type: ignore[arg-type]
-    texts = ["这位博主是个好人", "明天见面去看你", "你爸妈知道你在网上这么丢人吗", "你这个傻逼"]
+    texts = ["这位博主是个好人", "周末一起去爬山吧", "你爸妈知道你在网上这么丢人吗", "你这个傻逼"]
     mains = [probabilities(screener, t)[0] for t in texts]
     verdicts = asking.screen_many(texts)
     for text, main, verdict in zip(texts, mains, verdicts, strict=True):
@@ -118,7 +119,8 @@ def test_the_model_port_keeps_it(screener: Screener) -> None:
         def score(self, texts: Sequence[str]) -> Sequence[float]:
             raise AssertionError("not asked")
 
-    assert CascadeScreener(screener, Never()).everyday is screener.everyday
+    cascade = CascadeScreener(screener, Never())
+    assert cascade.everyday is screener.everyday and cascade.stance is screener.stance
 
 
 # --- the category heads: which category a flag is when no lexicon word names one ---------------
@@ -168,3 +170,36 @@ def test_category_heads_round_trip(tmp_path: Path, screener: Screener) -> None:
     broken.write_bytes(b"not a model")
     with pytest.raises(ModelError):
         CategoryHeads.load(broken)
+
+
+def test_the_less_the_main_model_leans_the_surer_the_second_opinion_must_be() -> None:
+    lows = [low for low, _ in EVERYDAY_LINES]
+    assert lows == sorted(lows) and lows[0] == EVERYDAY_BAND[0]
+    lines = [everyday_line(p) for p in (0.05, 0.1, 0.19, 0.2, 0.5, 0.59)]
+    assert lines == sorted(lines, reverse=True)  # never easier as the main model leans less
+    assert everyday_line(0.1) == EVERYDAY_LINES[0][1] and everyday_line(0.3) == EVERYDAY_LINES[-1][1]
+
+
+class Leaning:
+    """A second opinion with a fixed P, to show that the line depends on the main model's P."""
+
+    version = "leaning"
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def predict_proba(self, feats: Sequence[TextFeatures]) -> np.ndarray:
+        return np.full(len(feats), self.p)
+
+    def top_ngrams(self, feats: Sequence[TextFeatures], k: int = 3) -> list[list[tuple[str, float, int]]]:
+        return [[] for _ in feats]
+
+
+def test_a_low_leaning_text_needs_the_higher_line(screener: Screener) -> None:
+    low_text, high_text = "明天见面去看你", "你爸妈知道你在网上这么丢人吗"
+    low_main, high_main = probabilities(screener, low_text)[0], probabilities(screener, high_text)[0]
+    assert EVERYDAY_LINES[0][0] <= low_main < EVERYDAY_LINES[1][0] <= high_main < EVERYDAY_BAND[1]
+    between = (EVERYDAY_LINES[0][1] + EVERYDAY_LINES[1][1]) / 2  # over the upper line, under the lower
+    verdicts = Screener(everyday=Leaning(between)).screen_many([low_text, high_text])  # type: ignore[arg-type]
+    assert not verdicts[0].violation and verdicts[1].violation
+    assert f"(line {EVERYDAY_LINES[1][1]:.2f})" in " ".join(verdicts[1].notes)  # which line it passed

@@ -71,6 +71,25 @@ _ANTI_BIAS = _any_of(
     *(rf"{bias}(?:是|都是)?(?:不对|错误|可耻|要不得|不可取)" for bias in _BIASES),
     *(rf"{where}(?:好人|坏人)" for where in ("哪里都有", "到处都有", "都有")),
 )
+# Words that speech for *and* against a group both use: a rhetorical question (凭什么…, 难道…),
+# a name for discrimination (歧视, 地域黑, 刻板印象), a generalisation denied (不是所有…, 以偏概全)
+# or a plea (别扯…, 尊重). COLD's own texts with these words are mostly attacks, so they say only
+# that the stance model is worth asking (screen.STANCE_LINE), not which side the text is on.
+_STANCE_CUE = _any_of(
+    "凭什么", "凭啥", "难道", "谁规定", "谁说", "谁给你", "怎么了", "活该", "就该", "不配",
+    "歧视", "刻板印象", "地域黑", "地图炮", "以偏概全", "一竿子", "一棒子", "一棍子", "不代表",
+    "不是所有", "不是每个", "哪有什么", "个别", "偏见", "人身攻击", "羞辱", "侮辱", "网暴", "尊重",
+    "标签", "污名", "开玩笑", "难听", "伤人", "恶毒", "别扯", "别搞", "别上升", "对立", "定性",
+    "这种话", "这种说法", "老话",
+)
+
+
+def stance_cue(text: str) -> bool:
+    """Whether a (normalised) text holds words of the kind that speech against discrimination
+    uses, and so whether its stance is worth a model's look."""
+    return _STANCE_CUE.search(text) is not None
+
+
 _SELF = re.compile(r"^(我|本人|俺)(真的?|简直|果然|就|也)?是(个|一个)?")
 _SECOND_PERSON = re.compile(r"你|您|尼玛|汝|(?<![a-z0-9])(?:u|you|ur|your)(?![a-z0-9])")
 
@@ -104,6 +123,11 @@ def _notes(
     if second_person:
         out.append("context: second-person target")
     return tuple(out)
+
+
+def arguing_against(ctx: Context) -> Context:
+    """``ctx`` with the anti-bias cue set: the stance model read the text as speech against abuse."""
+    return _CONTEXTS[ctx.reporting, True, ctx.self_directed, ctx.second_person, ctx.quoting]
 
 
 def with_clauses(norm: Normalized) -> str:

@@ -306,12 +306,20 @@ def artifact_path(lang: str, directory: Path = DEFAULT_DIR) -> Path:
 
 EVERYDAY = "zh-everyday"  # the everyday-abuse model's artifact name (training.train_everyday)
 CATEGORIES = "zh-categories"  # the category heads' artifact name (training.train_category_heads)
+STANCE = "zh-stance"  # the stance model's artifact name (training.train_stance)
 
 
 @cache
 def default_everyday() -> LinearTextModel | None:
     """The committed everyday-abuse model (Chinese abuse beyond COLD's topics), if present."""
     path = artifact_path(EVERYDAY)
+    return LinearTextModel.load(path) if path.exists() else None
+
+
+@cache
+def default_stance() -> LinearTextModel | None:
+    """The committed stance model (an attack, or speech against one?), if present."""
+    path = artifact_path(STANCE)
     return LinearTextModel.load(path) if path.exists() else None
 
 

@@ -144,7 +144,7 @@ class CascadeScreener(Screener):
         super().__init__(
             lexicon=inner.lexicon, models=inner.models, taxonomy=inner.taxonomy,
             max_chars=inner.max_chars, threshold=inner.threshold, everyday=inner.everyday,
-            categories=inner.categories,
+            categories=inner.categories, stance=inner.stance,
         )
         self.masker = inner.masker
         self.scorer = scorer

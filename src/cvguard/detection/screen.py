@@ -27,17 +27,26 @@ from functools import cache
 from typing import Literal
 
 from cvguard.detection import decloak
-from cvguard.detection.context import Context, read_context, self_label, with_clauses
+from cvguard.detection.context import (
+    Context,
+    arguing_against,
+    read_context,
+    self_label,
+    stance_cue,
+    with_clauses,
+)
 from cvguard.detection.features import GroupMasker, TextFeatures, featurize
 from cvguard.detection.lexicon import Hit, Lexicon, ReloadingLexicon
 from cvguard.detection.model import (
     CATEGORIES,
     EVERYDAY,
+    STANCE,
     CategoryHeads,
     LinearTextModel,
     default_category_heads,
     default_everyday,
     default_models,
+    default_stance,
 )
 from cvguard.detection.normalize import Normalized, PinyinView, normalize, to_pinyin
 from cvguard.detection.normalize import warm as warm_pinyin
@@ -171,11 +180,27 @@ CATEGORY_DECISION = 0.5
 # provoking, sarcasm, oblique threats, defamation and harassment; training.train_everyday) is a
 # second opinion on the texts the main model is unsure of: P(offensive) in EVERYDAY_BAND. Below
 # the band the main model's "safe" stands: trained on few abusive texts, the everyday model alone
-# over-reads some sentence frames. It flags from EVERYDAY_DECISION on. docs/MODEL.md has the
-# settings tried and the figures they were chosen by.
-EVERYDAY_BAND = (0.2, MODEL_DECISION)
-EVERYDAY_DECISION = 0.93
+# over-reads some sentence frames. EVERYDAY_LINES: from which main-model P on, which line the
+# everyday model's P must reach to flag; the less the main model leans to abuse, the surer the
+# second opinion must be. docs/MODEL.md has the settings tried and the figures they were chosen by.
+EVERYDAY_LINES = ((0.05, 0.97), (0.2, 0.93))
+EVERYDAY_BAND = (EVERYDAY_LINES[0][0], MODEL_DECISION)
+# The stance model (training.train_stance) reads a Chinese text that uses the words of speech
+# against discrimination (context.stance_cue) and would be flagged: under STANCE_LINE, P(attack),
+# it is read as arguing against abuse (the anti-bias cue's weights, _context_factors). The line
+# is set on COLD dev, whose labels mark most such texts offensive (docs/MODEL.md).
+STANCE_LINE = 0.2
 _GENDER = re.compile(r"[男女]")  # COLD's gender topic is the main model's to judge (女朋友, 男生 …)
+
+
+def everyday_line(main: float) -> float:
+    """The line the everyday model must reach on a text the main model gives P ``main`` (inside
+    EVERYDAY_BAND)."""
+    line = EVERYDAY_LINES[0][1]
+    for low, decision in EVERYDAY_LINES:
+        if main >= low:
+            line = decision
+    return line
 
 
 def _everyday_may_speak(p: Prepared) -> bool:
@@ -236,6 +261,7 @@ class Screener:
         threshold: float = THRESHOLD,
         everyday: LinearTextModel | Literal["default"] | None = "default",
         categories: CategoryHeads | Literal["default"] | None = "default",
+        stance: LinearTextModel | Literal["default"] | None = "default",
     ) -> None:
         self.lexicon = lexicon if lexicon is not None else Lexicon.default()
         self.models = models if models is not None else default_models()
@@ -244,6 +270,8 @@ class Screener:
         self.everyday = default_everyday() if everyday == "default" else everyday
         # Which category a flag is when no lexicon word names one (CATEGORY_DECISION).
         self.categories = default_category_heads() if categories == "default" else categories
+        # Which side a text that speaks of discrimination is on (STANCE_LINE); None turns it off.
+        self.stance = default_stance() if stance == "default" else stance
         self.taxonomy = taxonomy or load_taxonomy()
         self.max_chars = max_chars
         self.threshold = threshold
@@ -267,6 +295,8 @@ class Screener:
             out[f"model.{EVERYDAY}"] = self.everyday.version
         if self.categories is not None:
             out[f"model.{CATEGORIES}"] = self.categories.version
+        if self.stance is not None:
+            out[f"model.{STANCE}"] = self.stance.version
         return out
 
     def check(self, text: object) -> str:
@@ -309,7 +339,9 @@ class Screener:
             explained = model.top_ngrams([prepared[i].features for i in flagged])
             for i, top in zip(flagged, explained, strict=True):
                 cues[i] = top
-        everyday = [0.0] * len(prepared)
+        stances = self._stances(prepared, probs)
+        # (P, line) where the everyday model speaks: P at or over the line for the main model's P
+        everyday: list[tuple[float, float] | None] = [None] * len(prepared)
         if self.everyday is not None and "zh" in self.models:
             low, high = EVERYDAY_BAND
             idx = [
@@ -319,13 +351,12 @@ class Screener:
             ]
             if idx:
                 scored = self.everyday.predict_proba([prepared[i].features for i in idx]).tolist()
-                flagged = [
-                    i
-                    for i, pr in zip(idx, scored, strict=True)
-                    if pr >= EVERYDAY_DECISION and probs[i] < self.threshold  # else cues are the main model's
-                ]
                 for i, pr in zip(idx, scored, strict=True):
-                    everyday[i] = pr
+                    line = everyday_line(probs[i])
+                    if pr >= line:
+                        everyday[i] = (pr, line)
+                # the model's cues explain the flag unless the main model flags anyway
+                flagged = [i for i in idx if everyday[i] is not None and probs[i] < self.threshold]
                 explained = self.everyday.top_ngrams([prepared[i].features for i in flagged])
                 for i, top in zip(flagged, explained, strict=True):
                     cues[i] = top
@@ -337,16 +368,43 @@ class Screener:
                 if p.lang == "zh"
                 and not p.hits
                 and not p.features.mentions_group
-                and (probs[i] >= self.threshold or everyday[i] >= EVERYDAY_DECISION)
+                and (probs[i] >= self.threshold or everyday[i] is not None)
             ]
             predicted = self.categories.predict([prepared[i].features for i in idx])
             for i, kind in zip(idx, predicted, strict=True):
                 kinds[i] = kind
         versions = self.versions
         return [
-            self._decide(p, prob, top, versions, second, kind)
-            for p, prob, top, second, kind in zip(prepared, probs, cues, everyday, kinds, strict=True)
+            self._decide(p, prob, top, versions, second, kind, stance)
+            for p, prob, top, second, kind, stance in zip(
+                prepared, probs, cues, everyday, kinds, stances, strict=True
+            )
         ]
+
+    def _stances(self, prepared: list[Prepared], probs: list[float]) -> list[float | None]:
+        """P(attack) for each text the stance model read as speech against abuse, else None. It
+        reads a Chinese text with a stance cue that no other cue already reads as reporting,
+        quoting or arguing against abuse, and that the main model or the lexicon would flag; each
+        text it clears gets the anti-bias context in place (``prepared`` is changed)."""
+        out: list[float | None] = [None] * len(prepared)
+        if self.stance is None:
+            return out
+        idx = [
+            i
+            for i, p in enumerate(prepared)
+            if p.lang == "zh"
+            and (probs[i] >= self.threshold or p.hits)
+            and not (p.context.anti_bias or p.context.reporting or p.context.quoting)
+            and stance_cue(p.norm.text)
+        ]
+        if not idx:
+            return out
+        scored = self.stance.predict_proba([prepared[i].features for i in idx]).tolist()
+        for i, pr in zip(idx, scored, strict=True):
+            if pr < STANCE_LINE:
+                prepared[i].context = arguing_against(prepared[i].context)
+                out[i] = pr
+        return out
 
     # --- scoring ----------------------------------------------------------------------------
 
@@ -356,8 +414,9 @@ class Screener:
         prob: float,
         cues: list[tuple[str, float, int]],
         versions: dict[str, str],
-        everyday: float = 0.0,
+        everyday: tuple[float, float] | None = None,
         kinds: dict[str, float] | None = None,
+        stance: float | None = None,
     ) -> Verdict:
         evidence = _lexicon_evidence(p.hits, prob) if p.hits else {}
         spans = [
@@ -378,6 +437,8 @@ class Screener:
         # clearly is (the strongest lexicon evidence), else discrimination when an identity group
         # is mentioned, else insult.
         notes = list(p.context.notes)
+        if stance is not None:
+            notes.append(f"stance: read as speech against abuse (stance model P(attack)={stance:.2f})")
         if evidence:
             primary = max(evidence, key=evidence.__getitem__)
         elif kinds and max(kinds.values()) >= CATEGORY_DECISION:
@@ -407,11 +468,15 @@ class Screener:
         if prob >= self.threshold and self.models:
             notes.append(f"model: P(offensive)={prob:.2f}")
             spans.extend(self._model_spans(p, cues, primary))
-        if everyday >= EVERYDAY_DECISION:
+        if everyday is not None:
             # The main model was unsure and the text lies outside COLD's topics: the everyday-abuse
             # model is sure. Its evidence starts on the violation line.
-            scores[primary] = max(scores[primary], model_evidence(everyday, EVERYDAY_DECISION))
-            notes.append(f"model: everyday abuse P(offensive)={everyday:.2f}, main model unsure ({prob:.2f})")
+            second, line = everyday
+            scores[primary] = max(scores[primary], model_evidence(second, line))
+            notes.append(
+                f"model: everyday abuse P(offensive)={second:.2f} (line {line:.2f}),"
+                f" main model unsure ({prob:.2f})"
+            )
             if prob < self.threshold:
                 spans.extend(self._model_spans(p, cues, primary))
 

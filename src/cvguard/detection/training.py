@@ -22,21 +22,24 @@ from typing import Any
 
 import numpy as np
 
+from cvguard.detection.context import stance_cue
 from cvguard.detection.features import BUCKETS, VIEWS, TextFeatures, hashed
 from cvguard.detection.lexicon import Lexicon
 from cvguard.detection.model import (
     CATEGORIES,
     DEFAULT_DIR,
     EVERYDAY,
+    STANCE,
     TF,
     CategoryHeads,
     HashedView,
     LinearTextModel,
     artifact_path,
 )
+from cvguard.detection.normalize import normalize
 from cvguard.detection.perturb import FAMILIES, Perturber
 from cvguard.detection.screen import prepare
-from cvguard.detection.wild import TRAINABLE, WILD_DIR, load_suite
+from cvguard.detection.wild import STANCE_FILES, TRAINABLE, WILD_DIR, load_suite
 from cvguard.errors import InputError
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -389,6 +392,9 @@ def _train(out: Path | None, seed: int, log: Callable[[str], None]) -> dict[str,
     everyday = train_everyday(train_cold, fixtures, lexicon, seed=seed)
     log(f"zh everyday: trained on {everyday.meta['train_rows']} rows")
     everyday.save(artifact_path(EVERYDAY, out))
+    stance = train_stance(train_cold, fixtures, lexicon, seed=seed)
+    log(f"zh stance: trained on {stance.meta['train_rows']} rows")
+    stance.save(artifact_path(STANCE, out))
     heads = train_category_heads(lexicon, seed=seed)
     log(f"zh category heads: {', '.join(heads.heads)} on {heads.meta['train_rows']} abusive rows")
     heads.save(artifact_path(CATEGORIES, out))
@@ -396,7 +402,7 @@ def _train(out: Path | None, seed: int, log: Callable[[str], None]) -> dict[str,
         "zh_dev": zh.meta["dev"],
         "en_heldout": en.meta["dev"],
         "seconds": round(time.perf_counter() - started, 1),
-        "artifacts": [str(artifact_path(name, out)) for name in ("zh", "en", EVERYDAY, CATEGORIES)],
+        "artifacts": [str(artifact_path(name, out)) for name in ("zh", "en", EVERYDAY, STANCE, CATEGORIES)],
     }
 
 
@@ -433,6 +439,45 @@ def train_everyday(
         ),
     }
     return train_zh(rows + sample, lexicon, seed=seed, meta=meta)
+
+
+# The project's stance texts are few beside COLD's: each is seen this many times (each repeat
+# perturbed differently), as the fixtures are by the main model.
+STANCE_REPEAT = 3
+
+
+def train_stance(
+    cold_train: Sequence[Example], fixtures: Sequence[Example], lexicon: Lexicon, *, seed: int
+) -> LinearTextModel:
+    """The stance model: for a Chinese text that uses the words of speech against discrimination
+    (``context.stance_cue``), is it an attack (1) or speech against one (0)? Trained on the texts
+    with such words only: the project's counter-speech files (``wild.STANCE_FILES``: speech
+    against discrimination, and attacks wrapped in a defence), the fixtures, and COLD train, whose
+    labels mark most such texts offensive, so the model keeps COLD's reading of COLD's kind of text
+    (screen.STANCE_LINE)."""
+
+    def cued(rows: Sequence[Example]) -> list[Example]:
+        return [e for e in rows if stance_cue(normalize(e.text).text)]
+
+    project = [
+        Example(r.text, r.label, f"trainable:{name}") for name in STANCE_FILES for r in load_suite(name)
+    ]
+    project += cued([e for e in fixtures if fixture_lang(e) == "zh"])
+    cold = cued(cold_train)
+    meta = {
+        "version": MODEL_VERSION,
+        "lang": "zh",
+        "seed": seed,
+        "lexicon": lexicon.version,
+        "training_data": {
+            "fixtures (project-written, 70% train split, with a stance cue)": _fixture_digest(),
+            **{name: _sha(WILD_DIR / name) for name in STANCE_FILES},
+            f"cold/train.csv ({len(cold)} rows with a stance cue)": _sha(data_dir() / "cold" / "train.csv"),
+        },
+        "train_rows": len(project) + len(cold),
+        "credits": "project-written counter-speech and fixtures; COLD (Deng et al., EMNLP 2022), Apache-2.0",
+    }
+    return train_zh(project * STANCE_REPEAT + cold, lexicon, seed=seed, meta=meta)
 
 
 # What the category heads name: the taxonomy's categories for which the project has labelled

@@ -13,8 +13,10 @@ for measuring only (bench/bench_wild.py). Each file is JSONL whose first line is
   the same kinds written separately, by another hand, for training; ``addressed_safe_train.jsonl``:
   safe texts that address a person (greetings, replies, praise, plans), for training;
 - ``counter_speech.jsonl``: speech against discrimination (safe) and attacks wrapped in a
-  defence (label 1), for measuring; ``counter_speech_train.jsonl``: the same kinds written
-  separately, by another hand, for training.
+  defence (label 1), for measuring; ``counter_speech_train.jsonl`` and ``stance_train.jsonl``:
+  the same kinds written separately, by two other hands, for training;
+- ``oblique_train.jsonl``: oblique threats, defamation and harassment with safe look-alikes in
+  the same words, by another hand, for training.
 
 Labelled rows have the fixtures' shape (``text``, ``label``, ``category``, ``kind``, ``lang``).
 A malformed file raises :class:`~cvguard.errors.DataError` listing every bad line as
@@ -41,9 +43,13 @@ COUNTER_SPEECH = "counter_speech.jsonl"
 COUNTER_TRAIN = "counter_speech_train.jsonl"
 EVERYDAY_TRAIN = "everyday_abuse_train.jsonl"
 ADDRESSED_TRAIN = "addressed_safe_train.jsonl"
+STANCE_TRAIN = "stance_train.jsonl"
+OBLIQUE_TRAIN = "oblique_train.jsonl"
 # What training may read; every other file here is for measurement only.
-TRAINABLE = (BEYOND_TRAIN, COUNTER_TRAIN, EVERYDAY_TRAIN, ADDRESSED_TRAIN)
+TRAINABLE = (BEYOND_TRAIN, COUNTER_TRAIN, EVERYDAY_TRAIN, ADDRESSED_TRAIN, STANCE_TRAIN, OBLIQUE_TRAIN)
 HELD_OUT = (CLOAKING, BEYOND_HELDOUT, COUNTER_SPEECH)
+# What the stance model learns speech against discrimination from (training.train_stance).
+STANCE_FILES = (COUNTER_TRAIN, STANCE_TRAIN)
 
 # How the cloaked form differs from the plain term.
 CLOAK_TYPES = ("emoji", "homophone", "pinyin", "initials", "split", "mixed_script", "number")

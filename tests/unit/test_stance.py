@@ -1,0 +1,105 @@
+"""The stance model: speech against discrimination is read as such, attacks that borrow its words
+are not (training.train_stance, screen.STANCE_LINE).
+
+COLD labels most texts that speak of discrimination as offensive, so the main model learned the
+words (凭什么, 歧视, 地域黑), not which side the writer is on. The stance model reads only the texts
+that hold those words (context.stance_cue) and would be flagged, and clears the ones it reads as
+speech against abuse with the anti-bias context, which every verdict then names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from cvguard.detection.context import stance_cue
+from cvguard.detection.features import TextFeatures
+from cvguard.detection.model import STANCE
+from cvguard.detection.normalize import normalize
+from cvguard.detection.screen import STANCE_LINE, Screener
+
+
+@pytest.fixture(scope="module")
+def screener() -> Screener:
+    screener = Screener.default()
+    assert screener.stance is not None, "the committed stance model is missing"
+    return screener
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "凭什么因为口音就看不起外地人？",
+        "难道农村人就低人一等吗？",
+        "凭什么女司机就要被嘲笑？男司机出事故的也不少",
+    ],
+)
+def test_speech_against_discrimination_is_not_flagged(screener: Screener, text: str) -> None:
+    without = Screener(stance=None).screen(text)
+    assert without.violation, "the main model flags it on its words"
+    verdict = screener.screen(text)
+    assert not verdict.violation
+    assert "context: argues against discrimination or abuse" in verdict.notes
+    note = next(n for n in verdict.notes if n.startswith("stance: read as speech against abuse"))
+    assert float(note.rsplit("=", 1)[1].rstrip(")")) < STANCE_LINE  # which score cleared it
+    assert verdict.versions[f"model.{STANCE}"] == screener.stance.version  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我不是地域黑，但河南人确实都是骗子",  # an attack wrapped in a defence
+        "凭什么让外地人来我们这抢饭碗，外地人都是骗子",
+        "难道你们河南人不偷井盖吗？",  # a stereotype asked as a question
+    ],
+)
+def test_attacks_that_borrow_its_words_stay_flagged(screener: Screener, text: str) -> None:
+    assert stance_cue(normalize(text).text)
+    verdict = screener.screen(text)
+    assert verdict.violation
+    assert not any(n.startswith("stance:") for n in verdict.notes)
+
+
+class Clears:
+    """A stance model that reads everything as speech against abuse, to show what it is asked."""
+
+    version = "clears"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def predict_proba(self, feats: Sequence[TextFeatures]) -> np.ndarray:
+        self.asked += [f.c for f in feats]
+        return np.zeros(len(feats))
+
+
+def test_it_reads_only_flagged_chinese_texts_with_a_stance_cue() -> None:
+    clears = Clears()
+    screener = Screener(stance=clears)  # type: ignore[arg-type]
+    asked = "凭什么河南人都是骗子"  # a cue, and flagged
+    no_cue = "河南人都是骗子"  # flagged, no cue
+    not_flagged = "凭什么今天下雨"  # a cue, nothing to clear
+    already = "不要地域黑，河南人都是骗子这种话别说了"  # the anti-bias rule already reads it
+    english = "why is everyone so biased against them, idiots"
+    verdicts = screener.screen_many([asked, no_cue, not_flagged, already, english])
+    assert clears.asked == [normalize(asked).text]
+    assert not verdicts[0].violation  # cleared: the anti-bias weights, named in the notes
+    assert "context: argues against discrimination or abuse" in verdicts[0].notes
+    assert verdicts[1].violation  # never asked, never cleared
+
+
+def test_the_cue_is_a_question_not_an_answer() -> None:
+    # Both sides use these words; the cue only says the stance model should look.
+    for text in ("凭什么歧视外地人", "外地人就该被歧视", "别搞地域对立", "不是所有人都这样"):
+        assert stance_cue(text)
+    for text in ("今天天气不错", "你这个傻逼", "河南人都是骗子"):
+        assert not stance_cue(text)
+
+
+def test_without_the_model_nothing_changes(screener: Screener) -> None:
+    plain = Screener(stance=None)
+    assert plain.stance is None and f"model.{STANCE}" not in plain.versions
+    text = "今天的比赛真精彩"
+    assert plain.screen(text).violation == screener.screen(text).violation
