@@ -423,21 +423,17 @@ def train_everyday(
     for name in TRAINABLE:
         rows += [Example(r.text, r.label, f"trainable:{name}") for r in load_suite(name)]
     sample = random.Random(seed).sample(list(cold_train), min(EVERYDAY_COLD_ROWS, len(cold_train)))
-    meta = {
-        "version": MODEL_VERSION,
-        "lang": "zh",
-        "seed": seed,
-        "lexicon": lexicon.version,
-        "training_data": {
+    meta = _meta(
+        lexicon,
+        seed,
+        {
             "fixtures (project-written, 70% train split)": _fixture_digest(),
             **_trainable_digests(),
             f"cold/train.csv (seeded sample of {len(sample)})": _sha(data_dir() / "cold" / "train.csv"),
         },
-        "train_rows": len(rows) + len(sample),
-        "credits": (
-            "project-written fixtures and training suites; COLD (Deng et al., EMNLP 2022), Apache-2.0"
-        ),
-    }
+        len(rows) + len(sample),
+        "project-written fixtures and training suites; COLD (Deng et al., EMNLP 2022), Apache-2.0",
+    )
     return train_zh(rows + sample, lexicon, seed=seed, meta=meta)
 
 
@@ -464,19 +460,17 @@ def train_stance(
     ]
     project += cued([e for e in fixtures if fixture_lang(e) == "zh"])
     cold = cued(cold_train)
-    meta = {
-        "version": MODEL_VERSION,
-        "lang": "zh",
-        "seed": seed,
-        "lexicon": lexicon.version,
-        "training_data": {
+    meta = _meta(
+        lexicon,
+        seed,
+        {
             "fixtures (project-written, 70% train split, with a stance cue)": _fixture_digest(),
-            **{name: _sha(WILD_DIR / name) for name in STANCE_FILES},
+            **_trainable_digests(STANCE_FILES),
             f"cold/train.csv ({len(cold)} rows with a stance cue)": _sha(data_dir() / "cold" / "train.csv"),
         },
-        "train_rows": len(project) + len(cold),
-        "credits": "project-written counter-speech and fixtures; COLD (Deng et al., EMNLP 2022), Apache-2.0",
-    }
+        len(project) + len(cold),
+        "project-written counter-speech and fixtures; COLD (Deng et al., EMNLP 2022), Apache-2.0",
+    )
     return train_zh(project * STANCE_REPEAT + cold, lexicon, seed=seed, meta=meta)
 
 
@@ -532,8 +526,23 @@ def train_category_heads(lexicon: Lexicon, *, seed: int) -> CategoryHeads:
     return CategoryHeads(heads=heads, meta=meta)
 
 
-def _trainable_digests() -> dict[str, str]:
-    return {name: _sha(WILD_DIR / name) for name in TRAINABLE}
+def _trainable_digests(names: Sequence[str] = TRAINABLE) -> dict[str, str]:
+    return {name: _sha(WILD_DIR / name) for name in names}
+
+
+def _meta(
+    lexicon: Lexicon, seed: int, data: dict[str, str], rows: int, credits: str
+) -> dict[str, Any]:
+    """An auxiliary zh model's metadata: what it was trained on, with which seed and lexicon."""
+    return {
+        "version": MODEL_VERSION,
+        "lang": "zh",
+        "seed": seed,
+        "lexicon": lexicon.version,
+        "training_data": data,
+        "train_rows": rows,
+        "credits": credits,
+    }
 
 
 def _fixture_digest() -> str:
