@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from cvguard.detection.screen import Screener
+from cvguard.detection.screen import Screener, language_of
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +160,20 @@ def test_model_spans_show_phrases_not_single_characters_nor_what_the_lexicon_sho
         assert s.end - s.start > 1 or len(verdict.spans) == 1, (text, s)
         assert not any(x.start < s.end and s.start < x.end for x in lexicon), (text, s)
         assert s.term == text[s.start:s.end] and s.term.strip("，,。 ") == s.term
+
+
+def test_language_is_decided_by_character_counts() -> None:
+    def by_characters(text: str) -> str:  # the rule, one character at a time
+        cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u4dbf" or "\u4e00" <= ch <= "\u9fff")
+        if cjk * 4 >= len(text):
+            return "zh"
+        latin = sum(1 for ch in text if "a" <= ch <= "z")
+        return "en" if latin > 3 * cjk and latin >= 3 else "zh"
+
+    alphabet = "ab zA你好，。1😀\u3400\u4dbf\u4e00\u9fff\u9fa0-"
+    rng = random.Random(3)
+    texts = ["", "ok", "you are an idiot", "你好", "hello 你好 world", "sb", "idiot 傻逼 idiot idiot"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(5000)]
+    for text in texts:
+        assert language_of(text) == by_characters(text), text
+    assert language_of("you are an idiot") == "en" and language_of("你这个idiot") == "zh"

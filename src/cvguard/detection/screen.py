@@ -87,16 +87,20 @@ class Prepared:
     read: Normalized  # what the model read: ``norm``, or ``norm`` with cloaked spans decoded
 
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_LATIN = re.compile(r"[a-z]")
+# Runs, not characters: counting a run's length costs one match object where a per-character
+# pattern costs one string per character (1.4 µs instead of 7 on a comment).
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_LATIN_RUN = re.compile(r"[a-z]+")
 
 
 def language_of(text: str) -> str:
-    """``zh`` unless the text is mostly Latin letters with few CJK characters."""
-    cjk = len(_CJK.findall(text))
+    """``zh`` unless the text is mostly Latin letters with few CJK characters: at least a quarter
+    CJK is Chinese; otherwise English when Latin letters are at least three and outnumber the CJK
+    characters three to one."""
+    cjk = sum(map(len, _CJK_RUN.findall(text)))
     if cjk * 4 >= len(text):
         return "zh"
-    latin = len(_LATIN.findall(text))
+    latin = sum(map(len, _LATIN_RUN.findall(text)))
     return "en" if latin > 3 * cjk and latin >= 3 else "zh"
 
 
