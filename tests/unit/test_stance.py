@@ -9,6 +9,7 @@ speech against abuse with the anti-bias context, which every verdict then names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,7 +44,9 @@ def test_speech_against_discrimination_is_not_flagged(screener: Screener, text: 
     assert not verdict.violation
     assert "context: argues against discrimination or abuse" in verdict.notes
     note = next(n for n in verdict.notes if n.startswith("stance: read as speech against abuse"))
-    assert float(note.rsplit("=", 1)[1].rstrip(")")) < STANCE_LINE  # which score cleared it
+    score, cue = re.fullmatch(r".*P\(attack\)=([0-9.]+), cue “(.+)”\)", note).groups()  # type: ignore[union-attr]
+    assert float(score) < STANCE_LINE  # which score cleared it
+    assert cue in text and cue == stance_cue(normalize(text).text)  # on which words
     assert verdict.versions[f"model.{STANCE}"] == screener.stance.version  # type: ignore[union-attr]
 
 
@@ -92,8 +95,9 @@ def test_it_reads_only_flagged_chinese_texts_with_a_stance_cue() -> None:
 
 def test_the_cue_is_a_question_not_an_answer() -> None:
     # Both sides use these words; the cue only says the stance model should look.
-    for text in ("凭什么歧视外地人", "外地人就该被歧视", "别搞地域对立", "不是所有人都这样"):
-        assert stance_cue(text)
+    cued = (("凭什么歧视外地人", "凭什么"), ("外地人就该被歧视", "就该"), ("别搞地域对立", "别搞"))
+    for text, cue in (*cued, ("不是所有人都这样", "不是所有")):
+        assert stance_cue(text) == cue  # the first cue word, for the verdict's note
     for text in ("今天天气不错", "你这个傻逼", "河南人都是骗子"):
         assert not stance_cue(text)
 

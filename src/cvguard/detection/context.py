@@ -84,10 +84,11 @@ _STANCE_CUE = _any_of(
 )
 
 
-def stance_cue(text: str) -> bool:
-    """Whether a (normalised) text holds words of the kind that speech against discrimination
-    uses, and so whether its stance is worth a model's look."""
-    return _STANCE_CUE.search(text) is not None
+def stance_cue(text: str) -> str | None:
+    """The first word in a (normalised) text of the kind that speech against discrimination uses
+    (so its stance is worth a model's look), or None."""
+    m = _STANCE_CUE.search(text)
+    return m.group() if m else None
 
 
 _SELF = re.compile(r"^(我|本人|俺)(真的?|简直|果然|就|也)?是(个|一个)?")

@@ -385,29 +385,31 @@ class Screener:
             )
         ]
 
-    def _stances(self, prepared: list[Prepared], probs: list[float]) -> list[float | None]:
-        """P(attack) for each text the stance model read as speech against abuse, else None. It
+    def _stances(self, prepared: list[Prepared], probs: list[float]) -> list[tuple[float, str] | None]:
+        """(P(attack), the cue) for each text the stance model read as speech against abuse, else
+        None. It
         reads a Chinese text with a stance cue that no other cue already reads as reporting,
         quoting or arguing against abuse, and that the main model or the lexicon would flag; each
         text it clears gets the anti-bias context in place (``prepared`` is changed)."""
-        out: list[float | None] = [None] * len(prepared)
+        out: list[tuple[float, str] | None] = [None] * len(prepared)
         if self.stance is None:
             return out
-        idx = [
-            i
-            for i, p in enumerate(prepared)
-            if p.lang == "zh"
-            and (probs[i] >= self.threshold or p.hits)
-            and not (p.context.anti_bias or p.context.reporting or p.context.quoting)
-            and stance_cue(p.norm.text)
-        ]
-        if not idx:
+        cues: dict[int, str] = {}
+        for i, p in enumerate(prepared):
+            if p.lang != "zh" or not (probs[i] >= self.threshold or p.hits):
+                continue
+            if p.context.anti_bias or p.context.reporting or p.context.quoting:
+                continue
+            cue = stance_cue(p.norm.text)
+            if cue is not None:
+                cues[i] = cue
+        if not cues:
             return out
-        scored = self.stance.predict_proba([prepared[i].features for i in idx]).tolist()
-        for i, pr in zip(idx, scored, strict=True):
+        scored = self.stance.predict_proba([prepared[i].features for i in cues]).tolist()
+        for (i, cue), pr in zip(cues.items(), scored, strict=True):
             if pr < STANCE_LINE:
                 prepared[i].context = arguing_against(prepared[i].context)
-                out[i] = pr
+                out[i] = (pr, cue)
         return out
 
     # --- scoring ----------------------------------------------------------------------------
@@ -420,7 +422,7 @@ class Screener:
         versions: dict[str, str],
         everyday: tuple[float, float] | None = None,
         kinds: dict[str, float] | None = None,
-        stance: float | None = None,
+        stance: tuple[float, str] | None = None,
     ) -> Verdict:
         evidence = _lexicon_evidence(p.hits, prob) if p.hits else {}
         spans = [
@@ -442,7 +444,10 @@ class Screener:
         # is mentioned, else insult.
         notes = list(p.context.notes)
         if stance is not None:
-            notes.append(f"stance: read as speech against abuse (stance model P(attack)={stance:.2f})")
+            attack, cue = stance
+            notes.append(
+                f"stance: read as speech against abuse (stance model P(attack)={attack:.2f}, cue “{cue}”)"
+            )
         if evidence:
             primary = max(evidence, key=evidence.__getitem__)
         elif kinds and max(kinds.values()) >= CATEGORY_DECISION:
