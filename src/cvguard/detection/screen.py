@@ -386,11 +386,10 @@ class Screener:
         ]
 
     def _stances(self, prepared: list[Prepared], probs: list[float]) -> list[tuple[float, str] | None]:
-        """(P(attack), the cue) for each text the stance model read as speech against abuse, else
-        None. It
-        reads a Chinese text with a stance cue that no other cue already reads as reporting,
-        quoting or arguing against abuse, and that the main model or the lexicon would flag; each
-        text it clears gets the anti-bias context in place (``prepared`` is changed)."""
+        """(P(attack), the cue word) for each text the stance model read as speech against abuse,
+        else None. It reads a Chinese text with a stance cue that no other cue already reads as
+        reporting, quoting or arguing against abuse, and that the main model or the lexicon would
+        flag; each text it clears gets the anti-bias context in place (``prepared`` is changed)."""
         out: list[tuple[float, str] | None] = [None] * len(prepared)
         if self.stance is None:
             return out
