@@ -26,6 +26,9 @@ from cvguard.detection.wild import (
     COUNTER_TRAIN,
     EVERYDAY_TRAIN,
     HELD_OUT,
+    OBLIQUE_TRAIN,
+    STANCE_FILES,
+    STANCE_TRAIN,
     TRAINABLE,
     WILD_DIR,
     LabelledText,
@@ -201,6 +204,34 @@ def test_counter_speech_training_file_teaches_stance_not_words() -> None:
     for group in groups:
         assert any(group in r.text for r in rows if r.label), group
         assert any(group in r.text for r in rows if not r.label), group
+
+
+def test_stance_training_file_has_defences_and_attacks_in_the_same_words() -> None:
+    assert set(STANCE_FILES) <= set(TRAINABLE)  # the stance model never reads a held-out file
+    rows = load_suite(STANCE_TRAIN)
+    safe = Counter(r.kind for r in rows if not r.label)
+    attacks = Counter(r.kind for r in rows if r.label)
+    for kind in ("rhetorical", "call_out", "negation", "dont_bash", "defend", "support_target"):
+        assert safe[kind] >= 50, safe
+    for kind in ("wrapped", "fake_question", "mock_defender", "stereotype"):
+        assert attacks[kind] >= 30, attacks
+    assert {r.category for r in rows if r.label} <= {"discrimination", "insult", "hate_incitement"}
+    for group in ("河南", "东北", "女", "农村", "外地", "残疾"):
+        assert any(group in r.text for r in rows if r.label), group
+        assert any(group in r.text for r in rows if not r.label), group
+
+
+def test_oblique_training_file_pairs_each_kind_with_look_alikes() -> None:
+    rows = load_suite(OBLIQUE_TRAIN)
+    abusive = Counter((r.kind, r.category) for r in rows if r.label)
+    assert set(abusive) == {
+        ("threat_oblique", "threat"),
+        ("defamation_oblique", "defamation"),
+        ("harassment_oblique", "sexual_harassment"),
+    }
+    assert all(n >= 100 for n in abusive.values()), abusive
+    # as many safe look-alikes as abusive texts: the hard negatives are the point
+    assert sum(1 for r in rows if not r.label and r.kind == "lookalike") >= 0.9 * sum(abusive.values())
 
 
 def test_everyday_abuse_training_file_covers_every_kind_with_safe_look_alikes() -> None:
