@@ -344,15 +344,13 @@ def _train(out: Path | None, seed: int, log: Callable[[str], None]) -> dict[str,
     # Fixtures are few beside COLD; repeating them (each repeat perturbed differently) lets them
     # speak for everyday traffic and the categories COLD lacks.
     train = train + [e for e in fixtures if fixture_lang(e) == "zh"] * FIXTURE_REPEAT
-    meta = {
-        "version": MODEL_VERSION,
-        "lang": "zh",
-        "seed": seed,
-        "lexicon": lexicon.version,
-        "training_data": data_meta,
-        "train_rows": len(train),
-        "credits": "COLD (Deng et al., EMNLP 2022), Apache-2.0; project-written fixtures",
-    }
+    meta = _meta(
+        lexicon,
+        seed,
+        data_meta,
+        len(train),
+        "COLD (Deng et al., EMNLP 2022), Apache-2.0; project-written fixtures",
+    )
     log(f"zh: training on {len(train)} COLD rows (+ perturbed copies)")
     zh = train_zh(train, lexicon, seed=seed, meta=meta)
     dev_pred = (zh.predict_proba(featurize_all([e.text for e in dev], lexicon)) >= 0.5).astype(int).tolist()
@@ -368,15 +366,14 @@ def _train(out: Path | None, seed: int, log: Callable[[str], None]) -> dict[str,
         en_rows[:cut],
         en_rows[cut:] + [e for e in fixtures if fixture_lang(e) == "en"] * FIXTURE_REPEAT,
     )
-    en_meta = {
-        "version": MODEL_VERSION,
-        "lang": "en",
-        "seed": seed,
-        "lexicon": lexicon.version,
-        "training_data": {"davidson/labeled_data.csv": _sha(root / "davidson" / "labeled_data.csv")},
-        "train_rows": len(en_train),
-        "credits": "Davidson et al., ICWSM 2017, MIT",
-    }
+    en_meta = _meta(
+        lexicon,
+        seed,
+        {"davidson/labeled_data.csv": _sha(root / "davidson" / "labeled_data.csv")},
+        len(en_train),
+        "Davidson et al., ICWSM 2017, MIT",
+        lang="en",
+    )
     en = fit_model(
         featurize_all([e.text for e in en_train], lexicon),
         [e.label for e in en_train],
@@ -531,12 +528,12 @@ def _trainable_digests(names: Sequence[str] = TRAINABLE) -> dict[str, str]:
 
 
 def _meta(
-    lexicon: Lexicon, seed: int, data: dict[str, str], rows: int, credits: str
+    lexicon: Lexicon, seed: int, data: dict[str, str], rows: int, credits: str, *, lang: str = "zh"
 ) -> dict[str, Any]:
-    """An auxiliary zh model's metadata: what it was trained on, with which seed and lexicon."""
+    """A model's metadata: what it was trained on, with which seed and lexicon, and whom to credit."""
     return {
         "version": MODEL_VERSION,
-        "lang": "zh",
+        "lang": lang,
         "seed": seed,
         "lexicon": lexicon.version,
         "training_data": data,
