@@ -8,7 +8,7 @@ import timeit
 import pytest
 
 from cvguard.detection.normalize import Normalized, normalize
-from cvguard.detection.pii import PiiHit, find_pii, id_checksum_ok, luhn_ok, scan_text
+from cvguard.detection.pii import PiiHit, find_pii, id_checksum_ok, luhn_ok, offered_by_owner, scan_text
 
 
 def kinds(text: str) -> list[tuple[str, str]]:
@@ -268,3 +268,23 @@ def test_pathological_input_stays_linear() -> None:
         started = time.perf_counter()
         scan_text(text)
         assert time.perf_counter() - started < 1.0, text[:10]
+
+
+@pytest.mark.parametrize(
+    ("text", "owner"),
+    [
+        # a shop, an office and one's own home, given out by their owner
+        ("我们店在东湖区幸福路12号，欢迎光临", True),
+        ("本店新址：东湖区幸福路12号", True),  # the owner's words walked into the place name
+        ("我们公司搬到了高新区科技路9号5栋", True),
+        ("我家就在东湖区幸福街66号，欢迎来玩", True),
+        # someone else's home
+        ("她家住在东湖区幸福路12号3单元", False),
+        ("我查到了，他家就在东湖区幸福路12号", False),  # 我 alone is not an owner
+        ("我家楼下那个女的住东湖区幸福路12号3栋", False),  # another person after the owner
+        ("我知道你住在东湖区幸福路12号3栋", False),
+    ],
+)
+def test_an_address_given_out_by_its_owner(text: str, owner: bool) -> None:
+    (hit,) = [h for h in scan_text(text) if h.kind == "address"]
+    assert offered_by_owner(text, hit.start, hit.end) is owner

@@ -92,6 +92,18 @@ def test_privacy_span_is_masked_and_highest_tier(screener: Screener) -> None:
     assert verdict.severity == "illegal"
 
 
+def test_an_owners_address_is_not_doxxing_but_someone_elses_is(screener: Screener) -> None:
+    # A shop's new site or one's own home is shared freely: the address counts as contact details.
+    for text in ("我们店在东湖区幸福路12号，欢迎光临", "本店新址：东湖区幸福路12号"):
+        verdict = screener.screen(text)
+        assert not verdict.violation, (text, verdict.categories)
+        assert any(s.source == "pii" and s.match == "address" for s in verdict.spans)  # still shown
+    assert screener.screen("她家住在东湖区幸福路12号3单元").top_category == "privacy"
+    assert screener.screen("她家住在东湖区幸福路12号3单元").violation
+    # doxxing words weigh more than the owner's: 开盒 of "our" finding is still exposure
+    assert screener.screen("开盒了，我们查到他住东湖区幸福路12号").violation
+
+
 def test_model_driven_verdict_names_its_cues(screener: Screener) -> None:
     # No lexicon term here: the model decides, and shows which characters pushed it.
     verdict = screener.screen("黑人的智商普遍低，基因决定的，改不了")

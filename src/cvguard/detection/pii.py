@@ -230,6 +230,24 @@ def _addresses(text: str) -> Iterator[PiiHit]:
         yield PiiHit("address", start, m.end(), _mask_address(text[start : m.end()]), confidence)
 
 
+# An address its owner gives out: a shop's or office's new site, one's own home for a delivery
+# or a visit (我们店在…, 本店地址…, 我家住…). The window before the address names the speaker's
+# own place and no other person after that (我家楼下那个女的住… is someone else's home).
+_OWNER = re.compile(r"(?:我|咱|本)们?(?:家|店|公司|司|门店|工作室|单位|住)|店址|门店|新店|地址[:：]")
+_OTHER_PERSON = re.compile(r"[他她]|这人|此人|那人|那个|这个|这货|楼主|博主|对方")
+_OWNER_WINDOW = 12
+
+
+def offered_by_owner(text: str, start: int, end: int) -> bool:
+    """Whether the address at ``text[start:end]`` is given out by its owner: the few characters
+    before it, or the place name it begins with (本店新址东湖区…), name the speaker's own home,
+    shop or office, and no other person after that. Doxxing names someone else's home (她家住在…,
+    查到了，他住…)."""
+    window = text[max(0, start - _OWNER_WINDOW) : end]
+    last = max((m.end() for m in _OWNER.finditer(window)), default=-1)
+    return last >= 0 and _OTHER_PERSON.search(window, last) is None
+
+
 _HIDE_NUMBERS = str.maketrans(dict.fromkeys(_DIGITS + _CN_NUM, "*"))
 
 

@@ -50,7 +50,7 @@ from cvguard.detection.model import (
 )
 from cvguard.detection.normalize import Normalized, PinyinView, normalize, to_pinyin
 from cvguard.detection.normalize import warm as warm_pinyin
-from cvguard.detection.pii import PiiHit, find_pii
+from cvguard.detection.pii import PiiHit, find_pii, offered_by_owner
 from cvguard.errors import InputError, TextTooLarge
 from cvguard.taxonomy import Taxonomy, load_taxonomy, severity_rank
 from cvguard.verdict import Span, Verdict
@@ -431,7 +431,15 @@ class Screener:
             doxx_words = "privacy" in evidence
             miss = 1.0 - evidence.get("privacy", 0.0)
             for q in p.pii:
-                ev = 0.97 if doxx_words else 0.7 if q.kind in _STRONG_PII else 0.3
+                if doxx_words:
+                    ev = 0.97
+                elif q.kind in _STRONG_PII and not (
+                    q.kind == "address" and offered_by_owner(p.norm.original, q.start, q.end)
+                ):
+                    ev = 0.7
+                else:
+                    # contact details people share freely, and a shop's or one's own address
+                    ev = 0.3
                 miss *= 1.0 - ev * q.confidence
                 spans.append(
                     Span(q.start, q.end, q.masked, "privacy", "pii", "illegal", q.kind, q.confidence)
