@@ -25,6 +25,7 @@ from cvguard.detection.screen import (
     Screener,
     _everyday_may_speak,
     everyday_line,
+    hides_group,
     prepare,
 )
 from cvguard.errors import ModelError
@@ -104,10 +105,31 @@ def test_it_is_asked_only_inside_the_band(screener: Screener) -> None:
         ("他骂我“你爸妈知道你在网上这么丢人吗”", False),  # reporting or quoting abuse
         ("不要地域黑，网暴要不得", False),  # arguing against abuse
         ("我就是个废物", False),  # said of oneself
+        # a group or gender word typed in pinyin is still COLD's topic
+        ("河nan人就是这样", False),
+        ("感受不dao黑ren的美", False),
+        ("这个nv生真是的", False),
+        ("ni爸妈知道你在网上这么丢人吗", True),  # pinyin, but no group in it
     ],
 )
 def test_it_speaks_only_outside_colds_topics(text: str, speaks: bool) -> None:
     assert _everyday_may_speak(prepare(text, Lexicon.default())) is speaks
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        ("wo在东bei呆过", True),  # 东北, a region, in sound
+        ("hai呀。河nan人没偷你long", True),
+        ("难dao有钱人不hui生nv儿吗", True),  # 女 typed as nv
+        ("我是河南人", False),  # no letters: the masker reads the characters themselves
+        ("ni zen me hai bu qu si", False),  # pinyin without a group
+        ("今天iPhone发布会", False),
+    ],
+)
+def test_a_group_word_typed_in_pinyin_is_heard(text: str, hidden: bool) -> None:
+    norm = normalize(text)
+    assert hides_group(norm.text, prepare(text, Lexicon.default()).pinyin) is hidden
 
 
 def test_the_model_port_keeps_it(screener: Screener) -> None:

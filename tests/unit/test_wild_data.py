@@ -24,9 +24,12 @@ from cvguard.detection.wild import (
     CLOAK_TYPES,
     COUNTER_SPEECH,
     COUNTER_TRAIN,
+    DOXXING_TRAIN,
     EVERYDAY_TRAIN,
+    GROUPS_TRAIN,
     HELD_OUT,
     OBLIQUE_TRAIN,
+    RUMOUR_TRAIN,
     STANCE_FILES,
     STANCE_TRAIN,
     TRAINABLE,
@@ -169,7 +172,8 @@ def test_held_out_is_not_read_by_training() -> None:
 
 def test_trainable_files_do_not_nearly_repeat_the_held_out_ones() -> None:
     held = [r.text for name in (BEYOND_HELDOUT, COUNTER_SPEECH) for r in load_suite(name)]
-    held += [t for p in load_cloaking() for t in (p.plain, p.cloaked)]
+    held += [t for p in load_cloaking() for t in (p.plain, p.cloaked, p.control)]
+    held += [e.text for e in training.load_fixtures()[1]]  # the fixtures' held-out split too
     for name in TRAINABLE:
         train = [r.text for r in load_suite(name)]
         assert not {fold(t) for t in train} & {fold(t) for t in held}, name
@@ -376,3 +380,43 @@ def test_cloaking_loader_checks_the_pair_is_one_substitution(tmp_path: Path) -> 
         assert f"cloak.jsonl:{line}:" in message
     assert "type 'rhyme'" in message
     assert "repeats line 2" in message
+
+
+# The three files by category beyond COLD's topics: one hand each, with look-alikes and with
+# harmless counterparts written in the frames of their own abusive rows.
+TARGETED = {
+    DOXXING_TRAIN: {
+        ("dox_address", "privacy"), ("dox_identity", "privacy"), ("coercion", "threat"),
+        ("intimidation", "threat"), ("proposition", "sexual_harassment"),
+        ("objectification", "sexual_harassment"), ("image_abuse", "sexual_harassment"),
+    },
+    RUMOUR_TRAIN: {
+        ("crime_rumor", "defamation"), ("character_smear", "defamation"), ("raid", "pile_on_incitement"),
+        ("body_mock", "ridicule"), ("skill_mock", "ridicule"), ("schadenfreude", "ridicule"),
+    },
+    GROUPS_TRAIN: {
+        ("belittle_group", "discrimination"), ("exclude_group", "discrimination"),
+        ("harm_group", "hate_incitement"), ("personal_slur", "insult"),
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(TARGETED))
+def test_targeted_files_pair_each_kind_with_look_alikes_and_neutral_frames(name: str) -> None:
+    rows = load_suite(name)
+    abusive = Counter((r.kind, r.category) for r in rows if r.label)
+    assert set(abusive) == TARGETED[name]
+    assert all(n >= 45 for n in abusive.values()), abusive
+    safe = Counter(r.kind for r in rows if not r.label)
+    frames = safe.pop("neutral_frame")
+    # look-alikes in the same words, and a harmless counterpart for most abusive frames
+    assert sum(safe.values()) >= 0.75 * sum(abusive.values()), safe
+    assert frames >= 0.6 * sum(abusive.values()), frames
+    assert len(safe) >= 4 and min(safe.values()) >= 40, safe
+
+
+def test_the_groups_file_is_about_groups_colds_topics_lack() -> None:
+    rows = load_suite(GROUPS_TRAIN)
+    for group in ("残疾", "老人", "抑郁", "外卖", "农民工", "保安", "同性恋"):
+        assert any(group in r.text for r in rows if r.label), group
+        assert any(group in r.text for r in rows if not r.label), group

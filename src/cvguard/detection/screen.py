@@ -181,13 +181,14 @@ def model_evidence(prob: float, decision: float = MODEL_DECISION) -> float:
 CATEGORY_DECISION = 0.5
 
 # The everyday-abuse model (abuse beyond COLD's topics: looks, intelligence, family, fandom,
-# provoking, sarcasm, oblique threats, defamation and harassment; training.train_everyday) is a
+# provoking, sarcasm, oblique threats, defamation, harassment, doxxing, raids, contempt for groups
+# COLD lacks; training.train_everyday) is a
 # second opinion on the texts the main model is unsure of: P(offensive) in EVERYDAY_BAND. Below
 # the band the main model's "safe" stands: trained on few abusive texts, the everyday model alone
 # over-reads some sentence frames. EVERYDAY_LINES: from which main-model P on, which line the
 # everyday model's P must reach to flag; the less the main model leans to abuse, the surer the
 # second opinion must be. docs/MODEL.md has the settings tried and the figures they were chosen by.
-EVERYDAY_LINES = ((0.05, 0.97), (0.2, 0.93))
+EVERYDAY_LINES = ((0.05, 0.9), (0.2, 0.8))
 EVERYDAY_BAND = (EVERYDAY_LINES[0][0], MODEL_DECISION)
 # The stance model (training.train_stance) reads a Chinese text that uses the words of speech
 # against discrimination (context.stance_cue) and would be flagged: under STANCE_LINE, P(attack),
@@ -209,12 +210,42 @@ def everyday_line(main: float) -> float:
 
 def _everyday_may_speak(p: Prepared) -> bool:
     """Whether a text lies outside what the COLD model knows best: it names no identity group and
-    no gender, and it neither reports, quotes or argues against abuse nor is said of oneself
-    (those cues lower the main model's weight on purpose; the second opinion would undo them)."""
+    no gender, not even in pinyin (``hides_group``), and it neither reports, quotes or argues
+    against abuse nor is said of oneself (those cues lower the main model's weight on purpose; the
+    second opinion would undo them)."""
     ctx = p.context
     if ctx.reporting or ctx.quoting or ctx.anti_bias or ctx.self_directed or p.features.mentions_group:
         return False
-    return _GENDER.search(p.norm.text) is None
+    return _GENDER.search(p.norm.text) is None and not hides_group(p.norm.text, p.pinyin)
+
+
+@cache
+def _group_sounds() -> tuple[frozenset[tuple[str, ...]], int]:
+    """The pinyin of every group word of two syllables or more (河南人 → he nan ren), and the
+    longest."""
+    sounds = set()
+    for term in GroupMasker.default().terms:
+        syllables = to_pinyin(normalize(term)).syllables
+        if len(syllables) >= 2:
+            sounds.add(syllables)
+    return frozenset(sounds), max(map(len, sounds))
+
+
+def hides_group(text: str, pinyin: PinyinView) -> bool:
+    """Whether a text that holds Latin letters names a group or a gender in sound: a group word's
+    syllables in a row (河nan人, hei ren), or 女 typed as ``nv``. Typed pinyin hides the word from
+    the group masker, and with it the text's topic from the guard of the everyday model."""
+    if _LATIN_RUN.search(text) is None:
+        return False
+    syllables = pinyin.syllables
+    if "nv" in syllables:
+        return True
+    sounds, longest = _group_sounds()
+    return any(
+        syllables[i : i + k] in sounds
+        for i in range(len(syllables) - 1)
+        for k in range(2, longest + 1)
+    )
 
 
 def _context_factors(p: Prepared) -> tuple[dict[str, float], float]:

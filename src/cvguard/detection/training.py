@@ -412,8 +412,9 @@ def train_everyday(
     cold_train: Sequence[Example], fixtures: Sequence[Example], lexicon: Lexicon, *, seed: int
 ) -> LinearTextModel:
     """The everyday-abuse model: Chinese abuse beyond COLD's topics (looks, intelligence, family,
-    fandom, provoking, sarcasm, oblique threats, defamation, harassment) against safe texts on the
-    same topics and counter-speech, from the fixtures' training split and the trainable files of
+    fandom, provoking, sarcasm, oblique threats, defamation, harassment, doxxing, raids, contempt
+    for groups COLD lacks) against safe texts on the same topics, harmless texts in the same
+    sentence frames and counter-speech, from the fixtures' training split and the trainable files of
     ``data/wild`` (``wild.TRAINABLE``), with a seeded sample of COLD train. The screener asks it
     only about texts the main model is unsure of, outside COLD's topics (screen.EVERYDAY_BAND)."""
     rows = [e for e in fixtures if fixture_lang(e) == "zh"]

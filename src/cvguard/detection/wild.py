@@ -16,7 +16,12 @@ for measuring only (bench/bench_wild.py). Each file is JSONL whose first line is
   defence (label 1), for measuring; ``counter_speech_train.jsonl`` and ``stance_train.jsonl``:
   the same kinds written separately, by two other hands, for training;
 - ``oblique_train.jsonl``: oblique threats, defamation and harassment with safe look-alikes in
-  the same words, by another hand, for training.
+  the same words, by another hand, for training;
+- ``doxxing_threat_train.jsonl``, ``rumour_mockery_train.jsonl``, ``other_groups_train.jsonl``:
+  the taxonomy's categories beyond COLD's topics, one file per hand (doxxing, threats and sexual
+  harassment; defamation, incitement to pile on and ridicule; discrimination and incitement
+  against groups COLD lacks), each with safe look-alikes and with harmless counterparts in the
+  sentence frames of its abusive rows (kind ``neutral_frame``), for training.
 
 Labelled rows have the fixtures' shape (``text``, ``label``, ``category``, ``kind``, ``lang``).
 A malformed file raises :class:`~cvguard.errors.DataError` listing every bad line as
@@ -45,8 +50,14 @@ EVERYDAY_TRAIN = "everyday_abuse_train.jsonl"
 ADDRESSED_TRAIN = "addressed_safe_train.jsonl"
 STANCE_TRAIN = "stance_train.jsonl"
 OBLIQUE_TRAIN = "oblique_train.jsonl"
+DOXXING_TRAIN = "doxxing_threat_train.jsonl"
+RUMOUR_TRAIN = "rumour_mockery_train.jsonl"
+GROUPS_TRAIN = "other_groups_train.jsonl"
 # What training may read; every other file here is for measurement only.
-TRAINABLE = (BEYOND_TRAIN, COUNTER_TRAIN, EVERYDAY_TRAIN, ADDRESSED_TRAIN, STANCE_TRAIN, OBLIQUE_TRAIN)
+TRAINABLE = (
+    BEYOND_TRAIN, COUNTER_TRAIN, EVERYDAY_TRAIN, ADDRESSED_TRAIN, STANCE_TRAIN, OBLIQUE_TRAIN,
+    DOXXING_TRAIN, RUMOUR_TRAIN, GROUPS_TRAIN,
+)
 HELD_OUT = (CLOAKING, BEYOND_HELDOUT, COUNTER_SPEECH)
 # What the stance model learns speech against discrimination from (training.train_stance).
 STANCE_FILES = (COUNTER_TRAIN, STANCE_TRAIN)
