@@ -13,6 +13,8 @@
   a defence;
 - COLD dev accuracy, precision and recall of the full screener, for reference (skipped with
   --no-cold or when ../shared/data is absent).
+- development files (never trained on, read to choose settings): abusive rows caught and safe
+  rows flagged, per file.
 
 Prints one JSON object; --misses also lists what was missed or wrongly flagged, on stderr;
 --models scores the artifacts in DIR (as `cvguard train --out DIR` writes them) instead of the
@@ -45,7 +47,13 @@ def main() -> None:
 
     from cvguard.detection.model import LinearTextModel, artifact_path
     from cvguard.detection.screen import Screener
-    from cvguard.detection.wild import BEYOND_HELDOUT, COUNTER_SPEECH, load_cloaking, load_suite
+    from cvguard.detection.wild import (
+        BEYOND_HELDOUT,
+        COUNTER_SPEECH,
+        DEVELOPMENT,
+        load_cloaking,
+        load_suite,
+    )
 
     if args.models:
         models = {lang: LinearTextModel.load(artifact_path(lang, args.models)) for lang in ("zh", "en")}
@@ -69,6 +77,7 @@ def main() -> None:
     result["counter_speech"] = counter(load_suite(COUNTER_SPEECH), flags, misses)
     if not args.no_cold:
         result["cold_dev"] = cold(flags)
+    result["development"] = {name: development(load_suite(name), flags) for name in DEVELOPMENT}
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if args.misses:
         print("\n".join(misses), file=sys.stderr)
@@ -174,6 +183,18 @@ def counter(rows: Sequence[Any], flags: Any, misses: list[str]) -> dict[str, Any
         "safe_flagged_share": share([f for r, f in zip(rows, flagged, strict=True) if not r.label]),
         "wrapped_attack_recall": share([f for r, f in zip(rows, flagged, strict=True) if r.label]),
         "flagged_share_by_kind": {k: {"n": len(v), "flagged": share(v)} for k, v in sorted(by_kind.items())},
+    }
+
+
+def development(rows: Sequence[Any], flags: Any) -> dict[str, Any]:
+    """A development file (never trained on, read to choose settings): abusive rows caught and safe
+    rows flagged (look-alikes, harmless frames, speech against abuse)."""
+    flagged = flags([r.text for r in rows])
+    return {
+        "abusive": sum(1 for r in rows if r.label),
+        "safe": sum(1 for r in rows if not r.label),
+        "recall": share([f for r, f in zip(rows, flagged, strict=True) if r.label]),
+        "safe_flagged": share([f for r, f in zip(rows, flagged, strict=True) if not r.label]),
     }
 
 

@@ -8,7 +8,15 @@ import timeit
 import pytest
 
 from cvguard.detection.normalize import Normalized, normalize
-from cvguard.detection.pii import PiiHit, find_pii, id_checksum_ok, luhn_ok, offered_by_owner, scan_text
+from cvguard.detection.pii import (
+    PiiHit,
+    exposure_act,
+    find_pii,
+    id_checksum_ok,
+    luhn_ok,
+    offered_by_owner,
+    scan_text,
+)
 
 
 def kinds(text: str) -> list[tuple[str, str]]:
@@ -288,3 +296,39 @@ def test_pathological_input_stays_linear() -> None:
 def test_an_address_given_out_by_its_owner(text: str, owner: bool) -> None:
     (hit,) = [h for h in scan_text(text) if h.kind == "address"]
     assert offered_by_owner(text, hit.start, hit.end) is owner
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        # the act named, the data withheld: a sale, a call to dig, a threat to post
+        ("出一份资料：某博主真名、住址、户籍，私聊价格", "真名"),
+        ("谁知道这个主播的本名？", "本名"),
+        ("他的宿舍号和学号我都整理好了，要的扣1", "宿舍号"),
+        # the digits masked: shown all the same
+        ("这个差评师的电话159****3307，随便加随便骂", "masked number"),
+        ("身份证号4101**********2318，就是他天天带节奏", "masked number"),
+    ],
+)
+def test_exposing_someones_data_by_name_is_found(text: str, what: str) -> None:
+    found = exposure_act(normalize(text))
+    assert found is not None and found[2] == what
+    start, end, _ = found
+    assert text[start:end] == what or (what == "masked number" and "*" in text[start:end])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我的电话138****1234，有事联系他",  # one's own number
+        "我的真名和住址都写在简历里了，整理好发给HR",  # one's own data
+        "不要把他的住址和电话发到网上，这是违法的",  # advice
+        "在公交上捡到一张学生证，姓名赵某某，请本人私信我",  # lost and found
+        "这是他们公司的客服电话，大家有问题可以打",  # an official contact
+        "新闻：一男子因在网上公开他人住址和电话被行政拘留十日",  # news of a punishment
+        "这个外卖员的工号我发出来了，大家一起给平台写表扬",  # praise
+        "快递放门口就行，谢谢",  # no personal data named
+    ],
+)
+def test_advice_own_data_and_everyday_posts_are_not_exposure(text: str) -> None:
+    assert exposure_act(normalize(text)) is None

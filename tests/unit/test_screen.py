@@ -104,6 +104,19 @@ def test_an_owners_address_is_not_doxxing_but_someone_elses_is(screener: Screene
     assert screener.screen("开盒了，我们查到他住东湖区幸福路12号").violation
 
 
+def test_exposing_someones_data_by_name_is_a_privacy_violation(screener: Screener) -> None:
+    verdict = screener.screen("出一份资料：某博主真名、住址、户籍，私聊价格")
+    assert verdict.violation and verdict.top_category == "privacy" and verdict.severity == "illegal"
+    (span,) = [s for s in verdict.spans if s.match == "exposure"]
+    assert (span.source, span.term) == ("pii", "真名")  # which rule and which word
+    # with a lexicon privacy word too, the two add up (身份证号 alone is not enough)
+    masked = screener.screen("身份证号4101**********2318，就是他天天在超话带节奏")
+    alone = screener.screen("身份证号").categories["privacy"]
+    assert masked.violation and masked.categories["privacy"] > alone
+    # one's own address, told by the person it was threatened at: a report, not an exposure
+    assert not screener.screen("他骂我还说要把我的住址发出来，我已经截图了").violation
+
+
 def test_model_driven_verdict_names_its_cues(screener: Screener) -> None:
     # No lexicon term here: the model decides, and shows which characters pushed it.
     verdict = screener.screen("黑人的智商普遍低，基因决定的，改不了")

@@ -24,6 +24,9 @@ from cvguard.detection.wild import (
     CLOAK_TYPES,
     COUNTER_SPEECH,
     COUNTER_TRAIN,
+    DEV_ABUSE,
+    DEV_COUNTER,
+    DEVELOPMENT,
     DOXXING_TRAIN,
     EVERYDAY_TRAIN,
     GROUPS_TRAIN,
@@ -82,11 +85,12 @@ def near_repeats(texts: list[str], against: list[str]) -> list[str]:
 
 def test_wild_folder_holds_the_known_files() -> None:
     names = sorted(p.name for p in WILD_DIR.iterdir())
-    assert names == sorted(["README.md", *TRAINABLE, *HELD_OUT])
+    assert names == sorted(["README.md", *TRAINABLE, *HELD_OUT, *DEVELOPMENT])
     assert not set(TRAINABLE) & set(HELD_OUT)
+    assert not set(DEVELOPMENT) & (set(TRAINABLE) | set(HELD_OUT))
 
 
-@pytest.mark.parametrize("name", [*HELD_OUT, *TRAINABLE])
+@pytest.mark.parametrize("name", [*HELD_OUT, *TRAINABLE, *DEVELOPMENT])
 def test_header_carries_the_taxonomy_version_and_says_what_the_file_is(name: str) -> None:
     header = json.loads((WILD_DIR / name).read_text(encoding="utf-8").splitlines()[0])
     assert set(header) == {"version", "about"}
@@ -165,7 +169,8 @@ def test_held_out_is_not_read_by_training() -> None:
     strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name)]
     names += [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names]
-    for word in (*HELD_OUT, *TRAINABLE, "BEYOND_HELDOUT", "COUNTER_SPEECH", "CLOAKING", "load_cloaking"):
+    forbidden = (*HELD_OUT, *TRAINABLE, *DEVELOPMENT, "DEV_", "load_cloaking")
+    for word in (*forbidden, "BEYOND_HELDOUT", "COUNTER_SPEECH", "CLOAKING"):
         assert not any(word in s for s in strings + names), f"training.py mentions {word!r}"
     assert "TRAINABLE" in names  # what it does read
 
@@ -420,3 +425,43 @@ def test_the_groups_file_is_about_groups_colds_topics_lack() -> None:
     for group in ("残疾", "老人", "抑郁", "外卖", "农民工", "保安", "同性恋"):
         assert any(group in r.text for r in rows if r.label), group
         assert any(group in r.text for r in rows if not r.label), group
+
+
+# --- development files ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", DEVELOPMENT)
+def test_development_files_repeat_neither_training_nor_held_out_rows(name: str) -> None:
+    # A development file measures how a setting carries to a new writer: a row that nearly repeats
+    # a training row would measure memory, one that repeats a held-out row would leak it.
+    dev = [r.text for r in load_suite(name)]
+    seen = [r.text for other in TRAINABLE for r in load_suite(other)]
+    seen += [e.text for e in training.load_fixtures()[0]]
+    held = [r.text for other in (BEYOND_HELDOUT, COUNTER_SPEECH) for r in load_suite(other)]
+    held += [t for p in load_cloaking() for t in (p.plain, p.cloaked, p.control)]
+    held += [e.text for e in training.load_fixtures()[1]]
+    for against in (seen, held):
+        assert not {fold(t) for t in dev} & {fold(t) for t in against}, name
+        close = near_repeats(dev, against)
+        assert not close, f"{name} nearly repeats:\n" + "\n".join(close)
+
+
+def test_development_files_hold_abuse_by_category_and_counter_speech() -> None:
+    for name in DEV_ABUSE:
+        rows = load_suite(name)
+        assert sum(r.label for r in rows) >= 250 and sum(1 for r in rows if not r.label) >= 250, name
+        assert sum(1 for r in rows if r.kind == "neutral_frame") >= 100, name
+    expected = {
+        DEV_ABUSE[0]: {"privacy", "threat", "sexual_harassment"},
+        DEV_ABUSE[1]: {"defamation", "pile_on_incitement", "ridicule"},
+        DEV_ABUSE[2]: {"discrimination", "hate_incitement", "insult"},
+    }
+    for name, codes in expected.items():
+        assert {r.category for r in load_suite(name) if r.label} == codes, name
+    cues = ("凭什么", "难道", "歧视", "地域黑", "刻板印象", "偏见", "不是所有")
+    for name in DEV_COUNTER:
+        rows = load_suite(name)
+        safe = [r for r in rows if not r.label]
+        assert len(safe) >= 350 and sum(r.label for r in rows) >= 200, name
+        # most speech against abuse in them says so without the usual cue words
+        assert sum(not any(c in r.text for c in cues) for r in safe) >= 0.5 * len(safe), name

@@ -248,6 +248,63 @@ def offered_by_owner(text: str, start: int, end: int) -> bool:
     return last >= 0 and _OTHER_PERSON.search(window, last) is None
 
 
+# The act of exposing someone's personal data, named rather than shown: the data (真名, 住址,
+# 身份证, 宿舍号, 病历, 聊天记录…) beside an act of exposing or digging it up (扒, 晒, 发到群里, 整理,
+# 拿到, 谁知道…, 要的私我), about another person, in a text that is not advice, a report, a praise,
+# a lost-and-found or an official contact. A doxxer often masks the digits or keeps them for DMs
+# (159****3307, 私聊要完整的), so no number need be found. docs/MODEL.md has how the words were
+# chosen and what they cost.
+_DATA = re.compile(
+    r"真名|本名|真实姓名|实名信息|实名|住址|地址|户籍|老家|身份证(?:号码?|照片|复印件|正反面)?|手机号码?|手机尾号"
+    r"|电话(?:号码)?|座机|微信号?|[Qq][Qq]号?|学号|工号|工牌|学生证|宿舍(?:号|楼|门牌)?|门牌号?|班级|工位|单位"
+    r"|车牌号?|病历|社保|开房记录|聊天记录|聊天截图|定位|坐标|快递单号|收件人信息|个人信息|家人照片|毕业照"
+    r"|身份信息|本人照片|住哪"
+)
+_EXPOSE = re.compile(
+    r"扒|开盒|盒子|人肉|曝光|公开|挂出|放出|发出|贴出|晒|整理好?|拿到|搞到|找到|查到|查下|查一下|查出|对比|认认"
+    r"|私我|私聊|私信我|评论区见|放群里|发群|发到|发网上|发业主群|转部门群|放这|附上|都在图里|截图|截下来|截出来|记下"
+    r"|要的扣|要的私|出一份|有没有人(?:知道|认识|能查)|谁(?:知道|有|能查)|帮我查|帮忙查|扣个"
+)
+_NOT_EXPOSURE = re.compile(
+    r"不要|别[把让发晒]|请勿|切勿|禁止|谨防|小心|保护|防止|如何|怎么办|怎么处理|举报|报警|违法|犯法|侵犯|泄露他人"
+    r"|反诈|诈骗电话|客服|热线|官方|表扬|感谢|捡到|失物|遗失|落在|丢了|澄清|辟谣|新闻|拘留|判决|处罚|通报"
+)
+_ANOTHER = re.compile(
+    r"[他她]|这个|那个|某|前男友|前女友|老婆|老公|主播|[uU][pP]主|博主|楼主|网红|渣男|黑粉|键盘侠|车主|房东|卖家|顾客"
+    r"|同事|老师|@"
+)
+_OWN_DATA = re.compile(r"(?:我|我们|本人|本店|自己)的?$")
+_OWN_NEAR = re.compile(r"我|本人|本店|自己")
+# A phone or ID number shown with its middle masked (159****3307, 4101**********2318): shown all
+# the same, to people who can ask for the rest.
+_MASKED_NUMBER = re.compile(
+    r"(?<![0-9])(?:1[3-9][0-9][*＊xX]{4}[0-9]{4}|[1-9][0-9]{3,5}[*＊]{6,12}[0-9]{3}[0-9Xx])(?![0-9])"
+)
+_EXPOSURE_REACH = 14
+
+
+def exposure_act(norm: Normalized) -> tuple[int, int, str] | None:
+    """``(start, end, what)``, offsets into the original text, where a text exposes, or calls to dig
+    up, another person's personal data without showing it (她的真名、住址、户籍整理好了，私聊; 谁知道他
+    住哪栋楼) or with its digits masked (他的电话159****3307), else None. Not for advice, reports,
+    news of punishment, praise, lost-and-found or official contacts (_NOT_EXPOSURE), nor for one's
+    own data (我的电话…)."""
+    text = norm.text
+    if _DATA.search(text) is None or _NOT_EXPOSURE.search(text) or not _ANOTHER.search(text):
+        return None
+    original = norm.original
+    masked = _MASKED_NUMBER.search(original)  # the normaliser drops the asterisks
+    if masked is not None and not _OWN_NEAR.search(original, max(0, masked.start() - 6), masked.start()):
+        return masked.start(), masked.end(), "masked number"
+    for data in _DATA.finditer(text):
+        if _OWN_DATA.search(text, max(0, data.start() - 3), data.start()):
+            continue
+        low, high = max(0, data.start() - _EXPOSURE_REACH), min(len(text), data.end() + _EXPOSURE_REACH)
+        if _EXPOSE.search(text, low, high):
+            return (*norm.span(data.start(), data.end()), data.group())
+    return None
+
+
 _HIDE_NUMBERS = str.maketrans(dict.fromkeys(_DIGITS + _CN_NUM, "*"))
 
 

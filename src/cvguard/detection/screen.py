@@ -50,7 +50,7 @@ from cvguard.detection.model import (
 )
 from cvguard.detection.normalize import Normalized, PinyinView, normalize, to_pinyin
 from cvguard.detection.normalize import warm as warm_pinyin
-from cvguard.detection.pii import PiiHit, find_pii, offered_by_owner
+from cvguard.detection.pii import PiiHit, exposure_act, find_pii, offered_by_owner
 from cvguard.errors import InputError, TextTooLarge
 from cvguard.taxonomy import Taxonomy, load_taxonomy, severity_rank
 from cvguard.verdict import Span, Verdict
@@ -65,6 +65,9 @@ MAX_SPANS = 256
 # digits or emoji (decloak); ``pinyin``, ``initials`` and ``homophone`` are weighed with the model.
 _MODE_FACTOR = {"text": 1.0, "abbrev": 1.0, "word": 1.0, "squeezed": 0.9, "cloaked": 0.9}
 HOMOPHONE_BASE = 0.5
+# How much naming the act of exposing another person's data counts (pii.exposure_act): alone, a
+# violation; in a report or a quote (context) it keeps a quarter, as lexicon privacy words do.
+EXPOSURE_WEIGHT = 0.65
 # PII that alone points at a person's home or identity, versus contact details people share freely.
 _STRONG_PII = frozenset({"id_card", "address", "bank_card"})
 _REPORTABLE = (
@@ -476,6 +479,13 @@ class Screener:
                     Span(q.start, q.end, q.masked, "privacy", "pii", "illegal", q.kind, q.confidence)
                 )
             evidence["privacy"] = 1.0 - miss
+        if p.lang == "zh":
+            # exposing someone's data by name (真名、住址整理好了，私聊), the digits masked or withheld
+            found = exposure_act(p.norm)
+            if found is not None:
+                start, end, what = found
+                evidence["privacy"] = 1.0 - (1.0 - evidence.get("privacy", 0.0)) * (1.0 - EXPOSURE_WEIGHT)
+                spans.append(Span(start, end, what, "privacy", "pii", "illegal", "exposure", EXPOSURE_WEIGHT))
 
         # The model says "offensive or not"; its probability goes to the category the text most
         # clearly is (the strongest lexicon evidence), else discrimination when an identity group

@@ -1,6 +1,7 @@
 """The screening-in-the-wild suites (``data/wild/``): read and validated.
 
-Training may read the files in ``TRAINABLE`` and nothing else here; the rest (``HELD_OUT``) are
+Training may read the files in ``TRAINABLE`` and nothing else here. ``DEVELOPMENT`` files are
+never trained on but may be read to choose settings (lines, bands, rules); ``HELD_OUT`` files are
 for measuring only (bench/bench_wild.py). Each file is JSONL whose first line is a header
 ``{"version", "about"}``:
 
@@ -21,7 +22,9 @@ for measuring only (bench/bench_wild.py). Each file is JSONL whose first line is
   the taxonomy's categories beyond COLD's topics, one file per hand (doxxing, threats and sexual
   harassment; defamation, incitement to pile on and ridicule; discrimination and incitement
   against groups COLD lacks), each with safe look-alikes and with harmless counterparts in the
-  sentence frames of its abusive rows (kind ``neutral_frame``), for training.
+  sentence frames of its abusive rows (kind ``neutral_frame``), for training;
+- ``dev_*.jsonl``: the same three groups of categories and counter-speech, each by yet another
+  hand, for development: how a setting carries to a writer no training row comes from.
 
 Labelled rows have the fixtures' shape (``text``, ``label``, ``category``, ``kind``, ``lang``).
 A malformed file raises :class:`~cvguard.errors.DataError` listing every bad line as
@@ -59,6 +62,11 @@ TRAINABLE = (
     DOXXING_TRAIN, RUMOUR_TRAIN, GROUPS_TRAIN,
 )
 HELD_OUT = (CLOAKING, BEYOND_HELDOUT, COUNTER_SPEECH)
+# Never trained on, but read to choose settings: abuse by category (three hands) and counter-speech
+# (two hands), each hand apart from every training file's (docs/MODEL.md).
+DEV_ABUSE = ("dev_doxxing_threat.jsonl", "dev_rumour_mockery.jsonl", "dev_other_groups.jsonl")
+DEV_COUNTER = ("dev_counter_speech_a.jsonl", "dev_counter_speech_b.jsonl")
+DEVELOPMENT = DEV_ABUSE + DEV_COUNTER
 # What the stance model learns speech against discrimination from (training.train_stance).
 STANCE_FILES = (COUNTER_TRAIN, STANCE_TRAIN)
 
