@@ -101,7 +101,11 @@ def test_it_is_asked_only_inside_the_band(screener: Screener) -> None:
     [
         ("你爸妈知道你在网上这么丢人吗", True),
         ("河南人就是这样", False),  # an identity group: COLD's topic
-        ("你女朋友知道你在网上这么丢人吗", False),  # a gender word: COLD's topic
+        ("女人就是这样", False),  # a gender word: COLD's topic
+        ("你们女生就是麻烦", False),  # said to someone, but of a gender as a whole
+        ("你女朋友知道你在网上这么丢人吗", True),  # said to a person; gender words only
+        ("美女，你一晚多少钱", True),  # harassment of a person, not COLD's gender topic
+        ("你这个河南女人", False),  # another group besides
         ("他骂我“你爸妈知道你在网上这么丢人吗”", False),  # reporting or quoting abuse
         ("不要地域黑，网暴要不得", False),  # arguing against abuse
         ("我就是个废物", False),  # said of oneself

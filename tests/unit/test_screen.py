@@ -43,6 +43,9 @@ def test_violations_are_flagged_in_the_right_category(screener: Screener, text: 
         ("他私信给我发“你这个贱人去死吧”，我已经存证了", "mention"),  # abuse received, quoted
         ("“河南人都是骗子”这种说法我听一次反驳一次", "mention"),  # a stereotype quoted to reject it
         ("“废物”这个词不该用来形容孩子", "mention"),  # a word talked about as a word
+        ("我弟弟在学校被同学叫“傻子”，回家哭了一晚上", "mention"),  # someone was called it
+        ("说“废物”的那位，先学会把人当人再来发言", "mention"),  # calling out who said it
+        ("残疾人不是“废物”，他们靠自己的双手吃饭", "mention"),  # a name denied
         ("据本台记者报道，该网红遭到大量网友辱骂后关闭了评论区", "reporting"),  # news register
     ],
 )
@@ -58,6 +61,7 @@ def test_counter_examples_are_not_violations_and_say_why(screener: Screener, tex
         "你就是“傻逼”这种人",  # quotation marks around an insult aimed at "你": use, not mention
         "你是“傻”“逼”吧",  # quotation marks as separators (filter dodging)
         "你这个“傻逼”人",  # a closing quote before 人 is no frame
+        "被你这种人说“傻逼”也不丢人，你才是“傻逼”",  # a name turned on "你": use
     ],
 )
 def test_quotation_marks_do_not_launder_an_attack(screener: Screener, text: str) -> None:

@@ -38,15 +38,21 @@ _REPORTING = _any_of(
     r"调查(?:显示|发现)", r"经核实", r"系谣言", r"辟谣",
 )
 # Mention, not use: abusive words inside quotation marks that the sentence frames as someone
-# else's words (他给我发“…”, 有人说“…”, 骂我“…”) or talks about as words (“…”这种话 / 这个词 / 什么
-# 意思). Read on the original text: the normaliser drops quotation marks between CJK characters.
+# else's words (他给我发“…”, 有人说“…”, 骂我“…”, 被同事说“…”, 说“…”的那位), denies it (不是“…”)
+# or talks about it as words (“…”这种话 / 这个词 / 什么意思). Read on the original text: the
+# normaliser drops quotation marks between CJK characters.
 _OPEN, _CLOSE = "“\"「『‘", "”\"」』’"
 _QUOTING = re.compile(
     rf"(?:发来|发给我|给我发|发了|收到|私信|留言|刷|号召|散布|说成|称为|包括|吼|"
     rf"有人说|有人发|网友说|对方说|他说|她说|叫我|骂我|骂你|说你|骂他|说他|骂她|说她|拿|用)"
     rf"[^{_OPEN}{_CLOSE}，。！？]{{0,3}}[{_OPEN}]"
+    # someone was called it: 被人叫“…”, 被同事说“…”, 被笑“…”
+    rf"|被[^{_OPEN}，。！？]{{0,6}}(?:叫|喊|说|称|骂|笑|嘲笑)(?:成|作|为|了)?[^{_OPEN}{_CLOSE}，。！？]{{0,3}}[{_OPEN}]"
+    # a name denied: 跨性别者不是“…”
+    rf"|不是[{_OPEN}]"
     rf"|[{_CLOSE}](?:(?:这种|这类|这样的|之类的|这个|这些|的)?"
-    rf"(?:话|说法|言论|口号|标签|梗|段子|词|缩写|谐音|字眼|私信|留言|评论|骚扰|谣言|是什么意思|什么意思)|的人)"
+    rf"(?:话|说法|言论|口号|标签|梗|段子|词|缩写|谐音|字眼|私信|留言|评论|骚扰|谣言|是什么意思|什么意思)"
+    rf"|的(?:人|那位|那些|那个|们))"
 )
 _QUOTED = re.compile(rf"[{_OPEN}][^{_OPEN}{_CLOSE}]*[{_CLOSE}]")
 _ANY_QUOTE = re.compile(rf"[{_OPEN}{_CLOSE}]")

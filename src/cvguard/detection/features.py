@@ -39,6 +39,7 @@ class GroupMasker:
 
     def __init__(self, lines: Sequence[str]) -> None:
         terms: set[str] = set()
+        gender: set[str] = set()
         for raw in lines:
             line = raw.strip()
             if not line.startswith("@"):
@@ -51,10 +52,19 @@ class GroupMasker:
                     terms.update((name + "人", name + "佬", name + "仔"))
                 else:
                     terms.add(name)
+                    if kind == "@gender":
+                        gender.add(name)
         self.terms = frozenset(terms)
+        self.gender = frozenset(gender)  # the @gender words: 女生, 小姐姐, 老公 …
+        self._sorted = sorted(terms)
         self._automaton = ahocorasick_rs.AhoCorasick(
-            sorted(terms), matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+            self._sorted, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
         )
+
+    def only_gender(self, text: str) -> bool:
+        """Whether every group the text mentions is a gender word (and it mentions none besides)."""
+        found = self._automaton.find_matches_as_indexes(text)
+        return all(self._sorted[i] in self.gender for i, _, _ in found)
 
     def mask(self, text: str) -> str:
         found = self._automaton.find_matches_as_indexes(text)

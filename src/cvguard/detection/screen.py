@@ -199,6 +199,8 @@ EVERYDAY_BAND = (EVERYDAY_LINES[0][0], MODEL_DECISION)
 # is set on COLD dev, whose labels mark most such texts offensive (docs/MODEL.md).
 STANCE_LINE = 0.2
 _GENDER = re.compile(r"[男女]")  # COLD's gender topic is the main model's to judge (女朋友, 男生 …)
+# Words that speak of a group as a whole (女人都…, 所有男的, 你们女生): COLD's gender topic still.
+_WHOLE_GROUP = re.compile(r"都|全是|全都|所有|这些|那些|们|[男女]性")
 
 
 def everyday_line(main: float) -> float:
@@ -215,11 +217,18 @@ def _everyday_may_speak(p: Prepared) -> bool:
     """Whether a text lies outside what the COLD model knows best: it names no identity group and
     no gender, not even in pinyin (``hides_group``), and it neither reports, quotes or argues
     against abuse nor is said of oneself (those cues lower the main model's weight on purpose; the
-    second opinion would undo them)."""
+    second opinion would undo them). One exception: a text said to someone (你…, @…) whose only
+    group words are gender words and that speaks of no group as a whole (美女，约吗 is said to a
+    person; COLD's gender topic is what 女人都… says of all of them)."""
     ctx = p.context
-    if ctx.reporting or ctx.quoting or ctx.anti_bias or ctx.self_directed or p.features.mentions_group:
+    if ctx.reporting or ctx.quoting or ctx.anti_bias or ctx.self_directed:
         return False
-    return _GENDER.search(p.norm.text) is None and not hides_group(p.norm.text, p.pinyin)
+    text = p.norm.text
+    if hides_group(text, p.pinyin):
+        return False
+    if not p.features.mentions_group and _GENDER.search(text) is None:
+        return True
+    return ctx.second_person and _WHOLE_GROUP.search(text) is None and GroupMasker.default().only_gender(text)
 
 
 @cache
