@@ -46,6 +46,10 @@ def test_violations_are_flagged_in_the_right_category(screener: Screener, text: 
         ("我弟弟在学校被同学叫“傻子”，回家哭了一晚上", "mention"),  # someone was called it
         ("说“废物”的那位，先学会把人当人再来发言", "mention"),  # calling out who said it
         ("残疾人不是“废物”，他们靠自己的双手吃饭", "mention"),  # a name denied
+        ("事情还没查清楚，请大家不要人肉她", "against"),  # a plea against doxxing
+        ("人肉搜索是违法的，就算对方做错了，也不能把人家住址挂出来", "against"),  # doxxing named a crime
+        ("别去她评论区骂人了，等官方通报吧", "against"),  # a plea against a pile-on
+        ("姐妹们冲！今晚八点哥哥新歌上线，大家记得去评论区好好夸夸", "support"),  # a call to support
         ("据本台记者报道，该网红遭到大量网友辱骂后关闭了评论区", "reporting"),  # news register
     ],
 )
@@ -119,6 +123,20 @@ def test_exposing_someones_data_by_name_is_a_privacy_violation(screener: Screene
     assert masked.violation and masked.categories["privacy"] > alone
     # one's own address, told by the person it was threatened at: a report, not an exposure
     assert not screener.screen("他骂我还说要把我的住址发出来，我已经截图了").violation
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "兄弟们冲她评论区，骂到她删号",  # support words absent, attack words present
+        "姐妹们冲，给她点赞点到她怀疑人生，顺便举报她",  # a word of support beside a word of attack
+        "那个说“不要地域黑”的家伙主页在这，大家冲一波",  # the plea is quoted to mock it
+        "开盒了，她家住在幸福路12号3单元，别歧视我",  # a plea does not launder exposed data
+    ],
+)
+def test_pleas_and_support_do_not_launder_an_attack(screener: Screener, text: str) -> None:
+    verdict = screener.screen(text)
+    assert verdict.violation, (text, verdict.notes)
 
 
 def test_model_driven_verdict_names_its_cues(screener: Screener) -> None:

@@ -67,14 +67,17 @@ def _quoting(original: str) -> bool:
     return _SECOND_PERSON.search(outside) is None
 # Arguing against discrimination or abuse: 不要/别/反对 … 歧视/地域黑/网暴…
 _AGAINST = ("不要", "别", "不该", "不应该", "不能", "拒绝", "反对", "抵制", "停止", "少")
-_BIASES = ("歧视", "地域黑", "地图炮", "网暴", "偏见")
+_BIASES = ("歧视", "地域黑", "地图炮", "网暴", "偏见", "人肉", "开盒", "挂人")
 _ANTI_BIAS = _any_of(
     *(
         rf"{word}[^，。！？,.!?]{{0,12}}"
-        r"(?:歧视|地域黑|地图炮|偏见|刻板印象|网暴|谩骂|骂人|人身攻击|一棒子打死|以偏概全|标签)"
+        r"(?:歧视|地域黑|地图炮|偏见|刻板印象|网暴|谩骂|骂人|人身攻击|一棒子打死|以偏概全|标签"
+        r"|人肉|开盒|挂人|扒人|扒别人)"
         for word in _AGAINST
     ),
     *(rf"{bias}(?:是|都是)?(?:不对|错误|可耻|要不得|不可取)" for bias in _BIASES),
+    # doxxing and pile-ons named as crimes: 人肉搜索是违法的, “开盒”行为将依法严惩
+    *(rf"{bias}[^，。！？,.!?]{{0,8}}(?:违法|犯法|犯罪|严惩|追究|判刑|拘留)" for bias in _BIASES[3:]),
     *(rf"{where}(?:好人|坏人)" for where in ("哪里都有", "到处都有", "都有")),
 )
 # Words that speech for *and* against a group both use: a rhetorical question (凭什么…, 难道…),
@@ -135,6 +138,23 @@ def _notes(
 def arguing_against(ctx: Context) -> Context:
     """``ctx`` with the anti-bias cue set: the stance model read the text as speech against abuse."""
     return _CONTEXTS[ctx.reporting, True, ctx.self_directed, ctx.second_person, ctx.quoting]
+
+
+def not_arguing(ctx: Context) -> Context:
+    """``ctx`` without the anti-bias cue."""
+    return _CONTEXTS[ctx.reporting, False, ctx.self_directed, ctx.second_person, ctx.quoting]
+
+
+def unquoted(original: str) -> str | None:
+    """The original text with every quoted passage taken out, or None when it quotes nothing."""
+    if _ANY_QUOTE.search(original) is None:
+        return None
+    return _QUOTED.sub("，", original)
+
+
+def argues_against(text: str) -> bool:
+    """Whether a (normalised) text holds the anti-bias cue."""
+    return _ANTI_BIAS.search(text) is not None
 
 
 def with_clauses(norm: Normalized) -> str:

@@ -29,10 +29,13 @@ from typing import Literal
 from cvguard.detection import decloak
 from cvguard.detection.context import (
     Context,
+    argues_against,
     arguing_against,
+    not_arguing,
     read_context,
     self_label,
     stance_cue,
+    unquoted,
     with_clauses,
 )
 from cvguard.detection.features import GroupMasker, TextFeatures, featurize
@@ -68,6 +71,21 @@ HOMOPHONE_BASE = 0.5
 # How much naming the act of exposing another person's data counts (pii.exposure_act): alone, a
 # violation; in a report or a quote (context) it keeps a quarter, as lexicon privacy words do.
 EXPOSURE_WEIGHT = 0.65
+# 姐妹们冲！去评论区夸夸, 兄弟们冲一下这个小up的新视频，三连走起: the words of a pile-on, calling
+# people to support someone. With no word of attack in the text, the pile-on words keep this much.
+_SUPPORT = re.compile(
+    r"夸|点赞|支持|三连|投票|投一票|打榜|应援|加油|安利|好评|新歌|新作品|新视频|冲冲冲|报名"
+)
+_ATTACK = re.compile(r"骂|喷|撕|举报|挂|人肉|开盒|网暴|滚|死|删号|脱粉|黑|刷屏|爆破|轰炸|教育|教训")
+SUPPORT_FACTOR = 0.3
+
+
+def rallies_support(text: str) -> bool:
+    """Whether a call to go somewhere (冲, 去评论区) asks for support, not an attack: a word of
+    support and no word of attack."""
+    return _SUPPORT.search(text) is not None and _ATTACK.search(text) is None
+
+
 # PII that alone points at a person's home or identity, versus contact details people share freely.
 _STRONG_PII = frozenset({"id_card", "address", "bank_card"})
 _REPORTABLE = (
@@ -126,6 +144,12 @@ def prepare(text: str, lexicon: Lexicon | ReloadingLexicon, masker: GroupMasker 
         # Clause breaks can only stop a cue from reaching across a sentence, never create one,
         # so they are restored only when a cue fired without them.
         context = read_context(with_clauses(norm), norm.original)
+    if context.anti_bias:
+        # A plea quoted to mock it is someone else's (那个说“不要地域黑”的家伙主页在这，大家冲一波):
+        # the cue must hold outside the quotation marks.
+        outside = unquoted(norm.original)
+        if outside is not None and not argues_against(normalize(outside).text):
+            context = not_arguing(context)
     # The model reads the text with cloaked spans written out (decloak.decode); the lexicon, PII
     # and context readers have seen it as written.
     read = decloak.decode(norm, hits, normalize)
@@ -260,7 +284,7 @@ def hides_group(text: str, pinyin: PinyinView) -> bool:
     )
 
 
-def _context_factors(p: Prepared) -> tuple[dict[str, float], float]:
+def _context_factors(p: Prepared, *, by_stance: bool = False) -> tuple[dict[str, float], float]:
     """Multipliers for lexicon evidence per category, and one for the model's probability.
 
     The lexicon is blind to context, so every cue corrects it. The model is corrected by the cues
@@ -282,6 +306,12 @@ def _context_factors(p: Prepared) -> tuple[dict[str, float], float]:
         model *= 0.4
         for c in ("discrimination", "hate_incitement", "insult", "ridicule"):
             lex[c] = lex.get(c, 1.0) * 0.4
+        if not by_stance:
+            # 别再人肉她了, 不要在评论区挂人 name doxxing and pile-ons to reject them (data actually
+            # exposed still counts). The stance model learned discrimination, not these: its
+            # reading leaves them alone.
+            lex["pile_on_incitement"] = lex.get("pile_on_incitement", 1.0) * 0.4
+            lex["privacy"] = lex.get("privacy", 1.0) * (1.0 if p.pii else 0.4)
     if ctx.self_directed:
         for c in ("insult", "ridicule"):
             lex[c] = lex.get(c, 1.0) * 0.4
@@ -513,8 +543,11 @@ class Screener:
             notes.append(f"category: {primary} by the category model ({kinds[primary]:.2f})")
         else:
             primary = "discrimination" if p.features.mentions_group else "insult"
+        if "pile_on_incitement" in evidence and rallies_support(p.norm.text):
+            evidence["pile_on_incitement"] *= SUPPORT_FACTOR
+            notes.append("context: a call to support, not to attack")
         if p.context.notes:
-            lex_factor, model_factor = _context_factors(p)
+            lex_factor, model_factor = _context_factors(p, by_stance=stance is not None)
             for c, f in lex_factor.items():
                 if c in evidence:
                     evidence[c] = min(1.0, evidence[c] * f)
