@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from cvguard.detection.normalize import Normalized, clause_breaks
+from cvguard.detection.normalize import Normalized, clause_breaks, normalize
 
 
 def _any_of(*alternatives: str) -> re.Pattern[str]:
@@ -140,21 +140,15 @@ def arguing_against(ctx: Context) -> Context:
     return _CONTEXTS[ctx.reporting, True, ctx.self_directed, ctx.second_person, ctx.quoting]
 
 
-def not_arguing(ctx: Context) -> Context:
-    """``ctx`` without the anti-bias cue."""
+def unless_only_quoted(ctx: Context, original: str) -> Context:
+    """``ctx`` without the anti-bias cue when the cue lies only inside quotation marks: a plea
+    quoted to mock it is someone else's (那个说“不要地域黑”的家伙主页在这，大家冲一波). The text outside
+    the quotes is normalised again; only texts with the cue and a quotation mark pay for it."""
+    if not ctx.anti_bias or _ANY_QUOTE.search(original) is None:
+        return ctx
+    if _ANTI_BIAS.search(normalize(_QUOTED.sub("，", original)).text) is not None:
+        return ctx
     return _CONTEXTS[ctx.reporting, False, ctx.self_directed, ctx.second_person, ctx.quoting]
-
-
-def unquoted(original: str) -> str | None:
-    """The original text with every quoted passage taken out, or None when it quotes nothing."""
-    if _ANY_QUOTE.search(original) is None:
-        return None
-    return _QUOTED.sub("，", original)
-
-
-def argues_against(text: str) -> bool:
-    """Whether a (normalised) text holds the anti-bias cue."""
-    return _ANTI_BIAS.search(text) is not None
 
 
 def with_clauses(norm: Normalized) -> str:

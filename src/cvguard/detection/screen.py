@@ -29,13 +29,11 @@ from typing import Literal
 from cvguard.detection import decloak
 from cvguard.detection.context import (
     Context,
-    argues_against,
     arguing_against,
-    not_arguing,
     read_context,
     self_label,
     stance_cue,
-    unquoted,
+    unless_only_quoted,
     with_clauses,
 )
 from cvguard.detection.features import GroupMasker, TextFeatures, featurize
@@ -144,12 +142,8 @@ def prepare(text: str, lexicon: Lexicon | ReloadingLexicon, masker: GroupMasker 
         # Clause breaks can only stop a cue from reaching across a sentence, never create one,
         # so they are restored only when a cue fired without them.
         context = read_context(with_clauses(norm), norm.original)
-    if context.anti_bias:
-        # A plea quoted to mock it is someone else's (那个说“不要地域黑”的家伙主页在这，大家冲一波):
-        # the cue must hold outside the quotation marks.
-        outside = unquoted(norm.original)
-        if outside is not None and not argues_against(normalize(outside).text):
-            context = not_arguing(context)
+    # the anti-bias cue must hold outside the quotation marks
+    context = unless_only_quoted(context, norm.original)
     # The model reads the text with cloaked spans written out (decloak.decode); the lexicon, PII
     # and context readers have seen it as written.
     read = decloak.decode(norm, hits, normalize)
@@ -209,12 +203,12 @@ CATEGORY_DECISION = 0.5
 
 # The everyday-abuse model (abuse beyond COLD's topics: looks, intelligence, family, fandom,
 # provoking, sarcasm, oblique threats, defamation, harassment, doxxing, raids, contempt for groups
-# COLD lacks; training.train_everyday) is a
-# second opinion on the texts the main model is unsure of: P(offensive) in EVERYDAY_BAND. Below
-# the band the main model's "safe" stands: trained on few abusive texts, the everyday model alone
-# over-reads some sentence frames. EVERYDAY_LINES: from which main-model P on, which line the
-# everyday model's P must reach to flag; the less the main model leans to abuse, the surer the
-# second opinion must be. docs/MODEL.md has the settings tried and the figures they were chosen by.
+# COLD lacks; training.train_everyday) is a second opinion on the texts the main model is unsure
+# of: P(offensive) in EVERYDAY_BAND. Below the band the main model's "safe" stands: trained on few
+# abusive texts, the everyday model alone over-reads some sentence frames. EVERYDAY_LINES: from
+# which main-model P on, which line the everyday model's P must reach to flag; the less the main
+# model leans to abuse, the surer the second opinion must be. docs/MODEL.md has the settings tried
+# and the figures they were chosen by.
 EVERYDAY_LINES = ((0.05, 0.9), (0.2, 0.8))
 EVERYDAY_BAND = (EVERYDAY_LINES[0][0], MODEL_DECISION)
 # The stance model (training.train_stance) reads a Chinese text that uses the words of speech
