@@ -14,10 +14,11 @@
 - COLD dev accuracy, precision and recall of the full screener, for reference (skipped with
   --no-cold or when ../shared/data is absent).
 - development files (never trained on, read to choose settings): abusive rows caught and safe
-  rows flagged, per file.
+  rows flagged, per file; the development cloaking file as the cloaking suite above.
 
 Prints one JSON object; --misses also lists what was missed or wrongly flagged, on stderr;
---models scores the artifacts in DIR (as `cvguard train --out DIR` writes them) instead of the
+--models scores the artifacts in DIR (as `cvguard train --out DIR` writes them: the main models
+and, where the folder holds them, the everyday, stance and category models) instead of the
 committed ones.
 """
 
@@ -45,19 +46,34 @@ def main() -> None:
     ap.add_argument("--models", type=Path, help="score the model artifacts in this folder instead")
     args = ap.parse_args()
 
-    from cvguard.detection.model import LinearTextModel, artifact_path
+    from cvguard.detection.model import (
+        CATEGORIES,
+        EVERYDAY,
+        STANCE,
+        CategoryHeads,
+        LinearTextModel,
+        artifact_path,
+    )
     from cvguard.detection.screen import Screener
     from cvguard.detection.wild import (
         BEYOND_HELDOUT,
         COUNTER_SPEECH,
+        DEV_CLOAKING,
         DEVELOPMENT,
+        WILD_DIR,
         load_cloaking,
         load_suite,
     )
 
     if args.models:
         models = {lang: LinearTextModel.load(artifact_path(lang, args.models)) for lang in ("zh", "en")}
-        screener = Screener(models=models)
+        extra: dict[str, Any] = {}
+        for key, name in (("everyday", EVERYDAY), ("stance", STANCE)):
+            if artifact_path(name, args.models).exists():
+                extra[key] = LinearTextModel.load(artifact_path(name, args.models))
+        if artifact_path(CATEGORIES, args.models).exists():
+            extra["categories"] = CategoryHeads.load(artifact_path(CATEGORIES, args.models))
+        screener = Screener(models=models, **extra)
     else:
         screener = Screener.default()
 
@@ -77,7 +93,12 @@ def main() -> None:
     result["counter_speech"] = counter(load_suite(COUNTER_SPEECH), flags, misses)
     if not args.no_cold:
         result["cold_dev"] = cold(flags)
-    result["development"] = {name: development(load_suite(name), flags) for name in DEVELOPMENT}
+    result["development"] = {
+        name: development(load_suite(name), flags) for name in DEVELOPMENT if name != DEV_CLOAKING
+    }
+    result["development"][DEV_CLOAKING] = cloaking(
+        load_cloaking(WILD_DIR / DEV_CLOAKING), flags, screener, []
+    )
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if args.misses:
         print("\n".join(misses), file=sys.stderr)

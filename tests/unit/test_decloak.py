@@ -88,6 +88,38 @@ def test_initials_of_three_letters_are_a_candidate_in_chinese_text(lexicon: Lexi
     assert [h for h in find(lexicon, "sqj") if h.mode == "initials"] == []
 
 
+@pytest.mark.parametrize(
+    ("text", "written", "term"),
+    [
+        ("你个傻Z，作业又没写", "傻Z", "傻子"),
+        ("这个骚B又发新视频了", "骚B", "骚逼"),
+        ("你这个贱r", "贱r", "贱人"),
+        ("新来的绿茶B又在找班长借作业", "绿茶B", "绿茶婊"),
+        ("喜欢这部剧的都是脑c", "脑c", "脑残"),
+    ],
+)
+def test_one_character_typed_as_its_initial_letter(
+    lexicon: Lexicon, text: str, written: str, term: str
+) -> None:
+    assert (written, term, "cloaked") in found(lexicon, text)
+    # not when the characters kept are only the commonest ones (约 of 约炮 is one of them)
+    assert not {f for f in found(lexicon, "今晚约P吗") if f[2] == "cloaked"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "iPhone的充电口终于换成Type-C了",  # a code: a sign beside the letter (not 冲了)
+        "新欧洲人是中东农人+R系",  # idem (not 人肉)
+        "想起了大S小S的奶奶",  # a name beside a common character (not 小三)
+        "前任像极了我的b姑娘",  # 姑娘 is a word crossing the span (not 北姑)
+        "你个傻bb",  # two letters: not one character's initial
+    ],
+)
+def test_a_letter_in_ordinary_writing_is_not_an_initial(lexicon: Lexicon, text: str) -> None:
+    assert not {f for f in found(lexicon, text) if f[2] == "cloaked"}
+
+
 def test_terms_that_sound_alike_name_their_category_once(lexicon: Lexicon) -> None:
     # 傻逼, 傻比, 沙比 … all read sha bi: typed pinyin stands for one of them, the canonical one.
     hits = find(lexicon, "ni shi sha bi")
@@ -146,3 +178,15 @@ def test_the_emoji_pre_check_covers_every_emoji_with_a_name() -> None:
 
     assert [e for e in decloak.emoji_chars() if not _EMOJI_RANGE.search(e)] == []
     assert _EMOJI_RANGE.search("今天天气不错，我们去公园散步吧") is None
+
+
+def test_initials_weigh_like_a_homophone() -> None:
+    # The model reads 祝发帖的人死全家 as barely abusive (its words are COLD's rarely); the term's
+    # initials in Chinese text are nearly as sure a sign as the term written by another sound.
+    screener = Screener.default()
+    verdict = screener.screen("祝发帖的人sqj")
+    assert verdict.violation
+    assert [(s.term, s.match) for s in verdict.spans if s.source == "lexicon"] == [("死全家", "initials")]
+    assert max(verdict.categories, key=verdict.categories.__getitem__) == "threat"
+    # an everyday abbreviation on the allow list is not read as initials
+    assert not screener.screen("我的sfz丢了，去哪补办").violation

@@ -25,6 +25,7 @@ from cvguard.detection.wild import (
     COUNTER_SPEECH,
     COUNTER_TRAIN,
     DEV_ABUSE,
+    DEV_CLOAKING,
     DEV_COUNTER,
     DEVELOPMENT,
     DOXXING_TRAIN,
@@ -430,11 +431,18 @@ def test_the_groups_file_is_about_groups_colds_topics_lack() -> None:
 # --- development files ----------------------------------------------------------------------------
 
 
+def development_texts(name: str) -> list[str]:
+    if name == DEV_CLOAKING:
+        return [t for p in load_cloaking(WILD_DIR / name) for t in (p.plain, p.cloaked, p.control)]
+    return [r.text for r in load_suite(name)]
+
+
 @pytest.mark.parametrize("name", DEVELOPMENT)
 def test_development_files_repeat_neither_training_nor_held_out_rows(name: str) -> None:
     # A development file measures how a setting carries to a new writer: a row that nearly repeats
-    # a training row would measure memory, one that repeats a held-out row would leak it.
-    dev = [r.text for r in load_suite(name)]
+    # a training row would measure memory, one that repeats a held-out row would leak it. (The
+    # cloaking file shares many forms with the held-out suite, as people share them; not sentences.)
+    dev = development_texts(name)
     seen = [r.text for other in TRAINABLE for r in load_suite(other)]
     seen += [e.text for e in training.load_fixtures()[0]]
     held = [r.text for other in (BEYOND_HELDOUT, COUNTER_SPEECH) for r in load_suite(other)]
@@ -465,3 +473,12 @@ def test_development_files_hold_abuse_by_category_and_counter_speech() -> None:
         assert len(safe) >= 350 and sum(r.label for r in rows) >= 200, name
         # most speech against abuse in them says so without the usual cue words
         assert sum(not any(c in r.text for c in cues) for r in safe) >= 0.5 * len(safe), name
+
+
+def test_development_cloaking_file_covers_every_substitution_type() -> None:
+    pairs = load_cloaking(WILD_DIR / DEV_CLOAKING)
+    assert len(pairs) >= 300
+    types = Counter(p.type for p in pairs)
+    assert set(types) == set(CLOAK_TYPES) and min(types.values()) >= 25, types
+    assert len({p.term for p in pairs}) >= 80  # many terms, not one term in many frames
+    assert {p.source for p in pairs} == {"common usage (fourteenth writer)"}

@@ -88,6 +88,13 @@ def _dictionary() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(found), frozenset(w for _, w in single[:COMMON_CHARS])
 
 
+def common_only(chars: str) -> bool:
+    """Whether every character of ``chars`` is among the ``COMMON_CHARS`` most frequent ones: a
+    letter beside them is a name or a code (小S, 人Y, c他), not a term with one character typed
+    as its initial (傻B, 脑c)."""
+    return all(ch in _dictionary()[1] for ch in chars)
+
+
 def reads_as_written(text: str, start: int, end: int, term: str | None = None) -> bool:
     """Whether the Han sequence ``text[start:end]`` is ordinary writing rather than a cloaked form:
     it is a word, a word of ``text`` crosses one of its edges, or it is made only of the most
@@ -118,6 +125,13 @@ def reads_as_written(text: str, start: int, end: int, term: str | None = None) -
         for a, b in zip(surface, term, strict=True):
             if a == b and a in FUNCTION_CHARS:
                 return True
+    return crosses_word(text, start, end)
+
+
+def crosses_word(text: str, start: int, end: int) -> bool:
+    """Whether a word of ``text`` crosses an edge of ``text[start:end]`` (直涨 in 一直涨; 姑娘 in
+    b姑娘): the span is then a piece of ordinary writing, not a term standing alone."""
+    vocabulary = _dictionary()[0]
     n = len(text)
     for edge in (start, end):
         if edge <= 0 or edge >= n:

@@ -346,6 +346,14 @@ class Lexicon:
             sound_targets.setdefault(key, []).append(
                 (e.term, e.category, e.severity, e.weight, sound_mode, False)
             )
+            # One character typed as its initial letter, the others kept (傻B, 强J, 他m的): the
+            # target's last field marks such a reading (_scan_sound checks the letter stands alone).
+            for i, syllable in enumerate(view.syllables):
+                if len(syllable) > 1 and syllable[0].isalpha():
+                    lettered = (*view.syllables[:i], syllable[0], *view.syllables[i + 1 :])
+                    sound_targets.setdefault(" " + " ".join(lettered) + " ", []).append(
+                        (e.term, e.category, e.severity, e.weight, "cloaked", True)
+                    )
             folded = fold_initials(view)
             n = len(canonical)
             if _INITIALS_MIN <= n <= _INITIALS_MAX and len(folded) == n and folded.isalpha():
@@ -354,11 +362,13 @@ class Lexicon:
                     initials[(folded, e.category)] = (
                         e.term, e.category, e.severity, e.weight, "initials", True
                     )
+        allow = {normalizer(p).text for p in data.allow} - {""}
         for (folded, _category), target in sorted(initials.items()):
+            if folded in allow:  # an everyday abbreviation (sfz: 身份证) is not a term's initials
+                continue
             written = text_targets.get(folded)
             if written is None or all(t[4] == "initials" for t in written):  # a listed form wins
                 text_targets.setdefault(folded, []).append(target)
-        allow = {normalizer(p).text for p in data.allow} - {""}
         problems.extend(
             f"{ALLOW_FILE}: {p!r} is also a lexicon term; an allow-listed term would never fire"
             for p in sorted(allow & text_targets.keys())
@@ -516,8 +526,15 @@ class Lexicon:
                 mode = "cloaked"  # emoji the normaliser read back as characters (你🐴 → 你马)
             else:
                 continue  # separators, punctuation or spaces between the syllables
-            for term, category, severity, weight, _mode, _whole in targets:
+            for term, category, severity, weight, _mode, lettered in targets:
                 if surface == term or (kept and not set(kept) <= set(term)):
+                    continue
+                if lettered and not (
+                    kept
+                    and _one_letter(text, a, b)
+                    and not decloak.common_only(kept)
+                    and not decloak.crosses_word(text, a, b)
+                ):
                     continue
                 if mode == "homophone" and decloak.reads_as_written(text, a, b, term):
                     continue
@@ -641,6 +658,18 @@ def _whole_latin_run(text: str, a: int, b: int) -> bool:
     while j < len(text) and text[j] == " ":
         j += 1
     return not (j < len(text) and text[j].isascii() and text[j].isalnum())
+
+
+def _one_letter(text: str, a: int, b: int) -> bool:
+    """Whether ``text[a:b]`` holds exactly one Latin letter, with nothing of a code beside it: no
+    letter, digit or ASCII sign (傻b, not 傻bb, the b of 傻bility, Type-C了 or 人+R)."""
+    letters = [i for i in range(a, b) if text[i].isascii() and text[i].isalnum()]
+    if len(letters) != 1:
+        return False
+    i = letters[0]
+    return not any(
+        0 <= j < len(text) and text[j].isascii() and not text[j].isspace() for j in (i - 1, i + 1)
+    )
 
 
 def _whole_digits(text: str, a: int, b: int) -> bool:

@@ -163,9 +163,11 @@ def _lexicon_evidence(hits: Sequence[Hit], prob: float) -> dict[str, float]:
     by_cat: dict[str, list[tuple[int, int, float]]] = {}
     for h in hits:
         factor = _MODE_FACTOR.get(h.mode, 0.0)
-        if h.mode == "pinyin" or h.mode == "initials":  # a candidate: the model has to agree
+        if h.mode == "pinyin":  # a candidate: the model has to agree
             factor = 0.35 + 0.6 * prob
-        elif h.mode == "homophone":  # a non-word that reads like a term: nearly a candidate
+        elif h.mode == "homophone" or h.mode == "initials":
+            # a non-word that reads like a term, or a Latin token of three or four letters that
+            # spells a term's initials in Chinese text: nearly a candidate
             factor = HOMOPHONE_BASE + (1.0 - HOMOPHONE_BASE) * prob
         by_cat.setdefault(h.category, []).append((h.start, h.end, min(1.0, h.weight * factor)))
     out: dict[str, float] = {}

@@ -24,7 +24,8 @@ for measuring only (bench/bench_wild.py). Each file is JSONL whose first line is
   against groups COLD lacks), each with safe look-alikes and with harmless counterparts in the
   sentence frames of its abusive rows (kind ``neutral_frame``), for training;
 - ``dev_*.jsonl``: the same three groups of categories and counter-speech, each by yet another
-  hand, for development: how a setting carries to a writer no training row comes from.
+  hand, for development: how a setting carries to a writer no training row comes from;
+  ``dev_cloaking.jsonl`` holds cloaked forms in the cloaking suite's shape, by another hand.
 
 Labelled rows have the fixtures' shape (``text``, ``label``, ``category``, ``kind``, ``lang``).
 A malformed file raises :class:`~cvguard.errors.DataError` listing every bad line as
@@ -66,7 +67,9 @@ HELD_OUT = (CLOAKING, BEYOND_HELDOUT, COUNTER_SPEECH)
 # (two hands), each hand apart from every training file's (docs/MODEL.md).
 DEV_ABUSE = ("dev_doxxing_threat.jsonl", "dev_rumour_mockery.jsonl", "dev_other_groups.jsonl")
 DEV_COUNTER = ("dev_counter_speech_a.jsonl", "dev_counter_speech_b.jsonl")
-DEVELOPMENT = DEV_ABUSE + DEV_COUNTER
+# Cloaked forms by a fourteenth hand, in the cloaking suite's shape (``load_cloaking``).
+DEV_CLOAKING = "dev_cloaking.jsonl"
+DEVELOPMENT = (*DEV_ABUSE, *DEV_COUNTER, DEV_CLOAKING)
 # What the stance model learns speech against discrimination from (training.train_stance).
 STANCE_FILES = (COUNTER_TRAIN, STANCE_TRAIN)
 
