@@ -75,6 +75,8 @@ def test_a_cloaked_form_names_its_term(
         "他说要qu四川玩",  # a mixed form keeps its term's characters: 四 is not 死
         "今天wo men qu si chuan wan",  # qu si inside a longer typed run is a coincidence
         "发个ps看看",  # two letters are an everyday abbreviation, not initials of a term
+        "我用fw更新了路由器",  # two letters outside a name's slot: firmware, not 废物
+        "黑龙江大学也算是TG亲儿子吧",  # idem
     ],
 )
 def test_ordinary_writing_is_not_decloaked(lexicon: Lexicon, text: str) -> None:
@@ -86,6 +88,21 @@ def test_initials_of_three_letters_are_a_candidate_in_chinese_text(lexicon: Lexi
     assert [(h.term, h.category) for h in hits] == [("死全家", "threat")]
     # the same letters in a text with no Chinese are not read as initials
     assert [h for h in find(lexicon, "sqj") if h.mode == "initials"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [("家里那个fw又在打游戏", "废物"), ("你们这帮lj又在刷榜", "垃圾"), ("你个 fw", "废物")],
+)
+def test_two_letter_initials_of_an_insult_count_where_a_name_stands(
+    lexicon: Lexicon, text: str, term: str
+) -> None:
+    hits = [h for h in find(lexicon, text) if h.mode == "initials"]
+    assert [(h.term, h.category) for h in hits] == [(term, "insult")]
+    # only a candidate, weighed with the model: firmware talk in a name's slot is not flagged
+    verdict = Screener.default().screen("那个fw版本太旧了")
+    assert [s.term for s in verdict.spans if s.match == "initials"] == ["废物"]
+    assert verdict.categories.get("insult", 0.0) < 0.5
 
 
 @pytest.mark.parametrize(
@@ -190,3 +207,14 @@ def test_initials_weigh_like_a_homophone() -> None:
     assert max(verdict.categories, key=verdict.categories.__getitem__) == "threat"
     # an everyday abbreviation on the allow list is not read as initials
     assert not screener.screen("我的sfz丢了，去哪补办").violation
+
+
+def test_the_everyday_model_can_agree_with_a_homophone() -> None:
+    # 脑蚕 reads as 脑残; the main model barely hears an insult outside COLD's topics (P 0.06), the
+    # everyday model, asked because the text lies outside them, does: its P weighs the homophone.
+    text = "这种脑蚕才会买十张专辑"
+    verdict = Screener.default().screen(text)
+    assert verdict.violation
+    assert [(s.term, s.match) for s in verdict.spans if s.source == "lexicon"] == [("脑残", "homophone")]
+    assert any("weighs the cloaked forms" in n for n in verdict.notes)
+    assert not Screener(everyday=None).screen(text).violation

@@ -72,6 +72,11 @@ _RUN3_RE = re.compile(r"(.)\1\1")
 # are everyday abbreviations far more often than a cloaked term; the lexicon lists the few that are
 # not (sb, nc) as abbreviations.
 _INITIALS_MIN, _INITIALS_MAX = 3, 4
+# Two letters spell a name only where a name stands (那个lj, 你个fw, 这帮sb): after a measure word or
+# a demonstrative's measure word, or 你. Elsewhere two letters are mostly everyday abbreviations
+# (ps, tg, hr, cs, kg). Only insults: what a name in that slot is.
+_TWO_LETTER_CATEGORIES = frozenset({"insult"})
+_NAME_SLOT = frozenset("个位种帮群些你")
 _LATIN_OR_DIGIT_RE = re.compile(r"[a-z0-9]")
 _LATIN_WORD_RE = re.compile(r"[a-z]+")
 # Where single-code-point emoji live (symbols, dingbats, the emoji planes): a C-speed pre-check.
@@ -356,7 +361,8 @@ class Lexicon:
                     )
             folded = fold_initials(view)
             n = len(canonical)
-            if _INITIALS_MIN <= n <= _INITIALS_MAX and len(folded) == n and folded.isalpha():
+            two = n == 2 and e.category in _TWO_LETTER_CATEGORIES
+            if (two or _INITIALS_MIN <= n <= _INITIALS_MAX) and len(folded) == n and folded.isalpha():
                 kept = initials.get((folded, e.category))
                 if kept is None or e.weight > kept[3]:
                     initials[(folded, e.category)] = (
@@ -455,6 +461,8 @@ class Lexicon:
                 if mode == "initials":
                     # Typed initials of a term: only in Chinese text, and only as a guess.
                     if squeezed or not _CJK_RE.search(text):
+                        continue
+                    if e - s == 2 and not _in_name_slot(text, s):
                         continue
                     raw.append((2, start, end, term, category, severity, weight, mode))
                 elif squeezed:
@@ -658,6 +666,14 @@ def _whole_latin_run(text: str, a: int, b: int) -> bool:
     while j < len(text) and text[j] == " ":
         j += 1
     return not (j < len(text) and text[j].isascii() and text[j].isalnum())
+
+
+def _in_name_slot(text: str, start: int) -> bool:
+    """Whether ``text[start:]`` follows a measure word or 你 (spaces skipped): 那个lj, 这帮 sb."""
+    i = start - 1
+    while i >= 0 and text[i] == " ":
+        i -= 1
+    return i >= 0 and text[i] in _NAME_SLOT
 
 
 def _one_letter(text: str, a: int, b: int) -> bool:

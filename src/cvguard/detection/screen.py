@@ -66,6 +66,8 @@ MAX_SPANS = 256
 # digits or emoji (decloak); ``pinyin``, ``initials`` and ``homophone`` are weighed with the model.
 _MODE_FACTOR = {"text": 1.0, "abbrev": 1.0, "word": 1.0, "squeezed": 0.9, "cloaked": 0.9}
 HOMOPHONE_BASE = 0.5
+# Hits the model has to agree with (the factor above grows with P(offensive)).
+_CANDIDATE_MODES = frozenset({"pinyin", "initials", "homophone"})
 # How much naming the act of exposing another person's data counts (pii.exposure_act): alone, a
 # violation; in a report or a quote (context) it keeps a quarter, as lexicon privacy words do.
 EXPOSURE_WEIGHT = 0.65
@@ -163,7 +165,8 @@ def _lexicon_evidence(hits: Sequence[Hit], prob: float) -> dict[str, float]:
     by_cat: dict[str, list[tuple[int, int, float]]] = {}
     for h in hits:
         factor = _MODE_FACTOR.get(h.mode, 0.0)
-        if h.mode == "pinyin":  # a candidate: the model has to agree
+        if h.mode == "pinyin" or (h.mode == "initials" and len(h.term) == 2):
+            # a candidate: the model has to agree
             factor = 0.35 + 0.6 * prob
         elif h.mode == "homophone" or h.mode == "initials":
             # a non-word that reads like a term, or a Latin token of three or four letters that
@@ -415,6 +418,10 @@ class Screener:
         stances = self._stances(prepared, probs)
         # (P, line) where the everyday model speaks: P at or over the line for the main model's P
         everyday: list[tuple[float, float] | None] = [None] * len(prepared)
+        # The P that weighs candidate hits (a homophone, typed initials): the main model's, or the
+        # everyday model's where it was asked and leans further to abuse (这种脑蚕才会买十张专辑: the
+        # decoded 脑残 is abuse outside COLD's topics, which the main model barely hears).
+        agree = list(probs)
         if self.everyday is not None and "zh" in self.models:
             low, high = EVERYDAY_BAND
             idx = [
@@ -425,6 +432,7 @@ class Screener:
             if idx:
                 scored = self.everyday.predict_proba([prepared[i].features for i in idx]).tolist()
                 for i, pr in zip(idx, scored, strict=True):
+                    agree[i] = max(probs[i], pr)
                     line = everyday_line(probs[i])
                     if pr >= line:
                         everyday[i] = (pr, line)
@@ -448,9 +456,9 @@ class Screener:
                 kinds[i] = kind
         versions = self.versions
         return [
-            self._decide(p, prob, top, versions, second, kind, stance)
-            for p, prob, top, second, kind, stance in zip(
-                prepared, probs, cues, everyday, kinds, stances, strict=True
+            self._decide(p, prob, top, versions, second, kind, stance, agreed)
+            for p, prob, top, second, kind, stance, agreed in zip(
+                prepared, probs, cues, everyday, kinds, stances, agree, strict=True
             )
         ]
 
@@ -491,8 +499,10 @@ class Screener:
         everyday: tuple[float, float] | None = None,
         kinds: dict[str, float] | None = None,
         stance: tuple[float, str] | None = None,
+        agree: float | None = None,
     ) -> Verdict:
-        evidence = _lexicon_evidence(p.hits, prob) if p.hits else {}
+        weigh = prob if agree is None else max(prob, agree)
+        evidence = _lexicon_evidence(p.hits, weigh) if p.hits else {}
         spans = [
             Span(h.start, h.end, h.term, h.category, "lexicon", h.severity, h.mode, h.weight) for h in p.hits
         ]
@@ -526,6 +536,8 @@ class Screener:
         # clearly is (the strongest lexicon evidence), else discrimination when an identity group
         # is mentioned, else insult.
         notes = list(p.context.notes)
+        if weigh > prob and any(h.mode in _CANDIDATE_MODES for h in p.hits):
+            notes.append(f"model: everyday abuse P(offensive)={weigh:.2f} weighs the cloaked forms")
         if stance is not None:
             attack, cue = stance
             notes.append(
