@@ -218,3 +218,30 @@ def test_the_everyday_model_can_agree_with_a_homophone() -> None:
     assert [(s.term, s.match) for s in verdict.spans if s.source == "lexicon"] == [("脑残", "homophone")]
     assert any("weighs the cloaked forms" in n for n in verdict.notes)
     assert not Screener(everyday=None).screen(text).violation
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "term"),
+    [
+        ("这帮脑歹戋又在机场堵人", "脑歹戋", "脑残"),  # 残 as 歹戋
+        ("那个马蚤货又在直播跳舞", "马蚤货", "骚货"),  # 骚 as 马蚤
+        ("班上有个女良炮特别爱哭", "女良炮", "娘炮"),  # 娘 as 女良
+    ],
+)
+def test_a_character_split_into_its_two_parts(lexicon: Lexicon, text: str, written: str, term: str) -> None:
+    # The parts come from a decomposition table (data/split_chars.tsv), not from a list of forms.
+    assert (written, term, "cloaked") in found(lexicon, text)
+
+
+@pytest.mark.parametrize("text", ["这个女干部很能干", "我的女子朋友", "他是好人尔后再说"])
+def test_ordinary_characters_side_by_side_are_not_a_split(lexicon: Lexicon, text: str) -> None:
+    assert found(lexicon, text) == set()
+
+
+def test_split_spellings_skip_words_and_stay_bounded() -> None:
+    spellings = decloak.split_spellings("强奸")
+    assert {"弓虽奸", "强女干", "弓虽女干"} <= set(spellings)
+    assert "强奸" not in spellings
+    assert decloak.split_spellings("一一") == []  # nothing to split
+    assert len(decloak.split_spellings("操你妈的")) <= decloak.MAX_SPLIT_SPELLINGS
+

@@ -68,6 +68,39 @@ def _package_file(package: str, name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / name
 
 
+SPLIT_FILE = Path(__file__).parent / "data" / "split_chars.tsv"
+# How many split spellings one term may have (every subset of its characters split, each in each
+# of its ways): a four-character term of splittable characters has about 80.
+MAX_SPLIT_SPELLINGS = 128
+
+
+@cache
+def split_parts() -> dict[str, tuple[str, ...]]:
+    """Character → the ways it splits into two parts (妈 → 女马; 逼 → 辵畐, 辶畐), from
+    ``data/split_chars.tsv`` (漢語拆字字典, CC BY 3.0; its header says more)."""
+    out: dict[str, list[str]] = {}
+    for line in SPLIT_FILE.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        char, parts = line.split("\t")
+        out.setdefault(char, []).append(parts)
+    return {c: tuple(p) for c, p in out.items()}
+
+
+def split_spellings(term: str) -> list[str]:
+    """``term`` with one or more of its characters written as their two parts (强奸 → 弓虽奸,
+    强女干, 弓虽女干), none of them a word of the dictionary; at most ``MAX_SPLIT_SPELLINGS``."""
+    parts = split_parts()
+    options = [(ch, *parts.get(ch, ())) for ch in term]
+    if all(len(o) == 1 for o in options):
+        return []
+    vocabulary = _dictionary()[0]
+    spellings = [""]
+    for option in options:
+        spellings = [s + o for s in spellings for o in option][: MAX_SPLIT_SPELLINGS + 1]
+    return [s for s in spellings[1:] if s != term and s not in vocabulary][:MAX_SPLIT_SPELLINGS]
+
+
 @cache
 def _dictionary() -> tuple[frozenset[str], frozenset[str]]:
     """From jieba's dictionary (MIT licence): Han words of 2–4 characters seen at least

@@ -329,6 +329,7 @@ class Lexicon:
         text_targets: dict[str, list[_Target]] = {}
         sound_targets: dict[str, list[_Target]] = {}
         initials: dict[tuple[str, str], _Target] = {}
+        split_targets: dict[str, list[_Target]] = {}
         by_category: dict[str, list[str]] = {}
         for e in data.entries:
             by_category.setdefault(e.category, []).append(e.term)
@@ -343,6 +344,13 @@ class Lexicon:
             )
             if mode != "text" or len(canonical) < 2 or not _CJK_RE.fullmatch(canonical):
                 continue
+            # Characters written as their two parts (弓虽女干, 扌喿你妈): a writer's choice, cloaked.
+            for spelling in decloak.split_spellings(canonical):
+                split = normalizer(spelling).text
+                if split != canonical:
+                    split_targets.setdefault(split, []).append(
+                        (e.term, e.category, e.severity, e.weight, "cloaked", False)
+                    )
             view = pinyinizer(normalizer(e.term))
             key = " " + " ".join(view.syllables) + " "
             # Every Chinese term can be cloaked by sound (decloak: the mode is decided per match);
@@ -368,6 +376,9 @@ class Lexicon:
                     initials[(folded, e.category)] = (
                         e.term, e.category, e.severity, e.weight, "initials", True
                     )
+        for split, targets in split_targets.items():
+            if split not in text_targets:  # a listed form wins
+                text_targets[split] = targets
         allow = {normalizer(p).text for p in data.allow} - {""}
         for (folded, _category), target in sorted(initials.items()):
             if folded in allow:  # an everyday abbreviation (sfz: 身份证) is not a term's initials
@@ -463,6 +474,12 @@ class Lexicon:
                     if squeezed or not _CJK_RE.search(text):
                         continue
                     if e - s == 2 and not _in_name_slot(text, s):
+                        continue
+                    raw.append((2, start, end, term, category, severity, weight, mode))
+                elif mode == "cloaked":
+                    # a term with characters split into their parts: not where a word of the text
+                    # crosses its edge (the parts are ordinary characters)
+                    if squeezed or decloak.crosses_word(text, s, e):
                         continue
                     raw.append((2, start, end, term, category, severity, weight, mode))
                 elif squeezed:
