@@ -107,3 +107,36 @@ def test_without_the_model_nothing_changes(screener: Screener) -> None:
     assert plain.stance is None and f"model.{STANCE}" not in plain.versions
     text = "今天的比赛真精彩"
     assert plain.screen(text).violation == screener.screen(text).violation
+
+
+def test_abuse_quoted_to_reject_it_is_read_by_the_stance_model(screener: Screener) -> None:
+    # No cue word, but the slur it rejects is in quotation marks: the stance model is asked too.
+    text = "残奥会的运动员也是运动员，弹幕里刷“残废比赛”的，你跑得过人家一条腿的吗？"
+    assert Screener(stance=None).screen(text).violation, "the lexicon and the main model flag it"
+    verdict = screener.screen(text)
+    assert not verdict.violation
+    note = next(n for n in verdict.notes if n.startswith("stance: read as speech against abuse"))
+    score, term = re.fullmatch(r".*P\(attack\)=([0-9.]+), the abuse quoted “(.+)”\)", note).groups()  # type: ignore[union-attr]
+    assert float(score) < STANCE_LINE and term == "残废"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "楼上那个“傻逼”又来了",  # quotation marks that launder nothing
+        "你就是个“废物”，别装了",  # said to someone
+        "这个主播卖的\"助农苹果\"是批发市场进的烂货",  # scare quotes around no abuse
+    ],
+)
+def test_quotation_marks_alone_do_not_clear_an_attack(screener: Screener, text: str) -> None:
+    assert screener.screen(text).violation
+
+
+def test_quoted_term_needs_the_term_inside_the_marks() -> None:
+    from cvguard.detection.context import quoted_term
+
+    text = "他被叫“傻逼”，傻逼才这么说"
+    inside, outside = (text.index("傻逼"), "傻逼"), (text.rindex("傻逼"), "傻逼")
+    assert quoted_term(text, [(a, a + 2, t) for a, t in (outside, inside)]) == "傻逼"
+    assert quoted_term(text, [(outside[0], outside[0] + 2, "傻逼")]) is None
+    assert quoted_term("没有引号的傻逼", [(5, 7, "傻逼")]) is None

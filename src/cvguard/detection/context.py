@@ -10,6 +10,7 @@ adjustment is visible in the verdict.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -133,6 +134,19 @@ def _notes(
     if second_person:
         out.append("context: second-person target")
     return tuple(out)
+
+
+def quoted_term(original: str, spans: Iterable[tuple[int, int, str]]) -> str | None:
+    """The first term of ``spans`` (start, end, term; offsets into ``original``) that lies inside
+    quotation marks: abuse mentioned, perhaps to reject it (残奥会的运动员也是运动员，弹幕里刷“残废比赛”
+    的…), perhaps not; the stance model decides (screen.STANCE_LINE)."""
+    if _ANY_QUOTE.search(original) is None:
+        return None
+    quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(original)]
+    for start, end, term in spans:
+        if any(a < start and end < b for a, b in quoted):
+            return term
+    return None
 
 
 def arguing_against(ctx: Context) -> Context:
