@@ -482,3 +482,23 @@ def test_development_cloaking_file_covers_every_substitution_type() -> None:
     assert set(types) == set(CLOAK_TYPES) and min(types.values()) >= 25, types
     assert len({p.term for p in pairs}) >= 80  # many terms, not one term in many frames
     assert {p.source for p in pairs} == {"common usage (fourteenth writer)"}
+
+
+@pytest.mark.parametrize(
+    ("name", "codes"),
+    [
+        ("defamation_rumour_train.jsonl", {"defamation", "pile_on_incitement"}),
+        ("threat_harassment_train.jsonl", {"threat", "sexual_harassment", "privacy"}),
+        ("contempt_mockery_train.jsonl", {"discrimination", "hate_incitement", "ridicule", "insult"}),
+    ],
+)
+def test_sixth_session_training_files_pair_abuse_with_look_alikes(name: str, codes: set[str]) -> None:
+    assert name in TRAINABLE
+    rows = load_suite(name)
+    assert {r.category for r in rows if r.label} == codes
+    abusive, safe = sum(r.label for r in rows), sum(1 for r in rows if not r.label)
+    assert abusive >= 280 and safe >= 280
+    assert sum(1 for r in rows if r.kind == "neutral_frame") >= 140  # harmless frames
+    look_alikes = {r.kind for r in rows if not r.label and r.kind != "neutral_frame"}
+    assert len(look_alikes) >= 5
+

@@ -23,6 +23,9 @@ for measuring only (bench/bench_wild.py). Each file is JSONL whose first line is
   harassment; defamation, incitement to pile on and ridicule; discrimination and incitement
   against groups COLD lacks), each with safe look-alikes and with harmless counterparts in the
   sentence frames of its abusive rows (kind ``neutral_frame``), for training;
+  ``defamation_rumour_train.jsonl``, ``threat_harassment_train.jsonl``,
+  ``contempt_mockery_train.jsonl``: the same three groups again, by three more hands, each with
+  look-alikes and harmless frames by the same hand, for training;
 - ``dev_*.jsonl``: the same three groups of categories and counter-speech, each by yet another
   hand, for development: how a setting carries to a writer no training row comes from;
   ``dev_cloaking.jsonl`` holds cloaked forms in the cloaking suite's shape, by another hand.
@@ -57,10 +60,13 @@ OBLIQUE_TRAIN = "oblique_train.jsonl"
 DOXXING_TRAIN = "doxxing_threat_train.jsonl"
 RUMOUR_TRAIN = "rumour_mockery_train.jsonl"
 GROUPS_TRAIN = "other_groups_train.jsonl"
+DEFAMATION_TRAIN = "defamation_rumour_train.jsonl"
+THREAT_TRAIN = "threat_harassment_train.jsonl"
+CONTEMPT_TRAIN = "contempt_mockery_train.jsonl"
 # What training may read; every other file here is for measurement only.
 TRAINABLE = (
     BEYOND_TRAIN, COUNTER_TRAIN, EVERYDAY_TRAIN, ADDRESSED_TRAIN, STANCE_TRAIN, OBLIQUE_TRAIN,
-    DOXXING_TRAIN, RUMOUR_TRAIN, GROUPS_TRAIN,
+    DOXXING_TRAIN, RUMOUR_TRAIN, GROUPS_TRAIN, DEFAMATION_TRAIN, THREAT_TRAIN, CONTEMPT_TRAIN,
 )
 HELD_OUT = (CLOAKING, BEYOND_HELDOUT, COUNTER_SPEECH)
 # Never trained on, but read to choose settings: abuse by category (three hands) and counter-speech
