@@ -82,7 +82,7 @@ def test_it_reads_only_flagged_chinese_texts_with_a_stance_cue() -> None:
     clears = Clears()
     screener = Screener(stance=clears)  # type: ignore[arg-type]
     asked = "凭什么河南人都是骗子"  # a cue, and flagged
-    no_cue = "河南人都是骗子"  # flagged, no cue
+    no_cue = "你这个人就是个骗子，滚"  # flagged, no cue, no quoted term, no group
     not_flagged = "凭什么今天下雨"  # a cue, nothing to clear
     already = "不要地域黑，河南人都是骗子这种话别说了"  # the anti-bias rule already reads it
     english = "why is everyone so biased against them, idiots"
@@ -91,6 +91,20 @@ def test_it_reads_only_flagged_chinese_texts_with_a_stance_cue() -> None:
     assert not verdicts[0].violation  # cleared: the anti-bias weights, named in the notes
     assert "context: argues against discrimination or abuse" in verdicts[0].notes
     assert verdicts[1].violation  # never asked, never cleared
+
+
+def test_a_flagged_text_that_names_a_group_is_asked_under_a_stricter_line() -> None:
+    # No cue word and no quoted term, but a group named: the stance model is asked, and only a
+    # very sure "not an attack" (GROUP_STANCE_LINE) clears it.
+    from cvguard.detection.screen import GROUP_STANCE_LINE
+
+    assert GROUP_STANCE_LINE < STANCE_LINE
+    clears = Clears()
+    verdict = Screener(stance=clears).screen("河南人都是骗子")  # type: ignore[arg-type]
+    assert clears.asked == [normalize("河南人都是骗子").text]
+    assert not verdict.violation
+    assert any("a group named, no cue" in n for n in verdict.notes)
+    assert Screener.default().screen("河南人都是骗子").violation  # the real model reads an attack
 
 
 def test_the_cue_is_a_question_not_an_answer() -> None:

@@ -470,7 +470,7 @@ def test_development_files_hold_abuse_by_category_and_counter_speech() -> None:
     for name in DEV_COUNTER:
         rows = load_suite(name)
         safe = [r for r in rows if not r.label]
-        assert len(safe) >= 350 and sum(r.label for r in rows) >= 200, name
+        assert len(safe) >= 350 and sum(r.label for r in rows) >= 190, name
         # most speech against abuse in them says so without the usual cue words
         assert sum(not any(c in r.text for c in cues) for r in safe) >= 0.5 * len(safe), name
 

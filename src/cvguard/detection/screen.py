@@ -227,6 +227,11 @@ EVERYDAY_BAND = (EVERYDAY_LINES[0][0], MODEL_DECISION)
 # slur it rejects. The same line; on the development files no attack was lost up to 0.5
 # (docs/MODEL.md).
 STANCE_LINE = 0.2
+# A flagged text with neither a cue nor a quoted term that names an identity group is read by the
+# stance model too, under a far stricter line: defences of a group without the usual words
+# (河南人也是靠双手吃饭的) sit there beside COLD's attacks. Set on the development files and COLD
+# dev (docs/MODEL.md).
+GROUP_STANCE_LINE = 0.02
 _GENDER = re.compile(r"[男女]")  # COLD's gender topic is the main model's to judge (女朋友, 男生 …)
 # Words that speak of a group as a whole (女人都…, 所有男的, 你们女生): COLD's gender topic still.
 _WHOLE_GROUP = re.compile(r"都|全是|全都|所有|这些|那些|们|[男女]性")
@@ -476,26 +481,30 @@ class Screener:
         out: list[tuple[float, str] | None] = [None] * len(prepared)
         if self.stance is None:
             return out
-        cues: dict[int, tuple[str, bool]] = {}
+        # text index → (what the verdict names, the line P(attack) must be under)
+        cues: dict[int, tuple[str, float]] = {}
         for i, p in enumerate(prepared):
             if p.lang != "zh" or not (probs[i] >= self.threshold or p.hits):
                 continue
             if p.context.anti_bias or p.context.reporting or p.context.quoting:
                 continue
             cue = stance_cue(p.norm.text)
-            if cue is not None:
-                cues[i] = (cue, False)
-            elif p.hits:
+            term = None
+            if cue is None and p.hits:
                 term = quoted_term(p.norm.original, ((h.start, h.end, h.term) for h in p.hits))
-                if term is not None:
-                    cues[i] = (term, True)
+            if cue is not None:
+                cues[i] = (f"cue “{cue}”", STANCE_LINE)
+            elif term is not None:
+                cues[i] = (f"the abuse quoted “{term}”", STANCE_LINE)
+            elif p.features.mentions_group and probs[i] >= self.threshold:
+                cues[i] = ("a group named, no cue", GROUP_STANCE_LINE)
         if not cues:
             return out
         scored = self.stance.predict_proba([prepared[i].features for i in cues]).tolist()
-        for (i, (cue, quoted)), pr in zip(cues.items(), scored, strict=True):
-            if pr < STANCE_LINE:
+        for (i, (why, line)), pr in zip(cues.items(), scored, strict=True):
+            if pr < line:
                 prepared[i].context = arguing_against(prepared[i].context)
-                out[i] = (pr, f"the abuse quoted “{cue}”" if quoted else f"cue “{cue}”")
+                out[i] = (pr, why)
         return out
 
     # --- scoring ----------------------------------------------------------------------------

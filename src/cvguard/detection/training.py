@@ -39,7 +39,7 @@ from cvguard.detection.model import (
 from cvguard.detection.normalize import normalize
 from cvguard.detection.perturb import FAMILIES, Perturber
 from cvguard.detection.screen import prepare
-from cvguard.detection.wild import STANCE_FILES, TRAINABLE, WILD_DIR, load_suite
+from cvguard.detection.wild import EVERYDAY_FILES, STANCE_FILES, TRAINABLE, WILD_DIR, load_suite
 from cvguard.errors import InputError
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -415,10 +415,11 @@ def train_everyday(
     fandom, provoking, sarcasm, oblique threats, defamation, harassment, doxxing, raids, contempt
     for groups COLD lacks) against safe texts on the same topics, harmless texts in the same
     sentence frames and counter-speech, from the fixtures' training split and the trainable files of
-    ``data/wild`` (``wild.TRAINABLE``), with a seeded sample of COLD train. The screener asks it
-    only about texts the main model is unsure of, outside COLD's topics (screen.EVERYDAY_BAND)."""
+    ``data/wild`` (``wild.EVERYDAY_FILES``, of ``wild.TRAINABLE``), with a seeded sample of COLD
+    train. The screener asks it only about texts the main model is unsure of, outside COLD's topics
+    (screen.EVERYDAY_BAND)."""
     rows = [e for e in fixtures if fixture_lang(e) == "zh"]
-    for name in TRAINABLE:
+    for name in EVERYDAY_FILES:
         rows += [Example(r.text, r.label, f"trainable:{name}") for r in load_suite(name)]
     sample = random.Random(seed).sample(list(cold_train), min(EVERYDAY_COLD_ROWS, len(cold_train)))
     meta = _meta(
@@ -426,7 +427,7 @@ def train_everyday(
         seed,
         {
             "fixtures (project-written, 70% train split)": _fixture_digest(),
-            **_trainable_digests(),
+            **_trainable_digests(EVERYDAY_FILES),
             f"cold/train.csv (seeded sample of {len(sample)})": _sha(data_dir() / "cold" / "train.csv"),
         },
         len(rows) + len(sample),
