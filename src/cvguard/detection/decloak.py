@@ -98,7 +98,8 @@ def split_spellings(term: str) -> list[str]:
     spellings = [""]
     for option in options:
         spellings = [s + o for s in spellings for o in option][: MAX_SPLIT_SPELLINGS + 1]
-    return [s for s in spellings[1:] if s != term and s not in vocabulary][:MAX_SPLIT_SPELLINGS]
+    # the first spelling is the term itself (every option starts with the character as written)
+    return [s for s in spellings[1:] if s not in vocabulary][:MAX_SPLIT_SPELLINGS]
 
 
 @cache

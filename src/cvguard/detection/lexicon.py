@@ -35,7 +35,7 @@ import threading
 import time
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
@@ -352,7 +352,7 @@ class Lexicon:
                         (e.term, e.category, e.severity, e.weight, "cloaked", False)
                     )
             view = pinyinizer(normalizer(e.term))
-            key = " " + " ".join(view.syllables) + " "
+            key = _sound_key(view.syllables)
             # Every Chinese term can be cloaked by sound (decloak: the mode is decided per match);
             # a ``pinyin`` entry also fires on any homophone, as a candidate.
             sound_mode: Mode = "pinyin" if "pinyin" in e.modes else "cloaked"
@@ -364,7 +364,7 @@ class Lexicon:
             for i, syllable in enumerate(view.syllables):
                 if len(syllable) > 1 and syllable[0].isalpha():
                     lettered = (*view.syllables[:i], syllable[0], *view.syllables[i + 1 :])
-                    sound_targets.setdefault(" " + " ".join(lettered) + " ", []).append(
+                    sound_targets.setdefault(_sound_key(lettered), []).append(
                         (e.term, e.category, e.severity, e.weight, "cloaked", True)
                     )
             folded = fold_initials(view)
@@ -499,7 +499,7 @@ class Lexicon:
             syllables, starts, ends = _read_digits(syllables, starts, ends)
         if len(syllables) < 2:
             return
-        joined = " " + " ".join(syllables) + " "
+        joined = _sound_key(syllables)
         matches = self._sound_ac.find_matches_as_indexes(joined, overlapping=True)
         if not matches:
             return
@@ -683,6 +683,12 @@ def _whole_latin_run(text: str, a: int, b: int) -> bool:
     while j < len(text) and text[j] == " ":
         j += 1
     return not (j < len(text) and text[j].isascii() and text[j].isalnum())
+
+
+def _sound_key(syllables: Sequence[str]) -> str:
+    """Syllables as the sound automaton reads them: space-separated, a space at each end, so a
+    pattern matches whole syllables only."""
+    return " " + " ".join(syllables) + " "
 
 
 def _in_name_slot(text: str, start: int) -> bool:

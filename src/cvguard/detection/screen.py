@@ -429,10 +429,11 @@ class Screener:
         stances = self._stances(prepared, probs)
         # (P, line) where the everyday model speaks: P at or over the line for the main model's P
         everyday: list[tuple[float, float] | None] = [None] * len(prepared)
-        # The P that weighs candidate hits (a homophone, typed initials): the main model's, or the
-        # everyday model's where it was asked and leans further to abuse (这种脑蚕才会买十张专辑: the
-        # decoded 脑残 is abuse outside COLD's topics, which the main model barely hears).
-        agree = list(probs)
+        # The everyday model's P wherever it was asked: candidate hits (a homophone, typed
+        # initials) are weighed by it when it leans further to abuse than the main model's
+        # (这种脑蚕才会买十张专辑: the decoded 脑残 is abuse outside COLD's topics, which the main
+        # model barely hears).
+        agree: list[float | None] = [None] * len(prepared)
         if self.everyday is not None and "zh" in self.models:
             low, high = EVERYDAY_BAND
             idx = [
@@ -443,7 +444,7 @@ class Screener:
             if idx:
                 scored = self.everyday.predict_proba([prepared[i].features for i in idx]).tolist()
                 for i, pr in zip(idx, scored, strict=True):
-                    agree[i] = max(probs[i], pr)
+                    agree[i] = pr
                     line = everyday_line(probs[i])
                     if pr >= line:
                         everyday[i] = (pr, line)
@@ -488,13 +489,11 @@ class Screener:
                 continue
             if p.context.anti_bias or p.context.reporting or p.context.quoting:
                 continue
-            cue = stance_cue(p.norm.text)
-            term = None
-            if cue is None and p.hits:
-                term = quoted_term(p.norm.original, ((h.start, h.end, h.term) for h in p.hits))
-            if cue is not None:
+            if (cue := stance_cue(p.norm.text)) is not None:
                 cues[i] = (f"cue “{cue}”", STANCE_LINE)
-            elif term is not None:
+            elif p.hits and (
+                term := quoted_term(p.norm.original, ((h.start, h.end, h.term) for h in p.hits))
+            ) is not None:
                 cues[i] = (f"the abuse quoted “{term}”", STANCE_LINE)
             elif p.features.mentions_group and probs[i] >= self.threshold:
                 cues[i] = ("a group named, no cue", GROUP_STANCE_LINE)
