@@ -18,7 +18,7 @@
 
 Prints one JSON object; --misses also lists what was missed or wrongly flagged, on stderr;
 --models scores the artifacts in DIR (as `cvguard train --out DIR` writes them: the main models
-and, where the folder holds them, the everyday, stance and category models) instead of the
+and, where the folder holds them, the everyday, both stance and the category models) instead of the
 committed ones.
 """
 
@@ -49,6 +49,7 @@ def main() -> None:
     from cvguard.detection.model import (
         CATEGORIES,
         EVERYDAY,
+        PERSON_STANCE,
         STANCE,
         CategoryHeads,
         LinearTextModel,
@@ -68,7 +69,7 @@ def main() -> None:
     if args.models:
         models = {lang: LinearTextModel.load(artifact_path(lang, args.models)) for lang in ("zh", "en")}
         extra: dict[str, Any] = {}
-        for key, name in (("everyday", EVERYDAY), ("stance", STANCE)):
+        for key, name in (("everyday", EVERYDAY), ("stance", STANCE), ("person_stance", PERSON_STANCE)):
             if artifact_path(name, args.models).exists():
                 extra[key] = LinearTextModel.load(artifact_path(name, args.models))
         if artifact_path(CATEGORIES, args.models).exists():

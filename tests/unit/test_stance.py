@@ -17,9 +17,9 @@ import pytest
 
 from cvguard.detection.context import stance_cue
 from cvguard.detection.features import TextFeatures
-from cvguard.detection.model import STANCE
+from cvguard.detection.model import PERSON_STANCE, STANCE
 from cvguard.detection.normalize import normalize
-from cvguard.detection.screen import STANCE_LINE, Screener
+from cvguard.detection.screen import PERSON_STANCE_LINE, STANCE_LINE, Screener
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +154,47 @@ def test_quoted_term_needs_the_term_inside_the_marks() -> None:
     assert quoted_term(text, [(a, a + 2, t) for a, t in (outside, inside)]) == "傻逼"
     assert quoted_term(text, [(outside[0], outside[0] + 2, "傻逼")]) is None
     assert quoted_term("没有引号的傻逼", [(5, 7, "傻逼")]) is None
+
+
+def test_a_flagged_text_that_names_no_group_and_no_abusive_word_goes_to_the_person_stance_model() -> None:
+    # Neither a cue, a quoted term, a group nor a lexicon word: the first stance model, which
+    # learned its attacks from discrimination, is not asked; the person-stance model is, under
+    # PERSON_STANCE_LINE, and the verdict names it.
+    first, person = Clears(), Clears()
+    screener = Screener(stance=first, person_stance=person)  # type: ignore[arg-type]
+    plain = "讨论事可以，骂人不行。"  # the main model flags it on 骂人 alone
+    with_word = "你这个人就是个骗子，滚"  # lexicon words: the lexicon's to judge
+    group = "河南人都是骗子"  # a group named: the first stance model's
+    assert Screener(stance=None, person_stance=None).screen(plain).violation
+    verdicts = screener.screen_many([plain, with_word, group])
+    assert person.asked == [normalize(plain).text]
+    assert first.asked == [normalize(group).text]
+    assert not verdicts[0].violation
+    assert "context: argues against discrimination or abuse" in verdicts[0].notes
+    assert any(
+        n.startswith("stance: read as speech against abuse (person-stance model P(attack)=0.00")
+        and "no group, no cue, no abusive word" in n
+        for n in verdicts[0].notes
+    )
+    assert verdicts[1].violation
+    assert f"model.{PERSON_STANCE}" in screener.versions
+    assert f"model.{PERSON_STANCE}" not in Screener(person_stance=None).versions
+
+
+@pytest.mark.parametrize("text", ["讨论事可以，骂人不行。", "人家招你惹你了？"])
+def test_pushing_back_without_a_cue_or_a_group_is_not_flagged(screener: Screener, text: str) -> None:
+    assert Screener(person_stance=None).screen(text).violation, "the main model flags it"
+    verdict = screener.screen(text)
+    assert not verdict.violation
+    note = next(n for n in verdict.notes if n.startswith("stance: read as speech against abuse"))
+    score = re.fullmatch(r".*person-stance model P\(attack\)=([0-9.]+), .*\)", note).group(1)  # type: ignore[union-attr]
+    assert float(score) < PERSON_STANCE_LINE
+
+
+@pytest.mark.parametrize("text", ["你活着就是浪费空气", "你妈没教过你做人吗"])
+def test_attacks_on_a_person_without_an_abusive_word_stay_flagged(screener: Screener, text: str) -> None:
+    # The first stance model reads many of these as no attack; the person-stance model learned them.
+    verdict = screener.screen(text)
+    assert verdict.violation
+    assert not any(sp.source == "lexicon" for sp in verdict.spans)
+    assert not any(n.startswith("stance:") for n in verdict.notes)

@@ -307,6 +307,10 @@ def artifact_path(lang: str, directory: Path = DEFAULT_DIR) -> Path:
 EVERYDAY = "zh-everyday"  # the everyday-abuse model's artifact name (training.train_everyday)
 CATEGORIES = "zh-categories"  # the category heads' artifact name (training.train_category_heads)
 STANCE = "zh-stance"  # the stance model's artifact name (training.train_stance)
+# The stance model that has also learned abuse of a person (training.train_person_stance)
+PERSON_STANCE = "zh-stance-person"
+# Every artifact `cvguard train` writes, by name.
+ARTIFACTS = ("zh", "en", EVERYDAY, STANCE, PERSON_STANCE, CATEGORIES)
 
 
 @cache
@@ -320,6 +324,14 @@ def default_everyday() -> LinearTextModel | None:
 def default_stance() -> LinearTextModel | None:
     """The committed stance model (an attack, or speech against one?), if present."""
     path = artifact_path(STANCE)
+    return LinearTextModel.load(path) if path.exists() else None
+
+
+@cache
+def default_person_stance() -> LinearTextModel | None:
+    """The committed stance model for texts that name no group (attacks on a person learned too),
+    if present."""
+    path = artifact_path(PERSON_STANCE)
     return LinearTextModel.load(path) if path.exists() else None
 
 

@@ -42,12 +42,14 @@ from cvguard.detection.lexicon import Hit, Lexicon, ReloadingLexicon
 from cvguard.detection.model import (
     CATEGORIES,
     EVERYDAY,
+    PERSON_STANCE,
     STANCE,
     CategoryHeads,
     LinearTextModel,
     default_category_heads,
     default_everyday,
     default_models,
+    default_person_stance,
     default_stance,
 )
 from cvguard.detection.normalize import Normalized, PinyinView, normalize, to_pinyin
@@ -232,6 +234,12 @@ STANCE_LINE = 0.2
 # (河南人也是靠双手吃饭的) sit there beside COLD's attacks. Set on the development files and COLD
 # dev (docs/MODEL.md).
 GROUP_STANCE_LINE = 0.02
+# A flagged text that names no group and holds no cue, no quoted term and no lexicon word (讨论事可以，
+# 骂人不行; 大家先别急着骂，看完整视频) is read by the second stance model (training.
+# train_person_stance), which has also learned attacks on a person: the first reads a threat or a
+# rumour about someone as no attack. COLD, all about groups, has few such texts. The line is the
+# stance line, checked on the development files and COLD dev (docs/MODEL.md).
+PERSON_STANCE_LINE = 0.2
 _GENDER = re.compile(r"[男女]")  # COLD's gender topic is the main model's to judge (女朋友, 男生 …)
 # Words that speak of a group as a whole (女人都…, 所有男的, 你们女生): COLD's gender topic still.
 _WHOLE_GROUP = re.compile(r"都|全是|全都|所有|这些|那些|们|[男女]性")
@@ -349,6 +357,7 @@ class Screener:
         everyday: LinearTextModel | Literal["default"] | None = "default",
         categories: CategoryHeads | Literal["default"] | None = "default",
         stance: LinearTextModel | Literal["default"] | None = "default",
+        person_stance: LinearTextModel | Literal["default"] | None = "default",
     ) -> None:
         self.lexicon = lexicon if lexicon is not None else Lexicon.default()
         self.models = models if models is not None else default_models()
@@ -359,6 +368,9 @@ class Screener:
         self.categories = default_category_heads() if categories == "default" else categories
         # Which side a text that speaks of discrimination is on (STANCE_LINE); None turns it off.
         self.stance = default_stance() if stance == "default" else stance
+        # Which side a flagged text that names no group and no abusive word is on
+        # (PERSON_STANCE_LINE); None turns it off.
+        self.person_stance = default_person_stance() if person_stance == "default" else person_stance
         self.taxonomy = taxonomy or load_taxonomy()
         self.max_chars = max_chars
         self.threshold = threshold
@@ -384,6 +396,8 @@ class Screener:
             out[f"model.{CATEGORIES}"] = self.categories.version
         if self.stance is not None:
             out[f"model.{STANCE}"] = self.stance.version
+        if self.person_stance is not None:
+            out[f"model.{PERSON_STANCE}"] = self.person_stance.version
         return out
 
     def check(self, text: object) -> str:
@@ -474,36 +488,53 @@ class Screener:
             )
         ]
 
-    def _stances(self, prepared: list[Prepared], probs: list[float]) -> list[tuple[float, str] | None]:
-        """(P(attack), the cue word) for each text the stance model read as speech against abuse,
-        else None. It reads a Chinese text with a stance cue that no other cue already reads as
-        reporting, quoting or arguing against abuse, and that the main model or the lexicon would
-        flag; each text it clears gets the anti-bias context in place (``prepared`` is changed)."""
-        out: list[tuple[float, str] | None] = [None] * len(prepared)
-        if self.stance is None:
-            return out
-        # text index → (what the verdict names, the line P(attack) must be under)
-        cues: dict[int, tuple[str, float]] = {}
+    def _stances(
+        self, prepared: list[Prepared], probs: list[float]
+    ) -> list[tuple[float, str, str] | None]:
+        """(P(attack), what was read, which model read it) for each text a stance model read as
+        speech against abuse, else None. The stance model reads a Chinese text that the main model
+        or the lexicon would flag and that no other cue already reads as reporting, quoting or
+        arguing against abuse: one with a stance cue, one with a lexicon term in quotation marks,
+        or, flagged by the main model, one that names a group. The person-stance model reads a text
+        the main model flags that holds none of these and no lexicon word. Each text cleared gets
+        the anti-bias context in place (``prepared`` is changed)."""
+        out: list[tuple[float, str, str] | None] = [None] * len(prepared)
+        # text index → (what the verdict names, the line P(attack) must be under, the model)
+        cues: dict[int, tuple[str, float, LinearTextModel]] = {}
         for i, p in enumerate(prepared):
             if p.lang != "zh" or not (probs[i] >= self.threshold or p.hits):
                 continue
             if p.context.anti_bias or p.context.reporting or p.context.quoting:
                 continue
-            if (cue := stance_cue(p.norm.text)) is not None:
-                cues[i] = (f"cue “{cue}”", STANCE_LINE)
-            elif p.hits and (
-                term := quoted_term(p.norm.original, ((h.start, h.end, h.term) for h in p.hits))
-            ) is not None:
-                cues[i] = (f"the abuse quoted “{term}”", STANCE_LINE)
-            elif p.features.mentions_group and probs[i] >= self.threshold:
-                cues[i] = ("a group named, no cue", GROUP_STANCE_LINE)
-        if not cues:
-            return out
-        scored = self.stance.predict_proba([prepared[i].features for i in cues]).tolist()
-        for (i, (why, line)), pr in zip(cues.items(), scored, strict=True):
-            if pr < line:
-                prepared[i].context = arguing_against(prepared[i].context)
-                out[i] = (pr, why)
+            if self.stance is not None:
+                if (cue := stance_cue(p.norm.text)) is not None:
+                    cues[i] = (f"cue “{cue}”", STANCE_LINE, self.stance)
+                    continue
+                if p.hits and (
+                    term := quoted_term(p.norm.original, ((h.start, h.end, h.term) for h in p.hits))
+                ) is not None:
+                    cues[i] = (f"the abuse quoted “{term}”", STANCE_LINE, self.stance)
+                    continue
+                if p.features.mentions_group and probs[i] >= self.threshold:
+                    cues[i] = ("a group named, no cue", GROUP_STANCE_LINE, self.stance)
+                    continue
+            if (
+                self.person_stance is not None
+                and not p.hits
+                and not p.features.mentions_group
+                and probs[i] >= self.threshold
+                and stance_cue(p.norm.text) is None
+            ):
+                cues[i] = ("no group, no cue, no abusive word", PERSON_STANCE_LINE, self.person_stance)
+        for model in {id(m): m for _, _, m in cues.values()}.values():
+            idx = [i for i, (_, _, m) in cues.items() if m is model]
+            scored = model.predict_proba([prepared[i].features for i in idx]).tolist()
+            for i, pr in zip(idx, scored, strict=True):
+                why, line, _ = cues[i]
+                if pr < line:
+                    prepared[i].context = arguing_against(prepared[i].context)
+                    reader = "person-stance model" if model is self.person_stance else "stance model"
+                    out[i] = (pr, why, reader)
         return out
 
     # --- scoring ----------------------------------------------------------------------------
@@ -516,7 +547,7 @@ class Screener:
         versions: dict[str, str],
         everyday: tuple[float, float] | None = None,
         kinds: dict[str, float] | None = None,
-        stance: tuple[float, str] | None = None,
+        stance: tuple[float, str, str] | None = None,
         agree: float | None = None,
     ) -> Verdict:
         weigh = prob if agree is None else max(prob, agree)
@@ -557,10 +588,8 @@ class Screener:
         if weigh > prob and any(h.mode in _CANDIDATE_MODES for h in p.hits):
             notes.append(f"model: everyday abuse P(offensive)={weigh:.2f} weighs the cloaked forms")
         if stance is not None:
-            attack, cue = stance
-            notes.append(
-                f"stance: read as speech against abuse (stance model P(attack)={attack:.2f}, {cue})"
-            )
+            attack, cue, reader = stance
+            notes.append(f"stance: read as speech against abuse ({reader} P(attack)={attack:.2f}, {cue})")
         if evidence:
             primary = max(evidence, key=evidence.__getitem__)
         elif kinds and max(kinds.values()) >= CATEGORY_DECISION:

@@ -26,9 +26,11 @@ from cvguard.detection.context import stance_cue
 from cvguard.detection.features import BUCKETS, VIEWS, TextFeatures, hashed
 from cvguard.detection.lexicon import Lexicon
 from cvguard.detection.model import (
+    ARTIFACTS,
     CATEGORIES,
     DEFAULT_DIR,
     EVERYDAY,
+    PERSON_STANCE,
     STANCE,
     TF,
     CategoryHeads,
@@ -392,6 +394,9 @@ def _train(out: Path | None, seed: int, log: Callable[[str], None]) -> dict[str,
     stance = train_stance(train_cold, fixtures, lexicon, seed=seed)
     log(f"zh stance: trained on {stance.meta['train_rows']} rows")
     stance.save(artifact_path(STANCE, out))
+    person = train_person_stance(train_cold, fixtures, lexicon, seed=seed)
+    log(f"zh stance (no group named): trained on {person.meta['train_rows']} rows")
+    person.save(artifact_path(PERSON_STANCE, out))
     heads = train_category_heads(lexicon, seed=seed)
     log(f"zh category heads: {', '.join(heads.heads)} on {heads.meta['train_rows']} abusive rows")
     heads.save(artifact_path(CATEGORIES, out))
@@ -399,7 +404,7 @@ def _train(out: Path | None, seed: int, log: Callable[[str], None]) -> dict[str,
         "zh_dev": zh.meta["dev"],
         "en_heldout": en.meta["dev"],
         "seconds": round(time.perf_counter() - started, 1),
-        "artifacts": [str(artifact_path(name, out)) for name in ("zh", "en", EVERYDAY, STANCE, CATEGORIES)],
+        "artifacts": [str(artifact_path(name, out)) for name in ARTIFACTS],
     }
 
 
@@ -441,6 +446,22 @@ def train_everyday(
 STANCE_REPEAT = 3
 
 
+def _stance_rows(
+    cold_train: Sequence[Example], fixtures: Sequence[Example]
+) -> tuple[list[Example], list[Example]]:
+    """What both stance models learn from: the project's rows (``wild.STANCE_FILES`` and the
+    fixtures with a stance cue) and COLD train's rows with a stance cue."""
+
+    def cued(rows: Sequence[Example]) -> list[Example]:
+        return [e for e in rows if stance_cue(normalize(e.text).text)]
+
+    project = [
+        Example(r.text, r.label, f"trainable:{name}") for name in STANCE_FILES for r in load_suite(name)
+    ]
+    project += cued([e for e in fixtures if fixture_lang(e) == "zh"])
+    return project, cued(cold_train)
+
+
 def train_stance(
     cold_train: Sequence[Example], fixtures: Sequence[Example], lexicon: Lexicon, *, seed: int
 ) -> LinearTextModel:
@@ -450,15 +471,7 @@ def train_stance(
     against discrimination, and attacks wrapped in a defence), the fixtures, and COLD train, whose
     labels mark most such texts offensive, so the model keeps COLD's reading of COLD's kind of text
     (screen.STANCE_LINE)."""
-
-    def cued(rows: Sequence[Example]) -> list[Example]:
-        return [e for e in rows if stance_cue(normalize(e.text).text)]
-
-    project = [
-        Example(r.text, r.label, f"trainable:{name}") for name in STANCE_FILES for r in load_suite(name)
-    ]
-    project += cued([e for e in fixtures if fixture_lang(e) == "zh"])
-    cold = cued(cold_train)
+    project, cold = _stance_rows(cold_train, fixtures)
     meta = _meta(
         lexicon,
         seed,
@@ -471,6 +484,33 @@ def train_stance(
         "project-written counter-speech and fixtures; COLD (Deng et al., EMNLP 2022), Apache-2.0",
     )
     return train_zh(project * STANCE_REPEAT + cold, lexicon, seed=seed, meta=meta)
+
+
+def train_person_stance(
+    cold_train: Sequence[Example], fixtures: Sequence[Example], lexicon: Lexicon, *, seed: int
+) -> LinearTextModel:
+    """The stance model for flagged texts that name no group, hold no cue and no abusive word
+    (screen.PERSON_STANCE_LINE): the stance model's rows, and every abusive row of the everyday
+    model's other files as an attack (threats, rumours, insults and mockery of a person). The
+    stance model learned its attacks from group discrimination and reads an attack on a person
+    as no attack; this one has seen them."""
+    project, cold = _stance_rows(cold_train, fixtures)
+    others = [name for name in EVERYDAY_FILES if name not in STANCE_FILES]
+    attacks = [
+        Example(r.text, 1, f"trainable:{name}") for name in others for r in load_suite(name) if r.label
+    ]
+    meta = _meta(
+        lexicon,
+        seed,
+        {
+            "fixtures (project-written, 70% train split, with a stance cue)": _fixture_digest(),
+            **_trainable_digests((*STANCE_FILES, *others)),
+            f"cold/train.csv ({len(cold)} rows with a stance cue)": _sha(data_dir() / "cold" / "train.csv"),
+        },
+        len(project) + len(attacks) + len(cold),
+        "project-written counter-speech, abuse and fixtures; COLD (Deng et al., EMNLP 2022), Apache-2.0",
+    )
+    return train_zh(project * STANCE_REPEAT + attacks + cold, lexicon, seed=seed, meta=meta)
 
 
 # What the category heads name: the taxonomy's categories for which the project has labelled
