@@ -181,7 +181,7 @@ def test_a_flagged_text_that_names_no_group_and_no_abusive_word_goes_to_the_pers
     assert f"model.{PERSON_STANCE}" not in Screener(person_stance=None).versions
 
 
-@pytest.mark.parametrize("text", ["讨论事可以，骂人不行。", "人家招你惹你了？"])
+@pytest.mark.parametrize("text", ["讨论事可以，骂人不行。", "你们骂得这么起劲，有人看完整个视频吗？"])
 def test_pushing_back_without_a_cue_or_a_group_is_not_flagged(screener: Screener, text: str) -> None:
     assert Screener(person_stance=None).screen(text).violation, "the main model flags it"
     verdict = screener.screen(text)

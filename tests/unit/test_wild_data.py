@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 import cvguard.detection.training as training
+from cvguard.detection.context import stance_cue
+from cvguard.detection.normalize import normalize
 from cvguard.detection.wild import (
     BEYOND_HELDOUT,
     BEYOND_TRAIN,
@@ -29,10 +31,13 @@ from cvguard.detection.wild import (
     DEV_COUNTER,
     DEVELOPMENT,
     DOXXING_TRAIN,
+    EVERYDAY_FILES,
     EVERYDAY_TRAIN,
     GROUPS_TRAIN,
     HELD_OUT,
     OBLIQUE_TRAIN,
+    PERSON_STANCE_FILES,
+    PUSHBACK_TRAIN,
     RUMOUR_TRAIN,
     STANCE_FILES,
     STANCE_TRAIN,
@@ -502,3 +507,19 @@ def test_sixth_session_training_files_pair_abuse_with_look_alikes(name: str, cod
     look_alikes = {r.kind for r in rows if not r.label and r.kind != "neutral_frame"}
     assert len(look_alikes) >= 5
 
+
+
+@pytest.mark.parametrize("name", PUSHBACK_TRAIN)
+def test_pushback_files_pair_defences_without_cue_words_with_attacks(name: str) -> None:
+    # Pushback that the stance cues do not find is what these files teach; attacks in the same
+    # situations keep the words from giving the label away.
+    assert name in TRAINABLE and name in PERSON_STANCE_FILES and name not in STANCE_FILES
+    assert name not in EVERYDAY_FILES
+    rows = load_suite(name)
+    safe = [r for r in rows if not r.label]
+    attacks = [r for r in rows if r.label]
+    assert len(safe) >= 350 and len(attacks) >= 200
+    assert all(r.category == "safe" for r in safe)
+    assert len({r.category for r in attacks}) >= 6
+    uncued = [r for r in safe if not stance_cue(normalize(r.text).text)]
+    assert len(uncued) / len(safe) >= 0.6

@@ -41,7 +41,14 @@ from cvguard.detection.model import (
 from cvguard.detection.normalize import normalize
 from cvguard.detection.perturb import FAMILIES, Perturber
 from cvguard.detection.screen import prepare
-from cvguard.detection.wild import EVERYDAY_FILES, STANCE_FILES, TRAINABLE, WILD_DIR, load_suite
+from cvguard.detection.wild import (
+    EVERYDAY_FILES,
+    PERSON_STANCE_FILES,
+    STANCE_FILES,
+    TRAINABLE,
+    WILD_DIR,
+    load_suite,
+)
 from cvguard.errors import InputError
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -447,16 +454,16 @@ STANCE_REPEAT = 3
 
 
 def _stance_rows(
-    cold_train: Sequence[Example], fixtures: Sequence[Example]
+    cold_train: Sequence[Example], fixtures: Sequence[Example], files: Sequence[str] = STANCE_FILES
 ) -> tuple[list[Example], list[Example]]:
-    """What both stance models learn from: the project's rows (``wild.STANCE_FILES`` and the
-    fixtures with a stance cue) and COLD train's rows with a stance cue."""
+    """What the stance models learn from: the project's rows (``files`` and the fixtures with a
+    stance cue) and COLD train's rows with a stance cue."""
 
     def cued(rows: Sequence[Example]) -> list[Example]:
         return [e for e in rows if stance_cue(normalize(e.text).text)]
 
     project = [
-        Example(r.text, r.label, f"trainable:{name}") for name in STANCE_FILES for r in load_suite(name)
+        Example(r.text, r.label, f"trainable:{name}") for name in files for r in load_suite(name)
     ]
     project += cued([e for e in fixtures if fixture_lang(e) == "zh"])
     return project, cued(cold_train)
@@ -490,12 +497,13 @@ def train_person_stance(
     cold_train: Sequence[Example], fixtures: Sequence[Example], lexicon: Lexicon, *, seed: int
 ) -> LinearTextModel:
     """The stance model for flagged texts that name no group, hold no cue and no abusive word
-    (screen.PERSON_STANCE_LINE): the stance model's rows, and every abusive row of the everyday
-    model's other files as an attack (threats, rumours, insults and mockery of a person). The
-    stance model learned its attacks from group discrimination and reads an attack on a person
-    as no attack; this one has seen them."""
-    project, cold = _stance_rows(cold_train, fixtures)
-    others = [name for name in EVERYDAY_FILES if name not in STANCE_FILES]
+    (screen.PERSON_STANCE_LINE): the stance model's rows with the pushback files
+    (``wild.PERSON_STANCE_FILES``), and every abusive row of the everyday model's other files as
+    an attack (threats, rumours, insults and mockery of a person). The stance model learned its
+    attacks from group discrimination and reads an attack on a person as no attack; this one has
+    seen them."""
+    project, cold = _stance_rows(cold_train, fixtures, PERSON_STANCE_FILES)
+    others = [name for name in EVERYDAY_FILES if name not in PERSON_STANCE_FILES]
     attacks = [
         Example(r.text, 1, f"trainable:{name}") for name in others for r in load_suite(name) if r.label
     ]
@@ -504,7 +512,7 @@ def train_person_stance(
         seed,
         {
             "fixtures (project-written, 70% train split, with a stance cue)": _fixture_digest(),
-            **_trainable_digests((*STANCE_FILES, *others)),
+            **_trainable_digests((*PERSON_STANCE_FILES, *others)),
             f"cold/train.csv ({len(cold)} rows with a stance cue)": _sha(data_dir() / "cold" / "train.csv"),
         },
         len(project) + len(attacks) + len(cold),

@@ -67,11 +67,15 @@ THREAT_TRAIN = "threat_harassment_train.jsonl"
 CONTEMPT_TRAIN = "contempt_mockery_train.jsonl"
 # Two development files of counter-speech until the sixth session, trained on since (README).
 DEFENCE_TRAIN = ("defence_a_train.jsonl", "defence_b_train.jsonl")
+# Pushback against abuse of a person or a group, most of it without cue words, by two more hands
+# (the seventh session): trained on by the person-stance model only (the stance model trained with
+# them flagged fewer development defences but lost COLD dev attacks: docs/MODEL.md).
+PUSHBACK_TRAIN = ("pushback_a_train.jsonl", "pushback_b_train.jsonl")
 # What training may read; every other file here is for measurement only.
 TRAINABLE = (
     BEYOND_TRAIN, COUNTER_TRAIN, EVERYDAY_TRAIN, ADDRESSED_TRAIN, STANCE_TRAIN, OBLIQUE_TRAIN,
     DOXXING_TRAIN, RUMOUR_TRAIN, GROUPS_TRAIN, DEFAMATION_TRAIN, THREAT_TRAIN, CONTEMPT_TRAIN,
-    *DEFENCE_TRAIN,
+    *DEFENCE_TRAIN, *PUSHBACK_TRAIN,
 )
 HELD_OUT = (CLOAKING, BEYOND_HELDOUT, COUNTER_SPEECH)
 # Never trained on, but read to choose settings: abuse by category (three hands) and counter-speech
@@ -83,9 +87,11 @@ DEV_CLOAKING = "dev_cloaking.jsonl"
 DEVELOPMENT = (*DEV_ABUSE, *DEV_COUNTER, DEV_CLOAKING)
 # What the stance model learns speech against discrimination from (training.train_stance).
 STANCE_FILES = (COUNTER_TRAIN, STANCE_TRAIN, *DEFENCE_TRAIN)
+# ... and the person-stance model, with the pushback files (training.train_person_stance).
+PERSON_STANCE_FILES = (*STANCE_FILES, *PUSHBACK_TRAIN)
 # What the everyday model learns from: every trainable file but the later counter-speech ones
 # (with them it lost five points of recall on the rumour development file: docs/MODEL.md).
-EVERYDAY_FILES = tuple(name for name in TRAINABLE if name not in DEFENCE_TRAIN)
+EVERYDAY_FILES = tuple(name for name in TRAINABLE if name not in (*DEFENCE_TRAIN, *PUSHBACK_TRAIN))
 
 # How the cloaked form differs from the plain term.
 CLOAK_TYPES = ("emoji", "homophone", "pinyin", "initials", "split", "mixed_script", "number")
