@@ -198,3 +198,26 @@ def test_attacks_on_a_person_without_an_abusive_word_stay_flagged(screener: Scre
     assert verdict.violation
     assert not any(sp.source == "lexicon" for sp in verdict.spans)
     assert not any(n.startswith("stance:") for n in verdict.notes)
+
+
+def test_pushback_the_everyday_model_alone_flags_is_read_by_the_person_stance_model(
+    screener: Screener,
+) -> None:
+    # The main model is unsure (0.45) and the everyday model, which learned no defences of a
+    # person, flags it; the person-stance model reads it as it would had the main model flagged it.
+    text = "这话你敢当着他本人说吗？"
+    without = Screener(person_stance=None).screen(text)
+    assert without.violation
+    assert any(n.startswith("model: everyday abuse") for n in without.notes)
+    verdict = screener.screen(text)
+    assert not verdict.violation
+    note = next(n for n in verdict.notes if n.startswith("stance: read as speech against abuse"))
+    assert "person-stance model" in note and "flagged by the everyday model" in note
+    assert not any(n.startswith("model: everyday abuse") for n in verdict.notes)
+
+
+def test_an_attack_the_everyday_model_flags_stays_flagged(screener: Screener) -> None:
+    verdict = screener.screen("楼主这种人也配当老师？误人子弟。")
+    assert verdict.violation
+    assert any(n.startswith("model: everyday abuse") for n in verdict.notes)
+    assert not any(n.startswith("stance:") for n in verdict.notes)

@@ -238,7 +238,8 @@ GROUP_STANCE_LINE = 0.02
 # 骂人不行; 大家先别急着骂，看完整视频) is read by the second stance model (training.
 # train_person_stance), which has also learned attacks on a person: the first reads a threat or a
 # rumour about someone as no attack. COLD, all about groups, has few such texts. The line is the
-# stance line, checked on the development files and COLD dev (docs/MODEL.md).
+# stance line, checked on the development files and COLD dev (docs/MODEL.md). A text of that shape
+# that the everyday model alone flags is read the same way.
 PERSON_STANCE_LINE = 0.2
 _GENDER = re.compile(r"[男女]")  # COLD's gender topic is the main model's to judge (女朋友, 男生 …)
 # Words that speak of a group as a whole (女人都…, 所有男的, 你们女生): COLD's gender topic still.
@@ -271,6 +272,12 @@ def _everyday_may_speak(p: Prepared) -> bool:
     if not p.features.mentions_group and _GENDER.search(text) is None:
         return True
     return ctx.second_person and _WHOLE_GROUP.search(text) is None and GroupMasker.default().only_gender(text)
+
+
+def _pushback_shape(p: Prepared) -> bool:
+    """Whether a Chinese text is of the kind the person-stance model reads: no lexicon word, no
+    group named, no stance cue (a flag on it is a model's alone)."""
+    return p.lang == "zh" and not p.hits and not p.features.mentions_group and stance_cue(p.norm.text) is None
 
 
 @cache
@@ -467,6 +474,23 @@ class Screener:
                 explained = self.everyday.top_ngrams([prepared[i].features for i in flagged])
                 for i, top in zip(flagged, explained, strict=True):
                     cues[i] = top
+        if self.person_stance is not None:
+            # The everyday model alone flags a text of the shape the person-stance model reads: it
+            # is asked too, under the same line (the everyday model learned no defences of a
+            # person; docs/MODEL.md).
+            idx = [
+                i
+                for i, e in enumerate(everyday)
+                if e is not None and stances[i] is None and _pushback_shape(prepared[i])
+            ]
+            if idx:
+                scored = self.person_stance.predict_proba([prepared[i].features for i in idx]).tolist()
+                for i, pr in zip(idx, scored, strict=True):
+                    if pr < PERSON_STANCE_LINE:
+                        prepared[i].context = arguing_against(prepared[i].context)
+                        everyday[i] = None
+                        why = "no group, no cue, no abusive word; flagged by the everyday model"
+                        stances[i] = (pr, why, "person-stance model")
         kinds: list[dict[str, float] | None] = [None] * len(prepared)
         if self.categories is not None:
             idx = [
@@ -518,13 +542,7 @@ class Screener:
                 if p.features.mentions_group and probs[i] >= self.threshold:
                     cues[i] = ("a group named, no cue", GROUP_STANCE_LINE, self.stance)
                     continue
-            if (
-                self.person_stance is not None
-                and not p.hits
-                and not p.features.mentions_group
-                and probs[i] >= self.threshold
-                and stance_cue(p.norm.text) is None
-            ):
+            if self.person_stance is not None and probs[i] >= self.threshold and _pushback_shape(p):
                 cues[i] = ("no group, no cue, no abusive word", PERSON_STANCE_LINE, self.person_stance)
         for model in {id(m): m for _, _, m in cues.values()}.values():
             idx = [i for i, (_, _, m) in cues.items() if m is model]
