@@ -474,23 +474,7 @@ class Screener:
                 explained = self.everyday.top_ngrams([prepared[i].features for i in flagged])
                 for i, top in zip(flagged, explained, strict=True):
                     cues[i] = top
-        if self.person_stance is not None:
-            # The everyday model alone flags a text of the shape the person-stance model reads: it
-            # is asked too, under the same line (the everyday model learned no defences of a
-            # person; docs/MODEL.md).
-            idx = [
-                i
-                for i, e in enumerate(everyday)
-                if e is not None and stances[i] is None and _pushback_shape(prepared[i])
-            ]
-            if idx:
-                scored = self.person_stance.predict_proba([prepared[i].features for i in idx]).tolist()
-                for i, pr in zip(idx, scored, strict=True):
-                    if pr < PERSON_STANCE_LINE:
-                        prepared[i].context = arguing_against(prepared[i].context)
-                        everyday[i] = None
-                        why = "no group, no cue, no abusive word; flagged by the everyday model"
-                        stances[i] = (pr, why, "person-stance model")
+        self._person_stances(prepared, probs, everyday, stances)
         kinds: list[dict[str, float] | None] = [None] * len(prepared)
         if self.categories is not None:
             idx = [
@@ -515,45 +499,72 @@ class Screener:
     def _stances(
         self, prepared: list[Prepared], probs: list[float]
     ) -> list[tuple[float, str, str] | None]:
-        """(P(attack), what was read, which model read it) for each text a stance model read as
-        speech against abuse, else None. The stance model reads a Chinese text that the main model
-        or the lexicon would flag and that no other cue already reads as reporting, quoting or
-        arguing against abuse: one with a stance cue, one with a lexicon term in quotation marks,
-        or, flagged by the main model, one that names a group. The person-stance model reads a text
-        the main model flags that holds none of these and no lexicon word. Each text cleared gets
-        the anti-bias context in place (``prepared`` is changed)."""
+        """(P(attack), what was read, which model read it) for each text the stance model read as
+        speech against abuse, else None. It reads a Chinese text that the main model or the
+        lexicon would flag and that no other cue already reads as reporting, quoting or arguing
+        against abuse: one with a stance cue, one with a lexicon term in quotation marks, or,
+        flagged by the main model, one that names a group. Each text cleared gets the anti-bias
+        context in place (``prepared`` is changed)."""
         out: list[tuple[float, str, str] | None] = [None] * len(prepared)
-        # text index → (what the verdict names, the line P(attack) must be under, the model)
-        cues: dict[int, tuple[str, float, LinearTextModel]] = {}
+        if self.stance is None:
+            return out
+        # text index → (what the verdict names, the line P(attack) must be under)
+        cues: dict[int, tuple[str, float]] = {}
         for i, p in enumerate(prepared):
             if p.lang != "zh" or not (probs[i] >= self.threshold or p.hits):
                 continue
             if p.context.anti_bias or p.context.reporting or p.context.quoting:
                 continue
-            if self.stance is not None:
-                if (cue := stance_cue(p.norm.text)) is not None:
-                    cues[i] = (f"cue “{cue}”", STANCE_LINE, self.stance)
-                    continue
-                if p.hits and (
-                    term := quoted_term(p.norm.original, ((h.start, h.end, h.term) for h in p.hits))
-                ) is not None:
-                    cues[i] = (f"the abuse quoted “{term}”", STANCE_LINE, self.stance)
-                    continue
-                if p.features.mentions_group and probs[i] >= self.threshold:
-                    cues[i] = ("a group named, no cue", GROUP_STANCE_LINE, self.stance)
-                    continue
-            if self.person_stance is not None and probs[i] >= self.threshold and _pushback_shape(p):
-                cues[i] = ("no group, no cue, no abusive word", PERSON_STANCE_LINE, self.person_stance)
-        for model in {id(m): m for _, _, m in cues.values()}.values():
-            idx = [i for i, (_, _, m) in cues.items() if m is model]
-            scored = model.predict_proba([prepared[i].features for i in idx]).tolist()
-            for i, pr in zip(idx, scored, strict=True):
-                why, line, _ = cues[i]
-                if pr < line:
-                    prepared[i].context = arguing_against(prepared[i].context)
-                    reader = "person-stance model" if model is self.person_stance else "stance model"
-                    out[i] = (pr, why, reader)
+            if (cue := stance_cue(p.norm.text)) is not None:
+                cues[i] = (f"cue “{cue}”", STANCE_LINE)
+            elif p.hits and (
+                term := quoted_term(p.norm.original, ((h.start, h.end, h.term) for h in p.hits))
+            ) is not None:
+                cues[i] = (f"the abuse quoted “{term}”", STANCE_LINE)
+            elif p.features.mentions_group and probs[i] >= self.threshold:
+                cues[i] = ("a group named, no cue", GROUP_STANCE_LINE)
+        if not cues:
+            return out
+        scored = self.stance.predict_proba([prepared[i].features for i in cues]).tolist()
+        for (i, (why, line)), pr in zip(cues.items(), scored, strict=True):
+            if pr < line:
+                prepared[i].context = arguing_against(prepared[i].context)
+                out[i] = (pr, why, "stance model")
         return out
+
+    def _person_stances(
+        self,
+        prepared: list[Prepared],
+        probs: list[float],
+        everyday: list[tuple[float, float] | None],
+        stances: list[tuple[float, str, str] | None],
+    ) -> None:
+        """The person-stance model reads each Chinese text that a model alone flags (the main
+        model, or the everyday model where the main one is unsure), that names no group and holds
+        no stance cue and no lexicon word, and that no cue or stance reading has already cleared.
+        Under PERSON_STANCE_LINE the text gets the anti-bias context, its everyday flag is
+        withdrawn and ``stances`` says why (all three lists are changed in place)."""
+        if self.person_stance is None:
+            return
+        idx = [
+            i
+            for i, p in enumerate(prepared)
+            if stances[i] is None
+            and (probs[i] >= self.threshold or everyday[i] is not None)
+            and not (p.context.anti_bias or p.context.reporting or p.context.quoting)
+            and _pushback_shape(p)
+        ]
+        if not idx:
+            return
+        scored = self.person_stance.predict_proba([prepared[i].features for i in idx]).tolist()
+        for i, pr in zip(idx, scored, strict=True):
+            if pr < PERSON_STANCE_LINE:
+                prepared[i].context = arguing_against(prepared[i].context)
+                everyday[i] = None
+                why = "no group, no cue, no abusive word"
+                if probs[i] < self.threshold:
+                    why += "; flagged by the everyday model"
+                stances[i] = (pr, why, "person-stance model")
 
     # --- scoring ----------------------------------------------------------------------------
 
